@@ -1,0 +1,161 @@
+"""Frozen records that flow through the pipeline.
+
+Why frozen: every stage (ingest → relevance → stories → store → delivery → adapters)
+hands these to the next and must not be surprised by a later stage mutating them.
+Times are always timezone-aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+TOPIC_IDS: tuple[str, ...] = ("immigration-enforcement", "national-guard", "sanctuary-policy")
+
+
+@dataclass(frozen=True, slots=True)
+class FeedConfig:
+    """One entry of config/feeds.toml (or a server's own feed when guild_id is set)."""
+
+    url: str
+    name: str | None = None
+    city: str | None = None  # default city id for a local outlet, e.g. "chicago-il"
+    interval: int | None = None  # seconds between polls; None = the global default
+    guild_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What the poller remembers about a feed between cycles (its health)."""
+
+    url: str
+    name: str | None = None
+    city: str | None = None
+    interval: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+    consecutive_errors: int = 0
+    last_checked: datetime | None = None
+    next_check: datetime | None = None
+    items_seen: int = 0
+    disabled: bool = False
+    disabled_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """Outcome of one HTTP fetch. `error` set means the fetch failed (status may be None)."""
+
+    url: str
+    final_url: str
+    status: int | None
+    body: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False
+    max_age: float | None = None  # Cache-Control max-age, seconds (uncapped; poller caps)
+    retry_after: float | None = None  # seconds
+    elapsed: float = 0.0
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.status is not None and self.status < 400
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One normalized feed item, before relevance and clustering.
+
+    `identity` is the exact-duplicate key (see bot.ingest.normalize.article_identity):
+    the canonical URL for ordinary items, "gnews:<source>|<normalized title>" for
+    Google News items whose links cannot be decoded offline.
+    """
+
+    feed_url: str
+    guid: str | None
+    url: str  # canonical URL ("" when the item has no link)
+    link: str  # the link as the feed gave it (resolved to absolute)
+    title: str
+    summary: str
+    published: datetime
+    published_known: bool  # False when the feed gave no usable date (first-seen used)
+    source: str  # outlet name ("Chicago Sun-Times")
+    source_url: str | None  # outlet home page when known
+    image_url: str | None
+    identity: str
+    is_google_news: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """Relevance verdict: which topics and cities, and the evidence for each."""
+
+    topics: tuple[str, ...] = ()
+    cities: tuple[str, ...] = ()
+    why: tuple[str, ...] = ()
+
+    @property
+    def relevant(self) -> bool:
+        return bool(self.topics)
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """A cluster of articles about one event; the unit of alerting."""
+
+    id: int
+    title: str
+    url: str
+    source: str
+    outlets: tuple[str, ...]
+    published: datetime
+    topics: tuple[str, ...]
+    cities: tuple[str, ...]
+    summary: str
+    why: tuple[str, ...] = ()
+    image_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    id: int
+    title: str
+    url: str
+    source: str
+    published: datetime
+    snippet: str
+    topics: tuple[str, ...] = ()
+    cities: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    id: int
+    guild_id: int
+    channel_id: int
+    city: str
+    topics: tuple[str, ...]
+    paused: bool = False
+    pause_reason: str | None = None
+    created: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One (story, channel) delivery due: what the delivery worker hands an adapter.
+
+    kind "new" posts a message; kind "edit" updates the message already sent
+    (message_id) because more outlets reported the story.
+    """
+
+    delivery_id: int
+    channel_id: int
+    guild_id: int
+    story: Story
+    kind: str = "new"  # "new" | "edit"
+    message_id: int | None = None
