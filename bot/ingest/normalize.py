@@ -1,0 +1,366 @@
+"""Pure text and URL normalisation for feed items.
+
+Why this exists: the same story reaches us through many feeds with different
+tracking parameters, AMP variants, HTML wrappers and boilerplate. Identity,
+clustering and rendering all need one stable, plain form. Everything here is a
+pure function that never raises on hostile input (a feed is untrusted text).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from datetime import datetime
+from html.parser import HTMLParser
+from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
+
+__all__ = [
+    "GOOGLE_NEWS_HOSTS",
+    "TRACKING_PARAMS",
+    "article_identity",
+    "canonical_url",
+    "fix_mojibake",
+    "html_to_text",
+    "is_google_news_url",
+    "normalize_title",
+    "strip_source_suffix",
+]
+
+#: Query parameters that only track the reader; dropping them makes the same article
+#: from different feeds share one canonical URL. Compared case-insensitively.
+TRACKING_PARAMS: frozenset[str] = frozenset(
+    {
+        "fbclid", "gclid", "dclid", "msclkid", "yclid", "twclid", "wbraid", "gbraid",
+        "mc_cid", "mc_eid", "igshid", "ocid", "cmpid", "cmp", "_ga", "_gl", "_hsenc",
+        "_hsmi", "ref", "ref_src", "ref_url", "smid", "smtyp", "partner", "partnerid",
+        "feedtype", "feedname", "spref", "s_cid", "ito", "cid_source", "rss", "source_rss",
+        "dicbo", "sr_share", "share", "via", "mbid", "ncid", "soc_src", "soc_trk",
+        "amp",
+    }
+)  # fmt: skip
+#: Prefixes of tracking parameter families (utm_source, at_medium (BBC), pk_campaign, ...).
+TRACKING_PREFIXES: tuple[str, ...] = ("utm_", "at_", "pk_", "mtm_", "hsa_", "oly_", "vero_")
+
+GOOGLE_NEWS_HOSTS: frozenset[str] = frozenset({"news.google.com"})
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_BAD_HOST_CHARS = re.compile(r"[\s<>\"{}|\\^`]")
+_PCT = re.compile(r"%[0-9a-fA-F]{2}")
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
+_MAX_URL = 4096
+
+
+def _fold_amp_host(host: str) -> str:
+    while host.startswith("amp.") and host.count(".") >= 2:
+        host = host[4:]
+    return host
+
+
+def _fold_amp_path(path: str) -> str:
+    while True:
+        before = path
+        path = path.rstrip("/")
+        if path.endswith("/amp"):
+            path = path[: -len("/amp")]
+        if path.endswith(".amp.html"):
+            path = path[: -len(".amp.html")] + ".html"
+        elif path.endswith(".amp"):
+            path = path[: -len(".amp")]
+        if path == before:
+            return path
+
+
+def _is_tracking(name: str, value: str) -> bool:
+    n = name.strip().lower()
+    if n == "outputtype":  # ?outputType=amp is an AMP variant; other values may matter
+        return value.strip().lower() == "amp"
+    return n in TRACKING_PARAMS or n.startswith(TRACKING_PREFIXES)
+
+
+def _canonical_once(url: str, base: str | None) -> str:
+    url = url.strip()
+    if not url or len(url) > _MAX_URL:
+        return ""
+    if base:
+        url = urljoin(base.strip(), url)
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS:
+        return ""
+    host = (parts.hostname or "").rstrip(".")
+    if not host or _BAD_HOST_CHARS.search(host):
+        return ""
+    host = _fold_amp_host(host.lower())
+    try:
+        port = parts.port
+    except ValueError:
+        return ""
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        netloc = f"{netloc}:{port}"
+    path = quote(parts.path, safe=_PATH_SAFE)
+    path = _PCT.sub(lambda m: m.group(0).upper(), path)
+    path = re.sub(r"/{2,}", "/", path)
+    path = _fold_amp_path(path)
+    query_pairs = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if k and not _is_tracking(k, v)
+    ]
+    query = urlencode(sorted(query_pairs))
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def canonical_url(url: str, base: str | None = None) -> str:
+    """Canonical form of an article URL, used as its identity; "" for junk.
+
+    Absolute (resolved against `base`), lower-case scheme and host, no default port,
+    no fragment, no userinfo, tracking parameters dropped, other parameters sorted,
+    AMP variants folded, no trailing slash. Idempotent; never raises.
+    """
+    try:
+        first = _canonical_once(url, base)
+        # A second pass settles the rare inputs whose first pass exposed new foldable
+        # parts (e.g. percent-decoding by parse_qsl); the result is then a fixpoint.
+        for _ in range(3):
+            again = _canonical_once(first, None) if first else ""
+            if again == first:
+                return first
+            first = again
+        return first
+    except Exception:  # hostile text must never break ingest
+        return ""
+
+
+def is_google_news_url(url: str) -> bool:
+    """True for news.google.com links (opaque redirects that cannot be decoded offline)."""
+    try:
+        host = (urlsplit(url.strip()).hostname or "").lower()
+    except ValueError:
+        return False
+    return host in GOOGLE_NEWS_HOSTS
+
+
+# --- HTML to text --------------------------------------------------------------------
+
+_SKIP_TAGS = frozenset(
+    {"script", "style", "noscript", "iframe", "object", "embed", "template", "svg", "head",
+     "title", "form", "button", "select", "textarea", "video", "audio", "canvas", "math"}
+)  # fmt: skip
+_VOID_TAGS = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+     "source", "track", "wbr"}
+)  # fmt: skip
+_BLOCK_TAGS = frozenset(
+    {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "td",
+     "th", "table", "blockquote", "section", "article", "header", "footer", "figure",
+     "figcaption", "hr", "pre", "dd", "dt", "dl", "aside", "nav"}
+)  # fmt: skip
+#: class names whose whole element is feed-service junk (FeedBurner share buttons, etc.)
+_JUNK_CLASSES = frozenset({"feedflare", "mf-viral", "share", "sharedaddy", "jp-relatedposts"})
+
+
+class _TextExtractor(HTMLParser):
+    """Collects visible text; skips scripts/styles and junk containers entirely."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.size = 0
+        self.limit = limit
+        self._skip_stack: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _VOID_TAGS:
+            if tag in {"br", "hr"} and not self._skip_stack:
+                self.parts.append("\n")
+            return
+        classes = set()
+        for name, value in attrs:
+            if name == "class" and value:
+                classes.update(value.lower().split())
+        if self._skip_stack or tag in _SKIP_TAGS or classes & _JUNK_CLASSES:
+            self._skip_stack.append(tag)
+            return
+        if tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in {"br", "hr"} and not self._skip_stack:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _VOID_TAGS:
+            return
+        if self._skip_stack:
+            # close up to the matching open tag (HTML in feeds is often unbalanced)
+            if tag in self._skip_stack:
+                while self._skip_stack and self._skip_stack.pop() != tag:
+                    pass
+            return
+        if tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if self._skip_stack or self.size > self.limit:
+            return
+        self.parts.append(data)
+        self.size += len(data)
+
+
+_ESCAPED_ENTITY = re.compile(r"&(#\d{1,7}|#x[0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});")
+_WS = re.compile(r"\s+")
+_BOILERPLATE = [
+    re.compile(p, re.IGNORECASE | re.DOTALL)
+    for p in (
+        r"\bThe post\b.{1,400}?\bappeared first on\b.{0,200}?(?:\.|$)",
+        r"\bContinue reading\b\s*(?:\.\.\.|…|»|→|>>)?(?:\s*\S{0,3}$)?",
+        r"\bRead more\b\s*(?:\.\.\.|…|»|→|>>|\[\s*\]|:)?",
+        r"\bafter newsletter promotion\b",
+        r"\bView full coverage on Google News\b",
+        r"\bSubscribe to (?:our|the) (?:RSS )?feed\b.{0,80}?(?:\.|$)",
+        r"\[(?:…|\.\.\.|&hellip;)\]",
+    )
+]
+
+
+_MOJIBAKE_RUN = re.compile(r"[ÂÃâ][\u0080-\u00ff\u0152-\u2122]+")
+
+
+def _cp1252_byte(ch: str) -> int:
+    code = ord(ch)
+    return code if code < 256 else ch.encode("cp1252")[0]
+
+
+def _unmojibake(match: re.Match[str]) -> str:
+    run = match.group(0)
+    try:
+        return bytes(_cp1252_byte(ch) for ch in run).decode("utf-8")
+    except (UnicodeError, ValueError):
+        return run
+
+
+def fix_mojibake(text: str) -> str:
+    """Repair UTF-8 that was decoded as cp1252 ("â€™" -> "’", "Ã©" -> "é").
+
+    Several real feeds (Japan Times, The Verge) serve such text. Only runs starting with
+    the lead characters of that error are touched and only when they decode cleanly, so
+    ordinary accented or non-Latin text is left alone.
+    """
+    if "Â" not in text and "Ã" not in text and "â" not in text:
+        return text
+    return _MOJIBAKE_RUN.sub(_unmojibake, text)
+
+
+def _unescape_fully(text: str) -> str:
+    # Feeds like kottke.org double-escape: after one unescape "&#8220;" is still literal.
+    for _ in range(2):
+        if not _ESCAPED_ENTITY.search(text):
+            break
+        text = html.unescape(text)
+    return text
+
+
+def html_to_text(html_text: str, *, boilerplate: bool = True, max_input: int = 500_000) -> str:
+    """Visible plain text of an HTML fragment, one line, boilerplate removed.
+
+    Scripts, styles, images (tracking pixels) and FeedBurner share blocks are dropped,
+    entities are unescaped (twice when a feed double-escaped them), whitespace collapsed.
+    `boilerplate=False` keeps phrases like "Read more" (used for titles).
+    `max_input` bounds work on a hostile multi-megabyte summary.
+    """
+    if not html_text:
+        return ""
+    try:
+        text = html_text[:max_input]
+        if "<" in text:
+            extractor = _TextExtractor(limit=max_input)
+            extractor.feed(text)
+            extractor.close()
+            text = "".join(extractor.parts)
+        else:
+            text = html.unescape(text)
+        text = _unescape_fully(text)
+        if "<" in text and re.search(r"<[a-zA-Z/!]", text):
+            # entities that decoded into markup ("&lt;b&gt;") are still markup, not text
+            extractor = _TextExtractor(limit=max_input)
+            extractor.feed(text)
+            extractor.close()
+            text = "".join(extractor.parts)
+        text = fix_mojibake(text.replace("\x00", ""))
+        text = "".join(
+            ch if ch in "\n\t" or unicodedata.category(ch) not in {"Cc", "Cf"} else " "
+            for ch in text
+        )
+        if boilerplate:
+            for pattern in _BOILERPLATE:
+                text = pattern.sub(" ", text)
+        return _WS.sub(" ", text).strip()
+    except Exception:  # defensive: never let one bad summary break a feed
+        return _WS.sub(" ", re.sub(r"<[^>]*>", " ", html_text[:max_input])).strip()
+
+
+# --- titles and identity -------------------------------------------------------------
+
+_QUOTES = re.compile(r"[\"'`´‘’‚‛“”„‟«»‹›「」『』〝〞＂＇]")
+_NON_WORD = re.compile(r"[\W_]+")
+
+
+def normalize_title(title: str) -> str:
+    """Comparable form of a headline: casefolded, unescaped, no quotes or punctuation."""
+    if not title:
+        return ""
+    text = _unescape_fully(html.unescape(title))
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = _QUOTES.sub("", text)
+    text = _NON_WORD.sub(" ", text)
+    return _WS.sub(" ", text).strip()
+
+
+_SUFFIX_SEPARATORS = (" - ", " – ", " — ", " | ", " -- ")
+
+
+def strip_source_suffix(title: str, source: str | None) -> str:
+    """Drop a trailing " - Publisher" that Google News appends to every headline."""
+    clean = _WS.sub(" ", title or "").strip()
+    if not source:
+        return clean
+    src = _WS.sub(" ", source).strip()
+    if not src:
+        return clean
+    lowered = clean.casefold()
+    for sep in _SUFFIX_SEPARATORS:
+        suffix = (sep + src).casefold()
+        if lowered.endswith(suffix) and len(clean) > len(suffix):
+            return clean[: -len(suffix)].rstrip()
+    return clean
+
+
+def article_identity(
+    *,
+    url: str,
+    guid: str | None,
+    title: str,
+    source: str | None,
+    is_google_news: bool,
+    feed_url: str,
+    published: datetime | None = None,
+) -> str:
+    """Exact-duplicate key of an item.
+
+    Google News: "gnews:<source>|<title>" (its links are opaque per-request redirects).
+    Otherwise "url:<canonical>", else "guid:<feed>|<guid>", else
+    "title:<feed>|<title>|<date>" (`published` only when the feed gave a real date,
+    so a dateless item keeps one identity across polls).
+    """
+    if is_google_news:
+        return f"gnews:{normalize_title(source or '')}|{normalize_title(title)}"
+    canon = canonical_url(url) if url else ""
+    if canon:
+        return f"url:{canon}"
+    feed = canonical_url(feed_url) or feed_url
+    if guid and guid.strip():
+        return f"guid:{feed}|{guid.strip()}"
+    day = published.date().isoformat() if published is not None else ""
+    return f"title:{feed}|{normalize_title(title)}|{day}"

@@ -1,0 +1,315 @@
+"""Feed bytes -> ParsedFeed of normalized Articles.
+
+Why a pure, sync, top-level function: feedparser is CPU-bound and blocking, so the
+poller runs `parse_feed` in a ProcessPoolExecutor; everything it takes and returns must
+pickle, and it must not touch the network or the event loop. Feed content is untrusted:
+entity declarations are stripped before parsing (billion laughs, XXE), HTML is
+sanitized by feedparser and reduced to text here, and counts and sizes are capped so a
+hostile feed cannot blow memory downstream.
+"""
+
+from __future__ import annotations
+
+import calendar
+import io
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+
+from bot.ingest.normalize import (
+    article_identity,
+    canonical_url,
+    html_to_text,
+    is_google_news_url,
+    strip_source_suffix,
+)
+from bot.models import Article
+
+__all__ = [
+    "FUTURE_TOLERANCE",
+    "MAX_ENTRIES",
+    "MAX_SUMMARY_CHARS",
+    "MAX_TITLE_CHARS",
+    "ParsedFeed",
+    "parse_feed",
+]
+
+#: Only the first MAX_ENTRIES entries become Articles (a 10,000-item feed is hostile or broken).
+MAX_ENTRIES = 2000
+MAX_TITLE_CHARS = 500
+MAX_SUMMARY_CHARS = 2000
+MAX_GUID_CHARS = 1000
+MAX_URL_CHARS = 2048
+MAX_SOURCE_CHARS = 200
+#: Dates later than now + this are clamped to now (and marked unknown).
+FUTURE_TOLERANCE = timedelta(minutes=10)
+#: HTML we hand to html_to_text for one summary; more cannot survive the 2,000-char cap.
+_MAX_SUMMARY_HTML = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """What one feed document yielded. `is_feed` False means "not a feed at all"."""
+
+    title: str | None
+    link: str | None
+    articles: tuple[Article, ...]
+    bozo: str | None
+    is_feed: bool
+
+
+_DOCTYPE_WITH_SUBSET = re.compile(rb"<!DOCTYPE[^\[>]*\[.*?\]\s*>", re.DOTALL | re.IGNORECASE)
+_DOCTYPE_ANY = re.compile(rb"<!DOCTYPE[^>]*>", re.IGNORECASE)
+_ENTITY_DECL = re.compile(rb"<!ENTITY[^>]*>", re.IGNORECASE)
+
+
+def _strip_dtd(body: bytes) -> bytes:
+    """Remove DOCTYPE internal subsets and ENTITY declarations from the prolog.
+
+    feedparser already drops "unsafe" entities, but only those its line-anchored regex
+    sees; removing every internal subset before the XML parser runs closes the
+    billion-laughs and external-entity (file:///etc/passwd) doors outright. Plain
+    DOCTYPEs (no subset) are left for feedparser, which replaces them itself.
+    """
+    first_element = re.search(rb"<[A-Za-z]", body)
+    cut = first_element.start() if first_element else len(body)
+    head = body[:cut]
+    if b"<!" not in head:
+        return body
+    head = _DOCTYPE_WITH_SUBSET.sub(b"", head)
+    head = _ENTITY_DECL.sub(b"", head)
+    if re.search(rb"(?i)<!DOCTYPE[^>]*\[", head):  # an unterminated subset: drop it all
+        head = _DOCTYPE_ANY.sub(b"", head)
+    return head + body[cut:]
+
+
+def _text(value: Any, limit: int) -> str:
+    return str(value or "").strip()[:limit] if value else ""
+
+
+def _cap(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit * 0.8:
+        cut = cut[:space]
+    return cut.rstrip() + "…"
+
+
+def _http_url(value: Any, base: str) -> str:
+    """An absolute http(s) URL from a feed field, or "" (javascript:, data:, junk)."""
+    if not value or not isinstance(value, str):
+        return ""
+    raw = value.strip()[:MAX_URL_CHARS]
+    try:
+        absolute = urljoin(base, raw) if base else raw
+        scheme = urlsplit(absolute).scheme.lower()
+    except ValueError:
+        return ""
+    return absolute if scheme in {"http", "https"} else ""
+
+
+def _date(entry: Mapping[str, Any], now: datetime) -> tuple[datetime, bool]:
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        parsed = entry.get(key)
+        if not parsed:
+            continue
+        try:
+            when = datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+        except (OverflowError, ValueError, OSError, TypeError):
+            continue
+        if when > now + FUTURE_TOLERANCE:
+            return now, False  # far-future dates are garbage; treat as first seen
+        return when, True
+    return now, False
+
+
+_IMAGE_EXT = re.compile(r"\.(?:jpe?g|png|gif|webp|avif)(?:$|\?)", re.IGNORECASE)
+
+
+def _is_image(item: Mapping[str, Any]) -> bool:
+    kind = str(item.get("type") or "").lower()
+    medium = str(item.get("medium") or "").lower()
+    url = str(item.get("url") or item.get("href") or "")
+    if kind.startswith("image/") or medium == "image":
+        return True
+    if kind or medium:
+        return False
+    return bool(_IMAGE_EXT.search(url))
+
+
+def _width(item: Mapping[str, Any]) -> int:
+    try:
+        return int(str(item.get("width") or 0))
+    except ValueError:
+        return 0
+
+
+def _image(entry: Mapping[str, Any], base: str) -> str | None:
+    candidates: list[Mapping[str, Any]] = []
+    media = [m for m in entry.get("media_content") or [] if isinstance(m, Mapping) and _is_image(m)]
+    candidates.extend(sorted(media, key=_width, reverse=True))
+    candidates.extend(m for m in entry.get("media_thumbnail") or [] if isinstance(m, Mapping))
+    candidates.extend(
+        e
+        for e in entry.get("enclosures") or []
+        if isinstance(e, Mapping) and str(e.get("type") or "").lower().startswith("image/")
+    )
+    for item in candidates:
+        url = _http_url(item.get("url") or item.get("href"), base)
+        if url:
+            return url
+    return None
+
+
+def _summary_html(entry: Mapping[str, Any]) -> str:
+    summary = entry.get("summary") or ""
+    if not summary:
+        for content in entry.get("content") or []:
+            if isinstance(content, Mapping) and content.get("value"):
+                summary = content["value"]
+                break
+    return str(summary)[:_MAX_SUMMARY_HTML]
+
+
+def _headers(headers: Mapping[str, str] | None, feed_url: str) -> dict[str, str]:
+    out = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
+    # feedparser resolves relative links against content-location; with bytes input it
+    # has no URL of its own, so the feed's (final) URL stands in unless the server sent one.
+    if feed_url and not out.get("content-location"):
+        out["content-location"] = feed_url
+    out.pop("content-encoding", None)  # the body is already decoded
+    out.pop("content-length", None)
+    return out
+
+
+def _entry_to_article(
+    entry: Mapping[str, Any],
+    *,
+    feed_url: str,
+    base: str,
+    default_source: str,
+    now: datetime,
+) -> Article:
+    origlink = entry.get("feedburner_origlink")
+    link = _http_url(origlink, base) or _http_url(entry.get("link"), base)
+    if not link:
+        for alt in entry.get("links") or []:
+            if isinstance(alt, Mapping) and alt.get("rel", "alternate") == "alternate":
+                link = _http_url(alt.get("href"), base)
+                if link:
+                    break
+    guid = _text(entry.get("id") or entry.get("guid"), MAX_GUID_CHARS) or None
+    is_gnews = is_google_news_url(link)
+
+    source = default_source
+    source_url: str | None = None
+    src = entry.get("source")
+    if isinstance(src, Mapping):
+        src_title = html_to_text(str(src.get("title") or ""), boilerplate=False)
+        if src_title:
+            source = src_title[:MAX_SOURCE_CHARS]
+        source_url = _http_url(src.get("href") or src.get("url"), base) or None
+
+    title_raw = str(entry.get("title") or "")[: MAX_TITLE_CHARS * 20]
+    title = html_to_text(title_raw, boilerplate=False)
+    if is_gnews:
+        title = strip_source_suffix(title, source)
+    title = _cap(title, MAX_TITLE_CHARS)
+    summary = _cap(html_to_text(_summary_html(entry)), MAX_SUMMARY_CHARS)
+    if is_gnews and summary:
+        # GN descriptions repeat the headline and publisher (and cluster siblings):
+        # no information beyond the title, so keep them out of the summary.
+        summary = ""
+    published, known = _date(entry, now)
+    url = canonical_url(link) if link else ""
+    identity = article_identity(
+        url=url,
+        guid=guid,
+        title=title,
+        source=source,
+        is_google_news=is_gnews,
+        feed_url=feed_url,
+        published=published if known else None,
+    )
+    return Article(
+        feed_url=feed_url,
+        guid=guid,
+        url=url,
+        link=link,
+        title=title,
+        summary=summary,
+        published=published,
+        published_known=known,
+        source=source,
+        source_url=source_url,
+        image_url=_image(entry, base),
+        identity=identity,
+        is_google_news=is_gnews,
+    )
+
+
+def _bozo_text(result: Mapping[str, Any]) -> str | None:
+    if not result.get("bozo"):
+        return None
+    exc = result.get("bozo_exception")
+    text = f"{type(exc).__name__}: {exc}" if exc is not None else "malformed feed"
+    return " ".join(text.split())[:300]
+
+
+def parse_feed(
+    body: bytes,
+    *,
+    feed_url: str,
+    headers: Mapping[str, str] | None = None,
+    feed_name: str | None = None,
+    now: datetime | None = None,
+) -> ParsedFeed:
+    """Parse one feed document into Articles (no dedup: that is the store's job).
+
+    `headers` are the HTTP response headers (content-type gives the charset);
+    `feed_url` is the URL the body came from (the final URL after redirects), used to
+    resolve relative links; `feed_name` (configured outlet name) beats the feed's title
+    as `source`; `now` is the first-seen time for items without a usable date.
+    """
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    safe_body = _strip_dtd(body or b"")
+    result = feedparser.parse(
+        io.BytesIO(safe_body),
+        response_headers=_headers(headers, feed_url),
+        resolve_relative_uris=True,
+        sanitize_html=True,
+    )
+    feed = result.get("feed") or {}
+    entries = result.get("entries") or []
+    version = result.get("version") or ""
+    feed_title = html_to_text(str(feed.get("title") or ""), boilerplate=False)[:MAX_TITLE_CHARS]
+    feed_link = _http_url(feed.get("link"), feed_url) or None
+    # Links in the document resolve against the feed's own URL (feedparser already used
+    # content-location); a relative <link> at channel level is resolved the same way.
+    base = feed_url
+    default_source = (
+        (feed_name or "").strip()
+        or feed_title
+        or (urlsplit(feed_url).hostname or "")
+        or "unknown source"
+    )[:MAX_SOURCE_CHARS]
+    articles = tuple(
+        _entry_to_article(
+            entry, feed_url=feed_url, base=base, default_source=default_source, now=now
+        )
+        for entry in entries[:MAX_ENTRIES]
+    )
+    return ParsedFeed(
+        title=feed_title or None,
+        link=feed_link,
+        articles=articles,
+        bozo=_bozo_text(result),
+        is_feed=bool(version) or bool(entries),
+    )
