@@ -182,8 +182,8 @@ def _headers(headers: Mapping[str, str] | None, feed_url: str) -> dict[str, str]
     out = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
     # feedparser resolves relative links against content-location; with bytes input it
     # has no URL of its own, so the feed's (final) URL stands in unless the server sent one.
-    if feed_url and not out.get("content-location"):
-        out["content-location"] = feed_url
+    if feed_url:
+        out["content-location"] = urljoin(feed_url, out.get("content-location", "").strip())
     out.pop("content-encoding", None)  # the body is already decoded
     out.pop("content-length", None)
     return out

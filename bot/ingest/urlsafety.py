@@ -47,12 +47,15 @@ _EXTRA_BLOCKED: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = (
 
 
 def _refuse(reason: str, url: str) -> UnsafeURLError:
+    """UnsafeURLError with a Discord-safe message; `.reason` holds the short reason."""
     shown = url[:120].replace("`", "'")
-    return UnsafeURLError(
+    error = UnsafeURLError(
         f"unsafe URL {url[:200]!r}: {reason}",
         user_message=f"I can't use that feed address ({reason}): `{shown}`. "
         "Give a public http:// or https:// URL.",
     )
+    error.reason = reason  # type: ignore[attr-defined]
+    return error
 
 
 def is_public_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address | str) -> bool:
