@@ -1,0 +1,424 @@
+"""What the chat commands do, without any chat platform.
+
+Why this module exists: the Discord cogs (and any future adapter, or the CLI) should only
+read arguments, call one of these functions and show the result. Keeping the work here —
+resolving a city, choosing catch-up stories, validating a server's feed URL, paging a search —
+means it is tested against the real store without a Discord client, and a second platform
+gets the same behaviour for free. Nothing here imports `discord`.
+
+Every function takes the pieces it needs (store, gazetteer, settings) explicitly, so callers
+and tests can see the dependencies; user mistakes are raised as `UserInputError` subclasses
+whose `user_message` is safe to show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
+
+from bot.errors import FeedError, FeedExistsError, UnknownCityError, UnsafeURLError, UserInputError
+from bot.models import TOPIC_IDS, FeedConfig, FeedState, SearchHit, Story, Subscription
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+    from bot.store import Store
+
+TOPIC_LABELS: dict[str, str] = {
+    "immigration-enforcement": "Immigration enforcement",
+    "national-guard": "National Guard / troops",
+    "sanctuary-policy": "Sanctuary policy",
+}
+MAX_QUERY_CHARS = 200  # longer queries are cut: FTS cost grows with terms, meaning does not
+MAX_GUILD_FEEDS = 20  # a server's own feeds are polled by us; keep one server from hogging it
+MAX_SEARCH_DAYS = 3650
+
+
+class CityLike(Protocol):
+    id: str
+    label: str
+
+
+class GazetteerLike(Protocol):
+    """The part of bot.relevance's gazetteer these actions use."""
+
+    def get(self, city_id: str) -> Any: ...
+    def resolve(self, text: str) -> Any: ...
+    def suggest(self, text: str, limit: int = 25) -> Sequence[Any]: ...
+
+
+# ---------------------------------------------------------------------------- cities, topics
+
+
+def resolve_city(gazetteer: GazetteerLike, text: str) -> CityLike:
+    """A city id ("chicago-il", what autocomplete sends) or free text ("Chicago, IL").
+
+    Why both: autocomplete sends the id, but a user may type and submit before choosing.
+    """
+    text = (text or "").strip()
+    if not text:
+        raise UnknownCityError("")
+    city = gazetteer.get(text) or gazetteer.resolve(text)
+    if city is None:
+        raise UnknownCityError(text)
+    return city
+
+
+def city_label(gazetteer: GazetteerLike, city_id: str) -> str:
+    """ "Chicago, IL" for "chicago-il"; the id itself if the gazetteer no longer knows it."""
+    city = gazetteer.get(city_id)
+    return city.label if city is not None else city_id
+
+
+def city_suggestions(
+    gazetteer: GazetteerLike, current: str, *, limit: int = 25
+) -> list[tuple[str, str]]:
+    """(label, id) pairs for autocomplete: at most 25 (Discord's limit), labels ≤ 100 chars."""
+    limit = max(0, min(limit, 25))
+    try:
+        cities = gazetteer.suggest((current or "")[:100], limit=limit)
+    except Exception:  # autocomplete must answer; an odd input never breaks it
+        return []
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for city in cities:
+        if city.id in seen:
+            continue
+        seen.add(city.id)
+        out.append((city.label[:100], city.id[:100]))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def parse_topics(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    """None / "all" / "" → every topic; otherwise validated topic ids in canonical order."""
+    if value is None:
+        return TOPIC_IDS
+    items = [value] if isinstance(value, str) else list(value)
+    wanted = {item.strip() for item in items if item and item.strip()}
+    if not wanted or "all" in wanted:
+        return TOPIC_IDS
+    unknown = wanted - set(TOPIC_IDS)
+    if unknown:
+        raise UserInputError(
+            f"unknown topic(s) {sorted(unknown)}",
+            user_message="Unknown topic. Choose one of: " + ", ".join(TOPIC_LABELS.values()) + ".",
+        )
+    return tuple(t for t in TOPIC_IDS if t in wanted)
+
+
+def topics_text(topics: Sequence[str]) -> str:
+    if set(topics) >= set(TOPIC_IDS):
+        return "all topics"
+    return ", ".join(TOPIC_LABELS.get(t, t) for t in topics)
+
+
+# ---------------------------------------------------------------------------- subscriptions
+
+
+@dataclass(frozen=True, slots=True)
+class SubscribeResult:
+    subscription: Subscription
+    city_label: str
+    catchup_queued: int  # stories put in the outbox as catch-up (0 = none / off)
+
+
+async def subscribe(
+    store: Store,
+    gazetteer: GazetteerLike,
+    *,
+    guild_id: int,
+    channel_id: int,
+    city: str,
+    topics: str | Sequence[str] | None = None,
+    catchup_count: int = 3,
+) -> SubscribeResult:
+    """Save (upsert) a subscription and queue a short catch-up through the outbox.
+
+    Why the outbox: the catch-up is delivered by the same worker as live alerts, so it is
+    delivered exactly once, survives a restart, and obeys the same rate limits.
+    """
+    found = resolve_city(gazetteer, city)
+    wanted = parse_topics(topics)
+    subscription = await store.subscribe(guild_id, channel_id, found.id, wanted)
+    queued = 0
+    if catchup_count > 0:
+        stories = await _latest_matching(store, found.id, wanted, catchup_count)
+        if stories:
+            # oldest first, so the channel reads in order
+            ids = [s.id for s in sorted(stories, key=lambda s: (s.published, s.id))]
+            queued = await store.enqueue_catchup(subscription.id, ids)
+    return SubscribeResult(subscription, found.label, queued)
+
+
+async def _latest_matching(
+    store: Store, city_id: str, topics: Sequence[str], count: int
+) -> list[Story]:
+    """The newest `count` stories of the city on any of `topics`."""
+    if len(topics) == 1:
+        return list(await store.latest(city_id, topic=topics[0], limit=count))
+    pool = await store.latest(city_id, topic=None, limit=max(count * 4, 20))
+    wanted = set(topics)
+    return [s for s in pool if wanted & set(s.topics)][:count]
+
+
+async def unsubscribe(
+    store: Store, gazetteer: GazetteerLike, *, guild_id: int, channel_id: int, city: str
+) -> tuple[bool, str]:
+    """Remove one city from one channel. Returns (removed?, city label)."""
+    city_id = city.strip()
+    found = gazetteer.get(city_id) or gazetteer.resolve(city_id)
+    if found is not None:
+        city_id = found.id
+    removed = await store.unsubscribe(guild_id, channel_id, city_id)
+    if not removed and found is None:
+        raise UnknownCityError(city)
+    return removed, found.label if found is not None else city_id
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionView:
+    subscription: Subscription
+    city_label: str
+    topics_text: str
+
+
+async def list_subscriptions(
+    store: Store, gazetteer: GazetteerLike, *, guild_id: int, channel_id: int | None = None
+) -> list[SubscriptionView]:
+    subs = await store.subscriptions(guild_id=guild_id, channel_id=channel_id)
+    subs = sorted(subs, key=lambda s: (s.channel_id, s.city))
+    return [SubscriptionView(s, city_label(gazetteer, s.city), topics_text(s.topics)) for s in subs]
+
+
+async def subscribed_cities(
+    store: Store, gazetteer: GazetteerLike, *, guild_id: int
+) -> list[tuple[str, str]]:
+    """(label, id) of the cities this server follows (autocomplete for /unsubscribe)."""
+    subs = await store.subscriptions(guild_id=guild_id)
+    ids = sorted({s.city for s in subs})
+    return [(city_label(gazetteer, c), c) for c in ids]
+
+
+# ---------------------------------------------------------------------------- search, latest
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    query: str
+    hits: tuple[SearchHit, ...]
+    page: int  # 0-based
+    page_size: int
+    has_more: bool
+
+    @property
+    def first_rank(self) -> int:
+        return self.page * self.page_size + 1
+
+
+def clean_query(query: str) -> str:
+    """Trim and cap user text; the store quotes every term, so no FTS syntax survives."""
+    query = " ".join((query or "").split())
+    return query[:MAX_QUERY_CHARS]
+
+
+async def search(
+    store: Store,
+    gazetteer: GazetteerLike | None,
+    query: str,
+    *,
+    city: str | None = None,
+    topic: str | None = None,
+    days: int | None = None,
+    page: int = 0,
+    page_size: int = 5,
+) -> SearchPage:
+    """One page of full-text results, best first. Asks for one extra row to know if more exist."""
+    text = clean_query(query)
+    if not text:
+        raise UserInputError("empty query", user_message="Type a few words to search for.")
+    city_id: str | None = None
+    if city:
+        city_id = resolve_city(gazetteer, city).id if gazetteer is not None else city
+    if topic and topic != "all":
+        parse_topics(topic)
+    else:
+        topic = None
+    if days is not None:
+        days = max(1, min(int(days), MAX_SEARCH_DAYS))
+    page = max(0, page)
+    page_size = max(1, min(page_size, 10))
+    rows = await store.search(
+        text,
+        city=city_id,
+        topic=topic,
+        since_days=days,
+        limit=page_size + 1,
+        offset=page * page_size,
+    )
+    return SearchPage(text, tuple(rows[:page_size]), page, page_size, len(rows) > page_size)
+
+
+async def latest(
+    store: Store, gazetteer: GazetteerLike, city: str, *, topic: str | None = None, limit: int = 5
+) -> tuple[str, list[Story]]:
+    found = resolve_city(gazetteer, city)
+    if topic and topic != "all":
+        parse_topics(topic)
+    else:
+        topic = None
+    return found.label, list(await store.latest(found.id, topic=topic, limit=limit))
+
+
+# ---------------------------------------------------------------------------- a server's feeds
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPreview:
+    feed: FeedConfig
+    title: str | None
+    item_count: int
+    newest_headline: str | None
+
+
+def check_feed_scheme(url: str) -> str:
+    """Refuse anything but http(s) with a host before any network work."""
+    url = (url or "").strip()
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
+        raise UnsafeURLError(
+            f"not an http(s) URL: {url[:200]!r}",
+            user_message="Only http:// or https:// feed URLs can be added.",
+        )
+    if len(url) > 2000:
+        raise UserInputError("url too long", user_message="That URL is too long.")
+    return url
+
+
+async def _check_public(url: str) -> str:
+    """Refuse internal addresses (SSRF): the resolved addresses must all be public."""
+    from bot.ingest.urlsafety import check_public_url
+
+    return await check_public_url(url)
+
+
+def _fetcher_for(settings: Settings) -> Any:
+    """A one-off Fetcher honouring allow_private_feeds (it re-checks every redirect hop).
+
+    Why not the poller's fetcher: that one may fetch configured private feeds; a URL a
+    server typed must be held to the public-only rule unless the operator allowed private.
+    """
+    from bot.ingest.fetch import Fetcher
+    from bot.service import fetch_limits
+
+    return Fetcher(fetch_limits(settings), allow_private=settings.allow_private_feeds)
+
+
+async def add_feed(store: Store, settings: Settings, *, guild_id: int, url: str) -> FeedPreview:
+    """Validate, fetch once, parse, then store a server's own feed.
+
+    Why fetch before saving: a typo or an HTML page should be refused now with a reason,
+    not fail silently in the poller for weeks.
+    """
+    url = check_feed_scheme(url)
+    if not settings.allow_private_feeds:
+        url = await _check_public(url)
+    existing = await store.guild_feeds(guild_id)
+    if any(f.url == url for f in existing):
+        raise FeedExistsError(url, user_message="This server already has that feed.")
+    if len(existing) >= MAX_GUILD_FEEDS:
+        raise UserInputError(
+            "too many feeds",
+            user_message=f"A server can add at most {MAX_GUILD_FEEDS} feeds; remove one first.",
+        )
+
+    async with _fetcher_for(settings) as fetcher:
+        result = await fetcher.fetch(url)
+    if not result.ok or not result.body:
+        reason = result.error or (f"HTTP {result.status}" if result.status else "no response")
+        if (
+            "private" in reason.lower()
+            or "internal" in reason.lower()
+            or "unsafe" in reason.lower()
+        ):
+            raise UnsafeURLError(
+                reason, user_message="That URL leads to a private or internal address; refused."
+            )
+        raise FeedError(
+            f"fetch failed: {reason}", user_message=f"I couldn't fetch that URL ({reason[:150]})."
+        )
+
+    from bot.ingest.parse import parse_feed
+
+    parsed = await asyncio.to_thread(
+        parse_feed, result.body, feed_url=result.final_url or url, headers=result.headers
+    )
+    if not parsed.is_feed:
+        raise FeedError(
+            "not a feed",
+            user_message="That URL didn't return an RSS or Atom feed (is it a web page?).",
+        )
+    articles = sorted(parsed.articles, key=lambda a: a.published, reverse=True)
+    title = (parsed.title or "").strip() or None
+    feed = await store.add_guild_feed(guild_id, url, title)
+    return FeedPreview(feed, title, len(articles), articles[0].title if articles else None)
+
+
+async def remove_feed(store: Store, *, guild_id: int, url: str) -> bool:
+    return await store.remove_guild_feed(guild_id, (url or "").strip())
+
+
+async def list_feeds(store: Store, *, guild_id: int) -> list[FeedConfig]:
+    return list(await store.guild_feeds(guild_id))
+
+
+# ---------------------------------------------------------------------------- status
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    feeds_total: int
+    feeds_failing: tuple[FeedState, ...]
+    feeds_disabled: int
+    last_cycle: datetime | None
+    queue_depth: int
+    subscriptions: tuple[SubscriptionView, ...]
+
+
+async def status(store: Store, gazetteer: GazetteerLike, *, guild_id: int) -> StatusReport:
+    """Pipeline health as a server sees it: are feeds polled, is the queue draining."""
+    states = await store.feed_states()
+    failing = tuple(
+        s for s in states if not s.disabled and (s.consecutive_errors > 0 or s.last_error)
+    )
+    checked = [s.last_checked for s in states if s.last_checked is not None]
+    last_cycle = max(checked) if checked else None
+    depth = await store.queue_depth()
+    subs = await list_subscriptions(store, gazetteer, guild_id=guild_id)
+    return StatusReport(
+        feeds_total=len(states),
+        feeds_failing=failing,
+        feeds_disabled=sum(1 for s in states if s.disabled),
+        last_cycle=last_cycle,
+        queue_depth=depth,
+        subscriptions=tuple(subs),
+    )
+
+
+def ago(when: datetime | None, *, now: datetime | None = None) -> str:
+    """ "3 min ago" — short, for status lines."""
+    if when is None:
+        return "never"
+    now = now or datetime.now(UTC)
+    seconds = max(0, int((now - when).total_seconds()))
+    if seconds < 90:
+        return f"{seconds} s ago"
+    if seconds < 90 * 60:
+        return f"{seconds // 60} min ago"
+    if seconds < 36 * 3600:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} d ago"

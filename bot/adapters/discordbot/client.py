@@ -1,0 +1,265 @@
+"""CivicBot: the discord.py client that hosts the cogs and the delivery sink.
+
+Why this shape (after discord.py's examples/advanced_startup.py):
+- resources (store, fetcher, classifier, scheduler) are opened in `setup_hook`, which runs
+  inside the running event loop after login, and closed in `close()`, so nothing is created
+  on a loop that is not running and nothing outlives the bot;
+- intents are minimal (guilds only): slash commands arrive as interactions, so the bot needs
+  neither message content nor the privileged members intent;
+- the REST base comes from settings (DISCORD_API_BASE), so the same binary talks to Discord
+  or to the local stand-in used by the end-to-end tests. discord.py builds every REST URL —
+  including interaction callbacks and webhook follow-ups (discord/webhook/async_.py) — from
+  `discord.http.Route.BASE`, so setting that one class attribute redirects all of them; the
+  gateway address comes from GET /gateway/bot as usual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import traceback
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.adapters.discordbot.checks import permission_label
+from bot.adapters.discordbot.embeds import NO_MENTIONS
+from bot.adapters.discordbot.sink import DiscordSink
+from bot.errors import CivicAlertError, ConfigError
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS: tuple[str, ...] = (
+    "bot.adapters.discordbot.cogs.subscriptions",
+    "bot.adapters.discordbot.cogs.search",
+    "bot.adapters.discordbot.cogs.feeds",
+    "bot.adapters.discordbot.cogs.status",
+    "bot.adapters.discordbot.cogs.events",
+)
+
+GENERIC_APOLOGY = (
+    "Sorry — something went wrong on my side. It has been logged; please try again in a moment."
+)
+
+
+def configure_api_base(api_base: str) -> None:
+    """Point discord.py's REST (and thereby interaction/webhook) requests at `api_base`."""
+    discord.http.Route.BASE = api_base.rstrip("/")
+
+
+def bot_intents() -> discord.Intents:
+    intents = discord.Intents.none()
+    intents.guilds = True  # channel/role cache for permission checks, channel delete, guild remove
+    return intents
+
+
+def error_text(error: BaseException) -> tuple[str, bool]:
+    """(what to tell the user, whether it is our fault and must be logged with a traceback)."""
+    original: BaseException = error
+    while isinstance(original, app_commands.CommandInvokeError):
+        original = original.original
+    if isinstance(original, app_commands.TransformerError) and isinstance(
+        original.__cause__, CivicAlertError
+    ):
+        original = original.__cause__
+    if isinstance(original, CivicAlertError):
+        return original.user_message, False
+    if isinstance(original, app_commands.MissingPermissions):
+        names = ", ".join(f"**{permission_label(p)}**" for p in original.missing_permissions)
+        return f"You need the {names} permission in this server to use this command.", False
+    if isinstance(original, app_commands.BotMissingPermissions):
+        names = ", ".join(f"**{permission_label(p)}**" for p in original.missing_permissions)
+        return f"I'm missing the {names} permission here.", False
+    if isinstance(original, app_commands.NoPrivateMessage):
+        return "This command only works inside a server.", False
+    if isinstance(original, app_commands.CommandOnCooldown):
+        return f"Slow down a little — try again in {original.retry_after:.0f} s.", False
+    if isinstance(original, app_commands.CheckFailure):
+        return "You can't use this command here.", False
+    if isinstance(original, app_commands.TransformerError):
+        if original.type is discord.AppCommandOptionType.channel:
+            return (
+                "I can't see that channel. Give me **View Channel** there "
+                "(and pick a text or announcement channel).",
+                False,
+            )
+        value = discord.utils.escape_mentions(str(original.value))[:80]
+        return f"I couldn't use the value “{discord.utils.escape_markdown(value)}”.", False
+    if isinstance(original, app_commands.CommandNotFound):
+        return "That command no longer exists here; the command list may be refreshing.", False
+    return GENERIC_APOLOGY, True
+
+
+async def reply_ephemeral(interaction: discord.Interaction, text: str) -> None:
+    """Answer or follow up, whichever is still possible; never raises."""
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        else:
+            await interaction.response.send_message(
+                text, ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+    except (discord.HTTPException, discord.ClientException, OSError, TimeoutError) as exc:
+        log.warning("could not tell the user about an error: %s", exc)
+
+
+class CivicTree(app_commands.CommandTree):
+    """The one app-command error handler: refuse clearly, apologise for bugs, never crash."""
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError, /
+    ) -> None:
+        text, ours = error_text(error)
+        name = interaction.command.qualified_name if interaction.command else "?"
+        if ours:
+            log.error(
+                "/%s failed in guild %s:\n%s",
+                name,
+                interaction.guild_id,
+                "".join(traceback.format_exception(type(error), error, error.__traceback__)),
+            )
+        else:
+            log.info("/%s refused in guild %s: %s", name, interaction.guild_id, text)
+        await reply_ephemeral(interaction, text)
+
+
+class CivicBot(commands.Bot):
+    """The Discord adapter's client. Pass `services` to reuse already opened ones (tests)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        services: Any = None,
+        open_resources: bool = True,
+        sync_commands: bool = True,
+        run_jobs: bool = True,
+    ) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,  # no message-content intent: no prefix commands
+            intents=bot_intents(),
+            help_command=None,
+            allowed_mentions=NO_MENTIONS,
+            tree_cls=CivicTree,
+        )
+        self.settings = settings
+        self.services: Any = services
+        self.store_override: Any = None  # sync-commands opens only the store
+        self._owns_services = services is None and open_resources
+        self._open_resources = open_resources
+        self._sync_commands = sync_commands and open_resources
+        self._run_jobs = run_jobs and open_resources
+        self.sink = DiscordSink(self)
+
+    # -- resources, for the cogs -------------------------------------------------
+    @property
+    def store(self) -> Any:
+        if self.services is not None:
+            return self.services.store
+        if self.store_override is not None:
+            return self.store_override
+        raise CivicAlertError(
+            "services not open", user_message="I'm still starting up; try again in a moment."
+        )
+
+    def wake_delivery(self) -> None:
+        """Drain the outbox now (a catch-up was queued) instead of at the next interval."""
+        worker = getattr(self.services, "worker", None)
+        wake = getattr(worker, "wake", None)
+        if callable(wake):
+            wake()
+
+    @property
+    def gazetteer(self) -> Any:
+        if self.services is None:
+            return None
+        return self.services.classifier.gazetteer
+
+    # -- lifecycle -------------------------------------------------------------------
+    async def setup_hook(self) -> None:
+        if self._owns_services:
+            from bot.service import open_services
+
+            self.services = await open_services(self.settings)
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        if self._sync_commands:
+            from bot.adapters.discordbot.sync import sync_on_start
+
+            await sync_on_start(self)
+        if self._run_jobs and self.services is not None:
+            from bot.service import start_jobs
+
+            start_jobs(self.services, self.sink)
+
+    async def on_ready(self) -> None:
+        log.info(
+            "connected as %s (%s) to %d servers",
+            self.user,
+            getattr(self.user, "id", "?"),
+            len(self.guilds),
+        )
+
+    async def close(self) -> None:
+        """Stop the jobs first (no sends on a closing connection), then Discord, then resources."""
+        services = self.services
+        if services is not None and self._run_jobs:
+            stop = getattr(services, "stop", None)
+            if stop is not None:
+                stop.set()
+            scheduler = getattr(services, "scheduler", None)
+            if scheduler is not None:
+                try:
+                    scheduler.shutdown(wait=False)
+                except Exception as exc:  # already stopped is fine
+                    log.debug("scheduler shutdown: %s", exc)
+                services.scheduler = None
+        await super().close()
+        if self._owns_services and services is not None:
+            self.services = None
+            from bot.service import close_services
+
+            await close_services(services)
+
+
+def run_bot(settings: Settings) -> None:
+    """`civic-alerts run` with a token: run until SIGINT/SIGTERM, then close cleanly."""
+    if not settings.discord_token:
+        raise ConfigError("DISCORD_TOKEN is not set")
+    configure_api_base(settings.discord_api_base)
+    asyncio.run(_run(settings))
+
+
+async def _run(settings: Settings) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # not on the main thread / Windows
+            pass
+    bot = CivicBot(settings)
+    async with bot:
+        runner = asyncio.create_task(bot.start(settings.discord_token or ""), name="discord")
+        waiter = asyncio.create_task(stop.wait(), name="stop-signal")
+        done, _ = await asyncio.wait({runner, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if runner in done:
+            waiter.cancel()
+            try:
+                runner.result()
+            except discord.LoginFailure:
+                raise ConfigError("Discord refused the token (DISCORD_TOKEN)") from None
+            except discord.PrivilegedIntentsRequired:
+                raise ConfigError("Discord refused the intents") from None
+        else:
+            log.info("stop signal received; shutting down")
+            await bot.close()
+            runner.cancel()
+            try:
+                await runner
+            except (asyncio.CancelledError, Exception):
+                pass

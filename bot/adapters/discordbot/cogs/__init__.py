@@ -1,0 +1,1 @@
+"""Slash-command cogs, one per module, each with `async def setup(bot)` (see client.EXTENSIONS)."""

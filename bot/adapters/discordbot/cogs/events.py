@@ -1,0 +1,86 @@
+"""Gateway events that change where alerts can go.
+
+Why listen instead of waiting for a failed send: a deleted channel or a server that removed
+the bot should stop producing outbox rows at once (the 404 path in the worker is the safety
+net, not the plan), and a channel paused for a missing permission should resume by itself as
+soon as an admin fixes the permission — nobody should have to re-run /subscribe.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord.ext import commands
+
+from bot.adapters.discordbot.checks import missing_alert_permissions
+
+if TYPE_CHECKING:
+    from bot.adapters.discordbot.client import CivicBot
+
+log = logging.getLogger(__name__)
+
+
+class GuildEvents(commands.Cog):
+    """Channel deleted → drop its subscriptions; bot removed → drop the server's; perms fixed → resume."""
+
+    def __init__(self, bot: CivicBot) -> None:
+        self.bot = bot
+
+    @commands.Cog.listener()
+    async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
+        removed = await self.bot.store.remove_channel(channel.id)
+        if removed:
+            log.info(
+                "channel %s deleted in guild %s: %d subscriptions removed",
+                channel.id,
+                channel.guild.id,
+                removed,
+            )
+
+    @commands.Cog.listener()
+    async def on_thread_delete(self, thread: discord.Thread) -> None:
+        await self.bot.store.remove_channel(thread.id)
+
+    @commands.Cog.listener()
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        removed = await self.bot.store.remove_guild(guild.id)
+        log.info("removed from guild %s: %d subscriptions removed", guild.id, removed)
+
+    @commands.Cog.listener()
+    async def on_guild_channel_update(self, before: Any, after: discord.abc.GuildChannel) -> None:
+        await self.resume_if_fixed(after.guild, [after.id])
+
+    @commands.Cog.listener()
+    async def on_guild_role_update(self, before: discord.Role, after: discord.Role) -> None:
+        await self.resume_if_fixed(after.guild, None)
+
+    @commands.Cog.listener()
+    async def on_guild_update(self, before: discord.Guild, after: discord.Guild) -> None:
+        await self.resume_if_fixed(after, None)
+
+    async def resume_if_fixed(self, guild: discord.Guild, channel_ids: list[int] | None) -> int:
+        """Resume paused channels of `guild` (or just `channel_ids`) where the bot can post again."""
+        if guild.me is None:
+            return 0
+        subs = await self.bot.store.subscriptions(guild_id=guild.id)
+        paused = {s.channel_id for s in subs if s.paused}
+        if channel_ids is not None:
+            paused &= set(channel_ids)
+        resumed = 0
+        for channel_id in sorted(paused):
+            channel = guild.get_channel(channel_id)
+            if channel is None:
+                continue
+            if not missing_alert_permissions(channel, me=guild.me):
+                count = await self.bot.store.resume_channel(channel_id)
+                resumed += count or 0
+                log.info(
+                    "permissions fixed in channel %s: resumed %s subscriptions", channel_id, count
+                )
+        return resumed
+
+
+async def setup(bot: CivicBot) -> None:
+    await bot.add_cog(GuildEvents(bot))

@@ -1,0 +1,107 @@
+"""/status and /help.
+
+Why /status exists: when alerts stop, an organizer's first question is "is it the bot, the
+feeds, or our channel?" — polled feeds, failing feeds, the last cycle, the outbox depth and
+this server's paused subscriptions answer that without anyone reading logs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import actions
+from bot.adapters.discordbot import embeds as E
+from bot.adapters.discordbot.cogs.subscriptions import subscription_line
+
+if TYPE_CHECKING:
+    from bot.adapters.discordbot.client import CivicBot
+
+HELP_TEXT = """\
+I post alerts about **immigration enforcement**, **National Guard / troop deployments** and \
+**sanctuary policy** news for the cities you follow, one message per story, with the outlets \
+that reported it.
+
+**Set up** (needs *Manage Channels*)
+`/subscribe city:` — follow a city in this (or another) channel; optional `topics:`. \
+You get a short catch-up of the latest stories.
+`/unsubscribe city:` — stop. `/subscriptions` — what this server follows, and whether any \
+channel is paused.
+
+**Read**
+`/latest city:` — the newest stories. `/search query:` — the archive, best matches first \
+(add `public: True` to share the results).
+
+**Feeds** (needs *Manage Server*)
+`/feeds add url:` — add a local outlet's RSS/Atom feed; `/feeds list`, `/feeds remove`.
+
+**Health**
+`/status` — feeds polled, failing feeds, queue.
+
+I need **View Channel**, **Send Messages**, **Embed Links** and **Read Message History** in \
+alert channels. Alerts never ping anyone.
+"""
+
+
+class Status(commands.Cog):
+    """Health and help."""
+
+    def __init__(self, bot: CivicBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(
+        name="status",
+        description="Feed health, the delivery queue and this server's subscriptions.",
+    )
+    @app_commands.guild_only()
+    async def status(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        report = await actions.status(
+            self.bot.store, self.bot.gazetteer, guild_id=interaction.guild_id
+        )
+        embed = status_embed(report)
+        await interaction.response.send_message(
+            embed=embed, ephemeral=True, allowed_mentions=E.NO_MENTIONS
+        )
+
+    @app_commands.command(name="help", description="What this bot does and how to use it.")
+    async def help(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(
+            embed=E.info_embed("civic-alert-bot", HELP_TEXT),
+            ephemeral=True,
+            allowed_mentions=E.NO_MENTIONS,
+        )
+
+
+def status_embed(report: actions.StatusReport) -> discord.Embed:
+    active = report.feeds_total - report.feeds_disabled
+    lines = [
+        f"**Feeds polled:** {active}"
+        + (f" ({report.feeds_disabled} disabled)" if report.feeds_disabled else ""),
+        f"**Failing feeds:** {len(report.feeds_failing)}",
+        f"**Last poll:** {actions.ago(report.last_cycle)}",
+        f"**Alerts waiting to be posted:** {report.queue_depth}",
+    ]
+    for state in report.feeds_failing[:5]:
+        name = E.inert(state.name or state.url)[:80]
+        error = E.inert(state.last_error or f"HTTP {state.last_status}")[:120]
+        lines.append(f"  • {name}: {error} (×{state.consecutive_errors})")
+    if len(report.feeds_failing) > 5:
+        lines.append(f"  • … and {len(report.feeds_failing) - 5} more")
+    lines.append("")
+    if report.subscriptions:
+        lines.append(f"**This server's subscriptions ({len(report.subscriptions)}):**")
+        for view in report.subscriptions[:20]:
+            lines.append(subscription_line(view))
+        if len(report.subscriptions) > 20:
+            lines.append(f"… and {len(report.subscriptions) - 20} more (see `/subscriptions`)")
+    else:
+        lines.append("This server has no subscriptions yet (`/subscribe`).")
+    return E.info_embed("Status", "\n".join(lines))
+
+
+async def setup(bot: CivicBot) -> None:
+    await bot.add_cog(Status(bot))

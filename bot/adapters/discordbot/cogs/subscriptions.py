@@ -1,0 +1,237 @@
+"""/subscribe, /unsubscribe, /subscriptions — which channels get alerts for which cities.
+
+Thin on purpose: read the options, check permissions, call bot.actions, reply. The checks
+that matter are enforced here, not only advertised: `default_permissions` merely hides the
+command in Discord's UI (and a server can override it), so `has_permissions` runs on every
+call; and before saving we check that the *bot* can post embeds in the target channel, so a
+subscription never silently fails later.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.app_commands import Choice
+from discord.ext import commands
+
+from bot import actions
+from bot.adapters.discordbot import embeds as E
+from bot.adapters.discordbot.checks import (
+    RECOVERY_PERMISSIONS,
+    describe_missing,
+    missing_alert_permissions,
+    missing_from,
+)
+
+if TYPE_CHECKING:
+    from bot.adapters.discordbot.client import CivicBot
+
+TOPIC_CHOICES: list[Choice[str]] = [
+    Choice(name="All topics", value="all"),
+    *(Choice(name=label, value=topic) for topic, label in actions.TOPIC_LABELS.items()),
+]
+
+
+async def city_autocomplete(interaction: discord.Interaction, current: str) -> list[Choice[str]]:
+    """Up to 25 cities: label "Chicago, IL", value "chicago-il" (prefix and fuzzy)."""
+    bot: CivicBot = interaction.client  # type: ignore[assignment]
+    if bot.gazetteer is None:
+        return []
+    return [
+        Choice(name=label, value=value)
+        for label, value in actions.city_suggestions(bot.gazetteer, current)
+    ]
+
+
+def bot_missing_in(interaction: discord.Interaction, channel: Any) -> tuple[str, ...] | None:
+    """What the bot lacks in `channel`; None when it cannot be computed from the cache.
+
+    For the channel the command was used in, Discord sends the bot's exact permissions with
+    the interaction (app_permissions); for another channel we compute them from the cached
+    roles and overwrites.
+    """
+    if channel.id == interaction.channel_id:
+        return missing_alert_permissions(channel, perms=interaction.app_permissions)
+    guild = interaction.guild
+    cached = guild.get_channel(channel.id) if guild is not None else None
+    if cached is None or guild is None or guild.me is None:
+        return None
+    return missing_alert_permissions(cached, me=guild.me)
+
+
+class Subscriptions(commands.Cog):
+    """Subscriptions: per channel, per city, some or all topics."""
+
+    def __init__(self, bot: CivicBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(
+        name="subscribe", description="Post news alerts about a city in a channel."
+    )
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_channels=True)
+    @app_commands.checks.has_permissions(manage_channels=True)
+    @app_commands.describe(
+        city="The city to follow, e.g. Chicago, IL (pick from the list)",
+        topics="Which topics to alert on (default: all topics)",
+        channel="Where to post the alerts (default: this channel)",
+    )
+    @app_commands.choices(topics=TOPIC_CHOICES)
+    @app_commands.autocomplete(city=city_autocomplete)
+    async def subscribe(
+        self,
+        interaction: discord.Interaction,
+        city: app_commands.Range[str, 1, 100],
+        topics: Choice[str] | None = None,
+        channel: discord.TextChannel | None = None,
+    ) -> None:
+        target_id = channel.id if channel is not None else interaction.channel_id
+        if target_id is None or interaction.guild_id is None:
+            raise app_commands.NoPrivateMessage()
+        target = channel if channel is not None else interaction.channel
+        missing = bot_missing_in(interaction, target)
+        where = f"<#{target_id}>"
+        if missing:
+            await interaction.response.send_message(
+                describe_missing(missing, where), ephemeral=True
+            )
+            return
+        result = await actions.subscribe(
+            self.bot.store,
+            self.bot.gazetteer,
+            guild_id=interaction.guild_id,
+            channel_id=target_id,
+            city=city,
+            topics=topics.value if topics is not None else None,
+            catchup_count=self.bot.settings.catchup_count,
+        )
+        lines = [
+            f"✅ {where} will get alerts for **{E.inert(result.city_label)}** "
+            f"({actions.topics_text(result.subscription.topics)})."
+        ]
+        if result.catchup_queued:
+            self.bot.wake_delivery()
+            n = result.catchup_queued
+            lines.append(
+                f"The {n} latest {'story is' if n == 1 else 'stories are'} on the way as a catch-up."
+            )
+        elif self.bot.settings.catchup_count:
+            lines.append("No recent stories yet; new ones will be posted as they are reported.")
+        if missing is None:
+            lines.append(
+                "(I couldn't check my permissions in that channel; if alerts don't appear, "
+                "make sure I can view it, send messages and embed links.)"
+            )
+        else:
+            perms = interaction.app_permissions if target_id == interaction.channel_id else None
+            if perms is not None and missing_from(perms, wanted=RECOVERY_PERMISSIONS):
+                lines.append(
+                    "Tip: also grant me **Read Message History** there, so I can recover "
+                    "without duplicates after a restart."
+                )
+        await interaction.response.send_message(
+            "\n".join(lines), ephemeral=True, allowed_mentions=E.NO_MENTIONS
+        )
+
+    @app_commands.command(name="unsubscribe", description="Stop alerts about a city in a channel.")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_channels=True)
+    @app_commands.checks.has_permissions(manage_channels=True)
+    @app_commands.describe(
+        city="The city to stop following",
+        channel="The channel the alerts go to (default: this channel)",
+    )
+    async def unsubscribe(
+        self,
+        interaction: discord.Interaction,
+        city: app_commands.Range[str, 1, 100],
+        channel: app_commands.AppCommandChannel | None = None,
+    ) -> None:
+        target_id = channel.id if channel is not None else interaction.channel_id
+        if target_id is None or interaction.guild_id is None:
+            raise app_commands.NoPrivateMessage()
+        removed, label = await actions.unsubscribe(
+            self.bot.store,
+            self.bot.gazetteer,
+            guild_id=interaction.guild_id,
+            channel_id=target_id,
+            city=city,
+        )
+        if removed:
+            text = f"Done: <#{target_id}> no longer gets alerts for **{E.inert(label)}**."
+        else:
+            text = f"<#{target_id}> wasn't subscribed to **{E.inert(label)}** — nothing to remove."
+        await interaction.response.send_message(
+            text, ephemeral=True, allowed_mentions=E.NO_MENTIONS
+        )
+
+    @unsubscribe.autocomplete("city")
+    async def unsubscribe_city(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[Choice[str]]:
+        """This server's cities first (what one can actually remove), then gazetteer matches."""
+        if interaction.guild_id is None:
+            return []
+        mine = await actions.subscribed_cities(
+            self.bot.store, self.bot.gazetteer, guild_id=interaction.guild_id
+        )
+        needle = current.casefold().strip()
+        choices = [
+            Choice(name=label[:100], value=value)
+            for label, value in mine
+            if not needle or needle in label.casefold() or needle in value
+        ]
+        if len(choices) < 25 and self.bot.gazetteer is not None:
+            seen = {c.value for c in choices}
+            for label, value in actions.city_suggestions(self.bot.gazetteer, current, limit=25):
+                if value not in seen:
+                    choices.append(Choice(name=label, value=value))
+        return choices[:25]
+
+    @app_commands.command(
+        name="subscriptions", description="List this server's alert subscriptions and their health."
+    )
+    @app_commands.guild_only()
+    async def subscriptions(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        views = await actions.list_subscriptions(
+            self.bot.store, self.bot.gazetteer, guild_id=interaction.guild_id
+        )
+        if not views:
+            await interaction.response.send_message(
+                "This server has no subscriptions yet. Use `/subscribe` to add one.", ephemeral=True
+            )
+            return
+        await interaction.response.send_message(
+            embed=subscriptions_embed(views), ephemeral=True, allowed_mentions=E.NO_MENTIONS
+        )
+
+
+def subscription_line(view: actions.SubscriptionView) -> str:
+    sub = view.subscription
+    health = "✅ active"
+    if sub.paused:
+        reason = E.inert(sub.pause_reason or "delivery failed")
+        health = f"⏸ paused — {reason}"
+    return f"<#{sub.channel_id}> · **{E.inert(view.city_label)}** · {view.topics_text} · {health}"
+
+
+def subscriptions_embed(
+    views: list[actions.SubscriptionView], title: str = "Subscriptions"
+) -> discord.Embed:
+    lines: list[str] = []
+    used = 0
+    for index, view in enumerate(views):
+        line = subscription_line(view)
+        if used + len(line) + 1 > 3800:
+            lines.append(f"… and {len(views) - index} more")
+            break
+        lines.append(line)
+        used += len(line) + 1
+    return E.info_embed(f"{title} ({len(views)})", "\n".join(lines))
+
+
+async def setup(bot: CivicBot) -> None:
+    await bot.add_cog(Subscriptions(bot))

@@ -1,0 +1,222 @@
+"""The Discord AlertSink: what the DeliveryWorker calls to post, edit and recover alerts.
+
+Why a thin class: the worker (bot/delivery.py) owns the policy — retry, backoff, pause on
+403, drop on 404, remember what was sent. This sink only turns discord.py's outcomes into the
+project's delivery exceptions, so the policy never has to know discord.py exists:
+
+    429                         → RateLimitedError(retry_after)
+    5xx, aiohttp errors, timeout → TransientDeliveryError
+    403 Forbidden               → ForbiddenDeliveryError(missing=(permission names, ...))
+    404 / channel not in cache  → ChannelGoneError
+
+Every send and edit passes AllowedMentions.none(): an alert never pings anyone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import discord
+
+from bot import render
+from bot.adapters.discordbot import embeds as E
+from bot.adapters.discordbot.checks import missing_alert_permissions
+from bot.errors import (
+    ChannelGoneError,
+    ForbiddenDeliveryError,
+    RateLimitedError,
+    TransientDeliveryError,
+)
+from bot.models import Alert
+
+if TYPE_CHECKING:
+    from bot.adapters.discordbot.client import CivicBot
+
+log = logging.getLogger(__name__)
+
+READY_TIMEOUT = 60.0  # the worker may start before the gateway is READY; wait this long at most
+UNKNOWN_CHANNEL_CODES = {10003, 10004}  # unknown channel, unknown guild
+
+
+class DiscordSink:
+    """AlertSink over a running CivicBot (uses its cache for channels and permissions)."""
+
+    def __init__(self, bot: CivicBot) -> None:
+        self.bot = bot
+
+    # ------------------------------------------------------------------ helpers
+    def _city_label(self, city_id: str) -> str:
+        gazetteer = self.bot.gazetteer
+        if gazetteer is None:
+            return city_id
+        city = gazetteer.get(city_id)
+        return city.label if city is not None else city_id
+
+    def render(self, alerts: Sequence[Alert]) -> list[discord.Embed]:
+        return E.alert_embeds(alerts, city_label=self._city_label)
+
+    async def _ready(self) -> None:
+        if self.bot.is_ready():
+            return
+        try:
+            await asyncio.wait_for(self.bot.wait_until_ready(), READY_TIMEOUT)
+        except TimeoutError:
+            raise TransientDeliveryError("Discord gateway not ready yet") from None
+
+    async def _channel(self, channel_id: int) -> discord.abc.Messageable:
+        """The cached channel; a channel we cannot see in the cache is gone for us."""
+        await self._ready()
+        channel = self.bot.get_channel(channel_id)
+        if channel is None:
+            raise ChannelGoneError(
+                f"channel {channel_id} is not visible to the bot (deleted or bot removed)"
+            )
+        if not isinstance(channel, discord.abc.Messageable):
+            raise ChannelGoneError(f"channel {channel_id} cannot hold messages")
+        return channel
+
+    def _translate(self, exc: BaseException, channel: Any, what: str) -> Exception:
+        """discord.py / aiohttp outcome → the project's delivery exception."""
+        if isinstance(exc, discord.RateLimited):
+            return RateLimitedError(exc.retry_after)
+        if isinstance(exc, discord.Forbidden):
+            missing = missing_alert_permissions(channel) if channel is not None else ()
+            names = ", ".join(missing) if missing else "access to the channel"
+            return ForbiddenDeliveryError(
+                f"{what}: forbidden (missing {names}): {exc.text[:200]}", missing
+            )
+        if isinstance(exc, discord.NotFound):
+            if exc.code in UNKNOWN_CHANNEL_CODES or exc.code == 0:
+                return ChannelGoneError(f"{what}: {exc.text[:200]}")
+            return ChannelGoneError(f"{what}: not found ({exc.code})")
+        if isinstance(exc, discord.HTTPException):
+            if exc.status == 429:
+                return RateLimitedError(_retry_after(exc))
+            if exc.status >= 500:
+                return TransientDeliveryError(f"{what}: HTTP {exc.status}")
+            # a 400 is our bug (an embed over a limit); retrying later will not help much, but
+            # the worker's backoff keeps it from spinning and the log says why
+            return TransientDeliveryError(f"{what}: HTTP {exc.status} {exc.code}: {exc.text[:300]}")
+        if isinstance(exc, (aiohttp.ClientError, TimeoutError, OSError, discord.GatewayNotFound)):
+            return TransientDeliveryError(f"{what}: {type(exc).__name__}: {exc}")
+        return TransientDeliveryError(f"{what}: unexpected {type(exc).__name__}: {exc}")
+
+    # ------------------------------------------------------------------ AlertSink
+    def batch_size(self, alerts: Sequence[Alert]) -> int:
+        return E.batch_size(self.render(alerts[: E.MESSAGE_EMBEDS_MAX]))
+
+    async def send(self, channel_id: int, alerts: Sequence[Alert], nonce: str) -> int:
+        channel = await self._channel(channel_id)
+        embeds = self.render(alerts)
+        try:
+            message = await channel.send(
+                embeds=embeds, nonce=nonce[:25], allowed_mentions=E.NO_MENTIONS
+            )
+        except (discord.DiscordException, aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise self._translate(exc, channel, f"send to {channel_id}") from exc
+        return message.id
+
+    async def edit(self, channel_id: int, message_id: int, alerts: Sequence[Alert] | Alert) -> None:
+        if isinstance(alerts, Alert):
+            alerts = [alerts]
+        # the same order the message was sent in (outbox order: published, then delivery id)
+        alerts = sorted(alerts, key=lambda a: (a.story.published, a.delivery_id))
+        channel = await self._channel(channel_id)
+        embeds = self.render(alerts)
+        partial = channel.get_partial_message(message_id)  # type: ignore[union-attr]
+        try:
+            await partial.edit(embeds=embeds, allowed_mentions=E.NO_MENTIONS)
+        except discord.NotFound as exc:
+            if exc.code == 10008:  # unknown message: someone deleted the alert; nothing to edit
+                log.info("alert message %s in %s was deleted; edit skipped", message_id, channel_id)
+                return
+            raise self._translate(exc, channel, f"edit {message_id} in {channel_id}") from exc
+        except (discord.DiscordException, aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise self._translate(exc, channel, f"edit {message_id} in {channel_id}") from exc
+
+    async def find_sent(
+        self, channel_id: int, story_ids: Sequence[int], *, limit: int = 100
+    ) -> dict[int, int]:
+        """After a crash between POST and mark_sent: which of these stories are already posted.
+
+        Reads the bot's own recent messages (needs Read Message History) and the
+        "story #<id>" at the end of each embed footer.
+        """
+        wanted = set(story_ids)
+        found: dict[int, int] = {}
+        if not wanted:
+            return found
+        channel = await self._channel(channel_id)
+        me = self.bot.user
+        try:
+            async for message in channel.history(limit=limit):  # type: ignore[union-attr]
+                if me is None or message.author.id != me.id:
+                    continue
+                for embed in message.embeds:
+                    text = embed.footer.text if embed.footer else None
+                    if not text:
+                        continue
+                    match = render.STORY_REF_RE.search(text)
+                    if match:
+                        story_id = int(match.group(1))
+                        if story_id in wanted and story_id not in found:
+                            found[story_id] = message.id
+                if len(found) == len(wanted):
+                    break
+        except (discord.DiscordException, aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise self._translate(exc, channel, f"history of {channel_id}") from exc
+        return found
+
+    async def notify_problem(self, guild_id: int, channel_id: int, text: str) -> None:
+        """Tell the server where someone will see it; never raises (best effort)."""
+        await self._ready()
+        guild = self.bot.get_guild(guild_id)
+        if guild is None:
+            return
+        body = E.clip(discord.utils.escape_mentions(text), 1900)
+        embed = E.info_embed(
+            "civic-alert-bot needs attention", body, colour=discord.Colour.orange()
+        )
+        targets: list[discord.abc.Messageable] = []
+        me = guild.me
+        if guild.system_channel is not None and me is not None:
+            targets.append(guild.system_channel)
+        if me is not None:
+            for channel in sorted(guild.text_channels, key=lambda c: (c.position, c.id)):
+                if channel.id != channel_id and channel not in targets:
+                    targets.append(channel)
+        for target in targets:
+            if me is not None and isinstance(target, discord.abc.GuildChannel):
+                perms = target.permissions_for(me)
+                if not (perms.view_channel and perms.send_messages and perms.embed_links):
+                    continue
+            try:
+                await target.send(embed=embed, allowed_mentions=E.NO_MENTIONS)
+                return
+            except (discord.DiscordException, aiohttp.ClientError, TimeoutError, OSError) as exc:
+                log.info("notify_problem: %s refused (%s); trying the next place", target, exc)
+        if guild.owner_id:
+            try:
+                owner = guild.owner or await self.bot.fetch_user(guild.owner_id)
+                await owner.send(
+                    content=f"About your server “{discord.utils.escape_mentions(guild.name)}”:",
+                    embed=embed,
+                    allowed_mentions=E.NO_MENTIONS,
+                )
+            except (discord.DiscordException, aiohttp.ClientError, TimeoutError, OSError) as exc:
+                log.warning("notify_problem: could not reach guild %s at all: %s", guild_id, exc)
+
+
+def _retry_after(exc: discord.HTTPException) -> float:
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None) or {}
+    for key in ("Retry-After", "X-RateLimit-Reset-After"):
+        try:
+            return max(0.0, float(headers.get(key)))
+        except (TypeError, ValueError):
+            continue
+    return 1.0
