@@ -1,0 +1,331 @@
+"""`civic-alerts …`: thin — parse arguments, call the services, print.
+
+Exit status: 0 when the command ran (a failing feed or an empty search is not a failure),
+2 for bad usage or configuration (with a one-line reason on stderr, never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from bot import __version__
+from bot.errors import CivicAlertError, ConfigError, UserInputError
+from bot.models import TOPIC_IDS, Story
+from bot.settings import Settings, load_feeds, load_settings
+
+DISPLAY_MAX_AGE_DAYS = 7
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="civic-alerts",
+        description="Civic news alerts: immigration enforcement, troop deployments and sanctuary policy, per city.",
+    )
+    p.add_argument("--version", action="version", version=f"civic-alerts {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def db_opt(cmd: argparse.ArgumentParser) -> None:
+        cmd.add_argument("--db", metavar="PATH", help="SQLite file (default: $CIVIC_ALERTS_DB or data/civic-alerts.sqlite3)")
+
+    run = sub.add_parser("run", help="the long-running service (Discord with DISCORD_TOKEN, else the console)")
+    db_opt(run)
+    run.add_argument("--feeds", metavar="FILE", help="feeds file instead of config/feeds.toml")
+
+    poll = sub.add_parser("poll", help="poll feeds and print new stories")
+    poll.add_argument("--once", action="store_true", required=True, help="one cycle over all feeds, then exit")
+    poll.add_argument("--feeds", metavar="FILE", help="use this feeds file instead of the configured catalogue")
+    db_opt(poll)
+    poll.add_argument("--json", action="store_true", help="one JSON object per line")
+    poll.add_argument("--all", action="store_true", help="print every new story, whatever its topic or age")
+
+    search = sub.add_parser("search", help="search stored stories (best first)")
+    search.add_argument("query", help="words to look for; any text is safe")
+    search.add_argument("--city", help="city id or name, e.g. chicago-il or 'Chicago, IL'")
+    search.add_argument("--topic", help=f"one of: {', '.join(TOPIC_IDS)}")
+    search.add_argument("--since", type=float, metavar="DAYS", help="only stories from the last DAYS days")
+    search.add_argument("--limit", type=int, default=10, metavar="N", help="at most N results (1–100, default 10)")
+    db_opt(search)
+    search.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    sub.add_parser("classify", help="JSON Lines on stdin → topics, cities and why on stdout")
+
+    feeds = sub.add_parser("feeds", help="feed catalogue tools")
+    feeds_sub = feeds.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
+    check = feeds_sub.add_parser("check", help="fetch every configured feed once and print a health table")
+    check.add_argument("--feeds", metavar="FILE", help="feeds file instead of config/feeds.toml")
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    prune = db_sub.add_parser("prune", help="delete stories older than DAYS (pending alerts are kept)")
+    prune.add_argument("--older-than", type=float, required=True, metavar="DAYS")
+    db_opt(prune)
+    backup = db_sub.add_parser("backup", help="consistent online copy (safe while the bot runs)")
+    backup.add_argument("path", help="where to write the copy")
+    db_opt(backup)
+    checkdb = db_sub.add_parser("check", help="PRAGMA integrity_check")
+    db_opt(checkdb)
+
+    sync = sub.add_parser("sync-commands", help="register the slash commands with Discord now")
+    db_opt(sync)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(db=getattr(args, "db", None), feeds=getattr(args, "feeds", None))
+        return _dispatch(args, settings)
+    except ConfigError as exc:
+        print(f"civic-alerts: configuration error: {exc.user_message}", file=sys.stderr)
+        return 2
+    except UserInputError as exc:
+        print(f"civic-alerts: {exc.user_message}", file=sys.stderr)
+        return 2
+    except CivicAlertError as exc:
+        print(f"civic-alerts: {exc.user_message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.logs import setup_logging
+
+    setup_logging(
+        settings.log_level if args.command == "run" else "WARNING",
+        as_json=settings.log_json,
+        secrets=[settings.discord_token or ""],
+    )
+    if args.command == "classify":
+        from bot.relevance import classify_stream, load_classifier
+
+        classify_stream(sys.stdin, sys.stdout, load_classifier(settings.config_dir))
+        return 0
+    if args.command == "poll":
+        return asyncio.run(_poll(settings, args))
+    if args.command == "search":
+        return asyncio.run(_search(settings, args))
+    if args.command == "feeds":
+        return asyncio.run(_feeds_check(settings))
+    if args.command == "db":
+        return asyncio.run(_db(settings, args))
+    if args.command == "run":
+        return _run(settings)
+    if args.command == "sync-commands":
+        if not settings.discord_token:
+            raise ConfigError("DISCORD_TOKEN is not set; sync-commands talks to Discord")
+        from bot.adapters.discordbot.client import sync_commands
+
+        print(asyncio.run(sync_commands(settings)))
+        return 0
+    raise UserInputError(f"unknown command {args.command}")
+
+
+def story_json(story: Story) -> dict[str, object]:
+    return {
+        "id": story.id,
+        "title": story.title,
+        "url": story.url,
+        "source": story.source,
+        "outlets": list(story.outlets),
+        "published": story.published.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "topics": list(story.topics),
+        "cities": list(story.cities),
+        "summary": story.summary,
+    }
+
+
+def _print_story(story: Story, out: TextIO) -> None:
+    tags = ", ".join([*story.topics, *story.cities]) or "untagged"
+    outlets = f" (+{', '.join(story.outlets[1:])})" if len(story.outlets) > 1 else ""
+    out.write(f"[{tags}] {story.title} — {story.source}{outlets}\n    {story.url}\n")
+
+
+async def _poll(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.service import close_services, open_services
+
+    feeds = load_feeds(settings.feeds_file)
+    services = await open_services(settings, sync_catalogue=False)
+    try:
+        report = await services.poller.poll_once(feeds)
+    finally:
+        await close_services(services)
+    horizon = time.time() - DISPLAY_MAX_AGE_DAYS * 86400
+    for outcome in report.failed:
+        print(f"feed failed: {outcome.url}: {outcome.error}", file=sys.stderr)
+    for story in report.new_stories:
+        if not args.all and (not story.topics or story.published.timestamp() < horizon):
+            continue
+        if args.json:
+            sys.stdout.write(json.dumps(story_json(story), ensure_ascii=False) + "\n")
+        else:
+            _print_story(story, sys.stdout)
+    return 0
+
+
+def _resolve_city(settings: Settings, text: str | None) -> str | None:
+    if not text:
+        return None
+    from bot.relevance import load_classifier
+
+    city = load_classifier(settings.config_dir).gazetteer.resolve(text)
+    if city is None:
+        raise UserInputError(f"unknown city {text!r}", user_message=f"unknown city {text[:80]!r} (try e.g. chicago-il)")
+    return city.id
+
+
+async def _search(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.store import Store
+
+    if args.topic and args.topic not in TOPIC_IDS:
+        raise UserInputError("bad topic", user_message=f"unknown topic {args.topic[:60]!r}; use one of {', '.join(TOPIC_IDS)}")
+    if args.limit < 1 or args.limit > 100:
+        raise UserInputError("bad limit", user_message="--limit must be between 1 and 100")
+    if args.since is not None and not (0 < args.since <= 36500):
+        raise UserInputError("bad since", user_message="--since must be a number of days above 0")
+    city = _resolve_city(settings, args.city)
+    store = await Store.open(settings.db_path)
+    try:
+        hits = await store.search(args.query, city=city, topic=args.topic, since_days=args.since, limit=args.limit)
+    finally:
+        await store.close()
+    for i, hit in enumerate(hits, 1):
+        if args.json:
+            row = {
+                "id": hit.id,
+                "title": hit.title,
+                "url": hit.url,
+                "source": hit.source,
+                "published": hit.published.isoformat().replace("+00:00", "Z"),
+                "snippet": hit.snippet,
+            }
+            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+        else:
+            sys.stdout.write(f"{i}. {hit.title} — {hit.source}, {hit.published:%Y-%m-%d}\n   {hit.url}\n")
+            if hit.snippet:
+                sys.stdout.write(f"   {hit.snippet}\n")
+    if not hits and not args.json:
+        print("no stories match", file=sys.stderr)
+    return 0
+
+
+async def _feeds_check(settings: Settings) -> int:
+    from bot.ingest.fetch import Fetcher
+    from bot.ingest.parse import parse_feed
+    from bot.service import fetch_limits
+
+    feeds = load_feeds(settings.feeds_file)
+    total = len(feeds)
+    done = 0
+    rows: list[tuple[str, str, str, str, str, str]] = []
+    tty = sys.stderr.isatty()
+    loop = asyncio.get_running_loop()
+
+    async with Fetcher(fetch_limits(settings)) as fetcher:
+
+        async def check(feed) -> None:
+            nonlocal done
+            result = await fetcher.fetch(feed.url)
+            items = "-"
+            status = str(result.status or "-")
+            if result.error is None and result.body is not None and result.status and result.status < 400:
+                parsed = await loop.run_in_executor(
+                    None, lambda: parse_feed(result.body or b"", feed_url=result.final_url, headers=result.headers)
+                )
+                items = str(len(parsed.articles)) if parsed.is_feed else "not a feed"
+            elif result.error:
+                status = f"{status} {result.error}"[:40]
+            done += 1
+            line = f"[{done}/{total}] {feed.name or feed.url}"
+            print(("\r\033[K" + line[:100]) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
+            rows.append((status, items, f"{len(result.body or b''):,}", f"{result.elapsed:.2f}s", feed.name or "", feed.url))
+
+        await asyncio.gather(*(check(f) for f in feeds))
+    if tty:
+        print(file=sys.stderr)
+    header = ("STATUS", "ITEMS", "BYTES", "TIME", "NAME", "URL")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
+    for row in [header, *sorted(rows, key=lambda r: r[5])]:
+        print("  ".join(cell.ljust(widths[i]) if i < 5 else cell for i, cell in enumerate(row)))
+    failing = sum(1 for r in rows if not r[0].startswith(("2", "3")) or r[1] == "not a feed")
+    print(f"\n{total} feeds, {total - failing} healthy, {failing} failing", file=sys.stderr)
+    return 0
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+async def _db(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.store import Store
+
+    store = await Store.open(settings.db_path)
+    try:
+        if args.db_command == "prune":
+            if args.older_than < 0:
+                raise UserInputError("bad days", user_message="--older-than must be 0 or more days")
+            removed = await store.prune(args.older_than)
+            print(f"removed {removed} stories older than {args.older_than:g} days")
+        elif args.db_command == "backup":
+            target = Path(args.path)
+            if _same_file(target, settings.db_path):
+                raise UserInputError("same file", user_message="the backup path is the database itself")
+            await store.backup(target)
+            print(f"backed up {settings.db_path} to {target}")
+        elif args.db_command == "check":
+            result = await store.integrity_check()
+            print(result)
+            return 0 if result == "ok" else 1
+    finally:
+        await store.close()
+    return 0
+
+
+def _run(settings: Settings) -> int:
+    if settings.discord_token:
+        from bot.adapters.discordbot.client import run_bot
+
+        run_bot(settings)
+        return 0
+    print(
+        "civic-alerts: no DISCORD_TOKEN set — running with alerts printed to this console. "
+        "Ctrl-C stops.",
+        file=sys.stderr,
+    )
+    asyncio.run(_console(settings))
+    return 0
+
+
+async def _console(settings: Settings) -> None:
+    from bot.adapters.console import CONSOLE_CHANNEL_ID, CONSOLE_GUILD_ID, ConsoleSink
+    from bot.service import close_services, open_services, start_jobs
+
+    services = await open_services(settings)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, services.stop.set)
+    try:
+        await services.store.subscribe(CONSOLE_GUILD_ID, CONSOLE_CHANNEL_ID, "*", list(TOPIC_IDS))
+        gazetteer = services.classifier.gazetteer
+
+        def label(city_id: str) -> str:
+            city = gazetteer.get(city_id)
+            return city.label if city else city_id
+
+        start_jobs(services, ConsoleSink(label=label))
+        print(f"civic-alerts: started {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; polling feeds…", file=sys.stderr)
+        await services.stop.wait()
+    finally:
+        await close_services(services)

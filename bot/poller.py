@@ -1,0 +1,205 @@
+"""One poll cycle: fetch due feeds, parse and classify off the loop, store, schedule the next check.
+
+Why parsing and classifying run together in a worker process: feedparser is pure Python and
+a large feed takes tens of milliseconds; on the event loop that would stall Discord heartbeats
+and interaction replies (which must answer within 3 s). A process pool also uses both cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.ingest.fetch import Fetcher
+from bot.ingest.parse import parse_feed
+from bot.models import Article, FeedConfig, FeedState, FetchResult, Match, Story
+from bot.relevance import load_classifier
+from bot.settings import Settings
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+PARSE_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessedFeed:
+    """What a worker process hands back: parsed articles with their relevance verdicts."""
+
+    items: tuple[tuple[Article, Match], ...]
+    is_feed: bool
+    bozo: str | None
+    title: str | None
+
+
+def process_feed_body(
+    body: bytes,
+    feed_url: str,
+    headers: dict[str, str],
+    feed_name: str | None,
+    default_city: str | None,
+    config_dir: str | None,
+) -> ProcessedFeed:
+    """Parse + classify one feed body. Top-level and picklable: runs in a worker process."""
+    parsed = parse_feed(body, feed_url=feed_url, headers=headers, feed_name=feed_name)
+    classifier = load_classifier(Path(config_dir) if config_dir else None)
+    items = tuple(
+        (article, classifier.classify(article.title, article.summary, default_city=default_city))
+        for article in parsed.articles
+    )
+    return ProcessedFeed(items=items, is_feed=parsed.is_feed, bozo=parsed.bozo, title=parsed.title)
+
+
+def make_executor(settings: Settings) -> ProcessPoolExecutor:
+    workers = settings.parse_workers or os.cpu_count() or 2
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver"))
+
+
+@dataclass(frozen=True, slots=True)
+class FeedOutcome:
+    url: str
+    name: str | None
+    status: int | None
+    items: int = 0
+    new_articles: int = 0
+    bytes: int = 0
+    elapsed: float = 0.0
+    error: str | None = None
+    not_modified: bool = False
+    unchanged: bool = False
+
+
+@dataclass(slots=True)
+class CycleReport:
+    started: float
+    finished: float = 0.0
+    feeds: list[FeedOutcome] = field(default_factory=list)
+    new_stories: list[Story] = field(default_factory=list)
+    alerts_queued: int = 0
+
+    @property
+    def failed(self) -> list[FeedOutcome]:
+        return [f for f in self.feeds if f.error]
+
+
+class Poller:
+    def __init__(
+        self,
+        store: Store,
+        fetcher: Fetcher,
+        settings: Settings,
+        executor: Executor | None = None,
+        *,
+        on_saved: Callable[[], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.fetcher = fetcher
+        self.settings = settings
+        self.executor = executor
+        self.on_saved = on_saved
+        self.last_report: CycleReport | None = None
+        self._cycle_lock = asyncio.Lock()
+
+    async def poll_once(self, feeds: Sequence[FeedConfig] | None = None, *, only_due: bool = False) -> CycleReport:
+        """Poll every active feed (or only the due ones). A failing feed never stops the others."""
+        async with self._cycle_lock:
+            report = CycleReport(started=time.time())
+            if feeds is not None:
+                await self.store.sync_feeds(feeds)
+            states = await (self.store.due_feeds() if only_due else self.store.feed_states())
+            states = [s for s in states if not s.disabled]
+            outcomes = await asyncio.gather(*(self._poll_feed(state, report) for state in states))
+            report.feeds.extend(outcomes)
+            report.finished = time.time()
+            self.last_report = report
+            await self.store.set_meta(
+                "last_cycle",
+                f'{{"finished": {report.finished:.0f}, "feeds": {len(outcomes)}, '
+                f'"failed": {len(report.failed)}, "new_stories": {len(report.new_stories)}}}',
+            )
+            return report
+
+    async def _poll_feed(self, state: FeedState, report: CycleReport) -> FeedOutcome:
+        started = time.monotonic()
+        try:
+            result = await self.fetcher.fetch(state.url, etag=state.etag, last_modified=state.last_modified)
+            return await self._handle(state, result, report, started)
+        except Exception as exc:  # contained: one feed's bug must not end the cycle
+            log.exception("feed poll crashed", extra={"feed": state.url})
+            error = f"internal error: {type(exc).__name__}"
+            await self._record_failure(state, None, error, None)
+            return FeedOutcome(state.url, state.name, None, error=error, elapsed=time.monotonic() - started)
+
+    async def _handle(self, state: FeedState, result: FetchResult, report: CycleReport, started: float) -> FeedOutcome:
+        size = len(result.body or b"")
+        if result.error is not None or result.status is None or result.status >= 400:
+            error = result.error or f"HTTP {result.status}"
+            await self._record_failure(state, result.status, error, result.retry_after)
+            log.warning("feed failed", extra={"feed": state.url, "status": result.status, "error": error})
+            return FeedOutcome(state.url, state.name, result.status, bytes=size, error=error,
+                               elapsed=time.monotonic() - started)
+        next_check = self._next_check(state, result.max_age)
+        if result.not_modified:
+            await self.store.record_fetch(state.url, status=result.status, error=None, next_check=next_check)
+            return FeedOutcome(state.url, state.name, result.status, not_modified=True,
+                               elapsed=time.monotonic() - started)
+        body = result.body or b""
+        body_hash = hashlib.sha256(body).hexdigest()
+        if body_hash == state.body_hash:
+            await self.store.record_fetch(
+                state.url, status=result.status, error=None, next_check=next_check,
+                etag=result.etag, last_modified=result.last_modified,
+            )
+            return FeedOutcome(state.url, state.name, result.status, bytes=size, unchanged=True,
+                               elapsed=time.monotonic() - started)
+        processed = await self._process(state, result, body)
+        if not processed.is_feed:
+            error = f"not a feed ({processed.bozo or 'no entries'})"
+            await self._record_failure(state, result.status, error, None)
+            return FeedOutcome(state.url, state.name, result.status, bytes=size, error=error,
+                               elapsed=time.monotonic() - started)
+        saved = await self.store.save_articles(state.url, processed.items)
+        report.new_stories.extend(saved.new_stories)
+        report.alerts_queued += saved.alerts_queued
+        await self.store.record_fetch(
+            state.url, status=result.status, error=None, next_check=next_check, etag=result.etag,
+            last_modified=result.last_modified, body_hash=body_hash, items=len(processed.items),
+        )
+        if saved.alerts_queued and self.on_saved is not None:
+            self.on_saved()
+        return FeedOutcome(state.url, state.name, result.status, items=len(processed.items),
+                           new_articles=saved.new_articles, bytes=size, elapsed=time.monotonic() - started)
+
+    async def _process(self, state: FeedState, result: FetchResult, body: bytes) -> ProcessedFeed:
+        loop = asyncio.get_running_loop()
+        args = (body, result.final_url or state.url, dict(result.headers), state.name, state.city,
+                str(self.settings.config_dir))
+        future = loop.run_in_executor(self.executor, process_feed_body, *args)
+        return await asyncio.wait_for(future, PARSE_TIMEOUT)
+
+    def _interval(self, state: FeedState) -> float:
+        return float(state.interval or self.settings.poll_interval)
+
+    def _next_check(self, state: FeedState, max_age: float | None) -> float:
+        delay = self._interval(state)
+        if max_age:
+            delay = max(delay, min(max_age, float(self.settings.max_cache_age)))
+        return time.time() + delay
+
+    async def _record_failure(self, state: FeedState, status: int | None, error: str, retry_after: float | None) -> None:
+        errors = state.consecutive_errors + 1
+        delay = min(float(self.settings.max_backoff), self._interval(state) * (2 ** min(errors - 1, 10)))
+        if retry_after:
+            delay = max(delay, min(retry_after, float(self.settings.max_backoff)))
+        disable = "410 Gone: the publisher removed this feed" if status == 410 else None
+        await self.store.record_fetch(
+            state.url, status=status, error=error[:300], next_check=time.time() + delay, disable_reason=disable
+        )

@@ -1,0 +1,106 @@
+"""Platform-neutral pieces of an alert.
+
+Why separate from the Discord embed code: the console adapter and any future chat adapter say
+the same things (headline, short summary, where and what, who else reported it, why it
+matched); only the wrapping differs. Escaping is the adapter's job, since each platform's
+markup differs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from bot.models import Story
+
+HEADLINE_MAX = 256
+SUMMARY_MAX = 350
+TOPIC_LABELS = {
+    "immigration-enforcement": "Immigration enforcement",
+    "national-guard": "National Guard / troops",
+    "sanctuary-policy": "Sanctuary policy",
+}
+STORY_REF_RE = re.compile(r"story #(\d+)\s*$")
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]?(?=\s)")
+
+
+def clip(text: str, limit: int) -> str:
+    """Cut at a word boundary and mark the cut with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit * 0.6:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:-—") + "…"
+
+
+def headline(story: Story) -> str:
+    return clip(story.title or "(untitled)", HEADLINE_MAX)
+
+
+def summary(story: Story, limit: int = SUMMARY_MAX) -> str:
+    """At most `limit` characters, ending at a sentence boundary when one falls late enough."""
+    text = " ".join(story.summary.split())
+    if len(text) <= limit:
+        return text
+    window = text[: limit + 1]
+    ends = [m.end() for m in _SENTENCE_END.finditer(window + " ")]
+    ends = [e for e in ends if e <= limit]
+    if ends and ends[-1] >= limit * 0.4:
+        return window[: ends[-1]].strip()
+    return clip(text, limit)
+
+
+def topic_label(topic: str) -> str:
+    return TOPIC_LABELS.get(topic, topic.replace("-", " ").capitalize())
+
+
+def where_topics(story: Story, label: Callable[[str], str] = lambda c: c) -> str:
+    """"Chicago, IL · Immigration enforcement"; `label` turns a city id into its display name."""
+    places = ", ".join(label(c) for c in story.cities[:4])
+    if len(story.cities) > 4:
+        places += f" +{len(story.cities) - 4}"
+    topics = ", ".join(topic_label(t) for t in story.topics)
+    return " · ".join(part for part in (places, topics) if part)
+
+
+def also_reported(story: Story, limit: int = 6) -> str | None:
+    others = [o for o in story.outlets if o and o != story.source]
+    if not others:
+        return None
+    text = ", ".join(others[:limit])
+    if len(others) > limit:
+        text += f" and {len(others) - limit} more"
+    return f"Also reported by {text}"
+
+
+def why_short(story: Story, limit: int = 120) -> str:
+    """The evidence in a few words: the matched terms and places, without the rule names."""
+    bits: list[str] = []
+    for entry in story.why:
+        _, _, evidence = entry.partition("←")
+        evidence = (evidence or entry).strip().strip('"“”')
+        if evidence and evidence not in bits:
+            bits.append(evidence)
+    return clip("Matched: " + ", ".join(bits), limit) if bits else "Matched your subscription"
+
+
+def footer(story: Story) -> str:
+    """Ends with "story #<id>": how an alert already posted is recognized after a crash."""
+    return f"{why_short(story)} · story #{story.id}"
+
+
+def plain_text(story: Story, label: Callable[[str], str] = lambda c: c) -> str:
+    """The whole alert as plain text (console, logs)."""
+    lines = [headline(story), story.url]
+    if story.summary:
+        lines.append(summary(story))
+    lines.append(where_topics(story, label))
+    lines.append(f"Source: {story.source} · {story.published:%Y-%m-%d %H:%M} UTC")
+    extra = also_reported(story)
+    if extra:
+        lines.append(extra)
+    lines.append(footer(story))
+    return "\n".join(lines)

@@ -1,0 +1,187 @@
+"""The only reader of the environment, `.env` and `config/*.toml`.
+
+Why one place: every other module receives a frozen `Settings`, so tests can build one
+directly and nothing reads `os.environ` behind the caller's back.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from bot.errors import ConfigError
+from bot.models import FeedConfig
+
+REPO_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+DEFAULT_DB = Path("data") / "civic-alerts.sqlite3"
+DEFAULT_API_BASE = "https://discord.com/api/v10"
+
+
+def _config_dir(env: Mapping[str, str]) -> Path:
+    if env.get("CIVIC_ALERTS_CONFIG_DIR"):
+        return Path(env["CIVIC_ALERTS_CONFIG_DIR"])
+    if (Path.cwd() / "config" / "feeds.toml").is_file():
+        return Path.cwd() / "config"
+    return REPO_CONFIG_DIR
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    db_path: Path = DEFAULT_DB
+    config_dir: Path = REPO_CONFIG_DIR
+    feeds_file: Path = REPO_CONFIG_DIR / "feeds.toml"
+    discord_token: str | None = field(default=None, repr=False)
+    discord_api_base: str = DEFAULT_API_BASE
+    dev_guild_id: int | None = None
+    poll_interval: int = 300  # seconds between polls of one feed, unless the feed says otherwise
+    tick_seconds: float = 15.0  # how often the scheduler looks for due feeds
+    delivery_interval: float = 2.0  # how often the outbox is drained when nothing wakes it
+    job_timeout: float = 240.0  # one poll cycle may not run longer than this
+    max_backoff: int = 6 * 3600  # cap on the error backoff of a failing feed
+    max_cache_age: int = 3600  # cap on how long Cache-Control max-age may delay a poll
+    catchup_count: int = 3
+    search_page_size: int = 5
+    allow_private_feeds: bool = False
+    parse_workers: int = 0  # 0 = one per CPU
+    fetch_concurrency: int = 32
+    fetch_per_host: int = 4
+    fetch_timeout: float = 45.0
+    max_feed_bytes: int = 10 * 1024 * 1024
+    log_level: str = "INFO"
+    log_json: bool = False
+
+
+def _int(env: Mapping[str, str], key: str, default: int | None) -> int | None:
+    raw = env.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{key} must be a whole number, got {raw!r}") from None
+
+
+def _float(env: Mapping[str, str], key: str, default: float) -> float:
+    raw = env.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{key} must be a number, got {raw!r}") from None
+
+
+def _bool(env: Mapping[str, str], key: str, default: bool) -> bool:
+    raw = env.get(key, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{key} must be true or false, got {raw!r}")
+
+
+def read_env(dotenv: Path | None = Path(".env"), env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment over `.env`: a real environment variable always wins."""
+    merged: dict[str, str] = {}
+    if dotenv is not None and dotenv.is_file():
+        from dotenv import dotenv_values
+
+        merged.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
+    merged.update(os.environ if env is None else env)
+    return merged
+
+
+def load_settings(
+    *, db: str | Path | None = None, feeds: str | Path | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
+    values = read_env(env=env) if env is None else dict(env)
+    config_dir = _config_dir(values)
+    db_path = Path(db) if db else Path(values.get("CIVIC_ALERTS_DB") or DEFAULT_DB)
+    feeds_file = Path(feeds) if feeds else Path(values.get("CIVIC_ALERTS_FEEDS") or config_dir / "feeds.toml")
+    api_base = (values.get("DISCORD_API_BASE") or DEFAULT_API_BASE).rstrip("/")
+    if urlsplit(api_base).scheme not in {"http", "https"}:
+        raise ConfigError(f"DISCORD_API_BASE must be an http(s) URL, got {api_base!r}")
+    settings = Settings(
+        db_path=db_path,
+        config_dir=config_dir,
+        feeds_file=feeds_file,
+        discord_token=(values.get("DISCORD_TOKEN") or "").strip() or None,
+        discord_api_base=api_base,
+        dev_guild_id=_int(values, "DEV_GUILD_ID", None),
+        poll_interval=_int(values, "CIVIC_ALERTS_POLL_INTERVAL", 300) or 300,
+        tick_seconds=_float(values, "CIVIC_ALERTS_TICK_SECONDS", 15.0),
+        delivery_interval=_float(values, "CIVIC_ALERTS_DELIVERY_INTERVAL", 2.0),
+        job_timeout=_float(values, "CIVIC_ALERTS_JOB_TIMEOUT", 240.0),
+        catchup_count=_int(values, "CIVIC_ALERTS_CATCHUP", 3) or 0,
+        search_page_size=_int(values, "CIVIC_ALERTS_SEARCH_PAGE_SIZE", 5) or 5,
+        allow_private_feeds=_bool(values, "CIVIC_ALERTS_ALLOW_PRIVATE_FEEDS", False),
+        parse_workers=_int(values, "CIVIC_ALERTS_PARSE_WORKERS", 0) or 0,
+        fetch_concurrency=_int(values, "CIVIC_ALERTS_FETCH_CONCURRENCY", 32) or 32,
+        fetch_per_host=_int(values, "CIVIC_ALERTS_FETCH_PER_HOST", 4) or 4,
+        fetch_timeout=_float(values, "CIVIC_ALERTS_FETCH_TIMEOUT", 45.0),
+        max_feed_bytes=_int(values, "CIVIC_ALERTS_MAX_FEED_BYTES", 10 * 1024 * 1024) or 10 * 1024 * 1024,
+        log_level=(values.get("CIVIC_ALERTS_LOG_LEVEL") or "INFO").upper(),
+        log_json=_bool(values, "CIVIC_ALERTS_LOG_JSON", False),
+    )
+    if settings.poll_interval < 30:
+        raise ConfigError("CIVIC_ALERTS_POLL_INTERVAL must be at least 30 seconds")
+    return settings
+
+
+def load_feeds(path: Path) -> tuple[FeedConfig, ...]:
+    """Read and validate a feeds file; every error names the file, the entry and the reason."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read feeds file ({exc.strerror})") from None
+    try:
+        doc = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    entries = doc.get("feeds")
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError(f"{path}: expected at least one [[feeds]] table")
+    feeds: list[FeedConfig] = []
+    seen: set[str] = set()
+    allowed = {"url", "name", "city", "interval"}
+    for index, entry in enumerate(entries, start=1):
+        where = f"{path}: feeds entry #{index}"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: must be a table")
+        unknown = set(entry) - allowed
+        if unknown:
+            raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+        url = entry.get("url")
+        if not isinstance(url, str) or not url.strip():
+            raise ConfigError(f"{where}: 'url' is required and must be a string")
+        url = url.strip()
+        parts = urlsplit(url)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ConfigError(f"{where} ({url}): 'url' must be an http(s) URL with a host")
+        if url in seen:
+            raise ConfigError(f"{where} ({url}): duplicate url")
+        seen.add(url)
+        name = entry.get("name")
+        if name is not None and (not isinstance(name, str) or not name.strip()):
+            raise ConfigError(f"{where} ({url}): 'name' must be a non-empty string")
+        city = entry.get("city")
+        if city is not None and (not isinstance(city, str) or not _is_city_id(city)):
+            raise ConfigError(f"{where} ({url}): 'city' must be a city id like 'chicago-il', got {city!r}")
+        interval = entry.get("interval")
+        if interval is not None and (
+            isinstance(interval, bool) or not isinstance(interval, int) or interval < 30
+        ):
+            raise ConfigError(f"{where} ({url}): 'interval' must be a whole number of seconds ≥ 30")
+        feeds.append(FeedConfig(url=url, name=name.strip() if name else None, city=city, interval=interval))
+    return tuple(feeds)
+
+
+def _is_city_id(value: str) -> bool:
+    head, _, state = value.rpartition("-")
+    return bool(head) and len(state) == 2 and value == value.lower() and " " not in value

@@ -1,0 +1,232 @@
+"""Which articles are the same story.
+
+Why these rules (see ../shared/GUIDE.md): `token_set_ratio` over-merges different stories, so a
+near-duplicate needs an exact normalized-title hash, or `token_sort_ratio` ≥ 90, or a
+character-3-gram Jaccard ≥ 0.6, within a 72-hour window. On top of that, two headlines that each
+name something the other does not (a different number, a different place or person) are kept
+apart: "ICE arrests 5 in Pilsen" and "ICE arrests 5 in Cicero" are different events even though
+they look alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from rapidfuzz import fuzz
+
+WINDOW_SECONDS = 72 * 3600
+TOKEN_SORT_MIN = 90.0
+JACCARD_MIN = 0.6
+
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+_STOP = frozenset(
+    "a an the of in on at to for from by with and or as is are was were be been after over into "
+    "new says say said amid about its it this that his her their they he she we you".split()
+)
+# Words that start capitalized in headlines without naming anything specific.
+_GENERIC_CAPS = frozenset(
+    "ice cbp dhs fbi federal agents agent police city state mayor governor judge court guard "
+    "national troops immigration immigrants officials official report reports video watch live "
+    "update updates breaking exclusive opinion analysis mr ms mrs dr".split()
+)
+
+
+def _fold(text: str) -> str:
+    text = html.unescape(text)
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in text if not unicodedata.combining(ch))
+
+
+def title_tokens(title: str) -> list[str]:
+    """Lower-case word tokens with possessives dropped ("Chicago's" → "chicago")."""
+    out = []
+    for word in _WORD.findall(_fold(title).casefold()):
+        word = word.replace("’", "'")
+        if word.endswith("'s"):
+            word = word[:-2]
+        out.append(word)
+    return out
+
+
+def normalized_title(title: str) -> str:
+    return " ".join(title_tokens(title))
+
+
+def title_fingerprint(title: str) -> str:
+    """Stable hash of the normalized title: equal fingerprints are the same headline."""
+    return hashlib.blake2b(normalized_title(title).encode(), digest_size=12).hexdigest()
+
+
+def key_tokens(title: str) -> frozenset[str]:
+    """Numbers and proper names in a headline: what makes one event differ from a look-alike."""
+    keys: set[str] = set()
+    words = _WORD.findall(_fold(title))
+    for index, word in enumerate(words):
+        clean = word.replace("’", "'")
+        if clean.endswith(("'s", "'S")):
+            clean = clean[:-2]
+        low = clean.casefold()
+        if any(ch.isdigit() for ch in clean):
+            keys.add(low)
+        elif index > 0 and clean[:1].isupper() and low not in _STOP and low not in _GENERIC_CAPS:
+            # Headline Case capitalizes every word; only count it when the headline is not all caps-case.
+            keys.add(low)
+    return frozenset(keys)
+
+
+def _is_headline_case(title: str) -> bool:
+    words = [w for w in _WORD.findall(title) if w.casefold() not in _STOP]
+    if len(words) < 4:
+        return False
+    caps = sum(1 for w in words if w[:1].isupper())
+    return caps / len(words) > 0.8
+
+
+def _trigrams(text: str) -> frozenset[str]:
+    padded = f"  {text} "
+    return frozenset(padded[i : i + 3] for i in range(len(padded) - 2))
+
+
+def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    if not a or not b:
+        return 0.0
+    return len(a & b) / len(a | b)
+
+
+@dataclass(frozen=True, slots=True)
+class TitleSignature:
+    """Everything clustering needs from a headline, computed once."""
+
+    normalized: str
+    fingerprint: str
+    tokens: frozenset[str]
+    trigrams: frozenset[str]
+    keys: frozenset[str]
+    headline_case: bool
+
+    @classmethod
+    def of(cls, title: str) -> TitleSignature:
+        norm = normalized_title(title)
+        return cls(
+            normalized=norm,
+            fingerprint=hashlib.blake2b(norm.encode(), digest_size=12).hexdigest(),
+            tokens=frozenset(t for t in norm.split() if t not in _STOP),
+            trigrams=_trigrams(norm),
+            keys=key_tokens(title),
+            headline_case=_is_headline_case(title),
+        )
+
+
+def same_story(a: TitleSignature, b: TitleSignature) -> bool:
+    """True when two headlines report the same event (see module docstring)."""
+    if a.fingerprint == b.fingerprint:
+        return True
+    if not a.normalized or not b.normalized:
+        return False
+    if not (a.headline_case or b.headline_case):
+        only_a, only_b = a.keys - b.keys, b.keys - a.keys
+        if only_a and only_b:
+            return False
+    else:
+        # Headline Case hides proper names; numbers still tell events apart.
+        nums_a = {k for k in a.keys if any(c.isdigit() for c in k)}
+        nums_b = {k for k in b.keys if any(c.isdigit() for c in k)}
+        if nums_a - nums_b and nums_b - nums_a:
+            return False
+    if fuzz.token_sort_ratio(a.normalized, b.normalized) >= TOKEN_SORT_MIN:
+        return True
+    return jaccard(a.trigrams, b.trigrams) >= JACCARD_MIN
+
+
+def is_google_news_url(url: str) -> bool:
+    return "://news.google.com/" in url
+
+
+def link_rank(url: str, published: float) -> tuple[int, float]:
+    """Lower is better: a publisher's own URL beats a Google News redirect; then the earliest."""
+    return (1 if (not url or is_google_news_url(url)) else 0, published)
+
+
+@dataclass(slots=True)
+class _Entry:
+    story_id: int
+    sig: TitleSignature
+    published: float
+
+
+@dataclass(slots=True)
+class ClusterIndex:
+    """Recent stories (72 h) indexed by title token, so finding candidates is not a full scan."""
+
+    window: float = WINDOW_SECONDS
+    _entries: dict[int, list[_Entry]] = field(default_factory=dict)
+    _by_token: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    _by_fingerprint: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+
+    def add(self, story_id: int, title: str, published: float) -> None:
+        entry = _Entry(story_id, TitleSignature.of(title), published)
+        self._entries.setdefault(story_id, []).append(entry)
+        for token in entry.sig.tokens:
+            self._by_token[token].add(story_id)
+        self._by_fingerprint[entry.sig.fingerprint].add(story_id)
+
+    def find(self, title: str, published: float) -> int | None:
+        """The story this headline belongs to, or None for a new story."""
+        sig = TitleSignature.of(title)
+        for story_id in sorted(self._by_fingerprint.get(sig.fingerprint, ())):
+            if any(abs(e.published - published) <= self.window for e in self._entries[story_id]):
+                return story_id
+        counts: dict[int, int] = defaultdict(int)
+        for token in sig.tokens:
+            ids = self._by_token.get(token)
+            if ids is None or len(ids) > 500:
+                continue  # a token in hundreds of headlines says nothing about identity
+            for story_id in ids:
+                counts[story_id] += 1
+        need = max(2, len(sig.tokens) // 3)
+        best: tuple[int, int] | None = None
+        for story_id, shared in counts.items():
+            if shared < need:
+                continue
+            for entry in self._entries[story_id]:
+                if abs(entry.published - published) > self.window:
+                    continue
+                if same_story(sig, entry.sig) and (best is None or shared > best[0]):
+                    best = (shared, story_id)
+                    break
+        return best[1] if best else None
+
+    def prune(self, now: float) -> None:
+        """Forget stories whose every headline is older than the window."""
+        stale = [
+            sid for sid, entries in self._entries.items() if all(now - e.published > self.window * 1.5 for e in entries)
+        ]
+        for story_id in stale:
+            for entry in self._entries.pop(story_id):
+                for token in entry.sig.tokens:
+                    ids = self._by_token.get(token)
+                    if ids is not None:
+                        ids.discard(story_id)
+                        if not ids:
+                            del self._by_token[token]
+                fp = self._by_fingerprint.get(entry.sig.fingerprint)
+                if fp is not None:
+                    fp.discard(story_id)
+                    if not fp:
+                        del self._by_fingerprint[entry.sig.fingerprint]
+
+    def remove(self, story_ids: Iterable[int]) -> None:
+        for story_id in story_ids:
+            for entry in self._entries.pop(story_id, []):
+                for token in entry.sig.tokens:
+                    self._by_token.get(token, set()).discard(story_id)
+                self._by_fingerprint.get(entry.sig.fingerprint, set()).discard(story_id)
+
+    def __len__(self) -> int:
+        return len(self._entries)
