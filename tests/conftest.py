@@ -20,6 +20,8 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     if not (SHARED_DIR / "feeds-real").is_dir():
+        if os.environ.get("CIVIC_ALERTS_REQUIRE_SHARED"):
+            pytest.fail(f"CI requires ../shared but it is missing at {SHARED_DIR}")
         pytest.skip(f"needs ../shared (not present at {SHARED_DIR}); CI provides it")
     return SHARED_DIR
 
