@@ -262,6 +262,19 @@ def _unescape_fully(text: str) -> str:
     return text
 
 
+def _clean_char(ch: str) -> str:
+    """Control characters become spaces; invisible format characters (soft hyphen,
+    zero-width joiner, bidi marks) are dropped, except the zero-width space."""
+    if ch in "\n\t" or ch.isprintable():
+        return ch
+    if ch == "\u200b":
+        return " "
+    category = unicodedata.category(ch)
+    if category == "Cf":
+        return ""
+    return " " if category == "Cc" else ch
+
+
 def html_to_text(html_text: str, *, boilerplate: bool = True, max_input: int = 500_000) -> str:
     """Visible plain text of an HTML fragment, one line, boilerplate removed.
 
@@ -288,11 +301,8 @@ def html_to_text(html_text: str, *, boilerplate: bool = True, max_input: int = 5
             extractor.feed(text)
             extractor.close()
             text = "".join(extractor.parts)
-        text = fix_mojibake(text.replace("\x00", ""))
-        text = "".join(
-            ch if ch in "\n\t" or unicodedata.category(ch) not in {"Cc", "Cf"} else " "
-            for ch in text
-        )
+        text = fix_mojibake(text)
+        text = "".join(_clean_char(ch) for ch in text)
         if boilerplate:
             for pattern in _BOILERPLATE:
                 text = pattern.sub(" ", text)
