@@ -1,0 +1,104 @@
+"""One poll cycle in-process: real store, real fetcher, real worker processes, loopback HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.ingest.fetch import Fetcher
+from bot.models import FeedConfig
+from bot.poller import Poller, make_executor
+from bot.settings import Settings
+from bot.store import Store
+from tests.feedserver import FeedServer
+
+
+@pytest.fixture
+async def store(db_path: Path) -> AsyncIterator[Store]:
+    s = await Store.open(db_path)
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+def settings(db_path: Path) -> Settings:
+    return Settings(db_path=db_path, parse_workers=2, poll_interval=300)
+
+
+async def test_parsing_stays_off_the_event_loop_during_a_50_feed_cycle(
+    store: Store, settings: Settings, real_feeds_dir: Path
+) -> None:
+    """If feedparser ran on the loop, the biggest documents (about 1 MB) would block it for whole seconds."""
+    big = ["time-world-wp-rss.xml", "guardian-uk-rss.xml", "hindu-news-rss.xml", "techcrunch-wp-rss.xml"]
+    async with FeedServer() as server:
+        feeds = [FeedConfig(url=server.url(f"/real/{p.name}")) for p in sorted(real_feeds_dir.glob("*.xml"))]
+        for i in range(50 - len(feeds)):
+            name = big[i % len(big)]
+            body = (real_feeds_dir / name).read_bytes()
+            feeds.append(FeedConfig(url=server.set_body(f"/dyn/copy{i}.xml", body)))
+        assert len(feeds) == 50
+        executor = make_executor(settings)
+        gaps: list[float] = []
+        stop = asyncio.Event()
+
+        async def ticker() -> None:
+            last = time.perf_counter()
+            while not stop.is_set():
+                await asyncio.sleep(0.005)
+                now = time.perf_counter()
+                gaps.append(now - last)
+                last = now
+
+        try:
+            async with Fetcher() as fetcher:
+                poller = Poller(store, fetcher, settings, executor)
+                tick = asyncio.create_task(ticker())
+                report = await poller.poll_once(feeds)
+                stop.set()
+                await tick
+        finally:
+            executor.shutdown()
+    assert len(report.feeds) == 50
+    assert not report.failed, [(f.url, f.error) for f in report.failed]
+    assert (await store.counts())["articles"] > 2000
+    # The loop kept ticking: parsing 50 feeds on it would have frozen it for seconds.
+    assert len(gaps) > 20
+    assert max(gaps) < 0.5, f"event loop blocked for {max(gaps):.3f}s"
+
+
+async def test_failing_feed_does_not_stop_the_others_and_backs_off(store: Store, settings: Settings) -> None:
+    async with FeedServer() as server:
+        good = server.set_feed("/dyn/good.xml", items=[{"title": "ICE raid in Pilsen", "link": "https://x.test/1",
+                                                         "guid": "1", "pubDate": datetime.now(UTC)}])
+        bad = server.url("/hostile/status/500")
+        gone = server.url("/hostile/status/410")
+        limited = server.url("/hostile/status/429?retry_after=1200")
+        async with Fetcher() as fetcher:
+            poller = Poller(store, fetcher, settings, None)  # default thread executor is fine here
+            report = await poller.poll_once([FeedConfig(url=u) for u in (good, bad, gone, limited)])
+    by_url = {f.url: f for f in report.feeds}
+    assert by_url[good].error is None and by_url[good].items == 1
+    assert by_url[bad].error and by_url[gone].error and by_url[limited].error
+    states = {s.url: s for s in await store.feed_states()}
+    assert states[bad].consecutive_errors == 1 and states[bad].last_status == 500
+    assert states[gone].disabled and "410" in (states[gone].disabled_reason or "")
+    assert states[limited].next_check is not None
+    assert states[limited].next_check.timestamp() >= time.time() + 1100  # Retry-After honoured
+    due = {s.url for s in await store.due_feeds(time.time() + 400)}
+    assert good in due and bad in due and gone not in due and limited not in due
+
+
+async def test_conditional_get_and_identical_body_skip_parsing(store: Store, settings: Settings) -> None:
+    async with FeedServer() as server:
+        url = server.set_feed("/dyn/a.xml", items=[{"title": "One", "link": "https://x.test/1", "guid": "1"}])
+        async with Fetcher() as fetcher:
+            poller = Poller(store, fetcher, settings, None)
+            first = await poller.poll_once([FeedConfig(url=url)])
+            second = await poller.poll_once()
+    assert first.feeds[0].items == 1
+    assert second.feeds[0].not_modified
