@@ -337,9 +337,11 @@ class FeedServer:
         app.router.add_get("/hostile/slow-headers", self._slow_headers)
         app.router.add_get("/hostile/feed/{kind}", self._hostile_feed)
         app.router.add_get("/hostile/{name}", self._static_hostile)
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+        self._runner = web.AppRunner(
+            app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5
+        )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, shutdown_timeout=0.5)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         server = site._server  # aiohttp exposes the bound port only here
         assert server is not None and server.sockets

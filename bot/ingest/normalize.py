@@ -332,18 +332,25 @@ _SUFFIX_SEPARATORS = (" - ", " – ", " — ", " | ", " -- ")
 
 
 def strip_source_suffix(title: str, source: str | None) -> str:
-    """Drop a trailing " - Publisher" that Google News appends to every headline."""
+    """Drop a trailing " - Publisher" that Google News appends to every headline.
+
+    Repeated: when the publisher's own headline already ends with its name, Google News
+    appends it a second time ("… - Yahoo!ニュース - Yahoo!ニュース").
+    """
     clean = _WS.sub(" ", title or "").strip()
-    if not source:
-        return clean
-    src = _WS.sub(" ", source).strip()
+    src = _WS.sub(" ", source or "").strip()
     if not src:
         return clean
-    lowered = clean.casefold()
-    for sep in _SUFFIX_SEPARATORS:
-        suffix = (sep + src).casefold()
-        if lowered.endswith(suffix) and len(clean) > len(suffix):
-            return clean[: -len(suffix)].rstrip()
+    changed = True
+    while changed:
+        changed = False
+        lowered = clean.casefold()
+        for sep in _SUFFIX_SEPARATORS:
+            suffix = (sep + src).casefold()
+            if lowered.endswith(suffix) and len(clean) > len(suffix):
+                clean = clean[: -len(suffix)].rstrip()
+                changed = True
+                break
     return clean
 
 

@@ -117,7 +117,9 @@ def _http_url(value: Any, base: str) -> str:
 
 def _date(entry: Mapping[str, Any], now: datetime) -> tuple[datetime, bool]:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        parsed = entry.get(key)
+        # dict.get: FeedParserDict.get("updated_parsed") falls back to published_parsed
+        # with a DeprecationWarning; we want each field on its own.
+        parsed = dict.get(entry, key) if isinstance(entry, dict) else entry.get(key)
         if not parsed:
             continue
         try:
@@ -184,6 +186,10 @@ def _headers(headers: Mapping[str, str] | None, feed_url: str) -> dict[str, str]
     # has no URL of its own, so the feed's (final) URL stands in unless the server sent one.
     if feed_url:
         out["content-location"] = urljoin(feed_url, out.get("content-location", "").strip())
+    # Once there are headers feedparser expects a content-type; without one it reports
+    # NonXMLContentType and hides the real bozo reason. application/xml defers the
+    # charset to the XML declaration / sniffing, as a missing header should.
+    out.setdefault("content-type", "application/xml")
     out.pop("content-encoding", None)  # the body is already decoded
     out.pop("content-length", None)
     return out

@@ -21,7 +21,9 @@ from bot.ingest.normalize import (
 
 # --- canonical_url: properties ---------------------------------------------------------
 
-_hosts = st.from_regex(r"[A-Za-z][A-Za-z0-9-]{0,10}(\.[A-Za-z][A-Za-z0-9-]{0,8}){1,2}", fullmatch=True)
+_hosts = st.from_regex(
+    r"[A-Za-z][A-Za-z0-9-]{0,10}(\.[A-Za-z][A-Za-z0-9-]{0,8}){1,2}", fullmatch=True
+)
 _segments = st.lists(st.from_regex(r"[A-Za-z0-9._~%-]{0,8}", fullmatch=True), max_size=4)
 _keys = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True)
 _values = st.from_regex(r"[A-Za-z0-9._~-]{0,8}", fullmatch=True)
@@ -62,7 +64,9 @@ def test_canonical_url_never_raises_and_is_idempotent_on_any_text(text: str) -> 
 
 @settings(max_examples=300, deadline=None)
 @given(web_urls())
-def test_canonical_url_properties_on_web_urls(case: tuple[str, list[tuple[str, str]], list[str]]) -> None:
+def test_canonical_url_properties_on_web_urls(
+    case: tuple[str, list[tuple[str, str]], list[str]],
+) -> None:
     url, real, tracking = case
     canon = canonical_url(url)
     assert canon, url
@@ -226,6 +230,8 @@ SUFFIX_CASES = [
     ("Chicago Sun-Times", "Chicago Sun-Times", "Chicago Sun-Times"),
     ("Headline - Chicago Sun-Times", None, "Headline - Chicago Sun-Times"),
     ("Head - line - WBEZ", "WBEZ", "Head - line"),
+    ("Story - Yahoo!ニュース - Yahoo!ニュース", "Yahoo!ニュース", "Story"),
+    ("Story：朝日新聞 - 朝日新聞", "朝日新聞", "Story：朝日新聞"),
 ]
 
 
@@ -238,11 +244,22 @@ def test_article_identity_forms() -> None:
     feed = "https://feeds.example.com/rss"
     common = {"source": "Example", "feed_url": feed}
     assert (
-        article_identity(url="https://Example.com/a/?utm_source=x", guid="g", title="T", is_google_news=False, **common)
+        article_identity(
+            url="https://Example.com/a/?utm_source=x",
+            guid="g",
+            title="T",
+            is_google_news=False,
+            **common,
+        )
         == "url:https://example.com/a"
     )
-    assert article_identity(url="", guid=" g-1 ", title="T", is_google_news=False, **common) == f"guid:{feed}|g-1"
-    no_date = article_identity(url="", guid=None, title="Some Title!", is_google_news=False, **common)
+    assert (
+        article_identity(url="", guid=" g-1 ", title="T", is_google_news=False, **common)
+        == f"guid:{feed}|g-1"
+    )
+    no_date = article_identity(
+        url="", guid=None, title="Some Title!", is_google_news=False, **common
+    )
     assert no_date == f"title:{feed}|some title|"
     dated = article_identity(
         url="", guid=None, title="Some Title!", is_google_news=False,
