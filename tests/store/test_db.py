@@ -1,0 +1,134 @@
+"""Connection, pragmas, migrations, backup and the database-refused paths (full, locked)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+import bot.store.db
+from bot.errors import StoreError
+from bot.store import Store
+from bot.store.db import _migrations
+from tests.store.helpers import article, match, raw_rows
+
+
+async def test_migrations_set_user_version_and_create_schema(db_path: Path) -> None:
+    latest = max(v for v, _, _ in _migrations())
+    store = await Store.open(db_path)
+    await store.close()
+    assert raw_rows(db_path, "PRAGMA user_version") == [(latest,)]
+    tables = {r[0] for r in raw_rows(db_path, "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"feeds", "guild_feeds", "stories", "articles", "stories_fts", "subscriptions", "deliveries", "meta"} <= tables
+
+
+async def test_reopen_is_idempotent_and_keeps_data(db_path: Path) -> None:
+    store = await Store.open(db_path)
+    await store.set_meta("k", "v1")
+    await store.save_articles("f", [(article("ICE agents detain two men near Pilsen church"), match())])
+    await store.close()
+    # reopening runs no migration twice (a re-run CREATE TABLE would raise) and loses nothing
+    for _ in range(2):
+        store = await Store.open(db_path)
+        assert await store.get_meta("k") == "v1"
+        assert (await store.counts())["stories"] == 1
+        await store.close()
+    assert raw_rows(db_path, "PRAGMA user_version") == [(max(v for v, _, _ in _migrations()),)]
+
+
+async def test_wal_and_foreign_keys_on(store: Store) -> None:
+    assert await store._run(lambda c: c.execute("PRAGMA journal_mode").fetchone()[0]) == "wal"
+    assert await store._run(lambda c: c.execute("PRAGMA foreign_keys").fetchone()[0]) == 1
+    assert await store._run(lambda c: c.execute("PRAGMA busy_timeout").fetchone()[0]) == bot.store.db.BUSY_TIMEOUT_MS
+    # foreign keys are enforced, not just declared
+    with pytest.raises(StoreError):
+        await store._run(
+            lambda c: c.execute(
+                "INSERT INTO articles(identity, feed_url, url, link, title, summary, published, "
+                "published_known, source, story_id, fetched) VALUES ('x', 'f', '', '', 't', '', 0, 1, 's', 999, 0)"
+            )
+        )
+
+
+async def test_meta_roundtrip(store: Store) -> None:
+    assert await store.get_meta("missing") is None
+    await store.set_meta("a", "1")
+    await store.set_meta("a", "2")
+    assert await store.get_meta("a") == "2"
+
+
+async def test_backup_opens_with_same_counts_and_integrity(store: Store, tmp_path: Path) -> None:
+    items = [(article(f"ICE raid number {i} reported at warehouse {i * 7}"), match()) for i in range(30)]
+    await store.save_articles("f", items)
+    await store.sync_feeds([])
+    await store.subscribe(1, 10, "chicago-il", ["immigration-enforcement"])
+    target = tmp_path / "backups" / "copy.sqlite3"
+    await store.backup(target)
+    copy = await Store.open(target)
+    try:
+        assert await copy.counts() == await store.counts()
+        assert (await copy.counts())["stories"] == 30
+        assert await copy.integrity_check() == "ok"
+        assert len(await copy.subscriptions()) == 1
+        assert await copy.search("warehouse") != []
+    finally:
+        await copy.close()
+
+
+async def test_full_database_raises_clear_store_error_and_stays_intact(store: Store) -> None:
+    await store.save_articles("f", [(article("Seed story about ICE in Chicago"), match())])
+    before = await store.counts()
+    pages = await store._run(lambda c: c.execute("PRAGMA page_count").fetchone()[0])
+    assert await store.set_max_page_count(pages + 2) == pages + 2
+    long = "immigration enforcement " * 200
+    items = [(article(f"Story {i} unrelated words {i}", summary=long + str(i)), match()) for i in range(300)]
+    with pytest.raises(StoreError) as info:
+        await store.save_articles("https://big.example/feed", items)
+    msg = info.value.user_message
+    assert "full" in msg and "saving articles from https://big.example/feed" in msg
+    # the whole batch rolled back; nothing half-written, the index forgot the stories
+    assert await store.counts() == before
+    assert len(store._clusters) == 1
+    assert await store.integrity_check() == "ok"
+    # the store still works once there is room again
+    await store.set_max_page_count(1_000_000)
+    report = await store.save_articles("f", items[:3])
+    assert len(report.new_stories) == 3
+
+
+async def test_locked_database_raises_clear_store_error(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bot.store.db, "BUSY_TIMEOUT_MS", 100)
+    store = await Store.open(db_path)
+    other = sqlite3.connect(str(db_path), isolation_level=None)
+    try:
+        other.execute("BEGIN EXCLUSIVE")
+        with pytest.raises(StoreError) as info:
+            await store.save_articles("f", [(article("ICE detains worker in Pilsen"), match())])
+        assert "busy" in info.value.user_message and "lock" in info.value.user_message
+        with pytest.raises(StoreError, match="busy"):
+            await store.subscribe(1, 2, "chicago-il", ["immigration-enforcement"])
+        assert len(store._clusters) == 0  # rolled-back story not remembered
+        other.execute("ROLLBACK")
+        report = await store.save_articles("f", [(article("ICE detains worker in Pilsen"), match())])
+        assert len(report.new_stories) == 1
+        assert await store.integrity_check() == "ok"
+    finally:
+        other.close()
+        await store.close()
+
+
+def test_store_error_messages_name_the_cause() -> None:
+    cases = {
+        "database is locked": "busy",
+        "database or disk is full": "full",
+        "database disk image is malformed": "damaged",
+        "attempt to write a readonly database": "cannot be written",
+        "no such table: x": "database error while doing x: no such table",
+    }
+    for text, expected in cases.items():
+        err = bot.store.db.store_error(sqlite3.OperationalError(text), "doing x")
+        assert expected in err.user_message, (text, err.user_message)
+        assert "doing x" in err.user_message
