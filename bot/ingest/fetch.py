@@ -365,10 +365,8 @@ class Fetcher:
                 return self._error(url, current, None, started, "read timed out")
             except aiohttp.ClientConnectorError as exc:
                 return self._error(url, current, None, started, f"connect failed: {exc.os_error}")
-            except aiohttp.ClientPayloadError as exc:
-                return self._error(
-                    url, current, None, started, f"connection dropped mid-body: {exc}"
-                )
+            except aiohttp.ClientPayloadError:
+                return self._error(url, current, None, started, "connection dropped mid-body")
             except aiohttp.ServerDisconnectedError:
                 return self._error(url, current, None, started, "server disconnected")
             except aiohttp.ClientResponseError as exc:
