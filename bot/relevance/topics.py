@@ -1,0 +1,266 @@
+"""Topic rules, defined as data in config/topics.toml.
+
+A topic fires when its score reaches its ``threshold`` (default 2) and it is not blocked:
+
+- ``strong`` terms: one hit reaches the threshold ("Border Patrol", "Insurrection Act");
+- ``weak`` terms: one point per distinct term;
+- ``[[topic.combo]]``: fires (``weight`` points, default the threshold) when every one of its
+  ``groups`` has a hit — "federal agents" + "detained" + "immigrants";
+- ``[[topic.rule]]``: ambiguous terms ("=ICE", "=Ice", "sanctuary") that count ``weight``
+  points only when the text agrees: a ``context`` hit confirms them, an ``unless`` hit
+  vetoes them (when no context hit), ``require_context`` makes a context hit mandatory;
+- ``block`` terms zero the topic unless an ``unblock`` or ``strong`` term also hits
+  (wildfire response, overseas deployments for the national-guard topic);
+- ``mask`` phrases (top level: all topics) hide their words from every rule: "Ice Cube",
+  "ice cream", "bird sanctuary".
+
+Lists may name shared lists defined under ``[lists]`` with ``"@name"``; a term containing
+``{STATE}`` expands to one term per US state name ("{STATE} Guard" → "Texas Guard", …).
+Term syntax: see bot.relevance.text.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.errors import ConfigError
+from bot.relevance.text import Lexicon, Tokens, parse_phrase
+
+US_STATE_NAMES: tuple[str, ...] = (
+    "Alabama", "Alaska", "Arizona", "Arkansas", "California", "Colorado", "Connecticut",
+    "Delaware", "Florida", "Georgia", "Hawaii", "Idaho", "Illinois", "Indiana", "Iowa",
+    "Kansas", "Kentucky", "Louisiana", "Maine", "Maryland", "Massachusetts", "Michigan",
+    "Minnesota", "Mississippi", "Missouri", "Montana", "Nebraska", "Nevada", "New Hampshire",
+    "New Jersey", "New Mexico", "New York", "North Carolina", "North Dakota", "Ohio",
+    "Oklahoma", "Oregon", "Pennsylvania", "Rhode Island", "South Carolina", "South Dakota",
+    "Tennessee", "Texas", "Utah", "Vermont", "Virginia", "Washington", "West Virginia",
+    "Wisconsin", "Wyoming", "D.C.",
+)  # fmt: skip
+
+MASK = "mask"
+
+
+@dataclass(slots=True)
+class _Rule:
+    weight: int
+    require_context: bool
+    terms: list[str]
+
+
+@dataclass(slots=True)
+class TopicSpec:
+    id: str
+    label: str
+    threshold: int
+    strong: list[str] = field(default_factory=list)
+    weak: list[str] = field(default_factory=list)
+    block: list[str] = field(default_factory=list)
+    unblock: list[str] = field(default_factory=list)
+    combos: list[tuple[str, int, list[list[str]]]] = field(default_factory=list)
+    rules: list[tuple[_Rule, list[str], list[str]]] = field(default_factory=list)
+
+
+# payload kinds (tuples keep scanning cheap): (topic_index, kind, key)
+_STRONG, _WEAK, _BLOCK, _UNBLOCK, _COMBO, _RULE, _CTX, _UNLESS = range(8)
+
+
+class TopicRules:
+    """Compiled topic rules: ``evaluate(tokens)`` → [(topic_id, evidence surfaces)]."""
+
+    def __init__(self, specs: list[TopicSpec], masks: list[str]) -> None:
+        self.specs = specs
+        self.ids = tuple(s.id for s in specs)
+        self.lexicon = Lexicon()
+        for m in masks:
+            self.lexicon.add(m, MASK)
+        for ti, s in enumerate(specs):
+            for t in s.strong:
+                self._add(t, (ti, _STRONG, t))
+            for t in s.weak:
+                self._add(t, (ti, _WEAK, t))
+            for t in s.block:
+                self._add(t, (ti, _BLOCK, 0))
+            for t in s.unblock:
+                self._add(t, (ti, _UNBLOCK, 0))
+            for ci, (_name, _w, groups) in enumerate(s.combos):
+                for gi, g in enumerate(groups):
+                    for t in g:
+                        self._add(t, (ti, _COMBO, (ci, gi)))
+            for ri, (rule, ctx, unless) in enumerate(s.rules):
+                for t in rule.terms:
+                    self._add(t, (ti, _RULE, ri))
+                for t in ctx:
+                    self._add(t, (ti, _CTX, ri))
+                for t in unless:
+                    self._add(t, (ti, _UNLESS, ri))
+
+    def _add(self, spec: str, payload: Any) -> None:
+        try:
+            self.lexicon.add(spec, payload)
+        except ValueError as exc:
+            raise ConfigError(f"topics: {exc}") from None
+
+    def evaluate(self, toks: Tokens) -> list[tuple[str, list[str]]]:
+        hits = self.lexicon.scan(toks)
+        if not hits:
+            return []
+        masked: set[int] | None = None
+        for i, j, p in hits:
+            if p is MASK:
+                if masked is None:
+                    masked = set()
+                masked.update(range(i, j))
+        state: dict[int, dict[int, Any]] = {}
+        for i, j, p in hits:
+            if p is MASK:
+                continue
+            if masked is not None and not masked.isdisjoint(range(i, j)):
+                continue
+            ti, kind, key = p
+            st = state.get(ti)
+            if st is None:
+                st = state[ti] = {}
+            bucket = st.get(kind)
+            if bucket is None:
+                bucket = st[kind] = {}
+            if key not in bucket:
+                bucket[key] = (i, j)
+        out: list[tuple[str, list[str]]] = []
+        for ti, st in sorted(state.items()):
+            spec = self.specs[ti]
+            thr = spec.threshold
+            score = 0
+            ev: list[tuple[int, int]] = []
+            strong = st.get(_STRONG)
+            if strong:
+                score += thr
+                ev.extend(sorted(strong.values())[:2])
+            combo = st.get(_COMBO)
+            if combo:
+                for ci, (_name, weight, groups) in enumerate(spec.combos):
+                    spans = [combo.get((ci, gi)) for gi in range(len(groups))]
+                    if all(spans):
+                        score += weight
+                        if not ev:
+                            ev.extend(sorted(spans)[:2])  # type: ignore[arg-type]
+                            ev.sort()
+            rule_hits = st.get(_RULE)
+            if rule_hits:
+                ctx = st.get(_CTX, {})
+                unless = st.get(_UNLESS, {})
+                for ri, span in rule_hits.items():
+                    rule = spec.rules[ri][0]
+                    if ri in ctx or (not rule.require_context and ri not in unless):
+                        score += rule.weight
+                        ev.append(span)
+            weak = st.get(_WEAK)
+            if weak:
+                score += len(weak)
+                if not ev:
+                    ev.extend(sorted(weak.values())[:2])
+            if score < thr:
+                continue
+            if st.get(_BLOCK) and not strong and not st.get(_UNBLOCK):
+                continue
+            ev = [s for s in ev if not any(o != s and o[0] <= s[0] and s[1] <= o[1] for o in ev)]
+            seen: list[str] = []
+            for i, j in ev:
+                s = toks.surface(i, j)
+                if s and s not in seen:
+                    seen.append(s)
+                if len(seen) == 2:
+                    break
+            out.append((spec.id, seen))
+        return out
+
+
+def _expand(items: Any, lists: dict[str, list[str]], where: str) -> list[str]:
+    if items is None:
+        return []
+    if isinstance(items, str):  # a single "@list" or term
+        items = [items]
+    if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
+        raise ConfigError(f"topics.toml: {where} must be a list of strings")
+    out: list[str] = []
+    for x in items:
+        if x.startswith("@"):
+            name = x[1:]
+            if name not in lists:
+                raise ConfigError(f"topics.toml: {where} names unknown list {x!r}")
+            out.extend(lists[name])
+        elif "{STATE}" in x:
+            out.extend(x.replace("{STATE}", st) for st in US_STATE_NAMES)
+        else:
+            if parse_phrase(x, None) is None:
+                raise ConfigError(f"topics.toml: {where} has an empty term {x!r}")
+            out.append(x)
+    return out
+
+
+def load_topic_rules(path: Path) -> TopicRules:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: topics file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    raw_lists = data.get("lists", {})
+    lists: dict[str, list[str]] = {}
+    for name, items in raw_lists.items():
+        lists[name] = _expand(items, lists, f"lists.{name}")
+    masks = _expand(data.get("mask"), lists, "mask")
+    specs: list[TopicSpec] = []
+    seen: set[str] = set()
+    for n, t in enumerate(data.get("topic", [])):
+        tid = t.get("id")
+        if not isinstance(tid, str) or not tid:
+            raise ConfigError(f"{path}: topic #{n + 1} has no id")
+        if tid in seen:
+            raise ConfigError(f"{path}: topic {tid!r} defined twice")
+        seen.add(tid)
+        where = f"topic {tid!r}"
+        thr = int(t.get("threshold", 2))
+        spec = TopicSpec(
+            id=tid,
+            label=str(t.get("label", tid)),
+            threshold=thr,
+            strong=_expand(t.get("strong"), lists, f"{where}.strong"),
+            weak=_expand(t.get("weak"), lists, f"{where}.weak"),
+            block=_expand(t.get("block"), lists, f"{where}.block"),
+            unblock=_expand(t.get("unblock"), lists, f"{where}.unblock"),
+        )
+        masks.extend(_expand(t.get("mask"), lists, f"{where}.mask"))
+        for k, c in enumerate(t.get("combo", [])):
+            groups = c.get("groups")
+            if not isinstance(groups, list) or not groups:
+                raise ConfigError(f"{path}: {where} combo #{k + 1} needs groups")
+            spec.combos.append(
+                (
+                    str(c.get("name", f"combo{k + 1}")),
+                    int(c.get("weight", thr)),
+                    [_expand(g, lists, f"{where}.combo[{k}]") for g in groups],
+                )
+            )
+        for k, r in enumerate(t.get("rule", [])):
+            terms = _expand(r.get("terms"), lists, f"{where}.rule[{k}].terms")
+            if not terms:
+                raise ConfigError(f"{path}: {where} rule #{k + 1} has no terms")
+            rule = _Rule(
+                weight=int(r.get("weight", thr)),
+                require_context=bool(r.get("require_context", False)),
+                terms=terms,
+            )
+            spec.rules.append(
+                (
+                    rule,
+                    _expand(r.get("context"), lists, f"{where}.rule[{k}].context"),
+                    _expand(r.get("unless"), lists, f"{where}.rule[{k}].unless"),
+                )
+            )
+        specs.append(spec)
+    if not specs:
+        raise ConfigError(f"{path}: no [[topic]] defined")
+    return TopicRules(specs, masks)
