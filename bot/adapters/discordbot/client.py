@@ -110,6 +110,26 @@ async def reply_ephemeral(interaction: discord.Interaction, text: str) -> None:
 class CivicTree(app_commands.CommandTree):
     """The one app-command error handler: refuse clearly, apologise for bugs, never crash."""
 
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        """Guild-only commands refuse DMs before any other check runs.
+
+        Why here: `guild_only()` only tells Discord where to show a command; a stale client can
+        still send it from a DM, and then `has_permissions` would answer with a misleading
+        "you need Manage Channels".
+        """
+        if (
+            interaction.guild_id is not None
+            or interaction.type is not discord.InteractionType.application_command
+        ):
+            return True
+        command: Any = interaction.command
+        while command is not None:
+            if getattr(command, "guild_only", False):
+                await reply_ephemeral(interaction, "This command only works inside a server.")
+                return False
+            command = getattr(command, "parent", None)
+        return True
+
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError, /
     ) -> None:
@@ -263,3 +283,10 @@ async def _run(settings: Settings) -> None:
                 await runner
             except (asyncio.CancelledError, Exception):
                 pass
+
+
+async def sync_commands(settings: Settings) -> str:
+    """`civic-alerts sync-commands` (bot.cli imports it from here); see sync.sync_commands."""
+    from bot.adapters.discordbot.sync import sync_commands as _sync_commands
+
+    return await _sync_commands(settings)

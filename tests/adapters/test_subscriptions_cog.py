@@ -1,0 +1,210 @@
+"""/subscribe, /unsubscribe, /subscriptions through the real CommandTree and a real store.
+
+Why through the tree: the permission check, the channel transformer and the global error
+handler are where a refusal is produced; calling the callback directly would skip them.
+"""
+
+from __future__ import annotations
+
+import discord
+
+from bot.adapters.discordbot.client import CivicBot
+from bot.store import Store
+from tests.adapters.conftest import (
+    ALERTS,
+    BOT_PERMS,
+    GUILD_ID,
+    HIDDEN,
+    MEMBER_PERMS,
+    NO_EMBEDS,
+    article,
+    channel_option,
+    interaction_payload,
+    invoke,
+    option,
+)
+from tests.adapters.fakeapi import FakeDiscordAPI
+
+EPHEMERAL = 64
+
+
+def only_reply(api: FakeDiscordAPI) -> dict:
+    replies = api.interaction_replies()
+    assert len(replies) == 1, replies
+    return replies[0]
+
+
+def reply_text(reply: dict) -> str:
+    parts = [reply.get("content") or ""]
+    for embed in reply.get("embeds") or []:
+        parts += [embed.get("title") or "", embed.get("description") or ""]
+    return "\n".join(parts)
+
+
+async def seed(store: Store, n: int = 5) -> None:
+    await store.save_articles(
+        "http://127.0.0.1:1/test-feed.xml",
+        [article(i, f"ICE raid number {i} in Pilsen", hours_ago=i) for i in range(1, n + 1)],
+    )
+
+
+async def test_subscribe_saves_confirms_ephemerally_and_queues_catchup(
+    bot: CivicBot, api: FakeDiscordAPI, store: Store
+) -> None:
+    await seed(store, 5)
+    before = await store.queue_depth()
+    await invoke(bot, interaction_payload("subscribe", [option("city", "chicago-il")]))
+    reply = only_reply(api)
+    assert reply["flags"] & EPHEMERAL
+    assert "Chicago, IL" in reply["content"] and "<#10>" in reply["content"]
+    assert reply["allowed_mentions"] == {"parse": []}
+    subs = await store.subscriptions(guild_id=GUILD_ID)
+    assert [(s.channel_id, s.city) for s in subs] == [(ALERTS, "chicago-il")]
+    assert len(subs[0].topics) == 3  # all topics by default
+    assert await store.queue_depth() - before == 3  # catch-up through the outbox, capped at 3
+
+
+async def test_subscribe_with_one_topic_and_free_text_city(
+    bot: CivicBot, api: FakeDiscordAPI, store: Store
+) -> None:
+    await invoke(
+        bot,
+        interaction_payload(
+            "subscribe", [option("city", "Chicago, IL"), option("topics", "national-guard")]
+        ),
+    )
+    subs = await store.subscriptions(guild_id=GUILD_ID)
+    assert subs[0].city == "chicago-il" and subs[0].topics == ("national-guard",)
+    assert "National Guard" in only_reply(api)["content"]
+
+
+async def test_member_without_manage_channels_is_refused(
+    bot: CivicBot, api: FakeDiscordAPI, store: Store
+) -> None:
+    await invoke(
+        bot,
+        interaction_payload("subscribe", [option("city", "chicago-il")], user_perms=MEMBER_PERMS),
+    )
+    reply = only_reply(api)
+    assert reply["flags"] & EPHEMERAL
+    assert "Manage Channels" in reply["content"]
+    assert await store.subscriptions(guild_id=GUILD_ID) == []
+
+
+async def test_missing_embed_links_in_current_channel_is_named(
+    bot: CivicBot, api: FakeDiscordAPI, store: Store
+) -> None:
+    perms = discord.Permissions(BOT_PERMS.value)
+    perms.embed_links = False
+    await invoke(
+        bot, interaction_payload("subscribe", [option("city", "chicago-il")], app_perms=perms)
+    )
+    reply = only_reply(api)
+    assert reply["flags"] & EPHEMERAL
+    assert "Embed Links" in reply["content"] and "Send Messages" not in reply["content"]
+    assert await store.subscriptions(guild_id=GUILD_ID) == []
+
+
+async def test_missing_permissions_in_another_channel_are_computed_from_cache(
+    bot: CivicBot, api: FakeDiscordAPI, store: Store
+) -> None:
+    opt, resolved = channel_option("channel", NO_EMBEDS, "no-embeds")
+    await invoke(
+        bot,
+        interaction_payload("subscribe", [option("city", "chicago-il"), opt], resolved=resolved),
+    )
+    assert "Embed Links" in only_reply(api)["content"]
+    assert "<#11>" in only_reply(api)["content"]
+    assert await store.subscriptions(guild_id=GUILD_ID) == []
+
+
+async def test_hidden_channel_names_view_channel(
+    bot: CivicBot, api: FakeDiscordAPI, store: Store
+) -> None:
+    opt, resolved = channel_option("channel", HIDDEN, "hidden")
+    await invoke(
+        bot,
+        interaction_payload("subscribe", [option("city", "chicago-il"), opt], resolved=resolved),
+    )
+    assert "View Channel" in only_reply(api)["content"]
+
+
+async def test_subscribe_to_another_channel(
+    bot: CivicBot, api: FakeDiscordAPI, store: Store
+) -> None:
+    opt, resolved = channel_option("channel", ALERTS, "alerts")
+    await invoke(
+        bot,
+        interaction_payload(
+            "subscribe",
+            [option("city", "chicago-il"), opt],
+            channel_id=NO_EMBEDS,
+            resolved=resolved,
+        ),
+    )
+    subs = await store.subscriptions(guild_id=GUILD_ID)
+    assert [s.channel_id for s in subs] == [ALERTS]
+
+
+async def test_unknown_city_gets_its_user_message(
+    bot: CivicBot, api: FakeDiscordAPI, store: Store
+) -> None:
+    await invoke(bot, interaction_payload("subscribe", [option("city", "Atlantis @everyone")]))
+    reply = only_reply(api)
+    assert reply["flags"] & EPHEMERAL
+    assert "I don't know the city" in reply["content"]
+    assert reply["allowed_mentions"] == {"parse": []}
+
+
+async def test_outside_a_server_is_refused(bot: CivicBot, api: FakeDiscordAPI) -> None:
+    await invoke(bot, interaction_payload("subscribe", [option("city", "chicago-il")], guild=False))
+    assert "only works inside a server" in only_reply(api)["content"]
+
+
+async def test_city_autocomplete_returns_at_most_25_labelled_choices(
+    bot: CivicBot, api: FakeDiscordAPI
+) -> None:
+    for text in ("", "chi", "Chicgo", "San", "x" * 100, "'; DROP TABLE--", "🚨"):
+        api.requests.clear()
+        await invoke(
+            bot, interaction_payload("subscribe", [option("city", text, focused=True)], kind=4)
+        )
+        callbacks = api.callbacks()
+        assert len(callbacks) == 1 and callbacks[0]["type"] == 8
+        choices = callbacks[0]["data"]["choices"]
+        assert len(choices) <= 25
+        for choice in choices:
+            assert 1 <= len(choice["name"]) <= 100 and len(choice["value"]) <= 100
+        if text in ("chi", "Chicgo"):
+            assert {"name": "Chicago, IL", "value": "chicago-il"} in choices
+
+
+async def test_unsubscribe_and_list(bot: CivicBot, api: FakeDiscordAPI, store: Store) -> None:
+    await store.subscribe(GUILD_ID, ALERTS, "chicago-il", ("immigration-enforcement",))
+    await store.subscribe(GUILD_ID, NO_EMBEDS, "los-angeles-ca", ("national-guard",))
+    await store.pause_channel(NO_EMBEDS, "missing Embed Links")
+    await invoke(bot, interaction_payload("subscriptions"))
+    text = reply_text(only_reply(api))
+    assert "Chicago, IL" in text and "Los Angeles, CA" in text
+    assert "paused" in text and "missing Embed Links" in text
+
+    api.requests.clear()
+    await invoke(bot, interaction_payload("unsubscribe", [option("city", "chicago-il")]))
+    assert "no longer gets alerts" in only_reply(api)["content"]
+    assert [s.city for s in await store.subscriptions(guild_id=GUILD_ID)] == ["los-angeles-ca"]
+
+    api.requests.clear()
+    await invoke(bot, interaction_payload("unsubscribe", [option("city", "chicago-il")]))
+    assert "wasn't subscribed" in only_reply(api)["content"]
+
+
+async def test_unsubscribe_needs_manage_channels(
+    bot: CivicBot, api: FakeDiscordAPI, store: Store
+) -> None:
+    await store.subscribe(GUILD_ID, ALERTS, "chicago-il", ("immigration-enforcement",))
+    await invoke(
+        bot,
+        interaction_payload("unsubscribe", [option("city", "chicago-il")], user_perms=MEMBER_PERMS),
+    )
+    assert "Manage Channels" in only_reply(api)["content"]
+    assert len(await store.subscriptions(guild_id=GUILD_ID)) == 1
