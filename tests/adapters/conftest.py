@@ -300,10 +300,10 @@ async def store(db_path: Path) -> AsyncIterator[Store]:
 
 @pytest.fixture(scope="session")
 def classifier() -> Any:
-    """The cogs use only `classifier.gazetteer`; the real one, built once per session."""
-    from bot.relevance import Gazetteer
+    """The real classifier (the cogs use its gazetteer), loaded once per session."""
+    from bot.relevance import load_classifier
 
-    return SimpleNamespace(gazetteer=Gazetteer())
+    return load_classifier()
 
 
 @pytest.fixture
