@@ -63,6 +63,11 @@ DEFAULT_BOT = (
     | Perm.USE_APPLICATION_COMMANDS | Perm.SEND_MESSAGES_IN_THREADS | Perm.ADD_REACTIONS
 )
 
+# Channel-scoped permission bits (what a channel can grant or take away; guild-wide ones such as
+# CHANGE_NICKNAME or MANAGE_GUILD survive a missing VIEW_CHANNEL). Same set as
+# discord.Permissions.all_channel() in discord.py 2.7.
+ALL_CHANNEL = 0x1E64FDB3F7FF51
+
 ROLE_OVERWRITE = 0
 MEMBER_OVERWRITE = 1
 
@@ -120,7 +125,7 @@ def channel_permissions(
             perms |= ow.allow
     # implicit permissions
     if not perms & Perm.VIEW_CHANNEL:
-        return 0
+        return perms & ~ALL_CHANNEL
     if text_channel and not perms & Perm.SEND_MESSAGES:
         perms &= ~(Perm.SEND_TTS_MESSAGES | Perm.MENTION_EVERYONE | Perm.EMBED_LINKS | Perm.ATTACH_FILES)
     return perms
