@@ -1,0 +1,150 @@
+"""Subscriptions (upsert, unsubscribe, pause/resume, removal) and the outbox state machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.store import Store
+from tests.store.helpers import CHI, CICERO, GUARD, IMM, SANCT, Clock, article, match, raw_rows
+
+
+async def test_subscribe_is_an_upsert(store: Store) -> None:
+    first = await store.subscribe(1, 100, CHI, [IMM])
+    assert (first.guild_id, first.channel_id, first.city, first.topics, first.paused) == (1, 100, CHI, (IMM,), False)
+    assert first.created is not None
+    second = await store.subscribe(1, 100, CHI, [GUARD, SANCT])
+    assert second.id == first.id and second.topics == (GUARD, SANCT)
+    other_city = await store.subscribe(1, 100, CICERO, [IMM])
+    assert other_city.id != first.id
+    await store.subscribe(2, 300, CHI, [IMM])
+    assert [s.city for s in await store.subscriptions(channel_id=100)] == [CHI, CICERO]
+    assert [s.channel_id for s in await store.subscriptions(guild_id=2)] == [300]
+    assert len(await store.subscriptions()) == 3
+
+
+async def test_resubscribe_lifts_a_pause(store: Store) -> None:
+    await store.subscribe(1, 100, CHI, [IMM])
+    assert await store.pause_channel(100, "missing Embed Links") is True
+    (sub,) = await store.subscriptions(channel_id=100)
+    assert sub.paused and sub.pause_reason == "missing Embed Links"
+    await store.subscribe(1, 100, CHI, [IMM])
+    (sub,) = await store.subscriptions(channel_id=100)
+    assert not sub.paused and sub.pause_reason is None
+    assert await store.pause_channel(100, "again") is True  # notify again after a new pause
+
+
+async def test_unsubscribe_removes_pending_deliveries_only(store: Store) -> None:
+    await store.subscribe(1, 100, CHI, [IMM])
+    await store.subscribe(1, 200, CHI, [IMM])
+    await store.save_articles("f", [(article("ICE story one"), match()), (article("Troops story two"), match())])
+    alerts = await store.due_alerts()
+    sent = next(a for a in alerts if a.channel_id == 100)
+    await store.mark_sending([sent.delivery_id], "n")
+    await store.mark_sent([sent.delivery_id], 42)
+    assert await store.unsubscribe(1, 100, CICERO) is False
+    assert await store.unsubscribe(2, 100, CHI) is False  # another server cannot remove it
+    assert await store.unsubscribe(1, 100, CHI) is True
+    assert await store.unsubscribe(1, 100, CHI) is False
+    assert {a.channel_id for a in await store.due_alerts()} == {200}
+    log = await store.delivery_log(100)
+    assert log == [(sent.story.id, 100, "sent", 42)]  # history of what was sent is kept
+    assert [s.channel_id for s in await store.subscriptions()] == [200]
+
+
+async def test_pause_notifies_once_and_holds_deliveries(store: Store) -> None:
+    await store.subscribe(1, 100, CHI, [IMM])
+    await store.subscribe(1, 100, CICERO, [IMM])
+    await store.subscribe(1, 200, CHI, [IMM])
+    await store.save_articles("f", [(article("ICE story"), match((IMM,), (CHI, CICERO)))])
+    assert await store.pause_channel(100, "403") is True
+    assert await store.pause_channel(100, "403 again") is False
+    assert await store.pause_channel(100, "and again") is False
+    assert await store.pause_channel(999, "no such channel") is False
+    assert all(s.paused for s in await store.subscriptions(channel_id=100))
+    assert [a.channel_id for a in await store.due_alerts()] == [200]  # kept, but waiting
+    assert len(await store.delivery_log(100)) == 1
+
+
+async def test_resume_channel_reenables_and_makes_rows_due(store: Store, clock: Clock) -> None:
+    await store.subscribe(1, 100, CHI, [IMM])
+    await store.save_articles("f", [(article("ICE story"), match())])
+    (alert,) = await store.due_alerts()
+    await store.mark_sending([alert.delivery_id], "n")
+    await store.mark_retry([alert.delivery_id], at=clock.time() + 900, error="403")
+    await store.pause_channel(100, "403")
+    assert await store.due_alerts() == []
+    assert await store.resume_channel(100) == 1
+    assert await store.resume_channel(100) == 0  # nothing paused any more
+    (again,) = await store.due_alerts()  # due now, not in 900 s
+    assert again.delivery_id == alert.delivery_id
+    assert await store.pause_channel(100, "403") is True  # the next pause is announced again
+
+
+async def test_remove_channel_and_guild(store: Store, db_path: Path) -> None:
+    await store.subscribe(1, 100, CHI, [IMM])
+    await store.subscribe(1, 100, CICERO, [IMM])
+    await store.subscribe(1, 101, CHI, [IMM])
+    await store.subscribe(2, 200, CHI, [IMM])
+    await store.add_guild_feed(1, "https://one.example/rss", "One")
+    await store.add_guild_feed(2, "https://two.example/rss", "Two")
+    await store.save_articles("f", [(article("ICE story"), match()), (article("Guard story"), match())])
+    sent = [a for a in await store.due_alerts() if a.channel_id == 101][:1]
+    await store.mark_sending([sent[0].delivery_id], "n")
+    await store.mark_sent([sent[0].delivery_id], 7)
+    assert await store.remove_channel(100) == 2
+    assert await store.remove_channel(100) == 0
+    assert {a.channel_id for a in await store.due_alerts()} == {101, 200}
+    assert await store.remove_guild(1) == 1
+    assert {a.channel_id for a in await store.due_alerts()} == {200}
+    assert [s.guild_id for s in await store.subscriptions()] == [2]
+    assert await store.guild_feeds(1) == []
+    assert [f.url for f in await store.guild_feeds(2)] == ["https://two.example/rss"]
+    assert raw_rows(db_path, "SELECT status, message_id FROM deliveries WHERE channel_id = 101") == [("sent", 7)]
+
+
+async def test_outbox_state_machine(store: Store, clock: Clock) -> None:
+    await store.subscribe(1, 100, CHI, [IMM])
+    await store.save_articles("f", [(article("ICE detains baker in Pilsen"), match()), (article("Guard convoy reaches Elwood"), match())])
+    alerts = await store.due_alerts()
+    ids = [a.delivery_id for a in alerts]
+    assert await store.queue_depth() == 2
+    await store.mark_sending(ids, "ca-nonce")
+    assert await store.due_alerts() == []
+    assert [a.delivery_id for a in await store.sending_alerts()] == ids
+    assert await store.attempts(ids) == 1
+    await store.mark_retry(ids, at=clock.time() + 60, error="HTTP 503")
+    assert await store.sending_alerts() == []
+    assert await store.due_alerts() == []
+    clock.advance(61)
+    assert [a.delivery_id for a in await store.due_alerts()] == ids
+    await store.mark_sending(ids, "ca-nonce")
+    assert await store.attempts(ids) == 2
+    await store.mark_sent(ids, 1234)
+    assert await store.queue_depth() == 0
+    assert [r[2:] for r in await store.delivery_log()] == [("sent", 1234), ("sent", 1234)]
+    # mark_sending never takes back a sent row
+    await store.mark_sending(ids, "other")
+    assert [r[2] for r in await store.delivery_log()] == ["sent", "sent"]
+
+
+async def test_due_alerts_limit_and_order(store: Store) -> None:
+    await store.subscribe(1, 200, CHI, [IMM])
+    await store.subscribe(1, 100, CHI, [IMM])
+    await store.save_articles(
+        "f",
+        [(article(f"ICE story number {i} at site {i * 13}", hours_ago=10 - i), match()) for i in range(5)],
+    )
+    alerts = await store.due_alerts()
+    assert [a.channel_id for a in alerts] == [100] * 5 + [200] * 5
+    assert [a.story.title for a in alerts[:5]] == [f"ICE story number {i} at site {i * 13}" for i in range(5)]
+    assert len(await store.due_alerts(limit=3)) == 3
+
+
+async def test_enqueue_catchup(store: Store) -> None:
+    r = await store.save_articles("f", [(article("Old ICE story"), match()), (article("Older guard"), match())])
+    sub = await store.subscribe(1, 100, CHI, [IMM])
+    ids = [s.id for s in r.new_stories]
+    assert await store.enqueue_catchup(sub.id, ids) == 2
+    assert await store.enqueue_catchup(sub.id, ids) == 0  # never twice to one channel
+    assert await store.enqueue_catchup(9999, ids) == 0
+    assert sorted(a.story.id for a in await store.due_alerts()) == ids
