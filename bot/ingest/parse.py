@@ -306,12 +306,15 @@ def parse_feed(
         or (urlsplit(feed_url).hostname or "")
         or "unknown source"
     )[:MAX_SOURCE_CHARS]
-    articles = tuple(
+    converted = (
         _entry_to_article(
             entry, feed_url=feed_url, base=base, default_source=default_source, now=now
         )
         for entry in entries[:MAX_ENTRIES]
     )
+    # An entry with neither headline nor text (e.g. the wreck of malformed XML) would become
+    # a story with an empty headline: nothing to show, search or alert on.
+    articles = tuple(a for a in converted if a.title or a.summary)
     return ParsedFeed(
         title=feed_title or None,
         link=feed_link,

@@ -442,3 +442,14 @@ def test_hostile_items_helper_kinds() -> None:
         assert hostile_items(kind)
     with pytest.raises(KeyError):
         hostile_items("nope")
+
+
+def test_entries_without_title_or_text_are_dropped() -> None:
+    """An entry with neither headline nor text (e.g. the wreck of malformed XML) can't be alerted."""
+    items = [
+        {"link": "https://example.test/only-link", "guid": "a"},
+        {"description": "Text but no title", "link": "https://example.test/text", "guid": "b"},
+        {"title": "Title only", "guid": "c"},
+    ]
+    parsed = parse_feed(rss_document("T", items), feed_url="https://example.test/f", now=NOW)
+    assert [a.guid for a in parsed.articles] == ["b", "c"]
