@@ -226,6 +226,11 @@ def _entry_to_article(
     title_raw = str(entry.get("title") or "")[: MAX_TITLE_CHARS * 20]
     title = html_to_text(title_raw, boilerplate=False)
     if is_gnews:
+        if source_url is None and " - " in title:
+            # no <source> element: the publisher is only in the " - Publisher" suffix
+            head, _, tail = title.rpartition(" - ")
+            if head and 0 < len(tail) <= 80:
+                source = tail.strip()[:MAX_SOURCE_CHARS]
         title = strip_source_suffix(title, source)
     title = _cap(title, MAX_TITLE_CHARS)
     summary = _cap(html_to_text(_summary_html(entry)), MAX_SUMMARY_CHARS)
@@ -282,9 +287,31 @@ def parse_feed(
     `headers` are the HTTP response headers (content-type gives the charset);
     `feed_url` is the URL the body came from (the final URL after redirects), used to
     resolve relative links; `feed_name` (configured outlet name) beats the feed's title
-    as `source`; `now` is the first-seen time for items without a usable date.
+    as `source`; `now` is the first-seen time for items without a usable date (and
+    for dates more than 10 minutes in the future, which are garbage: published_known
+    is False for both).
+
+    Never raises on hostile bytes: if the parser itself fails the result is
+    `is_feed=False` with the reason in `bozo`.
     """
     now = (now or datetime.now(UTC)).astimezone(UTC)
+    try:
+        return _parse(body, feed_url=feed_url, headers=headers, feed_name=feed_name, now=now)
+    except Exception as exc:  # a parser bug must cost one feed, not the poll cycle
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        return ParsedFeed(
+            title=None, link=None, articles=(), bozo=f"parser failed: {reason}", is_feed=False
+        )
+
+
+def _parse(
+    body: bytes,
+    *,
+    feed_url: str,
+    headers: Mapping[str, str] | None,
+    feed_name: str | None,
+    now: datetime,
+) -> ParsedFeed:
     safe_body = _strip_dtd(body or b"")
     result = feedparser.parse(
         io.BytesIO(safe_body),

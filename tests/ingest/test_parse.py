@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot.ingest.fetch import Fetcher
 from bot.ingest.normalize import canonical_url
@@ -453,3 +455,43 @@ def test_entries_without_title_or_text_are_dropped() -> None:
     ]
     parsed = parse_feed(rss_document("T", items), feed_url="https://example.test/f", now=NOW)
     assert [a.guid for a in parsed.articles] == ["b", "c"]
+
+
+def test_google_news_item_without_source_element_uses_title_suffix() -> None:
+    items = [
+        {
+            "title": "Sheriff responds to Guard plan - WBEZ Chicago",
+            "link": "https://news.google.com/rss/articles/X",
+        }
+    ]
+    (article,) = parse_feed(
+        rss_document('"guard" - Google News', items),
+        feed_url="https://news.google.com/rss/search?q=guard",
+        now=NOW,
+    ).articles
+    assert article.source == "WBEZ Chicago" and article.title == "Sheriff responds to Guard plan"
+    assert article.identity == "gnews:wbez chicago|sheriff responds to guard plan"
+
+
+_xmlish = st.lists(
+    st.sampled_from(
+        ["<rss>", "</rss>", "<channel>", "<item>", "</item>", "<title>", "</title>", "<link>", "</link>",
+         "<entry>", "<feed xmlns='http://www.w3.org/2005/Atom'>", "<!DOCTYPE x [<!ENTITY a 'b'>]>",
+         "&a;", "&amp;", "<![CDATA[", "]]>", "<?xml version='1.0'?>", "http://x.test/a", "ICE", "\x00"]
+    )
+    | st.text(max_size=20),
+    max_size=40,
+).map("".join)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.one_of(st.binary(max_size=2000), _xmlish.map(lambda t: t.encode("utf-8", "surrogatepass")))
+)
+def test_parse_feed_never_raises_on_junk(body: bytes) -> None:
+    parsed = parse_feed(body, feed_url="https://example.test/feed", now=NOW)
+    assert isinstance(parsed, ParsedFeed)
+    assert len(parsed.articles) <= MAX_ENTRIES
+    for article in parsed.articles:
+        assert len(article.title) <= MAX_TITLE_CHARS and article.identity
+        assert article.link == "" or article.link.startswith(("http://", "https://"))
