@@ -50,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     poll.add_argument("--all", action="store_true", help="print every new story, whatever its topic or age")
 
     search = sub.add_parser("search", help="search stored stories (best first)")
-    search.add_argument("query", help="words to look for; any text is safe")
+    search.add_argument("query", nargs="*", help="words to look for; any text is safe")
     search.add_argument("--city", help="city id or name, e.g. chicago-il or 'Chicago, IL'")
     search.add_argument("--topic", help=f"one of: {', '.join(TOPIC_IDS)}")
     search.add_argument("--since", type=float, metavar="DAYS", help="only stories from the last DAYS days")
@@ -82,7 +82,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        if args.command != "search":
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        args.query = [*args.query, *unknown]  # "-ice" is a search term, not an option
     try:
         settings = load_settings(db=getattr(args, "db", None), feeds=getattr(args, "feeds", None))
         return _dispatch(args, settings)
@@ -197,7 +202,7 @@ async def _search(settings: Settings, args: argparse.Namespace) -> int:
     city = _resolve_city(settings, args.city)
     store = await Store.open(settings.db_path)
     try:
-        hits = await store.search(args.query, city=city, topic=args.topic, since_days=args.since, limit=args.limit)
+        hits = await store.search(" ".join(args.query), city=city, topic=args.topic, since_days=args.since, limit=args.limit)
     finally:
         await store.close()
     for i, hit in enumerate(hits, 1):

@@ -8,6 +8,7 @@ and interaction replies (which must answer within 3 s). A process pool also uses
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import multiprocessing
@@ -99,9 +100,14 @@ class Poller:
         executor: Executor | None = None,
         *,
         on_saved: Callable[[], None] | None = None,
+        guild_fetcher: Fetcher | None = None,
     ) -> None:
         self.store = store
         self.fetcher = fetcher
+        # Feeds that only servers added (any admin can type any URL) are fetched with the
+        # private-address guard unless the operator allows private feeds. None: the poller
+        # opens a guarded Fetcher (same limits) for the cycles that need one.
+        self.guild_fetcher = guild_fetcher
         self.settings = settings
         self.executor = executor
         self.on_saved = on_saved
@@ -110,14 +116,23 @@ class Poller:
 
     async def poll_once(self, feeds: Sequence[FeedConfig] | None = None, *, only_due: bool = False) -> CycleReport:
         """Poll every active feed (or only the due ones). A failing feed never stops the others."""
-        async with self._cycle_lock:
+        async with self._cycle_lock, contextlib.AsyncExitStack() as stack:
             report = CycleReport(started=time.time())
             if feeds is not None:
                 await self.store.sync_feeds(feeds)
             states = await (self.store.due_feeds() if only_due else self.store.feed_states())
             states = [s for s in states if not s.disabled]
-            outcomes = await asyncio.gather(*(self._poll_feed(state, report) for state in states))
+            guild_only = await self.store.guild_only_urls() if states else set()
+            guarded = self.fetcher
+            if any(s.url in guild_only for s in states):
+                guarded = await self._guarded_fetcher(stack)
+            outcomes = await asyncio.gather(
+                *(self._poll_feed(state, report, guarded if state.url in guild_only else self.fetcher)
+                  for state in states)
+            )
             report.feeds.extend(outcomes)
+            if report.new_stories:  # later feeds in the cycle may have joined them: reload
+                report.new_stories = await self.store.stories([s.id for s in report.new_stories])
             report.finished = time.time()
             self.last_report = report
             await self.store.set_meta(
@@ -127,10 +142,20 @@ class Poller:
             )
             return report
 
-    async def _poll_feed(self, state: FeedState, report: CycleReport) -> FeedOutcome:
+    async def _guarded_fetcher(self, stack: contextlib.AsyncExitStack) -> Fetcher:
+        """The fetcher for server-added feeds: refuses internal addresses unless allowed."""
+        if self.guild_fetcher is not None:
+            return self.guild_fetcher
+        if self.settings.allow_private_feeds or not self.fetcher.allow_private:
+            return self.fetcher
+        return await stack.enter_async_context(Fetcher(self.fetcher.limits, allow_private=False))
+
+    async def _poll_feed(self, state: FeedState, report: CycleReport, fetcher: Fetcher | None = None) -> FeedOutcome:
         started = time.monotonic()
         try:
-            result = await self.fetcher.fetch(state.url, etag=state.etag, last_modified=state.last_modified)
+            result = await (fetcher or self.fetcher).fetch(
+                state.url, etag=state.etag, last_modified=state.last_modified
+            )
             return await self._handle(state, result, report, started)
         except Exception as exc:  # contained: one feed's bug must not end the cycle
             log.exception("feed poll crashed", extra={"feed": state.url})

@@ -420,7 +420,7 @@ class StoriesMixin(Database):
         def fn(c: sqlite3.Connection) -> int:
             with transaction(c):
                 cur = c.execute(
-                    "DELETE FROM stories WHERE published < :cut AND updated < :cut AND id NOT IN "
+                    "DELETE FROM stories WHERE published < :cut AND id NOT IN "
                     "(SELECT story_id FROM deliveries WHERE status <> 'sent')",
                     {"cut": cutoff},
                 )
