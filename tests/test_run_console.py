@@ -1,0 +1,63 @@
+"""`civic-alerts run` without a token: the same pipeline, alerts printed to the console."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tests.conftest import PROJECT_ROOT
+from tests.feedserver import FeedServer
+
+
+async def _read_until(stream: asyncio.StreamReader, needle: str, timeout: float) -> str:
+    seen = ""
+    async with asyncio.timeout(timeout):
+        while needle not in seen:
+            line = await stream.readline()
+            if not line:
+                break
+            seen += line.decode()
+    return seen
+
+
+async def test_console_mode_prints_a_matching_alert_once_and_stops_cleanly(tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    items = [
+        {"title": "Border Patrol agents detain two in Brighton Park", "link": "https://bc.test/bp?utm_source=x",
+         "guid": "bp", "description": "Federal immigration agents detained two men in Chicago's Brighton Park.",
+         "pubDate": now},
+        {"title": "Cubs announce spring training schedule", "link": "https://bc.test/cubs", "guid": "cubs",
+         "description": "The Chicago Cubs released their schedule.", "pubDate": now},
+    ]
+    async with FeedServer() as server:
+        url = server.set_feed("/dyn/blockclub.xml", items=items, title="Block Club Chicago")
+        feeds = tmp_path / "feeds.toml"
+        feeds.write_text(f'[[feeds]]\nurl = "{url}"\ncity = "chicago-il"\n', encoding="utf-8")
+        env = {**os.environ, "CIVIC_ALERTS_DB": str(tmp_path / "db.sqlite3"), "CIVIC_ALERTS_FEEDS": str(feeds),
+               "CIVIC_ALERTS_TICK_SECONDS": "0.5", "CIVIC_ALERTS_DELIVERY_INTERVAL": "0.5",
+               "CIVIC_ALERTS_PARSE_WORKERS": "1"}
+        env.pop("DISCORD_TOKEN", None)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", cwd=str(PROJECT_ROOT), env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            assert proc.stdout is not None
+            out = await _read_until(proc.stdout, "story #", 30)
+            assert "Border Patrol agents detain two in Brighton Park" in out
+            assert "https://bc.test/bp" in out and "utm_source" not in out
+            assert "Chicago, IL" in out and "Immigration enforcement" in out
+            assert "Matched:" in out
+            await asyncio.sleep(2)  # more ticks: nothing is printed twice
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            rest, err = await asyncio.wait_for(proc.communicate(), 20)
+    out += rest.decode()
+    assert proc.returncode == 0, err.decode()[-2000:]
+    assert out.count("Border Patrol agents detain two in Brighton Park") == 1
+    assert "Cubs" not in out
+    assert "Traceback" not in err.decode()
