@@ -1074,7 +1074,8 @@ class DiscordStandIn:
             "id": str(cid),
             "application_id": str(self.app_id),
             "version": str(version),
-            "default_member_permissions": body.get("default_member_permissions"),
+            "default_member_permissions": None if body.get("default_member_permissions") is None
+            else str(body["default_member_permissions"]),
             "type": ctype,
             "name": body["name"],
             "name_localizations": body.get("name_localizations"),

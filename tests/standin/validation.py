@@ -79,6 +79,9 @@ class ValidationResult:
         return not self.problems
 
     def add(self, path: tuple[str | int, ...], code: str, message: str, source: str = "limit") -> None:
+        path = tuple(path)
+        if any(p.path == path and p.code == code for p in self.problems):
+            return  # the schema and Discord's own rules often say the same thing
         self.problems.append(Problem(path, code, message, source))
 
     def error_body(self) -> dict[str, Any]:
