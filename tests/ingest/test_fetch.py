@@ -348,3 +348,16 @@ async def test_fail_n_times_then_recover(feed_server: FeedServer, fast_limits: F
     async with Fetcher(fast_limits) as fetcher:
         statuses = [(await fetcher.fetch(url)).status for _ in range(3)]
     assert statuses == [500, 500, 200]
+
+
+async def test_queueing_for_a_host_does_not_eat_the_timeout(feed_server: FeedServer) -> None:
+    """per_host=1: three 0.6 s fetches run one after another (1.8 s in all), yet each gets
+    its own 1.2 s budget because waiting for a slot happens before the clock starts."""
+    limits = FetchLimits(per_host=1, connect_timeout=1, read_timeout=2, total_timeout=1.2)
+    url = feed_server.url("/hostile/slow-headers?delay=0.6")
+    async with Fetcher(limits) as fetcher:
+        started = time.monotonic()
+        results = await asyncio.gather(*(fetcher.fetch(url) for _ in range(3)))
+    assert [r.error for r in results] == [None, None, None]
+    assert time.monotonic() - started >= 1.7  # really serialized
+    assert all(r.elapsed < 1.2 for r in results)
