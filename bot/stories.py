@@ -80,6 +80,24 @@ def key_tokens(title: str) -> frozenset[str]:
     return frozenset(keys)
 
 
+def lead_key(title: str) -> str | None:
+    """The headline's first word when it may name something ("Evanston council passes …").
+
+    `key_tokens` skips it because sentence case capitalizes it anyway; `same_story` still keeps
+    two headlines apart when each starts with such a word that the other never mentions.
+    """
+    words = _WORD.findall(_fold(title))
+    if not words:
+        return None
+    clean = words[0].replace("’", "'")
+    if clean.endswith(("'s", "'S")):
+        clean = clean[:-2]
+    low = clean.casefold()
+    if not clean[:1].isupper() or low in _STOP or low in _GENERIC_CAPS or any(ch.isdigit() for ch in low):
+        return None
+    return low
+
+
 def _is_headline_case(title: str) -> bool:
     words = [w for w in _WORD.findall(title) if w.casefold() not in _STOP]
     if len(words) < 4:
@@ -109,6 +127,7 @@ class TitleSignature:
     trigrams: frozenset[str]
     keys: frozenset[str]
     headline_case: bool
+    lead: str | None = None
 
     @classmethod
     def of(cls, title: str) -> TitleSignature:
@@ -120,6 +139,7 @@ class TitleSignature:
             trigrams=_trigrams(norm),
             keys=key_tokens(title),
             headline_case=_is_headline_case(title),
+            lead=lead_key(title),
         )
 
 
@@ -139,6 +159,8 @@ def same_story(a: TitleSignature, b: TitleSignature) -> bool:
         nums_b = {k for k in b.keys if any(c.isdigit() for c in k)}
         if nums_a - nums_b and nums_b - nums_a:
             return False
+    if a.lead and b.lead and a.lead != b.lead and a.lead not in b.tokens and b.lead not in a.tokens:
+        return False  # "Chicago council passes …" vs "Evanston council passes …"
     if fuzz.token_sort_ratio(a.normalized, b.normalized) >= TOKEN_SORT_MIN:
         return True
     return jaccard(a.trigrams, b.trigrams) >= JACCARD_MIN
