@@ -81,9 +81,11 @@ def why_short(story: Story, limit: int = 120) -> str:
     bits: list[str] = []
     for entry in story.why:
         _, _, evidence = entry.partition("←")
-        evidence = (evidence or entry).strip().strip('"“”')
-        if evidence and evidence not in bits:
-            bits.append(evidence)
+        # 'topic:x ← "ICE" + "arrest"': each term is quoted on its own, so unquote each
+        for term in (evidence or entry).split(" + "):
+            term = term.strip().strip('"“”')
+            if term and term not in bits:
+                bits.append(term)
     return clip("Matched: " + ", ".join(bits), limit) if bits else "Matched your subscription"
 
 
