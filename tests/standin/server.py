@@ -75,6 +75,10 @@ CALLBACK_SCHEMAS = {
     9: "ModalInteractionCallbackRequest",
     12: "LaunchActivityInteractionCallbackRequest",
 }
+# message flags a bot may set: SUPPRESS_EMBEDS, SUPPRESS_NOTIFICATIONS, IS_COMPONENTS_V2 (+ EPHEMERAL
+# for interaction responses and follow-ups)
+CHANNEL_MESSAGE_FLAGS = (1 << 2) | (1 << 12) | (1 << 15)
+WEBHOOK_MESSAGE_FLAGS = CHANNEL_MESSAGE_FLAGS | EPHEMERAL
 OPTION_TYPES = {3: "string", 4: "integer", 5: "boolean", 6: "user", 7: "channel", 8: "role", 9: "mentionable", 10: "number"}
 
 
@@ -278,6 +282,7 @@ class DiscordStandIn:
         self.nonce_hits = 0
 
         self.requests: list[RequestRecord] = []
+        self.invalid_requests = 0
         self.violations: list[Violation] = []
         self.warnings: list[str] = []  # things Discord accepts but silently alters (dropped embeds)
         self.errors: list[str] = []  # unknown routes, stand-in exceptions
@@ -810,6 +815,7 @@ class DiscordStandIn:
             "geo_ordered_rtc_regions": [],
             "application": {"id": str(self.app_id), "flags": 0},
             "auth": {},
+            **({"shard": session.identify["shard"]} if session.identify.get("shard") else {}),
             "_trace": ["standin-gateway"],
         }
 
@@ -960,6 +966,8 @@ class DiscordStandIn:
             self._record_error(f"stand-in exception on {method} {rel}: {e!r}")
             resp = _error(500, 0, "500: Internal Server Error")
         self.requests.append(RequestRecord(method, rel, resp.status, body))
+        if resp.status in (401, 403, 429):
+            self.invalid_requests += 1  # Cloudflare bans an IP at 10,000 of these per 10 minutes
         return self._response(resp)
 
     async def _serve(self, request: web.Request, req: _Req, parse_error: str | None) -> _Resp:
@@ -1303,14 +1311,14 @@ class DiscordStandIn:
         return stored
 
     def _check_message_body(self, req: _Req, *, component: str | None = None, require_content: bool = True,
-                            prefix: tuple[str | int, ...] = (), body: Any = None) -> ValidationResult:
+                            allowed_flags: int = WEBHOOK_MESSAGE_FLAGS) -> ValidationResult:
         result = ValidationResult()
         self._schema_check(req, result, component=component)
-        target = req.body if body is None else body
         if req.body is None and require_content and not req.files:
             result.add((), "MESSAGE_EMPTY", "Cannot send an empty message")
         else:
-            check_message_limits(target, result, prefix=prefix, require_content=require_content, has_files=bool(req.files))
+            check_message_limits(req.body, result, require_content=require_content, has_files=bool(req.files),
+                                 allowed_flags=allowed_flags)
         return result
 
     async def _post_message(self, req: _Req) -> _Resp:
@@ -1324,7 +1332,7 @@ class DiscordStandIn:
             return _error(403, 50013, "Missing Permissions")
         if not ch.is_text:
             return _error(400, 50008, "Cannot send messages in a non-text channel")
-        result = self._check_message_body(req)
+        result = self._check_message_body(req, allowed_flags=CHANNEL_MESSAGE_FLAGS)
         if not result.ok:
             return self._reject(req, result)
         body: dict[str, Any] = dict(req.body or {})
@@ -1414,9 +1422,9 @@ class DiscordStandIn:
         if clear_loading:
             p["flags"] = int(p.get("flags") or 0) & ~LOADING
         p["edited_timestamp"] = iso_now()
-        if not stored.ephemeral:
-            guild_id = self.guild_of(int(p["channel_id"])).id if int(p["channel_id"]) not in self.deleted_channels else None
-            self.dispatch("MESSAGE_UPDATE", {**p, "guild_id": str(guild_id)}, intent=GUILD_MESSAGES)
+        guild, _ = self._find_channel(int(p["channel_id"]))
+        if not stored.ephemeral and guild is not None:
+            self.dispatch("MESSAGE_UPDATE", {**p, "guild_id": str(guild.id)}, intent=GUILD_MESSAGES)
 
     async def _patch_message(self, req: _Req) -> _Resp:
         found = self._channel_message(req)
@@ -1425,7 +1433,7 @@ class DiscordStandIn:
         _, stored = found
         if stored.payload["author"]["id"] != str(self.bot_user_id):
             return _error(403, 50005, "Cannot edit a message authored by another user")
-        result = self._check_message_body(req, require_content=False)
+        result = self._check_message_body(req, require_content=False, allowed_flags=CHANNEL_MESSAGE_FLAGS)
         if not result.ok:
             return self._reject(req, result)
         self._apply_edit(stored, req.body or {})
@@ -1472,9 +1480,12 @@ class DiscordStandIn:
                            f"callback type {ctype} is not valid for interaction type {handle.type}")
             data = body.get("data")
             if ctype == 4:
-                check_message_limits(data or {}, result, prefix=("data",))
+                check_message_limits(data or {}, result, prefix=("data",), allowed_flags=WEBHOOK_MESSAGE_FLAGS)
+            elif ctype == 5 and isinstance(data, dict):
+                check_message_limits(data, result, prefix=("data",), require_content=False, allowed_flags=EPHEMERAL)
             elif ctype == 7 and isinstance(data, dict):
-                check_message_limits(data, result, prefix=("data",), require_content=False)
+                check_message_limits(data, result, prefix=("data",), require_content=False,
+                                     allowed_flags=WEBHOOK_MESSAGE_FLAGS)
             elif ctype == 8:
                 check_autocomplete(data, result)
         if not result.ok:

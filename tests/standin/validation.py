@@ -263,10 +263,22 @@ def _strlen(value: Any) -> int:
 
 
 def check_message_limits(body: Any, result: ValidationResult, *, prefix: tuple[str | int, ...] = (),
-                         require_content: bool = True, has_files: bool = False) -> None:
-    """Content and embed limits, and Discord's "Cannot send an empty message" (50006)."""
+                         require_content: bool = True, has_files: bool = False,
+                         allowed_flags: int | None = None) -> None:
+    """Content and embed limits, flags, unique custom_ids, and "Cannot send an empty message"."""
     if not isinstance(body, dict):
         return
+    flags = body.get("flags")
+    if allowed_flags is not None and isinstance(flags, int) and flags & ~allowed_flags:
+        result.add((*prefix, "flags"), "MESSAGE_FLAGS_INVALID",
+                   f"Flags {flags & ~allowed_flags} cannot be set by a bot here (allowed mask {allowed_flags}).")
+    custom_ids: list[str] = []
+    _collect_custom_ids(body.get("components") or [], custom_ids)
+    for cid in {c for c in custom_ids if custom_ids.count(c) > 1}:
+        result.add((*prefix, "components"), "COMPONENT_CUSTOM_ID_DUPLICATED", f"Component custom id {cid!r} cannot be duplicated")
+    for cid in custom_ids:
+        if len(cid) > 100:
+            result.add((*prefix, "components"), "BASE_TYPE_MAX_LENGTH", "custom_id must be 100 or fewer in length.")
     content = body.get("content")
     if isinstance(content, str) and len(content) > CONTENT_MAX:
         result.add((*prefix, "content"), "BASE_TYPE_MAX_LENGTH", f"Must be {CONTENT_MAX} or fewer in length.")
@@ -326,6 +338,20 @@ def check_message_limits(body: Any, result: ValidationResult, *, prefix: tuple[s
         body.get(k) for k in ("content", "embeds", "components", "sticker_ids", "poll", "attachments")
     ):
         result.add(prefix, "MESSAGE_EMPTY", "Cannot send an empty message")
+
+
+def _collect_custom_ids(components: Any, out: list[str]) -> None:
+    if not isinstance(components, list):
+        return
+    for c in components:
+        if not isinstance(c, dict):
+            continue
+        if isinstance(c.get("custom_id"), str):
+            out.append(c["custom_id"])
+        _collect_custom_ids(c.get("components"), out)
+        acc = c.get("accessory")
+        if isinstance(acc, dict) and isinstance(acc.get("custom_id"), str):
+            out.append(acc["custom_id"])
 
 
 def check_command(cmd: Any, result: ValidationResult, prefix: tuple[str | int, ...] = ()) -> None:

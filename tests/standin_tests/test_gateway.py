@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import zlib
 from typing import Any
@@ -136,3 +137,23 @@ def _recorder(name: str, sink: list[bool]) -> Any:
 
     handler.__name__ = name
     return handler
+
+
+async def test_autosharded_client_uses_gateway_bot(standin: DiscordStandIn) -> None:
+    """AutoShardedClient asks GET /gateway/bot for the URL (a plain Client never does)."""
+    from discord.gateway import DiscordWebSocket
+
+    g = standin.add_guild("Sharded", channels=["a"])
+    client = discord.AutoShardedClient(intents=discord.Intents.default(), guild_ready_timeout=0.5)
+    with standin.patch_discord():
+        DiscordWebSocket.DEFAULT_GATEWAY = discord.gateway.yarl.URL("wss://gateway.invalid/")  # not used
+        await client.login(standin.token)
+        task = asyncio.create_task(client.connect())
+        try:
+            await asyncio.wait_for(client.wait_until_ready(), 10)
+            assert client.get_guild(g.id) is not None and client.shard_count == 1
+            assert standin.requests_to("GET", r"^/gateway/bot$")
+            assert standin.gateway.identifies[0]["shard"] == [0, 1]
+        finally:
+            await client.close()
+            await asyncio.wait_for(task, 5)

@@ -213,3 +213,18 @@ async def _eventually(pred: Any) -> None:
     from tests.standin.models import wait_until
 
     await wait_until(pred, 5.0, "condition")
+
+
+async def test_flags_and_component_rules(world: World, client: Any) -> None:
+    s = world.standin
+    route = Route("POST", "/channels/{channel_id}/messages", channel_id=world.alerts)
+    with pytest.raises(discord.HTTPException) as exc:  # EPHEMERAL only exists for interaction responses
+        await client.http.request(route, json={"content": "x", "flags": 64})
+    assert exc.value.code == 50035
+    button = {"type": 2, "style": 1, "label": "Next", "custom_id": "page:next"}
+    with pytest.raises(discord.HTTPException):
+        await client.http.request(route, json={"content": "x", "components": [{"type": 1, "components": [button, button]}]})
+    assert {v.location for v in s.violations} == {"flags", "components"}
+    s.violations.clear()
+    await client.http.request(route, json={"content": "x", "flags": 4096})  # SUPPRESS_NOTIFICATIONS is fine
+    s.assert_clean()
