@@ -988,6 +988,7 @@ class DiscordStandIn:
                     "X-RateLimit-Reset": f"{time.time() + retry:.3f}", "X-RateLimit-Reset-After": f"{retry:.3f}",
                     "X-RateLimit-Bucket": "fault",
                 }
+                self.limiter.hits.append(("fault", req.path, retry, rule.global_))
                 return _Resp(429, rate_limit_body(retry, rule.global_), headers)
             if rule.status >= 200 and rule.status < 300:
                 pass  # a delay-only rule
@@ -995,7 +996,12 @@ class DiscordStandIn:
                 return _error(rule.status, rule.code or 0, rule.message or f"{rule.status}: injected by stand-in")
         if not token_route and time.monotonic() < self.faults.storm_until:
             retry = self.faults.storm_retry_after or max(self.faults.storm_until - time.monotonic(), 0.05)
-            return _Resp(429, rate_limit_body(retry, self.faults.storm_global), global_429_headers(retry))
+            self.limiter.hits.append(("storm", req.path, retry, self.faults.storm_global))
+            headers = global_429_headers(retry)
+            if not self.faults.storm_global:
+                headers = {**headers, "X-RateLimit-Scope": "shared"}
+                del headers["X-RateLimit-Global"]
+            return _Resp(429, rate_limit_body(retry, self.faults.storm_global), headers)
         if not token_route:
             decision = self.limiter.check_global()
             if decision is not None:

@@ -22,6 +22,7 @@ async def test_429_with_retry_after_is_retried(world: World, client: Any) -> Non
     msg = await client.get_channel(world.alerts).send("after a 429")
     assert time.monotonic() - t0 >= 0.3
     assert rule.hits == 1 and msg.id
+    assert s.rate_limit_hits == [("fault", f"/channels/{world.alerts}/messages", 0.3, False)]
     posts = s.requests_to("POST", r"/messages$")
     assert [r.status for r in posts] == [429, 200]
     assert len(s.messages(world.alerts)) == 1
@@ -78,6 +79,7 @@ async def test_rate_limit_storm_then_recovery(world: World, client: Any) -> None
     msg = await client.get_channel(world.alerts).send("through the storm")
     assert msg.id
     assert any(r.status == 429 for r in s.requests)
+    assert [h[0] for h in s.rate_limit_hits][:1] == ["storm"]
 
 
 async def test_fail_next_500_is_retried_and_403_is_not(world: World, client: Any) -> None:
