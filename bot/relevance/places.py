@@ -77,6 +77,11 @@ _FUNCTION_WORDS = frozenset(
     this that these those its their his her our your my no not yes also just only even
     ice cbp dhs fbi""".split()
 )
+_NOT_A_CITY_AFTER = frozenset(
+    """County Counties Parish Township Borough Street St Avenue Ave Road Rd Boulevard Blvd
+    Drive Dr Square Highway Expressway Parkway Lane Place Theatre Theater Stadium Arena Hall
+    University College Bridge Tunnel Memorial Monument Island Lake River Bay Creek Pike""".split()
+)
 _SENTENCE_BREAK = re.compile(r"[.!?:;\n|\"(\[]")
 
 
@@ -110,6 +115,7 @@ class PlacesConfig:
     renames: dict[str, str] = field(default_factory=dict)
     aliases: list[Alias] = field(default_factory=list)
     ambiguous_names: frozenset[str] = frozenset()
+    qualifier_only: frozenset[str] = frozenset({"washington"})
     person_titles: frozenset[str] = frozenset()
     not_places: tuple[str, ...] = ()
 
@@ -154,6 +160,7 @@ def load_places_config(path: Path) -> PlacesConfig:
         renames={str(k): str(v) for k, v in data.get("rename", {}).items()},
         ambiguous_names=frozenset(norm_key(n) for n in data.get("ambiguous_names", [])),
         person_titles=frozenset(t.lower() for t in data.get("person_titles", [])),
+        qualifier_only=frozenset(norm_key(n) for n in data.get("qualifier_only", ["Washington"])),
         not_places=tuple(data.get("not_places", [])),
     )
     for n, a in enumerate(data.get("alias", [])):
@@ -237,7 +244,9 @@ class Gazetteer:
         self._aliases: dict[str, list[Alias]] = {}
         for a in self.config.aliases:
             if a.city not in by_id:
-                raise ConfigError(f"cities.toml: alias {a.name!r} points at unknown city {a.city!r}")
+                raise ConfigError(
+                    f"cities.toml: alias {a.name!r} points at unknown city {a.city!r}"
+                )
             self._aliases.setdefault(norm_key(a.name), []).append(a)
         self._core: dict[str, str] = {}
         self._derive_metros()
@@ -260,11 +269,12 @@ class Gazetteer:
         cores: dict[tuple[int, int], list[tuple[City, float]]] = {}
 
         def cells_near(c: City) -> Iterable[tuple[City, float]]:
-            ci, cj = int(math.floor(c.lat / cell)), int(math.floor(c.lon / cell))
+            ci, cj = math.floor(c.lat / cell), math.floor(c.lon / cell)
             for di in range(-reach, reach + 1):
                 for dj in range(-reach, reach + 1):
                     yield from cores.get((ci + di, cj + dj), ())
 
+        demoted = self._part_of_namesake()
         for c in self.cities:  # largest first
             best: tuple[float, City] | None = None
             for core, radius in cells_near(c):
@@ -275,9 +285,28 @@ class Gazetteer:
                         best = (pull, core)
             if best is not None:
                 self._core[c.id] = best[1].id
-            elif c.population >= cfg.core_min_population:
-                key = (int(math.floor(c.lat / cell)), int(math.floor(c.lon / cell)))
+            elif c.population >= cfg.core_min_population and c.id not in demoted:
+                key = (math.floor(c.lat / cell), math.floor(c.lon / cell))
                 cores.setdefault(key, []).append((c, self._radius(c)))
+
+    def _part_of_namesake(self) -> set[str]:
+        """Places named after an adjacent city ("New South Memphis" by Memphis) never lead a metro.
+
+        GeoNames sometimes gives such a section more people than the city itself.
+        """
+        out: set[str] = set()
+        for c in self.cities:
+            toks = norm_key(c.name).split()
+            for k in range(1, len(toks)):
+                for other in self._by_key.get(" ".join(toks[k:]), ()):
+                    if (
+                        other.state == c.state
+                        and other.id != c.id
+                        and other.population * 2 >= c.population
+                        and distance_km(c, other) <= 20
+                    ):
+                        out.add(c.id)
+        return out
 
     def metro_core(self, city_id: str) -> str | None:
         """The core city id of the metro this city belongs to (None for cores and loners)."""
@@ -320,7 +349,7 @@ class Gazetteer:
         return None
 
     def resolve(self, text: str) -> City | None:
-        """"Chicago, IL", "chicago-il", "Chicago", "chicago, illinois", "NYC" → City."""
+        """ "Chicago, IL", "chicago-il", "Chicago", "chicago, illinois", "NYC" → City."""
         if not text or not text.strip():
             return None
         t = text.strip()
@@ -439,7 +468,6 @@ class PlaceFinder:
         self, toks: Tokens, title_end: int, default_city: str | None = None
     ) -> list[tuple[str, str]]:
         gaz = self.gaz
-        cfg = gaz.config
         hits = self.lexicon.scan(toks)
         n = len(toks.lower)
         default = gaz.get(default_city) if default_city else None
@@ -461,7 +489,11 @@ class PlaceFinder:
             if not cand or i in blocked:
                 i += 1
                 continue
-            places = [(j, p) for j, p in cand if p[0] in ("c", "a") and not blocked.intersection(range(i, j))]
+            places = [
+                (j, p)
+                for j, p in cand
+                if p[0] in ("c", "a") and not blocked.intersection(range(i, j))
+            ]
             if places:
                 j = max(j for j, _ in places)
                 key = next(p[1] for jj, p in places if jj == j)
@@ -470,6 +502,14 @@ class PlaceFinder:
                 if key in gaz._state_by_key and j < n and lower[j] == "state":
                     states.add(gaz._state_by_key[key])
                     i = j + 1
+                    continue
+                if (
+                    not aliases
+                    and j < n
+                    and toks.orig[j] in _NOT_A_CITY_AFTER
+                    and not toks.seps[j].strip()
+                ):
+                    i = j + 1  # "Cumberland County", "Farragut Square", "Portland Avenue"
                     continue
                 m = _Mention(i, j, key, cities, aliases)
                 q = self._qualifier(toks, j, starts)
@@ -531,21 +571,29 @@ class PlaceFinder:
                 done = True
             if not done:
                 pending.append(m)
-        # context aliases, then bare names: dominant big cities first (they anchor the rest)
+        # bare names of dominant big cities first (they anchor the rest), then context
+        # aliases ("Austin" is Chicago's West Side only next to Chicago), then the rest
         later: list[_Mention] = []
+        ctx: list[_Mention] = []
         for m in pending:
-            surface = toks.surface(m.i, m.j)
-            ctx_alias = [a for a in m.aliases if a.context]
-            if ctx_alias:
-                for a in ctx_alias:
-                    target = gaz._by_id[a.city]
-                    if target.state in states or any(gaz.near(target, x) for x in anchors):
-                        self._accept(found, anchors, target, surface)
-                        break
-                else:
-                    later.append(m)
+            if any(a.context for a in m.aliases):
+                ctx.append(m)
                 continue
-            later.append(m)
+            city = self._bare(m, toks, title_end, anchors, states, first_round=True)
+            if city is None:
+                later.append(m)
+            else:
+                self._accept(found, anchors, city, toks.surface(m.i, m.j))
+        for m in ctx:
+            for a in m.aliases:
+                if not a.context:
+                    continue
+                target = gaz._by_id[a.city]
+                if target.state in states or any(gaz.near(target, x) for x in anchors):
+                    self._accept(found, anchors, target, toks.surface(m.i, m.j))
+                    break
+            else:
+                later.append(m)
         for rnd in (0, 1):
             rest: list[_Mention] = []
             for m in later:
@@ -629,8 +677,11 @@ class PlaceFinder:
         near = [c for c in cands if any(gaz.near(c, a) for a in anchors)]
         if near:
             return near[0]
+        in_state = [c for c in cands if c.state in states]
         if m.key in cfg.ambiguous_names:
-            return None
+            if first_round or m.key in cfg.qualifier_only or len(in_state) != 1:
+                return None
+            return in_state[0]
         top = cands[0]
         second = cands[1].population if len(cands) > 1 else 0
         if first_round:
@@ -638,7 +689,6 @@ class PlaceFinder:
             if top.population >= 100_000 and top.population >= 3 * second:
                 return top
             return None
-        in_state = [c for c in cands if c.state in states]
         if in_state:
             return in_state[0]
         if second == 0 or top.population >= cfg.dominance * second:

@@ -109,13 +109,24 @@ def parse_phrase(spec: str, payload: Any) -> Phrase | None:
     )
 
 
+class _Slot:
+    """Phrases sharing a first token: one-word ones, and longer ones keyed by the 2nd token."""
+
+    __slots__ = ("by_second", "prefix_second", "singles")
+
+    def __init__(self) -> None:
+        self.singles: list[Phrase] = []
+        self.by_second: dict[str, list[Phrase]] = {}
+        self.prefix_second: list[Phrase] = []  # two-word phrases whose 2nd word is a prefix
+
+
 class Lexicon:
-    """Phrases indexed by first token; ``scan`` returns every (start, end, payload) hit."""
+    """Phrases indexed by their first two tokens; ``scan`` returns every (start, end, payload)."""
 
     _PREFIX_LEN = 3
 
     def __init__(self) -> None:
-        self._exact: dict[str, list[Phrase]] = {}
+        self._exact: dict[str, _Slot] = {}
         self._prefix: dict[str, list[Phrase]] = {}
         self.size = 0
 
@@ -129,7 +140,15 @@ class Lexicon:
         if len(p.lower) == 1 and p.last_prefix:
             self._prefix.setdefault(p.lower[0][: self._PREFIX_LEN], []).append(p)
         else:
-            self._exact.setdefault(p.lower[0], []).append(p)
+            slot = self._exact.get(p.lower[0])
+            if slot is None:
+                slot = self._exact[p.lower[0]] = _Slot()
+            if len(p.lower) == 1:
+                slot.singles.append(p)
+            elif len(p.lower) == 2 and p.last_prefix:
+                slot.prefix_second.append(p)
+            else:
+                slot.by_second.setdefault(p.lower[1], []).append(p)
         self.size += 1
 
     def add_all(self, specs: Iterable[str], payload: Any) -> None:
@@ -146,16 +165,21 @@ class Lexicon:
         out: list[tuple[int, int, Any]] = []
         for i in range(n):
             t = lower[i]
-            cands = exact.get(t)
-            if cands is not None:
-                for p in cands:
-                    m = len(p.lower)
-                    if m == 1:
-                        if p.case_sensitive and orig[i] != p.orig[0]:
-                            continue
-                        out.append((i, i + 1, p.payload))
-                    elif _match_rest(p, lower, orig, i, n):
-                        out.append((i, i + m, p.payload))
+            slot = exact.get(t)
+            if slot is not None:
+                for p in slot.singles:
+                    if p.case_sensitive and orig[i] != p.orig[0]:
+                        continue
+                    out.append((i, i + 1, p.payload))
+                if i + 1 < n:
+                    cands = slot.by_second.get(lower[i + 1])
+                    if cands is not None:
+                        for p in cands:
+                            if _match_rest(p, lower, orig, i, n):
+                                out.append((i, i + len(p.lower), p.payload))
+                    for p in slot.prefix_second:
+                        if _match_rest(p, lower, orig, i, n):
+                            out.append((i, i + 2, p.payload))
             if prefix:
                 cands = prefix.get(t[:pl])
                 if cands is not None:

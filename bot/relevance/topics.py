@@ -59,12 +59,14 @@ class TopicSpec:
     weak: list[str] = field(default_factory=list)
     block: list[str] = field(default_factory=list)
     unblock: list[str] = field(default_factory=list)
-    combos: list[tuple[str, int, list[list[str]]]] = field(default_factory=list)
+    combos: list[tuple[str, int, list[list[str]], list[str]]] = field(default_factory=list)
+    yields_to: list[str] = field(default_factory=list)
+    keep_if: list[str] = field(default_factory=list)
     rules: list[tuple[_Rule, list[str], list[str]]] = field(default_factory=list)
 
 
 # payload kinds (tuples keep scanning cheap): (topic_index, kind, key)
-_STRONG, _WEAK, _BLOCK, _UNBLOCK, _COMBO, _RULE, _CTX, _UNLESS = range(8)
+_STRONG, _WEAK, _BLOCK, _UNBLOCK, _COMBO, _RULE, _CTX, _UNLESS, _COMBO_UNLESS, _KEEP = range(10)
 
 
 class TopicRules:
@@ -73,6 +75,7 @@ class TopicRules:
     def __init__(self, specs: list[TopicSpec], masks: list[str]) -> None:
         self.specs = specs
         self.ids = tuple(s.id for s in specs)
+        self._index = {s.id: i for i, s in enumerate(specs)}
         self.lexicon = Lexicon()
         for m in masks:
             self.lexicon.add(m, MASK)
@@ -85,10 +88,14 @@ class TopicRules:
                 self._add(t, (ti, _BLOCK, 0))
             for t in s.unblock:
                 self._add(t, (ti, _UNBLOCK, 0))
-            for ci, (_name, _w, groups) in enumerate(s.combos):
+            for ci, (_name, _w, groups, unless) in enumerate(s.combos):
                 for gi, g in enumerate(groups):
                     for t in g:
                         self._add(t, (ti, _COMBO, (ci, gi)))
+                for t in unless:
+                    self._add(t, (ti, _COMBO_UNLESS, ci))
+            for t in s.keep_if:
+                self._add(t, (ti, _KEEP, 0))
             for ri, (rule, ctx, unless) in enumerate(s.rules):
                 for t in rule.terms:
                     self._add(t, (ti, _RULE, ri))
@@ -140,9 +147,10 @@ class TopicRules:
                 ev.extend(sorted(strong.values())[:2])
             combo = st.get(_COMBO)
             if combo:
-                for ci, (_name, weight, groups) in enumerate(spec.combos):
+                combo_unless = st.get(_COMBO_UNLESS, {})
+                for ci, (_name, weight, groups, _unless) in enumerate(spec.combos):
                     spans = [combo.get((ci, gi)) for gi in range(len(groups))]
-                    if all(spans):
+                    if all(spans) and ci not in combo_unless:
                         score += weight
                         if not ev:
                             ev.extend(sorted(spans)[:2])  # type: ignore[arg-type]
@@ -174,6 +182,16 @@ class TopicRules:
                 if len(seen) == 2:
                     break
             out.append((spec.id, seen))
+        if any(self.specs[self._index[o[0]]].yields_to for o in out):
+            fired = {o[0] for o in out}
+            out = [
+                o
+                for o in out
+                if not (
+                    fired.intersection(self.specs[self._index[o[0]]].yields_to)
+                    and not state.get(self._index[o[0]], {}).get(_KEEP)
+                )
+            ]
         return out
 
 
@@ -194,7 +212,11 @@ def _expand(items: Any, lists: dict[str, list[str]], where: str) -> list[str]:
         elif "{STATE}" in x:
             out.extend(x.replace("{STATE}", st) for st in US_STATE_NAMES)
         else:
-            if parse_phrase(x, None) is None:
+            try:
+                ok = parse_phrase(x, None) is not None
+            except ValueError as exc:
+                raise ConfigError(f"topics.toml: {where}: {exc}") from None
+            if not ok:
                 raise ConfigError(f"topics.toml: {where} has an empty term {x!r}")
             out.append(x)
     return out
@@ -231,6 +253,8 @@ def load_topic_rules(path: Path) -> TopicRules:
             weak=_expand(t.get("weak"), lists, f"{where}.weak"),
             block=_expand(t.get("block"), lists, f"{where}.block"),
             unblock=_expand(t.get("unblock"), lists, f"{where}.unblock"),
+            yields_to=[str(x) for x in t.get("yields_to", [])],
+            keep_if=_expand(t.get("keep_if"), lists, f"{where}.keep_if"),
         )
         masks.extend(_expand(t.get("mask"), lists, f"{where}.mask"))
         for k, c in enumerate(t.get("combo", [])):
@@ -242,6 +266,7 @@ def load_topic_rules(path: Path) -> TopicRules:
                     str(c.get("name", f"combo{k + 1}")),
                     int(c.get("weight", thr)),
                     [_expand(g, lists, f"{where}.combo[{k}]") for g in groups],
+                    _expand(c.get("unless"), lists, f"{where}.combo[{k}].unless"),
                 )
             )
         for k, r in enumerate(t.get("rule", [])):
@@ -263,4 +288,8 @@ def load_topic_rules(path: Path) -> TopicRules:
         specs.append(spec)
     if not specs:
         raise ConfigError(f"{path}: no [[topic]] defined")
+    for spec in specs:
+        for other in spec.yields_to:
+            if other not in seen:
+                raise ConfigError(f"{path}: topic {spec.id!r} yields to unknown topic {other!r}")
     return TopicRules(specs, masks)
