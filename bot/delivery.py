@@ -66,6 +66,7 @@ class DeliveryWorker:
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._global_pause_until = 0.0
+        self._retry_at: dict[int, float] = {}  # channel → when its failed batch is retried
         self.sent_messages = 0
         self.sent_alerts = 0
 
@@ -151,11 +152,20 @@ class DeliveryWorker:
     async def _drain_channel(self, channel_id: int, alerts: list[Alert]) -> int:
         delivered = 0
         while alerts:
+            if time.time() < self._global_pause_until:
+                break  # another channel hit the global limit: the rest stays due for later
             size = max(1, min(MAX_EMBEDS, self.sink.batch_size(alerts)))
             batch, alerts = alerts[:size], alerts[size:]
             outcome = await self._send(channel_id, batch)
             if outcome < 0:
-                break  # the channel failed: the rest waits for its retry time
+                # the channel failed: the rest waits for its retry time too (sending it now
+                # would hit the same limit or outage, and post newer alerts before older ones)
+                retry_at = self._retry_at.pop(channel_id, None)
+                if alerts and retry_at is not None:
+                    await self.store.mark_retry(
+                        [a.delivery_id for a in alerts], at=retry_at, error="waiting for an earlier batch"
+                    )
+                break
             delivered += outcome
         return delivered
 
@@ -168,15 +178,18 @@ class DeliveryWorker:
         except RateLimitedError as exc:
             if exc.is_global:
                 self._global_pause_until = time.time() + exc.retry_after
-            await self.store.mark_retry(ids, at=time.time() + exc.retry_after, error=str(exc))
+            self._retry_at[channel_id] = time.time() + exc.retry_after
+            await self.store.mark_retry(ids, at=self._retry_at[channel_id], error=str(exc))
             return -1
         except TransientDeliveryError as exc:
             attempts = await self.store.attempts(ids)
-            await self.store.mark_retry(ids, at=time.time() + backoff(attempts), error=str(exc))
+            self._retry_at[channel_id] = time.time() + backoff(attempts)
+            await self.store.mark_retry(ids, at=self._retry_at[channel_id], error=str(exc))
             log.warning("delivery will be retried", extra={"channel_id": channel_id, "error": str(exc)})
             return -1
         except ForbiddenDeliveryError as exc:
-            await self.store.mark_retry(ids, at=time.time() + BACKOFF_CAP, error=str(exc))
+            self._retry_at[channel_id] = time.time() + BACKOFF_CAP
+            await self.store.mark_retry(ids, at=self._retry_at[channel_id], error=str(exc))
             first_notice = await self.store.pause_channel(channel_id, str(exc))
             if first_notice:
                 missing = ", ".join(exc.missing) or "access to the channel"
@@ -196,7 +209,8 @@ class DeliveryWorker:
         except Exception as exc:  # an adapter bug must not lose the alert
             log.exception("unexpected delivery failure", extra={"channel_id": channel_id})
             attempts = await self.store.attempts(ids)
-            await self.store.mark_retry(ids, at=time.time() + backoff(attempts), error=f"unexpected: {exc}")
+            self._retry_at[channel_id] = time.time() + backoff(attempts)
+            await self.store.mark_retry(ids, at=self._retry_at[channel_id], error=f"unexpected: {exc}")
             return -1
         await self.store.mark_sent(ids, message_id)
         self.sent_messages += 1
