@@ -105,7 +105,7 @@ def load_settings(
     db_path = Path(db) if db else Path(values.get("CIVIC_ALERTS_DB") or DEFAULT_DB)
     feeds_file = Path(feeds) if feeds else Path(values.get("CIVIC_ALERTS_FEEDS") or config_dir / "feeds.toml")
     api_base = (values.get("DISCORD_API_BASE") or DEFAULT_API_BASE).rstrip("/")
-    if urlsplit(api_base).scheme not in {"http", "https"}:
+    if urlsplit(api_base).scheme not in {"http", "https"} or not urlsplit(api_base).hostname:
         raise ConfigError(f"DISCORD_API_BASE must be an http(s) URL, got {api_base!r}")
     settings = Settings(
         db_path=db_path,
@@ -114,7 +114,7 @@ def load_settings(
         discord_token=(values.get("DISCORD_TOKEN") or "").strip() or None,
         discord_api_base=api_base,
         dev_guild_id=_int(values, "DEV_GUILD_ID", None),
-        poll_interval=_int(values, "CIVIC_ALERTS_POLL_INTERVAL", 300) or 300,
+        poll_interval=_int(values, "CIVIC_ALERTS_POLL_INTERVAL", 300) or 0,  # 0 is refused below
         tick_seconds=_float(values, "CIVIC_ALERTS_TICK_SECONDS", 15.0),
         delivery_interval=_float(values, "CIVIC_ALERTS_DELIVERY_INTERVAL", 2.0),
         job_timeout=_float(values, "CIVIC_ALERTS_JOB_TIMEOUT", 240.0),
