@@ -51,6 +51,15 @@ def _alert(row: sqlite3.Row, kind: str) -> Alert:
     )
 
 
+# Another subscription of a delivery's channel that matches its story (city and topic).
+_OTHER_SUB = (
+    "SELECT o.id FROM subscriptions o WHERE o.channel_id = deliveries.channel_id AND o.id <> :id "
+    "AND (o.city = '*' OR o.city IN (SELECT city FROM story_cities WHERE story_id = deliveries.story_id)) "
+    "AND EXISTS (SELECT 1 FROM json_each(o.topics) t WHERE t.value IN "
+    "(SELECT topic FROM story_topics WHERE story_id = deliveries.story_id)) ORDER BY o.id LIMIT 1"
+)
+
+
 class SubscriptionsMixin(Database):
     async def subscribe(
         self, guild_id: int, channel_id: int, city: str, topics: Sequence[str]
@@ -82,8 +91,17 @@ class SubscriptionsMixin(Database):
                 ).fetchone()
                 if row is None:
                     return False
+                # A pending alert another subscription of the channel also wants (a story in two
+                # of its cities) moves to that subscription; the rest are dropped.
                 c.execute(
-                    "DELETE FROM deliveries WHERE subscription_id = :id AND status = 'pending'", {"id": row[0]}
+                    f"DELETE FROM deliveries WHERE subscription_id = :id AND status = 'pending' "
+                    f"AND NOT EXISTS ({_OTHER_SUB})",
+                    {"id": row[0]},
+                )
+                c.execute(
+                    f"UPDATE deliveries SET subscription_id = ({_OTHER_SUB}) "
+                    "WHERE subscription_id = :id AND status = 'pending'",
+                    {"id": row[0]},
                 )
                 c.execute("DELETE FROM subscriptions WHERE id = :id", {"id": row[0]})
                 return True

@@ -148,3 +148,23 @@ async def test_enqueue_catchup(store: Store) -> None:
     assert await store.enqueue_catchup(sub.id, ids) == 0  # never twice to one channel
     assert await store.enqueue_catchup(9999, ids) == 0
     assert sorted(a.story.id for a in await store.due_alerts()) == ids
+
+
+async def test_unsubscribing_one_city_keeps_alerts_another_subscription_wants(store: Store) -> None:
+    await store.subscribe(1, 100, CHI, [IMM])
+    await store.subscribe(1, 100, CICERO, [IMM])
+    await store.subscribe(1, 100, "berwyn-il", [GUARD])  # same channel, but not this topic
+    await store.save_articles(
+        "f",
+        [
+            (article("ICE detains 3 on the Chicago-Cicero border"), match((IMM,), (CHI, CICERO))),
+            (article("ICE detains 2 in Chicago bakery"), match((IMM,), (CHI,))),
+            (article("ICE detains berwyn man"), match((IMM,), (CHI, "berwyn-il"))),
+        ],
+    )
+    assert len(await store.due_alerts()) == 3
+    assert await store.unsubscribe(1, 100, CHI) is True
+    # the border story is still wanted through the Cicero subscription; the others are not
+    assert [a.story.title for a in await store.due_alerts()] == ["ICE detains 3 on the Chicago-Cicero border"]
+    assert await store.unsubscribe(1, 100, CICERO) is True
+    assert await store.due_alerts() == []
