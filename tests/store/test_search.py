@@ -186,3 +186,19 @@ async def _hypothesis_store(factory: pytest.TempPathFactory) -> Store:
         )
         await s.close()
     return await Store.open(Path(base))
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=HOSTILE)
+def test_fts_query_always_valid_fts5(text: str) -> None:
+    parsed = fts_query(text)
+    if parsed is None:
+        return
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.execute("CREATE VIRTUAL TABLE t USING fts5(x, y, tokenize='unicode61 remove_diacritics 2')")
+        conn.execute("INSERT INTO t VALUES ('and or not near', 'ice guard')")
+        for q in parsed:
+            assert isinstance(conn.execute("SELECT rowid FROM t WHERE t MATCH ?", (q,)).fetchall(), list)
+    finally:
+        conn.close()
