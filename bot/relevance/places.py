@@ -16,7 +16,8 @@ Place finding rules (``PlaceFinder.find``):
    default city or the state is also in the text ("Austin" is Chicago's West Side only then).
 3. A bare name: candidates near an anchor (a city found by rules 1–2, a dominant big city
    named in the text, the feed's city) win; then candidates in a state named in the text;
-   then the most populous if it clearly dominates (≥ 1.5× the next). Names that are common
+   then, with no context at all, the most populous if it is prominent (≥ 50,000 people)
+   and clearly dominates (≥ 1.5× the next). Names that are common
    words or people's names (``ambiguous_names``) need rule 1 or a nearby anchor.
    A bare name must be capitalized and must not look like a person's name
    ("Judge Perry", "Joaquin Phoenix").
@@ -112,6 +113,7 @@ class PlacesConfig:
     max_radius_km: float = 100.0
     near_km: float = 60.0
     dominance: float = 1.5
+    bare_min_population: int = 50_000
     renames: dict[str, str] = field(default_factory=dict)
     aliases: list[Alias] = field(default_factory=list)
     ambiguous_names: frozenset[str] = frozenset()
@@ -157,6 +159,7 @@ def load_places_config(path: Path) -> PlacesConfig:
         max_radius_km=float(metro.get("max_radius_km", 100.0)),
         near_km=float(metro.get("near_km", 60.0)),
         dominance=float(data.get("dominance", 1.5)),
+        bare_min_population=int(data.get("bare_min_population", 50_000)),
         renames={str(k): str(v) for k, v in data.get("rename", {}).items()},
         ambiguous_names=frozenset(norm_key(n) for n in data.get("ambiguous_names", [])),
         person_titles=frozenset(t.lower() for t in data.get("person_titles", [])),
@@ -255,6 +258,7 @@ class Gazetteer:
             for c in cities
         ]
         self._fuzzy_choices = [k[1] for k in self._suggest_keys]
+        self._fuzzy_names = [k[0] for k in self._suggest_keys]
 
     # --- metros -------------------------------------------------------------------------
     def _radius(self, city: City) -> float:
@@ -414,9 +418,9 @@ class Gazetteer:
             return out[:limit]
         from rapidfuzz import fuzz, process
 
-        matches = process.extract(
-            q, self._fuzzy_choices, scorer=fuzz.WRatio, limit=limit * 3, score_cutoff=70
-        )
+        # names alone unless the query names a state too ("portlnd, or")
+        choices = self._fuzzy_choices if len(q.split()) > 1 else self._fuzzy_names
+        matches = process.extract(q, choices, scorer=fuzz.WRatio, limit=limit * 3, score_cutoff=70)
         ranked = sorted(matches, key=lambda m: (-round(m[1]), -self.cities[m[2]].population))
         for _choice, _score, idx in ranked:
             city = self.cities[idx]
@@ -691,7 +695,10 @@ class PlaceFinder:
             return None
         if in_state:
             return in_state[0]
-        if second == 0 or top.population >= cfg.dominance * second:
+        # no context at all: only a prominent name that clearly dominates its namesakes
+        if top.population >= cfg.bare_min_population and (
+            second == 0 or top.population >= cfg.dominance * second
+        ):
             return top
         return None
 
