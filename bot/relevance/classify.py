@@ -52,7 +52,7 @@ class Classifier:
             topics.append(tid)
             why.append(f"topic:{tid} ← " + " + ".join(f'"{e}"' for e in evidence))
         default = None
-        if default_city:
+        if default_city and isinstance(default_city, str):
             city = self.gazetteer.get(default_city) or self.gazetteer.resolve(default_city)
             default = city.id if city else None
         cities: list[str] = []
