@@ -152,9 +152,8 @@ class TopicRules:
                     spans = [combo.get((ci, gi)) for gi in range(len(groups))]
                     if all(spans) and ci not in combo_unless:
                         score += weight
-                        if not ev:
-                            ev.extend(sorted(spans)[:2])  # type: ignore[arg-type]
-                            ev.sort()
+                        if not ev:  # in group order: "National Guard" + "deployed"
+                            ev.extend(spans[:2])  # type: ignore[arg-type]
             rule_hits = st.get(_RULE)
             if rule_hits:
                 ctx = st.get(_CTX, {})
