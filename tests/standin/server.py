@@ -1396,7 +1396,7 @@ class DiscordStandIn:
             msgs = older + newer
         else:
             msgs = msgs[-limit:]
-        return _Resp(200, [m.payload for m in reversed(msgs)])  # newest first, like Discord
+        return _Resp(200, [_fetched(m.payload) for m in reversed(msgs)])  # newest first, like Discord
 
     def _channel_message(self, req: _Req) -> tuple[Channel, StoredMessage] | _Resp:
         found = self._channel_or_error(req)
@@ -1410,7 +1410,7 @@ class DiscordStandIn:
 
     async def _get_message(self, req: _Req) -> _Resp:
         found = self._channel_message(req)
-        return found if isinstance(found, _Resp) else _Resp(200, found[1].payload)
+        return found if isinstance(found, _Resp) else _Resp(200, _fetched(found[1].payload))
 
     def _apply_edit(self, stored: StoredMessage, body: Mapping[str, Any], *, clear_loading: bool = False) -> None:
         p = stored.payload
@@ -1430,7 +1430,7 @@ class DiscordStandIn:
         p["edited_timestamp"] = iso_now()
         guild, _ = self._find_channel(int(p["channel_id"]))
         if not stored.ephemeral and guild is not None:
-            self.dispatch("MESSAGE_UPDATE", {**p, "guild_id": str(guild.id)}, intent=GUILD_MESSAGES)
+            self.dispatch("MESSAGE_UPDATE", {**_fetched(p), "guild_id": str(guild.id)}, intent=GUILD_MESSAGES)
 
     async def _patch_message(self, req: _Req) -> _Resp:
         found = self._channel_message(req)
@@ -1443,7 +1443,7 @@ class DiscordStandIn:
         if not result.ok:
             return self._reject(req, result)
         self._apply_edit(stored, req.body or {})
-        return _Resp(200, stored.payload)
+        return _Resp(200, _fetched(stored.payload))
 
     async def _delete_message(self, req: _Req) -> _Resp:
         found = self._channel_message(req)
@@ -1613,6 +1613,14 @@ class DiscordStandIn:
             return target
         target.deleted = True
         return _Resp(204)
+
+
+def _fetched(payload: dict[str, Any]) -> dict[str, Any]:
+    """A stored message as later reads return it: Discord does not persist the nonce; it is only
+    echoed in the create response and the MESSAGE_CREATE event (discord.py issue #2451)."""
+    if "nonce" not in payload:
+        return payload
+    return {k: v for k, v in payload.items() if k != "nonce"}
 
 
 def _has_custom_id(components: list[Any], custom_id: str) -> bool:

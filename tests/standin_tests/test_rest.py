@@ -191,6 +191,7 @@ async def test_history_before_after_limit(world: World, client: Any) -> None:
     assert world.standin.messages(world.alerts)[0]["content"] == "m0 (edited)"
     fetched = await channel.fetch_message(sent[0].id)
     assert fetched.content == "m0 (edited)"
+    assert sent[0].nonce is not None and fetched.nonce is None  # Discord does not store nonces
 
 
 async def test_unknown_route_is_recorded(world: World, client: Any) -> None:
@@ -228,3 +229,32 @@ async def test_flags_and_component_rules(world: World, client: Any) -> None:
     s.violations.clear()
     await client.http.request(route, json={"content": "x", "flags": 4096})  # SUPPRESS_NOTIFICATIONS is fine
     s.assert_clean()
+
+
+async def test_missing_openapi_disables_validation_and_says_so(tmp_path: Any) -> None:
+    async with DiscordStandIn(openapi_path=tmp_path / "absent.json") as s:
+        assert not s.validation_enabled
+        assert "not found" in (s.validation_skipped_reason or "")
+        g = s.add_guild("G", channels=["c"])
+        import aiohttp
+
+        url = f"{s.api_base}/channels/{g.channel('c')}/messages"
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bot {s.token}"}) as http:
+            async with http.post(url, json={"embeds": [{"title": "t", "color": "red"}]}) as resp:
+                assert resp.status == 200  # schema not checked…
+            async with http.post(url, json={"content": "x" * 2001}) as resp:
+                assert resp.status == 400  # …Discord's documented limits still are
+
+
+async def test_request_log_and_auth(world: World, client: Any) -> None:
+    s = world.standin
+    await client.get_channel(world.alerts).send("logged")
+    method, path, status, body = s.requests[-1]
+    assert (method, path, status) == ("POST", f"/channels/{world.alerts}/messages", 200)
+    assert body["content"] == "logged"
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{s.api_base}/users/@me") as resp:
+            assert resp.status == 401 and (await resp.json())["message"] == "401: Unauthorized"
+    assert s.invalid_requests == 1
