@@ -73,7 +73,7 @@ async def seed(store: Store, n: int) -> None:
 
 async def wait_for(predicate: Any, seconds: float = 5.0) -> None:
     async with asyncio.timeout(seconds):
-        while not predicate():  # noqa: ASYNC110 - the condition is HTTP traffic, not an event we own
+        while not predicate():
             await asyncio.sleep(0.02)
 
 

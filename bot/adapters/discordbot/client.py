@@ -22,8 +22,10 @@ import traceback
 from typing import Any
 
 import discord
+import yarl
 from discord import app_commands
 from discord.ext import commands
+from discord.gateway import DiscordWebSocket
 
 from bot.adapters.discordbot.checks import permission_label
 from bot.adapters.discordbot.embeds import NO_MENTIONS
@@ -201,6 +203,8 @@ class CivicBot(commands.Bot):
 
     # -- lifecycle -------------------------------------------------------------------
     async def setup_hook(self) -> None:
+        if self._open_resources:
+            await self._use_advertised_gateway()
         if self._owns_services:
             from bot.service import open_services
 
@@ -215,6 +219,21 @@ class CivicBot(commands.Bot):
             from bot.service import start_jobs
 
             start_jobs(self.services, self.sink)
+
+    async def _use_advertised_gateway(self) -> None:
+        """Connect where GET /gateway/bot says, not to discord.py's hard-coded default.
+
+        Why: a non-sharded discord.py Client connects to DiscordWebSocket.DEFAULT_GATEWAY
+        (wss://gateway.discord.gg) without asking; with DISCORD_API_BASE pointing elsewhere (the
+        stand-in, a proxy) the gateway must come from that API too. Against Discord this returns
+        the same default, so it is harmless there.
+        """
+        try:
+            _shards, url, _limits = await self.http.get_bot_gateway()
+        except (discord.HTTPException, discord.GatewayNotFound, OSError, TimeoutError) as exc:
+            log.warning("GET /gateway/bot failed (%s); using discord.py's default gateway", exc)
+            return
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
 
     async def on_ready(self) -> None:
         log.info(

@@ -147,7 +147,7 @@ class Subscriptions(commands.Cog):
         self,
         interaction: discord.Interaction,
         city: app_commands.Range[str, 1, 100],
-        channel: app_commands.AppCommandChannel | None = None,
+        channel: discord.TextChannel | None = None,
     ) -> None:
         target_id = channel.id if channel is not None else interaction.channel_id
         if target_id is None or interaction.guild_id is None:

@@ -1,0 +1,236 @@
+"""End-to-end harness: the real bot process (`python -m bot run`) against the Discord stand-in
+and the loopback feed server.
+
+Why a subprocess: only the real entry point proves the wiring — settings from the
+environment, Route.BASE and the gateway from GET /gateway/bot, setup_hook opening services,
+command sync, the scheduler, the delivery worker and SIGKILL survival. The stand-in validates
+every REST body against Discord's OpenAPI file, so `standin.violations == []` is asserted by
+every test. Skips cleanly without ../shared (no OpenAPI file to validate against).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from tests.conftest import PROJECT_ROOT
+
+MEMBER_ID = 424242424242424242
+ADMIN_ID = 434343434343434343
+CHANNELS = ("alerts", "quiet", "no-embeds", "storm", "crash", "doomed", "search")
+READY_TIMEOUT = 40.0
+
+
+@dataclass
+class BotProcess:
+    """`python -m bot run` with an environment; output goes to a log file we can show."""
+
+    env: dict[str, str]
+    cwd: Path
+    log_path: Path
+    proc: asyncio.subprocess.Process | None = None
+    starts: int = 0
+
+    async def start(self) -> None:
+        self.starts += 1
+        log = self.log_path.open("ab")
+        log.write(f"\n===== start #{self.starts} =====\n".encode())
+        log.flush()
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            cwd=self.cwd,
+            env=self.env,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+        log.close()
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, no flush — what a power cut or OOM kill does."""
+        if self.alive():
+            assert self.proc is not None
+            self.proc.send_signal(signal.SIGKILL)
+
+    async def wait_exit(self, seconds: float = 20.0) -> int | None:
+        if self.proc is None:
+            return None
+        with contextlib.suppress(TimeoutError):
+            return await asyncio.wait_for(self.proc.wait(), seconds)
+        return None
+
+    async def stop(self) -> int | None:
+        """SIGTERM (graceful), then SIGKILL if it does not exit."""
+        if not self.alive():
+            return self.proc.returncode if self.proc else None
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        code = await self.wait_exit(15.0)
+        if code is None:
+            self.kill()
+            code = await self.wait_exit(5.0)
+        return code
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            text = self.log_path.read_text("utf-8", "replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass
+class World:
+    standin: Any
+    feeds: Any
+    bot: BotProcess
+    guild: Any
+    channels: dict[str, int]
+    tmp: Path
+    feed_url: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def guild_id(self) -> int:
+        return int(self.guild.id)
+
+    @property
+    def owner_id(self) -> int:
+        return int(self.guild.owner_id)
+
+    async def slash(
+        self,
+        channel: str,
+        command: str,
+        options: dict[str, Any] | None = None,
+        *,
+        user_id: int | None = None,
+        **kw: Any,
+    ) -> Any:
+        return await self.standin.invoke_slash(
+            self.guild_id,
+            self.channels[channel],
+            user_id or self.owner_id,
+            command,
+            options or {},
+            **kw,
+        )
+
+    async def wait_ready(self, identifies: int) -> None:
+        """Until the process identified `identifies` times and its commands are registered."""
+
+        async def ready() -> None:
+            await self.standin.wait_identifies(identifies, timeout=READY_TIMEOUT)
+            while not self.standin.registered_commands(self.guild_id):
+                await asyncio.sleep(0.1)
+
+        try:
+            await asyncio.wait_for(ready(), READY_TIMEOUT)
+        except TimeoutError:
+            pytest.fail(f"bot did not become ready; its log:\n{self.bot.log_tail()}")
+
+    def alert_story_ids(self, channel: str) -> list[int]:
+        """Story ids of every alert embed in a channel, in order (footers end "story #<id>")."""
+        from bot.render import STORY_REF_RE
+
+        ids: list[int] = []
+        for message in self.standin.messages(self.channels[channel]):
+            for embed in message.get("embeds") or []:
+                match = STORY_REF_RE.search((embed.get("footer") or {}).get("text", ""))
+                if match:
+                    ids.append(int(match.group(1)))
+        return ids
+
+    def assert_clean(self) -> None:
+        assert self.standin.violations == [], [str(v) for v in self.standin.violations]
+        assert self.standin.errors == [], self.standin.errors
+
+
+def write_feeds_file(path: Path, feed_url: str) -> None:
+    path.write_text(
+        "[[feeds]]\n"
+        f'url = "{feed_url}"\n'
+        'name = "Chicago Local"\n'
+        'city = "chicago-il"\n'
+        "interval = 30\n",
+        encoding="utf-8",
+    )
+
+
+def bot_env(standin: Any, tmp: Path, feeds_file: Path, guild_id: int) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DISCORD_", "CIVIC_ALERTS_", "DEV_GUILD"))
+    }
+    env.update(
+        {
+            "DISCORD_TOKEN": standin.token,
+            "DISCORD_API_BASE": standin.api_base,
+            "DEV_GUILD_ID": str(guild_id),
+            "CIVIC_ALERTS_DB": str(tmp / "e2e.sqlite3"),
+            "CIVIC_ALERTS_FEEDS": str(feeds_file),
+            "CIVIC_ALERTS_POLL_INTERVAL": "30",
+            "CIVIC_ALERTS_TICK_SECONDS": "0.5",
+            "CIVIC_ALERTS_DELIVERY_INTERVAL": "0.5",
+            "CIVIC_ALERTS_ALLOW_PRIVATE_FEEDS": "true",  # the loopback feed server is "private"
+            "CIVIC_ALERTS_PARSE_WORKERS": "1",
+            "CIVIC_ALERTS_CATCHUP": "3",
+            "CIVIC_ALERTS_LOG_LEVEL": "INFO",
+            "PYTHONPATH": str(PROJECT_ROOT),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
+    from tests.standin import DiscordStandIn, Perm
+    from tests.standin.fixtures import require_openapi
+
+    require_openapi()
+    from tests.feedserver import FeedServer
+
+    tmp = tmp_path_factory.mktemp("e2e")
+    standin = DiscordStandIn()
+    await standin.start()
+    feeds = FeedServer()
+    await feeds.start()
+    bot: BotProcess | None = None
+    try:
+        specs: list[Any] = [
+            {"name": name, "deny_bot": int(Perm.EMBED_LINKS)} if name == "no-embeds" else name
+            for name in CHANNELS
+        ]
+        guild = standin.add_guild("Organizers", channels=specs, members=[MEMBER_ID, ADMIN_ID])
+        channels = {ch.name: int(cid) for cid, ch in guild.channels.items()}
+        feed_url = feeds.set_feed("/dyn/chicago.xml", title="Chicago Local", items=[])
+        feeds_file = tmp / "feeds.toml"
+        write_feeds_file(feeds_file, feed_url)
+        bot = BotProcess(bot_env(standin, tmp, feeds_file, int(guild.id)), tmp, tmp / "bot.log")
+        w = World(standin, feeds, bot, guild, channels, tmp, feed_url)
+        await bot.start()
+        await w.wait_ready(1)
+        yield w
+    finally:
+        if bot is not None:
+            await bot.stop()
+        await feeds.close()
+        await standin.stop()

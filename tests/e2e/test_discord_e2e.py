@@ -1,0 +1,332 @@
+"""End-to-end scenarios: the real bot process, the Discord stand-in, the loopback feed server.
+
+One bot process serves the module (start-up costs seconds); tests use separate channels so
+they do not see each other's alerts. The SIGKILL test runs last and restarts the process.
+Every test asserts the stand-in saw no invalid request (`standin.violations == []`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from tests.e2e.conftest import MEMBER_ID, World
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
+
+EPHEMERAL = 64
+POLL_WAIT = 50.0  # the configured feed's interval is 30 s (the minimum); plus a tick and a send
+
+
+def now_rfc822(minutes_ago: int = 0) -> datetime:
+    return datetime.now(UTC) - timedelta(minutes=minutes_ago)
+
+
+def houston_items(n: int, path: str) -> list[dict[str, Any]]:
+    places = [
+        "car wash",
+        "bakery",
+        "construction site",
+        "church",
+        "school",
+        "bus stop",
+        "courthouse",
+        "grocery store",
+        "restaurant",
+        "factory",
+        "apartment complex",
+        "gas station",
+        "park",
+        "hospital",
+        "library",
+    ]
+    return [
+        {
+            "title": f"ICE agents arrest {i + 2} people at Houston {places[i]}",
+            "guid": f"{path}-{i}",
+            "link": f"https://houston.example{path}/{i}",
+            "pubDate": now_rfc822(i + 1),
+            "description": f"Immigration agents arrested {i + 2} people at a {places[i]} in Houston.",
+        }
+        for i in range(n)
+    ]
+
+
+def denver_items(n: int) -> list[dict[str, Any]]:
+    places = [
+        "car wash",
+        "bakery",
+        "construction site",
+        "church",
+        "school",
+        "bus stop",
+        "courthouse",
+        "grocery store",
+        "restaurant",
+        "factory",
+        "apartment complex",
+        "gas station",
+    ]
+    return [
+        {
+            "title": f"ICE agents arrest {i + 2} workers at Denver {places[i]}",
+            "guid": f"den-{i}",
+            "link": f"https://denver.example/{i}",
+            "pubDate": now_rfc822(i + 1),
+            "description": f"Immigration agents arrested {i + 2} workers at a {places[i]} in Denver.",
+        }
+        for i in range(n)
+    ]
+
+
+async def eventually(predicate: Any, seconds: float, what: str, world: World) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"timed out after {seconds}s waiting for {what}; bot log:\n{world.bot.log_tail()}"
+            )
+        await asyncio.sleep(0.1)
+
+
+async def add_feed(world: World, channel: str, url: str) -> Any:
+    handle = await world.slash(channel, "feeds add", {"url": url})
+    await handle.wait_response(10)
+    followups = await handle.wait_followups(1, 15)
+    assert "Feed added" in str(followups[0].get("embeds")), followups
+    return handle
+
+
+# ------------------------------------------------------------------ subscribe → publish → alert
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def first_cycle(world: World) -> dict[str, Any]:
+    """Subscribe #alerts to Chicago, then the configured feed publishes three items:
+    one matching (Chicago + immigration enforcement, with hostile markup), one with no topic,
+    one about another city. Waits for the next poll to deliver."""
+    handle = await world.slash("alerts", "subscribe", {"city": "chicago-il"})
+    response = await handle.wait_response(10)
+    world.feeds.set_feed(
+        "/dyn/chicago.xml",
+        title="Chicago Local",
+        items=[
+            {
+                "title": "ICE agents detain two men in Chicago's Pilsen neighborhood @everyone [click](http://evil.example)",
+                "guid": "chi-1",
+                "link": "https://chicago.example/pilsen",
+                "pubDate": now_rfc822(5),
+                "description": "Federal immigration agents detained two men outside a Pilsen bakery on Tuesday. "
+                "Neighbors filmed the arrests. <@&123456789012345678> was pinged.",
+            },
+            {
+                "title": "Chicago Bears win on Sunday",
+                "guid": "chi-2",
+                "link": "https://chicago.example/bears",
+                "pubDate": now_rfc822(4),
+                "description": "The Bears beat the Packers at Soldier Field.",
+            },
+            {
+                "title": "National Guard troops deployed to Portland",
+                "guid": "chi-3",
+                "link": "https://chicago.example/portland",
+                "pubDate": now_rfc822(3),
+                "description": "Governor says National Guard troops will arrive in Portland, Oregon.",
+            },
+        ],
+    )
+    alerts = world.channels["alerts"]
+    await eventually(lambda: world.standin.messages(alerts), POLL_WAIT, "the Chicago alert", world)
+    await asyncio.sleep(3.0)  # anything else would have arrived by now
+    return {"response": response}
+
+
+async def test_subscribe_confirms_ephemerally(world: World, first_cycle: dict[str, Any]) -> None:
+    response = first_cycle["response"]
+    assert response.ephemeral and "Chicago, IL" in response.content
+    assert world.standin.registered_commands(world.guild_id)  # commands synced to DEV_GUILD_ID
+    world.assert_clean()
+
+
+async def test_matching_item_posts_exactly_one_alert(
+    world: World, first_cycle: dict[str, Any]
+) -> None:
+    messages = world.standin.messages(world.channels["alerts"])
+    assert len(messages) == 1, messages
+    embeds = messages[0]["embeds"]
+    assert len(embeds) == 1
+    embed = embeds[0]
+    assert "Pilsen" in embed["title"] and embed["url"] == "https://chicago.example/pilsen"
+    assert "@everyone" not in embed["title"] and "@everyone" not in embed.get("description", "")
+    assert "<@&123456789012345678>" not in embed.get("description", "")
+    assert "Chicago, IL" in embed["description"]
+    assert embed["footer"]["text"].split()[-2:][0] == "story"
+    posts = world.standin.requests_to("POST", rf"/channels/{world.channels['alerts']}/messages$")
+    assert posts and all(p.body.get("allowed_mentions") == {"parse": []} for p in posts)
+    world.assert_clean()
+
+
+async def test_non_matching_items_post_nothing(world: World, first_cycle: dict[str, Any]) -> None:
+    for name, channel_id in world.channels.items():
+        if name == "alerts":
+            continue
+        titles = [
+            e.get("title", "")
+            for m in world.standin.messages(channel_id)
+            for e in m.get("embeds") or []
+        ]
+        assert not any("Bears" in t or "Portland" in t for t in titles), (name, titles)
+    titles = [
+        e["title"] for m in world.standin.messages(world.channels["alerts"]) for e in m["embeds"]
+    ]
+    assert not any("Bears" in t or "Portland" in t for t in titles)
+    world.assert_clean()
+
+
+# ------------------------------------------------------------------ refusals
+
+
+async def test_member_without_manage_channels_is_refused(world: World) -> None:
+    from tests.standin import Perm
+
+    handle = await world.slash(
+        "alerts",
+        "subscribe",
+        {"city": "boston-ma"},
+        user_id=MEMBER_ID,
+        member_permissions=int(
+            Perm.VIEW_CHANNEL | Perm.SEND_MESSAGES | Perm.USE_APPLICATION_COMMANDS
+        ),
+        check_default_permissions=False,  # a server may override default permissions; the check must hold
+    )
+    response = await handle.wait_response(10)
+    assert response.ephemeral
+    assert "Manage Channels" in (response.content or "")
+    world.assert_clean()
+
+
+async def test_bot_lacking_embed_links_is_named(world: World) -> None:
+    handle = await world.slash("no-embeds", "subscribe", {"city": "chicago-il"})
+    response = await handle.wait_response(10)
+    assert response.ephemeral
+    assert "Embed Links" in (response.content or "")
+    assert "Send Messages" not in (response.content or "")
+    world.assert_clean()
+
+
+async def test_search_with_hostile_text_answers_cleanly(world: World) -> None:
+    query = "ICE\" AND -raid:* o'hare C++ NEAR( 🚨 @everyone " + "x" * 1500
+    handle = await world.slash("search", "search", {"query": query})
+    response = await handle.wait_response(10)
+    assert response.deferred and response.ephemeral
+    followups = await handle.wait_followups(1, 10)
+    embed = followups[0]["embeds"][0]
+    assert embed["title"].startswith("Search:")
+    assert "@everyone" not in embed["title"]
+    assert "Sorry" not in str(followups[0])
+    world.assert_clean()
+
+
+# ------------------------------------------------------------------ deleted channel
+
+
+async def test_deleted_channel_loses_its_subscriptions(world: World) -> None:
+    doomed = world.channels["doomed"]
+    handle = await world.slash("doomed", "subscribe", {"city": "boston-ma"})
+    assert "Boston" in ((await handle.wait_response(10)).content or "")
+    world.standin.delete_channel(doomed)
+
+    async def listed() -> str:
+        h = await world.slash("alerts", "subscriptions")
+        r = await h.wait_response(10)
+        return str(r.embeds) + (r.content or "")
+
+    deadline = time.monotonic() + 10
+    text = await listed()
+    while f"<#{doomed}>" in text and time.monotonic() < deadline:
+        await asyncio.sleep(0.3)
+        text = await listed()
+    assert f"<#{doomed}>" not in text, text
+    assert f"<#{world.channels['alerts']}>" in text  # the others stay
+    world.assert_clean()
+
+
+# ------------------------------------------------------------------ 429 storm
+
+
+async def test_rate_limit_storm_delivers_every_alert_once(world: World) -> None:
+    handle = await world.slash("storm", "subscribe", {"city": "denver-co"})
+    await handle.wait_response(10)
+    url = world.feeds.set_feed("/dyn/denver.xml", title="Denver Desk", items=denver_items(12))
+    world.standin.faults.rate_limit_storm(4.0)  # every bot-token request → 429 (global) for 4 s
+    await add_feed(world, "storm", url)  # interaction routes are exempt, like Discord's
+    ids = await eventually(
+        lambda: len(world.alert_story_ids("storm")) >= 12 and world.alert_story_ids("storm"),
+        45,
+        "12 Denver alerts after the storm",
+        world,
+    )
+    await asyncio.sleep(2.0)
+    ids = world.alert_story_ids("storm")
+    assert len(ids) == 12 and len(set(ids)) == 12, ids
+    storm_posts = world.standin.requests_to(
+        "POST", rf"/channels/{world.channels['storm']}/messages$"
+    )
+    assert any(r.status == 429 for r in storm_posts), "the storm never hit an alert send"
+    assert sum(1 for r in storm_posts if r.status == 200) == len(
+        world.standin.messages(world.channels["storm"])
+    )
+    world.assert_clean()
+
+
+# ------------------------------------------------------------------ SIGKILL mid-delivery (last)
+
+
+async def test_sigkill_mid_delivery_then_restart_loses_and_doubles_nothing(world: World) -> None:
+    handle = await world.slash("crash", "subscribe", {"city": "houston-tx"})
+    await handle.wait_response(10)
+    crash = world.channels["crash"]
+    # the first alert POST to #crash is held 3 s inside the stand-in: we kill the bot meanwhile,
+    # so the message may be created after the bot died (sent, but never recorded as sent)
+    rule = world.standin.faults.fail_next(
+        "POST", rf"/channels/{crash}/messages$", status=200, count=1, delay=3.0
+    )
+    url = world.feeds.set_feed(
+        "/dyn/houston.xml", title="Houston Desk", items=houston_items(14, "/h")
+    )
+    await add_feed(world, "crash", url)
+    await eventually(lambda: rule.hits >= 1, 30, "the first alert POST to #crash", world)
+    world.bot.kill()
+    assert await world.bot.wait_exit(10) is not None
+    await asyncio.sleep(3.5)  # let the held POST finish (or not) on the stand-in side
+    before = world.alert_story_ids("crash")
+    # the hard case really happened: alerts stand in the channel that the dead bot never recorded
+    assert before, (
+        "the held POST did not complete after the kill; the crash window was not exercised"
+    )
+
+    await world.bot.start()
+    await world.wait_ready(2)
+    ids = await eventually(
+        lambda: len(world.alert_story_ids("crash")) >= 14 and world.alert_story_ids("crash"),
+        45,
+        "14 Houston alerts after the restart",
+        world,
+    )
+    await asyncio.sleep(3.0)
+    ids = world.alert_story_ids("crash")
+    assert len(ids) == 14 and len(set(ids)) == 14, (before, ids)
+    # no channel got anything twice across the restart
+    for name in world.channels:
+        if name != "doomed":
+            posted = world.alert_story_ids(name)
+            assert len(posted) == len(set(posted)), (name, posted)
+    world.assert_clean()
