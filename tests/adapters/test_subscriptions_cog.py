@@ -208,3 +208,31 @@ async def test_unsubscribe_needs_manage_channels(
     )
     assert "Manage Channels" in only_reply(api)["content"]
     assert len(await store.subscriptions(guild_id=GUILD_ID)) == 1
+
+
+async def test_paused_channel_resumes_when_permissions_are_fixed(
+    bot: CivicBot, store: Store
+) -> None:
+    """A role/channel update event re-checks paused channels: fixed ones resume, others stay."""
+    await store.subscribe(GUILD_ID, ALERTS, "chicago-il", ("immigration-enforcement",))
+    await store.subscribe(GUILD_ID, NO_EMBEDS, "chicago-il", ("immigration-enforcement",))
+    await store.pause_channel(ALERTS, "missing Embed Links")
+    await store.pause_channel(NO_EMBEDS, "missing Embed Links")
+    events = bot.get_cog("GuildEvents")
+    guild = bot.get_guild(GUILD_ID)
+    assert events is not None and guild is not None
+    assert await events.resume_if_fixed(guild, None) == 1  # type: ignore[attr-defined]
+    paused = {s.channel_id: s.paused for s in await store.subscriptions(guild_id=GUILD_ID)}
+    assert paused == {
+        ALERTS: False,
+        NO_EMBEDS: True,
+    }  # the bot still lacks Embed Links in #no-embeds
+
+
+async def test_channel_delete_event_removes_its_subscriptions(bot: CivicBot, store: Store) -> None:
+    await store.subscribe(GUILD_ID, ALERTS, "chicago-il", ("immigration-enforcement",))
+    await store.subscribe(GUILD_ID, NO_EMBEDS, "chicago-il", ("immigration-enforcement",))
+    channel = bot.get_channel(NO_EMBEDS)
+    events = bot.get_cog("GuildEvents")
+    await events.on_guild_channel_delete(channel)  # type: ignore[union-attr]
+    assert [s.channel_id for s in await store.subscriptions(guild_id=GUILD_ID)] == [ALERTS]
