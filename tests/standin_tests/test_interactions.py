@@ -231,3 +231,59 @@ async def _until(pred: Any) -> None:
     from tests.standin.models import wait_until
 
     await wait_until(pred, 5.0, "condition")
+
+
+async def test_commands_bot_with_cog_and_global_sync(world: World) -> None:
+    from discord.ext import commands
+
+    class Alerts(commands.Cog):
+        @app_commands.command(name="latest", description="Latest stories for a city")
+        async def latest(self, interaction: discord.Interaction, city: str) -> None:
+            await interaction.response.send_message(embed=discord.Embed(title=f"Latest: {city}"))
+
+    class Bot(commands.Bot):
+        async def setup_hook(self) -> None:
+            await self.add_cog(Alerts())
+            await self.tree.sync()  # global: PUT /applications/{id}/commands
+
+    def factory() -> Bot:
+        intents = discord.Intents.default()
+        intents.message_content = False
+        return Bot(command_prefix=commands.when_mentioned, intents=intents, guild_ready_timeout=0.5)
+
+    s = world.standin
+    async with connected_client(s, client_factory=factory):
+        assert [c["name"] for c in s.registered_commands()] == ["latest"]
+        assert "guild_id" not in s.registered_commands()[0]
+        h = await s.invoke_slash(world.guild.id, world.alerts, world.guild.owner_id, "latest", {"city": "chicago-il"})
+        r = await h.wait_response()
+        assert r.type == 4 and not r.ephemeral and r.embeds[0]["title"] == "Latest: chicago-il"
+        [msg] = s.messages(world.alerts)
+        assert msg["interaction_metadata"]["name"] == "latest" and msg["webhook_id"] == str(s.app_id)
+    s.assert_clean()
+
+
+async def test_followup_before_ack_and_foreign_webhook(world: World, bot: Any) -> None:
+    import aiohttp
+
+    s = world.standin
+    h = s._new_interaction(2, world.guild, world.alerts, world.guild.owner_id,
+                           {"id": "1", "name": "x", "type": 1}, 0)  # nobody answers this one
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{s.api_base}/webhooks/{s.app_id}/{h.token}", json={"content": "early"}) as resp:
+            assert resp.status == 404 and (await resp.json())["code"] == 10015
+        async with http.post(f"{s.api_base}/webhooks/{s.app_id}/not-a-token", json={"content": "x"}) as resp:
+            assert resp.status == 401 and (await resp.json())["code"] == 50027
+    assert len(s.violations) == 2
+
+
+async def test_file_upload_is_multipart_validated(world: World, bot: Any) -> None:
+    import io
+
+    s = world.standin
+    channel = bot.get_channel(world.alerts)
+    msg = await channel.send("report", file=discord.File(io.BytesIO(b"a,b\n1,2\n"), filename="report.csv"))
+    assert msg.attachments[0].filename == "report.csv" and msg.attachments[0].size == 8
+    with pytest.raises(discord.HTTPException):
+        await channel.send("x" * 2001, file=discord.File(io.BytesIO(b"x"), filename="x.txt"))
+    assert [v.location for v in s.violations] == ["content"]
