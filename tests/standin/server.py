@@ -261,8 +261,7 @@ class DiscordStandIn:
         self.interaction_token_ttl = interaction_token_ttl
         self.nonce_window = nonce_window
         self.allowed_privileged_intents = allowed_privileged_intents
-        self.rate_limits = rate_limits or RateLimitConfig()
-        self.limiter = RateLimiter(self.rate_limits)
+        self.limiter = RateLimiter(rate_limits or RateLimitConfig())
         self.faults = Faults(self)
         self.gateway = Gateway(self)
         self.gateway_frames_sent = 0
@@ -308,6 +307,16 @@ class DiscordStandIn:
         self._site_port: int | None = None
 
     # ================================================================ lifecycle / config
+
+    @property
+    def rate_limits(self) -> RateLimitConfig:
+        """The live rate-limit settings (mutate fields, or assign a new RateLimitConfig)."""
+        return self.limiter.config
+
+    @rate_limits.setter
+    def rate_limits(self, config: RateLimitConfig) -> None:
+        self.limiter.config = config
+        self.limiter.reset()
 
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -1512,9 +1521,10 @@ class DiscordStandIn:
                 msg_body = data or {}
             payload = self._message_payload(ch, msg_body, flags=flags, webhook_id=self.app_id, interaction=handle)
             message = handle.original = self._store(ch, payload, msg_body, ephemeral=ephemeral)
-        elif ctype == 7 and handle.message_id is not None:
-            message = self._message_index.get(handle.message_id)
-            if message is not None and data:
+        elif ctype in (6, 7) and handle.message_id is not None:
+            # for a component interaction, "@original" is the message the component is on
+            message = handle.original = self._message_index.get(handle.message_id)
+            if ctype == 7 and message is not None and data:
                 self._apply_edit(message, data)
         handle.callback = CallbackRecord(type=ctype, data=copy.deepcopy(data))
         if req.query.get("with_response") not in ("1", "true", "True"):

@@ -287,3 +287,20 @@ async def test_file_upload_is_multipart_validated(world: World, bot: Any) -> Non
     with pytest.raises(discord.HTTPException):
         await channel.send("x" * 2001, file=discord.File(io.BytesIO(b"x"), filename="x.txt"))
     assert [v.location for v in s.violations] == ["content"]
+
+
+async def test_deferred_update_then_edit_original_edits_the_component_message(world: World, bot: Any) -> None:
+    s = world.standin
+
+    class Later(discord.ui.View):
+        @discord.ui.button(label="Refresh", custom_id="refresh")
+        async def refresh(self, interaction: discord.Interaction, button: discord.ui.Button[Any]) -> None:
+            await interaction.response.defer()  # type 6 for a component
+            await interaction.edit_original_response(content="refreshed", view=None)
+
+    msg = await bot.get_channel(world.alerts).send("stale", view=Later())
+    press = await s.press_button({"id": str(msg.id)}, "refresh")
+    assert (await press.wait_response()).type == 6
+    await _until(lambda: s.message(msg.id)["content"] == "refreshed")
+    assert s.message(msg.id)["components"] == []
+    s.assert_clean()
