@@ -149,6 +149,7 @@ class FaultRule:
     code: int | None = None
     message: str | None = None
     delay: float = 0.0
+    cloudflare: bool = False
     hits: int = 0
 
 
@@ -174,11 +175,15 @@ class Faults:
         code: int | None = None,
         message: str | None = None,
         delay: float = 0.0,
+        cloudflare: bool = False,
     ) -> FaultRule:
         """Answer the next `count` matching requests (method "*" = any; regex searched in the path
         relative to /api/v10) with `status`. A 429 gets Discord's rate-limit body and headers
-        (incl. ``Via``) with `retry_after` (default 0.1 s); `delay` sleeps before answering."""
-        rule = FaultRule(method.upper(), re.compile(path_regex), status, count, retry_after, global_, code, message, delay)
+        (incl. ``Via``) with `retry_after` (default 0.1 s); `delay` sleeps before answering (a 2xx
+        status with a delay only slows the real answer down). ``cloudflare=True`` answers like
+        Cloudflare's edge instead: a text/plain body and no ``Via`` (discord.py does not retry)."""
+        rule = FaultRule(method.upper(), re.compile(path_regex), status, count, retry_after, global_, code, message,
+                         delay, cloudflare)
         self.rules.append(rule)
         return rule
 
@@ -954,6 +959,9 @@ class DiscordStandIn:
         headers = dict(resp.headers)
         if resp.data is None:
             return web.Response(status=resp.status, headers=headers)
+        if isinstance(resp.data, str):
+            headers["Content-Type"] = "text/plain; charset=UTF-8"
+            return web.Response(status=resp.status, body=resp.data.encode(), headers=headers)
         headers["Content-Type"] = "application/json"  # exactly: discord.py compares the whole header
         return web.Response(status=resp.status, body=json.dumps(resp.data).encode(), headers=headers)
 
@@ -989,6 +997,9 @@ class DiscordStandIn:
         if rule is not None:
             if rule.delay:
                 await asyncio.sleep(rule.delay)
+            if rule.cloudflare:
+                return _Resp(rule.status, f"error code: {1015 if rule.status == 429 else 1020}",
+                             {"Retry-After": str(round(rule.retry_after or 1))})
             if rule.status == 429:
                 retry = 0.1 if rule.retry_after is None else rule.retry_after
                 headers = global_429_headers(retry) if rule.global_ else {

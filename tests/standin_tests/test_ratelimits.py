@@ -130,3 +130,12 @@ async def test_fanout_benchmark_1000_messages_validated_fast() -> None:
         assert sum(len(s.messages(c)) for c in ids) == 1000
         assert s.violations == []
         assert elapsed < 20, f"1,000 validated messages took {elapsed:.1f}s"
+
+
+async def test_cloudflare_429_is_not_retried_by_discord_py(world: World, client: Any) -> None:
+    s = world.standin
+    s.faults.fail_next("POST", r"/messages$", 429, cloudflare=True)
+    with pytest.raises(discord.HTTPException) as exc:
+        await client.get_channel(world.alerts).send("banned?")
+    assert exc.value.status == 429
+    assert [r.status for r in s.requests_to("POST", r"/messages$")] == [429]  # no retry
