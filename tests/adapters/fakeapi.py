@@ -228,6 +228,8 @@ class FakeDiscordAPI:
             if m == "POST":
                 self.last_webhook_message_id = int(msg["id"])
             return self._json(msg)
+        if m == "GET" and re.fullmatch(r"/channels/\d+", path):
+            return self._json({"message": "Unknown Channel", "code": 10003}, 404)
         ch = re.fullmatch(r"/channels/(\d+)/messages(?:/(\d+))?", path)
         if ch:
             channel_id = int(ch.group(1))

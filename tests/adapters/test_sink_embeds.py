@@ -215,10 +215,24 @@ async def test_forbidden_names_the_missing_permission(bot: CivicBot, api: FakeDi
     assert info.value.missing == ("Embed Links",)
 
 
-async def test_channel_not_in_cache_is_gone(bot: CivicBot, api: FakeDiscordAPI) -> None:
+async def test_channel_not_in_cache_is_gone_once_discord_confirms(
+    bot: CivicBot, api: FakeDiscordAPI
+) -> None:
     with pytest.raises(ChannelGoneError):
-        await bot.sink.send(999_999, [alert(1)], "n")
+        await bot.sink.send(999_999, [alert(1, channel_id=999_999)], "n")
+    assert [r.path for r in api.calls("GET", r"^/channels/")] == [
+        "/channels/999999"
+    ]  # asked, got 404 10003
     assert api.calls("POST") == []
+
+
+async def test_unavailable_guild_is_transient_not_gone(bot: CivicBot, api: FakeDiscordAPI) -> None:
+    """During an outage a guild's channels can vanish from the cache: retry, never unsubscribe."""
+    guild = bot.get_guild(GUILD_ID)
+    assert guild is not None
+    guild.unavailable = True
+    with pytest.raises(TransientDeliveryError):
+        await bot.sink.send(999_999, [alert(1, channel_id=999_999)], "n")
 
 
 async def test_notify_problem_posts_once_in_a_channel_the_bot_can_use(

@@ -330,3 +330,36 @@ async def test_sigkill_mid_delivery_then_restart_loses_and_doubles_nothing(world
             posted = world.alert_story_ids(name)
             assert len(posted) == len(set(posted)), (name, posted)
     world.assert_clean()
+
+
+async def test_sigterm_shuts_down_cleanly(world: World) -> None:
+    code = await world.bot.stop()
+    assert code == 0, world.bot.log_tail()
+    log = world.bot.log_path.read_text("utf-8", "replace")
+    assert "Traceback" not in log, world.bot.log_tail(120)
+    world.assert_clean()
+
+
+async def test_sync_commands_cli_registers_globally(world: World) -> None:
+    """`civic-alerts sync-commands`: HTTP only, forced global upsert (+ the dev guild)."""
+    import sys
+
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "sync-commands",
+        cwd=world.tmp,
+        env=world.bot.env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    assert "synced 8 global commands" in out.decode()
+    assert {c["name"] for c in world.standin.registered_commands(None)} >= {
+        "subscribe",
+        "search",
+        "feeds",
+    }
+    world.assert_clean()

@@ -91,6 +91,12 @@ def error_text(error: BaseException) -> tuple[str, bool]:
             )
         value = discord.utils.escape_mentions(str(original.value))[:80]
         return f"I couldn't use the value “{discord.utils.escape_markdown(value)}”.", False
+    if isinstance(original, app_commands.CommandSignatureMismatch):
+        return (
+            "This command was just updated and your Discord app still has the old version. "
+            "Try again in a minute (or restart Discord).",
+            False,
+        )
     if isinstance(original, app_commands.CommandNotFound):
         return "That command no longer exists here; the command list may be refreshing.", False
     return GENERIC_APOLOGY, True

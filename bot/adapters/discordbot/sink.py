@@ -67,14 +67,35 @@ class DiscordSink:
         except TimeoutError:
             raise TransientDeliveryError("Discord gateway not ready yet") from None
 
-    async def _channel(self, channel_id: int) -> discord.abc.Messageable:
-        """The cached channel; a channel we cannot see in the cache is gone for us."""
+    async def _channel(
+        self, channel_id: int, guild_id: int | None = None
+    ) -> discord.abc.Messageable:
+        """The channel to post in; ChannelGoneError only when Discord confirms it is gone.
+
+        Why not trust a cache miss alone: right after a (re)connect, or during a Discord
+        outage, a guild can be "unavailable" and its channels missing from the cache; treating
+        that as deleted would drop every subscription of the server. So: unavailable guild →
+        retry later; otherwise ask Discord (GET /channels/{id}) — 404 means gone, 403 means we
+        lost access (pause, don't delete).
+        """
         await self._ready()
         channel = self.bot.get_channel(channel_id)
         if channel is None:
-            raise ChannelGoneError(
-                f"channel {channel_id} is not visible to the bot (deleted or bot removed)"
-            )
+            guild = self.bot.get_guild(guild_id) if guild_id is not None else None
+            if guild is not None and guild.unavailable:
+                raise TransientDeliveryError(f"guild {guild_id} is unavailable (Discord outage?)")
+            try:
+                channel = await self.bot.fetch_channel(channel_id)
+            except discord.NotFound:
+                raise ChannelGoneError(
+                    f"channel {channel_id} no longer exists (or the bot left)"
+                ) from None
+            except discord.Forbidden:
+                raise ForbiddenDeliveryError(
+                    f"channel {channel_id}: the bot cannot see it", ("View Channel",)
+                ) from None
+            except (discord.DiscordException, aiohttp.ClientError, TimeoutError, OSError) as exc:
+                raise self._translate(exc, None, f"look up channel {channel_id}") from exc
         if not isinstance(channel, discord.abc.Messageable):
             raise ChannelGoneError(f"channel {channel_id} cannot hold messages")
         return channel
@@ -110,7 +131,7 @@ class DiscordSink:
         return E.batch_size(self.render(alerts[: E.MESSAGE_EMBEDS_MAX]))
 
     async def send(self, channel_id: int, alerts: Sequence[Alert], nonce: str) -> int:
-        channel = await self._channel(channel_id)
+        channel = await self._channel(channel_id, alerts[0].guild_id if alerts else None)
         embeds = self.render(alerts)
         try:
             message = await channel.send(
@@ -125,7 +146,7 @@ class DiscordSink:
             alerts = [alerts]
         # the same order the message was sent in (outbox order: published, then delivery id)
         alerts = sorted(alerts, key=lambda a: (a.story.published, a.delivery_id))
-        channel = await self._channel(channel_id)
+        channel = await self._channel(channel_id, alerts[0].guild_id if alerts else None)
         embeds = self.render(alerts)
         partial = channel.get_partial_message(message_id)  # type: ignore[union-attr]
         try:
