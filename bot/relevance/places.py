@@ -26,6 +26,7 @@ Place finding rules (``PlaceFinder.find``):
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import tomllib
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.errors import ConfigError
+from bot.relevance.frames import Frames, frame_of
 from bot.relevance.text import Lexicon, Tokens, norm_key, tokenize
 
 STATE_NAMES: dict[str, str] = {
@@ -81,9 +83,17 @@ _FUNCTION_WORDS = frozenset(
 _NOT_A_CITY_AFTER = frozenset(
     """County Counties Parish Township Borough Street St Avenue Ave Road Rd Boulevard Blvd
     Drive Dr Square Highway Expressway Parkway Lane Place Theatre Theater Stadium Arena Hall
-    University College Bridge Tunnel Memorial Monument Island Lake River Bay Creek Pike""".split()
+    University College Bridge Tunnel Memorial Monument Island Lake River Bay Creek Pike
+    Freeway Tollway Turnpike""".split()
+)
+# a city name before these is a beach, park or school, unless another name follows
+# ("Columbus Park", "Montrose Beach" — but "Chicago Park District")
+_PLACE_TYPE_AFTER = frozenset(
+    """Beach Beaches Harbor Harbour Park Plaza Mall Station Terrace High School Academy
+    Hospital Church Zoo Woods""".split()
 )
 _SENTENCE_BREAK = re.compile(r"[.!?:;\n|\"(\[]")
+_LIST_BREAK = re.compile(r"[.!?:;\n|\"()\[\]]| - ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +130,7 @@ class PlacesConfig:
     qualifier_only: frozenset[str] = frozenset({"washington"})
     person_titles: frozenset[str] = frozenset()
     not_places: tuple[str, ...] = ()
+    frames: Frames = field(default_factory=lambda: Frames.from_config(None))
 
 
 def slugify(text: str) -> str:
@@ -165,6 +176,7 @@ def load_places_config(path: Path) -> PlacesConfig:
         person_titles=frozenset(t.lower() for t in data.get("person_titles", [])),
         qualifier_only=frozenset(norm_key(n) for n in data.get("qualifier_only", ["Washington"])),
         not_places=tuple(data.get("not_places", [])),
+        frames=Frames.from_config(data.get("frames")),
     )
     for n, a in enumerate(data.get("alias", [])):
         city = a.get("city")
@@ -510,10 +522,20 @@ class PlaceFinder:
                 if (
                     not aliases
                     and j < n
-                    and toks.orig[j] in _NOT_A_CITY_AFTER
                     and not toks.seps[j].strip()
+                    and (
+                        toks.orig[j] in _NOT_A_CITY_AFTER
+                        or (
+                            toks.orig[j] in _PLACE_TYPE_AFTER
+                            and not (
+                                j + 1 < n
+                                and toks.orig[j + 1][:1].isupper()
+                                and not toks.seps[j + 1].strip()
+                            )
+                        )
+                    )
                 ):
-                    i = j + 1  # "Cumberland County", "Farragut Square", "Portland Avenue"
+                    i = j + 1  # "Cumberland County", "Farragut Square", "Montrose Beach"
                     continue
                 m = _Mention(i, j, key, cities, aliases)
                 q = self._qualifier(toks, j, starts)
@@ -556,12 +578,13 @@ class PlaceFinder:
             return self._default(default)
 
         found: dict[str, str] = {}
+        ev: dict[str, list[tuple[_Mention, str]]] = {}
         anchors: list[City] = [default] if default else []
         pending: list[_Mention] = []
         for m in mentions:
             surface = toks.surface(m.i, max(m.j, m.qualifier_end))
             if m.qualified is not None:
-                self._accept(found, anchors, m.qualified, surface)
+                self._accept(found, ev, anchors, m.qualified, surface, m, "q")
                 continue
             done = False
             for a in m.aliases:
@@ -571,7 +594,7 @@ class PlaceFinder:
                     continue
                 if a.not_before and m.j < n and lower[m.j] in a.not_before:
                     continue
-                self._accept(found, anchors, gaz._by_id[a.city], surface)
+                self._accept(found, ev, anchors, gaz._by_id[a.city], surface, m, "alias")
                 done = True
             if not done:
                 pending.append(m)
@@ -587,14 +610,14 @@ class PlaceFinder:
             if city is None:
                 later.append(m)
             else:
-                self._accept(found, anchors, city, toks.surface(m.i, m.j))
+                self._accept(found, ev, anchors, city, toks.surface(m.i, m.j), m, "bare")
         for m in ctx:
             for a in m.aliases:
                 if not a.context:
                     continue
                 target = gaz._by_id[a.city]
                 if target.state in states or any(gaz.near(target, x) for x in anchors):
-                    self._accept(found, anchors, target, toks.surface(m.i, m.j))
+                    self._accept(found, ev, anchors, target, toks.surface(m.i, m.j), m, "ctx")
                     break
             else:
                 later.append(m)
@@ -606,20 +629,23 @@ class PlaceFinder:
                     if rnd == 0:
                         rest.append(m)
                     continue
-                self._accept(found, anchors, city, toks.surface(m.i, m.j))
+                self._accept(found, ev, anchors, city, toks.surface(m.i, m.j), m, "bare")
             later = rest
         if not found:
             return self._default(default)
+        keep = self._prune(found, ev, toks, title_end, default)
+        if not keep:
+            return self._default(default)
         out: list[tuple[str, str]] = []
         seen: set[str] = set()
-        for cid, surface in found.items():
+        for cid in keep:
             if cid not in seen:
-                out.append((cid, f'"{surface}"'))
+                out.append((cid, f'"{found[cid]}"'))
                 seen.add(cid)
-        for cid, surface in found.items():
+        for cid in keep:
             core = gaz.metro_core(cid)
             if core and core not in seen:
-                out.append((core, f'"{surface}" (metro)'))
+                out.append((core, f'"{found[cid]}" (metro)'))
                 seen.add(core)
         return out
 
@@ -633,10 +659,154 @@ class PlaceFinder:
         return out
 
     @staticmethod
-    def _accept(found: dict[str, str], anchors: list[City], city: City, surface: str) -> None:
+    def _accept(
+        found: dict[str, str],
+        ev: dict[str, list[tuple[_Mention, str]]],
+        anchors: list[City],
+        city: City,
+        surface: str,
+        m: _Mention,
+        how: str,
+    ) -> None:
         if city.id not in found:
             found[city.id] = surface
             anchors.append(city)
+        ev.setdefault(city.id, []).append((m, how))
+
+    # --- which of the found places the item is about --------------------------------------
+    def _prune(
+        self,
+        found: dict[str, str],
+        ev: dict[str, list[tuple[_Mention, str]]],
+        toks: Tokens,
+        title_end: int,
+        default: City | None,
+    ) -> list[str]:
+        """Drop incidental places: framed mentions (frames.py) and weak lone mentions.
+
+        1. A mention in a frame (sports opponent, comparison, street, court seat, origin,
+           travel) does not count when a place outside the frame (or the feed's city) says
+           where the story is; court/origin/travel frames still count next to a place of the
+           same metro. A list ("in Los Angeles and Washington last summer") shares its frame.
+        2. Strong evidence: the headline, the dateline, "Name, ST", a neighbourhood or other
+           alias, or two mentions. When some place has it, a place named once in the summary
+           with none of it is dropped unless it lies near a strong place.
+        """
+        gaz = self.gaz
+        fr = self.gaz.config.frames
+        lower = toks.lower
+        seps = toks.seps
+        n = len(lower)
+        mentions: dict[int, tuple[_Mention, str]] = {}
+        city_of: dict[int, list[str]] = {}
+        for cid, lst in ev.items():
+            for m, how in lst:
+                mentions.setdefault(m.i, (m, how))
+                city_of.setdefault(m.i, []).append(cid)
+        order = sorted(mentions)
+        sports: bool | None = None
+        covered = {k for m, _ in mentions.values() for k in range(m.i, max(m.j, m.qualifier_end))}
+        frame: dict[int, tuple[str, str] | None] = {}
+        for i in order:
+            m, how = mentions[i]
+            end = max(m.j, m.qualifier_end)
+            small = how == "bare" and all(gaz._by_id[c].population < 100_000 for c in city_of[i])
+            if sports is None:
+                sports = fr.is_sports(toks)
+            frame[i] = frame_of(
+                fr,
+                toks,
+                m.i,
+                end,
+                sports=sports,
+                small=small,
+                known_places=gaz._by_key,
+                covered=covered,
+                title_case=m.i < title_end and _is_title_case(toks, 0, title_end),
+            )
+        # lists share a frame: "in Los Angeles, Washington and Memphis last summer"
+        linked: list[tuple[int, int]] = []
+        for a_i, b_i in itertools.pairwise(order):
+            a_m = mentions[a_i][0]
+            b_m = mentions[b_i][0]
+            a_end = max(a_m.j, a_m.qualifier_end)
+            if b_m.i - a_end > 1 or (a_end < title_end <= b_m.i):
+                continue
+            if any(lower[k] not in ("and", "or") for k in range(a_end, b_m.i)):
+                continue
+            if any(_LIST_BREAK.search(seps[k]) for k in range(a_end, b_m.i + 1)):
+                continue
+            b_end = max(b_m.j, b_m.qualifier_end)
+            if b_end < n and lower[b_end] == "s" and "'" in seps[b_end]:
+                continue  # "… and Chicago's mayor": a new noun phrase
+            linked.append((a_i, b_i))
+        for a_i, b_i in linked:
+            fa = frame[a_i]
+            if frame[b_i] is None and fa is not None and fa[1] == "pre":
+                frame[b_i] = fa
+        for a_i, b_i in reversed(linked):
+            fb = frame[b_i]
+            if frame[a_i] is None and fb is not None and fb[1] == "post":
+                frame[a_i] = fb
+
+        unframed = {cid for cid, lst in ev.items() if any(frame[m.i] is None for m, _ in lst)}
+        ref = [gaz._by_id[c] for c in unframed]
+        if default is not None:
+            ref.append(default)
+        keep: list[str] = []
+        for cid in found:
+            if cid in unframed:
+                keep.append(cid)
+                continue
+            city = gaz._by_id[cid]
+            drop = True
+            for m, _ in ev[cid]:
+                kind = frame[m.i][0]  # type: ignore[index]
+                if kind in ("cmp", "opp", "street"):
+                    continue
+                if not ref or any(gaz.near(city, r) for r in ref):
+                    drop = False  # court/origin/travel: nothing else, or the same metro
+                    break
+            if not drop:
+                keep.append(cid)
+        if len(keep) < 2:
+            return keep
+        # strong evidence
+        strong: set[str] = set()
+        for cid in keep:
+            count = 0
+            for m, how in ev[cid]:
+                if frame[m.i] is not None:
+                    continue
+                count += 1
+                if how != "bare" or m.i < title_end or self._dateline(toks, m, title_end):
+                    strong.add(cid)
+                    break
+            if count >= 2:
+                strong.add(cid)
+        if not strong:
+            return keep
+        strong_cities = [gaz._by_id[c] for c in strong]
+        return [
+            cid
+            for cid in keep
+            if cid in strong or any(gaz.near(gaz._by_id[cid], s) for s in strong_cities)
+        ]
+
+    @staticmethod
+    def _dateline(toks: Tokens, m: _Mention, title_end: int) -> bool:
+        """The summary opens "CHICAGO —", "PORTLAND, Ore. (AP) —"."""
+        if m.i != title_end:
+            return False
+        end = max(m.j, m.qualifier_end)
+        seps = toks.seps
+        for k in range(end, min(end + 4, len(seps))):
+            sep = seps[k]
+            if "-" in sep and (" " in sep or ")" in sep):
+                return True
+            if k == end and "(" not in sep and sep.strip():
+                return False
+        return False
 
     def _qualifier(
         self, toks: Tokens, j: int, starts: dict[int, list[tuple[int, tuple]]]
