@@ -34,7 +34,7 @@ _ONLY_PERIOD = re.compile(r"^\.\s*$")
 _ABBREVIATIONS = frozenset(
     """gov sen rep reps lt gen col sgt capt st mt ft dr mr mrs ms jr sr no ore ill calif colo
     conn fla ga ind kan ky la md mass mich minn miss mo mont neb nev okla pa tenn tex va
-    wash wis wyo ariz ark del vt ala""".split()
+    wash wis wyo ariz ark del vt ala vs v""".split()
 )
 
 
@@ -63,7 +63,7 @@ DEFAULT_FRAMES: dict[str, list[str]] = {
         "similar", "earlier", "previously", "previous", "prior", "mirroring", "mirrored",
         "mirrors", "mirror", "echo", "echoes", "echoed", "echoing", "modeled", "modelled",
         "patterned", "reminiscent", "recalling", "recalled", "unlike", "like", "spent",
-        "compared", "comparison", "same",
+        "compared", "comparison", "same", "did",
     ],
     # right after the place: "in Los Angeles last summer", "Chicago-style"
     "cmp_after": [
@@ -130,6 +130,18 @@ DEFAULT_FRAMES: dict[str, list[str]] = {
         "field goal", "home run", "homer", "goals", "goalie", "pitcher", "standings",
         "preseason", "postseason", "matchup", "tipoff", "kickoff", "deficit", "road trip",
     ],
+    # an event word near a place makes it part of the story even when named only once
+    # in the summary ("a second contingent is scheduled to reach Chicago")
+    "event_words": [
+        "deploy", "deploys", "deployed", "deploying", "deployment", "deployments", "arrive",
+        "arrives", "arrived", "arriving", "arrival", "reach", "reaches", "reached", "raid",
+        "raids", "raided", "arrest", "arrests", "arrested", "detain", "detains", "detained",
+        "patrol", "patrols", "patrolling", "surge", "sent", "send", "sends", "sending",
+        "headed", "heading", "expand", "expands", "expanded", "expanding", "launch",
+        "launches", "launched", "begin", "begins", "began", "protest", "protests", "protested",
+        "rally", "rallies", "march", "marched", "shooting", "shot", "killed", "clash",
+        "clashed", "clashes", "federalize", "federalized", "mobilize", "mobilized",
+    ],
     "team_names": [],
     "street_before": ["on", "along", "down", "off"],
 }  # fmt: skip
@@ -151,6 +163,7 @@ class Frames:
     opp_to: frozenset[str]
     sports_words: frozenset[str]
     sports_phrases: tuple[tuple[str, ...], ...]
+    event_words: frozenset[str]
     team_names: frozenset[str]  # original casing
     street_before: frozenset[str]
 
@@ -183,9 +196,24 @@ class Frames:
             opp_to=low("opp_to"),
             sports_words=frozenset(x for x in sports if " " not in x),
             sports_phrases=tuple(tuple(x.split()) for x in sports if " " in x),
+            event_words=low("event_words"),
             team_names=frozenset(merged["team_names"]),
             street_before=low("street_before"),
         )
+
+    def has_event(self, toks: Tokens, i: int, end: int) -> bool:
+        """An event word in the mention's clause, a few words either side."""
+        low = toks.lower
+        start = clause_start(toks, i)
+        if self.event_words.intersection(low[start:i]):
+            return True
+        k = end
+        stop = min(len(low), end + 4)
+        while k < stop and not is_break(toks, k):
+            if low[k] in self.event_words:
+                return True
+            k += 1
+        return False
 
     def is_sports(self, toks: Tokens) -> bool:
         """Two distinct sports words, or one plus a capitalized team nickname."""
@@ -241,7 +269,7 @@ def frame_of(
 
     # --- before the place -----------------------------------------------------------
     if pre:
-        if sports:
+        if sports and not possessive:
             if p1 in fr.opp_before or (p1 == "to" and p2 in fr.opp_to):
                 return ("opp", "pre")
         if p1 in fr.cmp_before or (p1 == "in" and p2 in ("as", "like", "than")):

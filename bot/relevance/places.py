@@ -779,7 +779,12 @@ class PlaceFinder:
                 if frame[m.i] is not None:
                     continue
                 count += 1
-                if how != "bare" or m.i < title_end or self._dateline(toks, m, title_end):
+                if (
+                    how != "bare"
+                    or m.i < title_end
+                    or self._dateline(toks, m, title_end)
+                    or fr.has_event(toks, m.i, max(m.j, m.qualifier_end))
+                ):
                     strong.add(cid)
                     break
             if count >= 2:
