@@ -87,6 +87,8 @@ DEFAULT_FRAMES: dict[str, list[str]] = {
         "exited", "exiting", "evacuated", "fled", "flee", "return", "returned", "returning",
         "returns", "reporting", "reports", "live", "broadcast", "redeployed", "released",
         "freed", "miles", "blocks", "minutes", "across", "streets", "move", "moves",
+        "dispatch", "dispatches", "update", "updates", "scenes", "photos", "video", "videos",
+        "footage", "images", "voices", "letter", "news", "stories", "notes", "postcard",
         "moved", "moving", "shift", "shifts", "shifted", "shifting", "relocate", "relocates",
         "relocated", "relocating", "expand", "expands", "expanded", "expanding", "spread",
         "spreads", "spreading",
@@ -140,10 +142,20 @@ DEFAULT_FRAMES: dict[str, list[str]] = {
         "headed", "heading", "expand", "expands", "expanded", "expanding", "launch",
         "launches", "launched", "begin", "begins", "began", "protest", "protests", "protested",
         "rally", "rallies", "march", "marched", "shooting", "shot", "killed", "clash",
-        "clashed", "clashes", "federalize", "federalized", "mobilize", "mobilized",
+        "clashed", "clashes", "federalize", "federalized", "mobilize", "mobilized", "go",
+        "goes", "going", "went", "next", "target", "targets", "targeted", "targeting",
     ],
     "team_names": [],
     "street_before": ["on", "along", "down", "off"],
+    # "descend on Cicero", "a crackdown on Elgin": the town itself, not a street
+    "street_not_after": [
+        "descend", "descends", "descended", "descending", "converge", "converges",
+        "converged", "converging", "raid", "raids", "crackdown", "focus", "focuses",
+        "focused", "attack", "attacks", "sweep", "sweeps", "spotlight", "war", "pressure",
+        "impact", "effect", "effects", "vote", "votes", "voted", "report", "deal", "plan",
+        "bet", "rely", "relies", "depend", "depends", "closed", "closing", "zeroed", "bore",
+        "bearing", "marched", "marching", "march", "based", "live", "lives", "living",
+    ],
 }  # fmt: skip
 
 
@@ -166,6 +178,7 @@ class Frames:
     event_words: frozenset[str]
     team_names: frozenset[str]  # original casing
     street_before: frozenset[str]
+    street_not_after: frozenset[str]
 
     @classmethod
     def from_config(cls, data: dict[str, list[str]] | None) -> Frames:
@@ -199,6 +212,7 @@ class Frames:
             event_words=low("event_words"),
             team_names=frozenset(merged["team_names"]),
             street_before=low("street_before"),
+            street_not_after=low("street_not_after"),
         )
 
     def has_event(self, toks: Tokens, i: int, end: int) -> bool:
@@ -294,7 +308,7 @@ def frame_of(
             return ("origin", "pre")
         if p1 in ("in", "at", "of", "near", "outside") and fr.origin_window.intersection(pre[:-1]):
             return ("origin", "pre")
-        if small and not possessive and p1 in fr.street_before:
+        if small and not possessive and p1 in fr.street_before and p2 not in fr.street_not_after:
             return ("street", "pre")
         if (
             small

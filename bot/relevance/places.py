@@ -86,12 +86,10 @@ _NOT_A_CITY_AFTER = frozenset(
     University College Bridge Tunnel Memorial Monument Island Lake River Bay Creek Pike
     Freeway Tollway Turnpike""".split()
 )
-# a city name before these is a beach, park or school, unless another name follows
-# ("Columbus Park", "Montrose Beach" — but "Chicago Park District")
-_PLACE_TYPE_AFTER = frozenset(
-    """Beach Beaches Harbor Harbour Park Plaza Mall Station Terrace High School Academy
-    Hospital Church Zoo Woods""".split()
-)
+# a city name before these is often a landmark named after a person or a distant place
+# ("Columbus Park" and "Montrose Beach" in Chicago): it counts only near another place of
+# the item or the feed's city ("Chicago Park District" is not a landmark: a name follows)
+_LANDMARK_AFTER = frozenset("Beach Beaches Harbor Harbour Park Plaza Woods Zoo".split())
 _SENTENCE_BREAK = re.compile(r"[.!?:;\n|\"(\[]")
 _LIST_BREAK = re.compile(r"[.!?:;\n|\"()\[\]]| - ")
 
@@ -456,6 +454,7 @@ class _Mention:
     aliases: list[Alias]
     qualified: City | None = None
     qualifier_end: int = 0
+    landmark: bool = False
 
 
 class PlaceFinder:
@@ -523,21 +522,23 @@ class PlaceFinder:
                     not aliases
                     and j < n
                     and not toks.seps[j].strip()
-                    and (
-                        toks.orig[j] in _NOT_A_CITY_AFTER
-                        or (
-                            toks.orig[j] in _PLACE_TYPE_AFTER
-                            and not (
-                                j + 1 < n
-                                and toks.orig[j + 1][:1].isupper()
-                                and not toks.seps[j + 1].strip()
-                            )
-                        )
-                    )
+                    and toks.orig[j] in _NOT_A_CITY_AFTER
                 ):
-                    i = j + 1  # "Cumberland County", "Farragut Square", "Montrose Beach"
+                    i = j + 1  # "Cumberland County", "Farragut Square", "Portland Avenue"
                     continue
                 m = _Mention(i, j, key, cities, aliases)
+                if (
+                    not aliases
+                    and j < n
+                    and not toks.seps[j].strip()
+                    and toks.orig[j] in _LANDMARK_AFTER
+                    and not (
+                        j + 1 < n
+                        and toks.orig[j + 1][:1].isupper()
+                        and not toks.seps[j + 1].strip()
+                    )
+                ):
+                    m.landmark = True  # "Montrose Beach", "Columbus Park"
                 q = self._qualifier(toks, j, starts)
                 if q is not None:
                     code, qend = q
@@ -713,6 +714,9 @@ class PlaceFinder:
             small = how == "bare" and all(gaz._by_id[c].population < 100_000 for c in city_of[i])
             if sports is None:
                 sports = fr.is_sports(toks)
+            if m.landmark:
+                frame[i] = ("landmark", "pre")
+                continue
             frame[i] = frame_of(
                 fr,
                 toks,
@@ -763,6 +767,11 @@ class PlaceFinder:
             for m, _ in ev[cid]:
                 kind = frame[m.i][0]  # type: ignore[index]
                 if kind in ("cmp", "opp", "street"):
+                    continue
+                if kind == "landmark":
+                    if any(gaz.near(city, r) for r in ref):
+                        drop = False
+                        break
                     continue
                 if not ref or any(gaz.near(city, r) for r in ref):
                     drop = False  # court/origin/travel: nothing else, or the same metro
