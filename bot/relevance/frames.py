@@ -63,7 +63,7 @@ DEFAULT_FRAMES: dict[str, list[str]] = {
         "similar", "earlier", "previously", "previous", "prior", "mirroring", "mirrored",
         "mirrors", "mirror", "echo", "echoes", "echoed", "echoing", "modeled", "modelled",
         "patterned", "reminiscent", "recalling", "recalled", "unlike", "like", "spent",
-        "compared", "comparison", "same", "did",
+        "compared", "comparison", "same", "did", "happened",
     ],
     # right after the place: "in Los Angeles last summer", "Chicago-style"
     "cmp_after": [
@@ -97,12 +97,16 @@ DEFAULT_FRAMES: dict[str, list[str]] = {
     "origin_window": [
         "based", "headquartered", "stationed", "native", "natives", "hometown", "born",
         "raised", "grew", "lives", "lived", "resides", "resided", "moved",
+        # where a speaker speaks: "the mayor, speaking in Nashville, said…"
+        "speaks", "spoke", "speaking", "speech", "reporters", "testified", "testifying",
+        "interview", "remarks", "addressed",
     ],
     # right after the place: "a Milwaukee man", "Dallas-based contractor"
     "origin_after": [
         "based", "native", "natives", "man", "woman", "men", "women", "family", "families",
         "couple", "teen", "teenager", "teens", "boy", "girl", "father", "mother", "dad", "mom",
         "student", "students", "company", "firm", "contractor", "transplant", "resident",
+        "born", "raised", "bred",
     ],
     "travel_window": [
         "flight", "flights", "flew", "flown", "fly", "flies", "flying", "plane", "planes",
@@ -259,6 +263,11 @@ def clause_start(toks: Tokens, i: int, limit: int = WINDOW) -> int:
     return k
 
 
+def _contains(seq: list[str], ph: tuple[str, ...]) -> bool:
+    m = len(ph)
+    return any(tuple(seq[k : k + m]) == ph for k in range(len(seq) - m + 1))
+
+
 def frame_of(
     fr: Frames,
     toks: Tokens,
@@ -276,6 +285,12 @@ def frame_of(
     seps = toks.seps
     n = len(lower)
     start = clause_start(toks, i)
+    for k in range(i - 1, start - 1, -1):
+        if k in covered:  # words before another place belong to that place
+            start = k + 1
+            if start < i and seps[start] == "-":
+                start += 1  # and so does its suffix: "Chicago-born"
+            break
     pre = lower[start:i]
     p1 = pre[-1] if pre else ""
     p2 = pre[-2] if len(pre) >= 2 else ""
@@ -288,9 +303,16 @@ def frame_of(
                 return ("opp", "pre")
         if p1 in fr.cmp_before or (p1 == "in" and p2 in ("as", "like", "than")):
             return ("cmp", "pre")
+        if p1 in ("the", "a", "an") and p2 in fr.cmp_before:
+            return ("cmp", "pre")  # "after the Los Angeles deployment"
         if p1 in ("in", "at", "of", "from", "to", "against", "for", "with", "near"):
             if fr.cmp_window.intersection(pre[:-1]):
                 return ("cmp", "pre")
+            for ph in fr.cmp_after:  # "last year's deployment in Los Angeles"
+                if len(ph) > 1 and _contains(pre[:-1], (*ph, "s")):
+                    return ("cmp", "pre")
+        if p1 in ("d", "r", "i") and "(" in seps[i - 1] and "-" in seps[i]:
+            return ("origin", "pre")  # "Rep. Delia Ramirez (D-Chicago)": a district
         if p1 in ("in", "at"):
             if p2 in fr.court_nouns or p2 in fr.court_verbs:
                 return ("court", "pre")
@@ -304,8 +326,8 @@ def frame_of(
         if p1 in ("to", "for", "from", "in", "at", "through", "via", "into"):
             if fr.travel_window.intersection(pre[:-1]):
                 return ("travel", "pre")
-        if p1 == "from" and p2 not in fr.from_not_origin:
-            return ("origin", "pre")
+        if p1 == "from" and p2 not in fr.from_not_origin and len(pre) > 1:
+            return ("origin", "pre")  # clause-initial "From Los Angeles to Chicago, …" is a span
         if p1 in ("in", "at", "of", "near", "outside") and fr.origin_window.intersection(pre[:-1]):
             return ("origin", "pre")
         if small and not possessive and p1 in fr.street_before and p2 not in fr.street_not_after:

@@ -533,9 +533,7 @@ class PlaceFinder:
                     and not toks.seps[j].strip()
                     and toks.orig[j] in _LANDMARK_AFTER
                     and not (
-                        j + 1 < n
-                        and toks.orig[j + 1][:1].isupper()
-                        and not toks.seps[j + 1].strip()
+                        j + 1 < n and toks.orig[j + 1][:1].isupper() and toks.seps[j + 1] == " "
                     )
                 ):
                     m.landmark = True  # "Montrose Beach", "Columbus Park"
@@ -622,16 +620,18 @@ class PlaceFinder:
                     break
             else:
                 later.append(m)
+        unresolved: list[_Mention] = []
         for rnd in (0, 1):
             rest: list[_Mention] = []
             for m in later:
                 city = self._bare(m, toks, title_end, anchors, states, first_round=rnd == 0)
                 if city is None:
-                    if rnd == 0:
-                        rest.append(m)
+                    (rest if rnd == 0 else unresolved).append(m)
                     continue
                 self._accept(found, ev, anchors, city, toks.surface(m.i, m.j), m, "bare")
             later = rest
+        if len(unresolved) >= 2:
+            self._mutual(unresolved, toks, title_end, found, ev, anchors)
         if not found:
             return self._default(default)
         keep = self._prune(found, ev, toks, title_end, default)
@@ -806,6 +806,48 @@ class PlaceFinder:
             for cid in keep
             if cid in strong or any(gaz.near(gaz._by_id[cid], s) for s in strong_cities)
         ]
+
+    def _mutual(
+        self,
+        unresolved: list[_Mention],
+        toks: Tokens,
+        title_end: int,
+        found: dict[str, str],
+        ev: dict[str, list[tuple[_Mention, str]]],
+        anchors: list[City],
+    ) -> None:
+        """Two small places of the same metro vouch for each other ("car washes in Melrose
+        Park and Franklin Park"); names that are words or people never do."""
+        cfg = self.gaz.config
+        ok = [
+            m
+            for m in unresolved
+            if m.cities
+            and m.key not in cfg.ambiguous_names
+            and toks.orig[m.i][:1].isupper()
+            and not self._looks_like_person(m, toks, title_end)
+        ]
+        picked: dict[int, City] = {}
+        for a_idx, a in enumerate(ok):
+            for b in ok[a_idx + 1 :]:
+                if a.key == b.key:
+                    continue
+                pair = next(
+                    (
+                        (ca, cb)
+                        for ca in a.cities
+                        for cb in b.cities
+                        if ca.id != cb.id and self.gaz.near(ca, cb)
+                    ),
+                    None,
+                )
+                if pair is not None:
+                    picked.setdefault(a.i, pair[0])
+                    picked.setdefault(b.i, pair[1])
+        for m in ok:
+            city = picked.get(m.i)
+            if city is not None:
+                self._accept(found, ev, anchors, city, toks.surface(m.i, m.j), m, "bare")
 
     @staticmethod
     def _dateline(toks: Tokens, m: _Mention, title_end: int) -> bool:
