@@ -131,23 +131,20 @@ DEFAULT_FRAMES: dict[str, list[str]] = {
     "sports_words": [
         "game", "games", "season", "playoff", "playoffs", "quarterback", "touchdown",
         "touchdowns", "inning", "innings", "halftime", "overtime", "rebounds", "assists",
-        "scored", "score", "points", "win", "wins", "won", "loss", "losses", "streak",
-        "nfl", "nba", "mlb", "nhl", "mls", "wnba", "ncaa", "coach", "roster", "match",
-        "field goal", "home run", "homer", "goals", "goalie", "pitcher", "standings",
-        "preseason", "postseason", "matchup", "tipoff", "kickoff", "deficit", "road trip",
+        "scored", "score", "points", "match", "fc", "nfl", "nba", "mlb", "nhl", "mls", "wnba", "ncaa",
+        "coach", "roster", "field goal", "home run", "homer", "goals", "goalie", "pitcher",
+        "standings", "preseason", "postseason", "matchup", "tipoff", "kickoff", "road trip",
     ],
     # an event word near a place makes it part of the story even when named only once
     # in the summary ("a second contingent is scheduled to reach Chicago")
+    # ("word*" is a prefix)
     "event_words": [
-        "deploy", "deploys", "deployed", "deploying", "deployment", "deployments", "arrive",
-        "arrives", "arrived", "arriving", "arrival", "reach", "reaches", "reached", "raid",
-        "raids", "raided", "arrest", "arrests", "arrested", "detain", "detains", "detained",
-        "patrol", "patrols", "patrolling", "surge", "sent", "send", "sends", "sending",
-        "headed", "heading", "expand", "expands", "expanded", "expanding", "launch",
-        "launches", "launched", "begin", "begins", "began", "protest", "protests", "protested",
-        "rally", "rallies", "march", "marched", "shooting", "shot", "killed", "clash",
-        "clashed", "clashes", "federalize", "federalized", "mobilize", "mobilized", "go",
-        "goes", "going", "went", "next", "target", "targets", "targeted", "targeting",
+        "deploy*", "redeploy*", "arriv*", "reach", "reaches", "reached", "raid*", "arrest*",
+        "detain*", "patrol*", "surge*", "sent", "send", "sends", "sending", "headed",
+        "heading", "expand*", "launch*", "begin", "begins", "began", "protest*", "rally",
+        "rallies", "rallied", "march", "marched", "marches", "marching", "shooting", "shot",
+        "killed", "clash*", "federaliz*", "mobiliz*", "go", "goes", "going", "went", "next",
+        "target*", "sweep*", "swept", "stationed", "occup*",
     ],
     "team_names": [],
     "street_before": ["on", "along", "down", "off"],
@@ -180,6 +177,7 @@ class Frames:
     sports_words: frozenset[str]
     sports_phrases: tuple[tuple[str, ...], ...]
     event_words: frozenset[str]
+    event_prefixes: tuple[str, ...]
     team_names: frozenset[str]  # original casing
     street_before: frozenset[str]
     street_not_after: frozenset[str]
@@ -213,7 +211,8 @@ class Frames:
             opp_to=low("opp_to"),
             sports_words=frozenset(x for x in sports if " " not in x),
             sports_phrases=tuple(tuple(x.split()) for x in sports if " " in x),
-            event_words=low("event_words"),
+            event_words=frozenset(x.lower() for x in merged["event_words"] if not x.endswith("*")),
+            event_prefixes=tuple(x.lower()[:-1] for x in merged["event_words"] if x.endswith("*")),
             team_names=frozenset(merged["team_names"]),
             street_before=low("street_before"),
             street_not_after=low("street_not_after"),
@@ -223,12 +222,17 @@ class Frames:
         """An event word in the mention's clause, a few words either side."""
         low = toks.lower
         start = clause_start(toks, i)
-        if self.event_words.intersection(low[start:i]):
-            return True
+        words = self.event_words
+        prefixes = self.event_prefixes
+        for k in range(start, i):
+            t = low[k]
+            if t in words or t.startswith(prefixes):
+                return True
         k = end
         stop = min(len(low), end + 4)
         while k < stop and not is_break(toks, k):
-            if low[k] in self.event_words:
+            t = low[k]
+            if t in words or t.startswith(prefixes):
                 return True
             k += 1
         return False

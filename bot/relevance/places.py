@@ -781,19 +781,30 @@ class PlaceFinder:
         if len(keep) < 2:
             return keep
         # strong evidence
+        headline = [
+            gaz._by_id[cid]
+            for cid in keep
+            if any(m.i < title_end and frame[m.i] is None for m, _ in ev[cid])
+        ]
         strong: set[str] = set()
         for cid in keep:
             count = 0
+            city = gaz._by_id[cid]
             for m, how in ev[cid]:
                 if frame[m.i] is not None:
                     continue
                 count += 1
-                if (
-                    how != "bare"
-                    or m.i < title_end
-                    or self._dateline(toks, m, title_end)
-                    or fr.has_event(toks, m.i, max(m.j, m.qualifier_end))
-                ):
+                if self._dateline(toks, m, title_end):
+                    # the dateline is where the reporter files: it counts unless the
+                    # headline names a place elsewhere ("NEW YORK (AP) —" on a Chicago story)
+                    is_strong = not headline or any(gaz.near(city, h) for h in headline)
+                else:
+                    is_strong = (
+                        how != "bare"
+                        or m.i < title_end
+                        or fr.has_event(toks, m.i, max(m.j, m.qualifier_end))
+                    )
+                if is_strong:
                     strong.add(cid)
                     break
             if count >= 2:

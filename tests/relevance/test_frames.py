@@ -57,7 +57,13 @@ from bot.relevance.places import tokens_for
          "called for calm.", None, {"portland-or"}, {"eugene-or"}),
         ("Guard deployment", "CHICAGO (AP) — Troops arrived at the Elwood base on Sunday, "
          "officials in Springfield said.", None, {"chicago-il"}, set()),
+        ("Advocates sue over Chicago raids", "NEW YORK (AP) — A coalition of immigrant "
+         "groups filed suit on Monday.", None, {"chicago-il"}, {"new-york-ny"}),
+        ("Agents sweep car washes", "CHICAGO (AP) — Border Patrol agents detained workers "
+         "in Melrose Park.", None, {"chicago-il", "melrose-park-il"}, set()),
         # an event word keeps a second place named once
+        ("Guard troops leave Los Angeles", "Some will be redeployed to Portland, officials "
+         "said.", None, {"los-angeles-ca", "portland-or"}, set()),
         ("Guard troops arrive in Memphis", "A second contingent is scheduled to reach Chicago "
          "on Friday.", None, {"memphis-tn", "chicago-il"}, set()),
         # small suburbs need context: state, metro core or the feed's city
