@@ -112,6 +112,9 @@ class Alias:
     context: bool = False
     after: tuple[str, ...] = ()
     not_before: tuple[str, ...] = ()
+    # names that only set the scene (an operation's or an official's name): they help
+    # resolve other names ("Pritzker" + "Aurora" is Aurora, IL) but route nowhere
+    anchor_only: bool = False
 
 
 @dataclass(slots=True)
@@ -187,6 +190,7 @@ def load_places_config(path: Path) -> PlacesConfig:
                     name=str(name),
                     city=city,
                     context=bool(a.get("context", False)),
+                    anchor_only=bool(a.get("anchor_only", False)),
                     after=tuple(x.lower() for x in a.get("after", [])),
                     not_before=tuple(x.lower() for x in a.get("not_before", [])),
                 )
@@ -593,8 +597,11 @@ class PlaceFinder:
                     continue
                 if a.not_before and m.j < n and lower[m.j] in a.not_before:
                     continue
-                self._accept(found, ev, anchors, gaz._by_id[a.city], surface, m, "alias")
                 done = True
+                if a.anchor_only:
+                    anchors.append(gaz._by_id[a.city])
+                    continue
+                self._accept(found, ev, anchors, gaz._by_id[a.city], surface, m, "alias")
             if not done:
                 pending.append(m)
         # bare names of dominant big cities first (they anchor the rest), then context

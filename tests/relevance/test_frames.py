@@ -71,6 +71,10 @@ from bot.relevance.places import tokens_for
          {"melrose-park-il", "chicago-il"}, set()),
         ("Agents detain man in Melrose Park", "Officials condemned it.", "chicago-il",
          {"melrose-park-il", "chicago-il"}, set()),
+        # scene-setting names (anchor_only aliases) place small names but route nowhere
+        ("Agents detain man in Melrose Park", "Gov. JB Pritzker condemned the arrest.", None,
+         {"melrose-park-il", "chicago-il"}, set()),
+        ("Pritzker signs budget", "The law takes effect Jan. 1.", None, set(), {"chicago-il"}),
         # only framed places and a feed city: the feed city
         ("Aldermen cite arrests near a school in Los Angeles last spring", "", "chicago-il",
          {"chicago-il"}, {"los-angeles-ca"}),
