@@ -21,7 +21,13 @@ Place finding rules (``PlaceFinder.find``):
    words or people's names (``ambiguous_names``) need rule 1 or a nearby anchor.
    A bare name must be capitalized and must not look like a person's name
    ("Judge Perry", "Joaquin Phoenix").
-4. Every found city also routes to its metro core.
+4. Incidental places are dropped (``PlaceFinder._prune``, frames in frames.py): a mention in
+   a sports-opponent, comparison, street or landmark frame when another place or the feed's
+   city says where the story is; a court seat, origin or travel destination when that other
+   place is in another metro; a place named once in the summary, without an event word,
+   when another place has strong evidence (headline, dateline, "Name, ST", alias, repeated)
+   and lies elsewhere.
+5. Every kept city also routes to its metro core.
 """
 
 from __future__ import annotations
