@@ -35,12 +35,26 @@ class RedactFilter(logging.Filter):
             text = pattern.sub(lambda m: m.group(1) + "[redacted]", text)
         return text
 
+    def scrub_value(self, value: object) -> object:
+        """Scrub an `extra` value of any shape: the formatters print containers as JSON and
+        other objects through str(), so a token inside a dict (headers) or a URL object leaks
+        unless those are scrubbed too."""
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        if isinstance(value, str):
+            return self.scrub(value)
+        if isinstance(value, dict):
+            return {self.scrub_value(k): self.scrub_value(v) for k, v in value.items()}
+        if isinstance(value, list | tuple | set | frozenset):
+            return [self.scrub_value(v) for v in value]
+        return self.scrub(str(value))
+
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = self.scrub(record.getMessage())
         record.args = None
         for key, value in list(record.__dict__.items()):
-            if key not in _STANDARD and isinstance(value, str):
-                setattr(record, key, self.scrub(value))
+            if key not in _STANDARD:
+                setattr(record, key, self.scrub_value(value))
         if record.exc_info and record.exc_info[1] is not None:
             record.exc_text = self.scrub(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None

@@ -136,6 +136,20 @@ class FeedsMixin(Database):
 
         await self._run(fn, action="saving feed health")
 
+    async def guild_only_urls(self) -> set[str]:
+        """Feeds polled only because a server added them (not in the operator's catalogue).
+
+        The poller fetches these with the private-address guard (allow_private_feeds), since
+        any server admin can type any URL; catalogue feeds are the operator's own choice."""
+
+        def fn(c: sqlite3.Connection) -> set[str]:
+            rows = c.execute(
+                "SELECT url FROM feeds WHERE configured = 0 AND url IN (SELECT url FROM guild_feeds)"
+            )
+            return {r[0] for r in rows}
+
+        return await self._run(fn, action="reading feeds")
+
     async def add_guild_feed(self, guild_id: int, url: str, name: str | None) -> FeedConfig:
         def fn(c: sqlite3.Connection) -> None:
             with transaction(c):
