@@ -37,7 +37,7 @@ def clip(text: str, limit: int) -> str:
 
 
 def headline(story: Story) -> str:
-    return clip(story.title or "(untitled)", HEADLINE_MAX)
+    return clip(story.title, HEADLINE_MAX) or "(untitled)"  # a blank title is no headline
 
 
 def summary(story: Story, limit: int = SUMMARY_MAX) -> str:

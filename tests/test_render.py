@@ -40,6 +40,7 @@ STORY = Story(
 def test_headline_short_is_untouched_and_whitespace_collapsed() -> None:
     assert headline(replace(STORY, title="  ICE   raid\nin Pilsen ")) == "ICE raid in Pilsen"
     assert headline(replace(STORY, title="")) == "(untitled)"
+    assert headline(replace(STORY, title=" \n\t ")) == "(untitled)"
 
 
 @pytest.mark.parametrize(
