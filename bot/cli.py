@@ -92,16 +92,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(db=getattr(args, "db", None), feeds=getattr(args, "feeds", None))
         return _dispatch(args, settings)
     except ConfigError as exc:
-        print(f"civic-alerts: configuration error: {exc.user_message}", file=sys.stderr)
+        _error(f"configuration error: {exc.user_message}")
         return 2
     except UserInputError as exc:
-        print(f"civic-alerts: {exc.user_message}", file=sys.stderr)
+        _error(exc.user_message)
         return 2
     except CivicAlertError as exc:
-        print(f"civic-alerts: {exc.user_message}", file=sys.stderr)
+        _error(exc.user_message)
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _scrub(text: str) -> str:
+    """Scrubbed like the logs: messages may quote a feed URL that carries a webhook token."""
+    from bot.logs import RedactFilter
+
+    return RedactFilter([os.environ.get("DISCORD_TOKEN", "")]).scrub(text)
+
+
+def _error(text: str) -> None:
+    print(f"civic-alerts: {_scrub(text)}", file=sys.stderr)
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
@@ -168,7 +179,7 @@ async def _poll(settings: Settings, args: argparse.Namespace) -> int:
         await close_services(services)
     horizon = time.time() - DISPLAY_MAX_AGE_DAYS * 86400
     for outcome in report.failed:
-        print(f"feed failed: {outcome.url}: {outcome.error}", file=sys.stderr)
+        print(_scrub(f"feed failed: {outcome.url}: {outcome.error}"), file=sys.stderr)
     for story in report.new_stories:
         if not args.all and (not story.topics or story.published.timestamp() < horizon):
             continue
@@ -252,7 +263,7 @@ async def _feeds_check(settings: Settings) -> int:
             elif result.error:
                 status = f"{status} {result.error}"[:40]
             done += 1
-            line = f"[{done}/{total}] {feed.name or feed.url}"
+            line = _scrub(f"[{done}/{total}] {feed.name or feed.url}")
             print(("\r\033[K" + line[:100]) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
             rows.append((status, items, f"{len(result.body or b''):,}", f"{result.elapsed:.2f}s", feed.name or "", feed.url))
 
@@ -262,7 +273,7 @@ async def _feeds_check(settings: Settings) -> int:
     header = ("STATUS", "ITEMS", "BYTES", "TIME", "NAME", "URL")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
     for row in [header, *sorted(rows, key=lambda r: r[5])]:
-        print("  ".join(cell.ljust(widths[i]) if i < 5 else cell for i, cell in enumerate(row)))
+        print(_scrub("  ".join(cell.ljust(widths[i]) if i < 5 else cell for i, cell in enumerate(row))))
     failing = sum(1 for r in rows if not r[0].startswith(("2", "3")) or r[1] == "not a feed")
     print(f"\n{total} feeds, {total - failing} healthy, {failing} failing", file=sys.stderr)
     return 0
