@@ -132,3 +132,19 @@ def test_store_error_messages_name_the_cause() -> None:
         err = bot.store.db.store_error(sqlite3.OperationalError(text), "doing x")
         assert expected in err.user_message, (text, err.user_message)
         assert "doing x" in err.user_message
+
+
+async def test_not_a_database_is_reported_as_damaged(db_path: Path) -> None:
+    db_path.write_bytes(b"this is not sqlite" * 512)
+    with pytest.raises(StoreError) as info:
+        await Store.open(db_path)
+    assert "damaged" in info.value.user_message and "restore from a backup" in info.value.user_message
+    assert str(db_path) in info.value.user_message
+
+
+async def test_open_creates_missing_parent_folder(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "a" / "b" / "db.sqlite3")
+    try:
+        assert await store.integrity_check() == "ok"
+    finally:
+        await store.close()
