@@ -63,10 +63,14 @@ class BotProcess:
         return self.proc is not None and self.proc.returncode is None
 
     def kill(self) -> None:
-        """SIGKILL: no cleanup, no flush — what a power cut or OOM kill does."""
-        if self.alive():
-            assert self.proc is not None
-            self.proc.send_signal(signal.SIGKILL)
+        """SIGKILL to the whole process group: no cleanup, no flush — a power cut.
+
+        The group (the bot started its own session) includes the poller's process-pool
+        helpers, which would otherwise outlive a SIGKILLed parent as orphans.
+        """
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
 
     async def wait_exit(self, seconds: float = 20.0) -> int | None:
         if self.proc is None:
@@ -78,6 +82,7 @@ class BotProcess:
     async def stop(self) -> int | None:
         """SIGTERM (graceful), then SIGKILL if it does not exit."""
         if not self.alive():
+            self.kill()
             return self.proc.returncode if self.proc else None
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
@@ -85,6 +90,7 @@ class BotProcess:
         if code is None:
             self.kill()
             code = await self.wait_exit(5.0)
+        self.kill()  # anything of this run still alive in its process group
         return code
 
     def log_tail(self, lines: int = 60) -> str:
