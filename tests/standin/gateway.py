@@ -36,6 +36,7 @@ MESSAGE_CONTENT = 1 << 15
 PRIVILEGED_INTENTS = GUILD_MEMBERS | GUILD_PRESENCES | MESSAGE_CONTENT
 
 MAX_REPLAY = 5000
+SEND_LIMIT = (120, 60.0)  # gateway commands a client may send per connection per 60 s (else 4008)
 
 
 class _Compressor:
@@ -104,6 +105,7 @@ class Connection:
         self.session: GatewaySession | None = None
         self.closed = False
         self.heartbeats = 0
+        self.sent_at: list[float] = []  # monotonic times of frames the client sent (rate limit)
         self.writer = asyncio.create_task(self._write_loop())
 
     def send(self, frame: dict[str, Any]) -> None:
@@ -151,6 +153,7 @@ class Gateway:
         self.ready_count = 0
         self.close_codes: list[int] = []  # codes the stand-in closed with
         self.ack_heartbeats = True
+        self.send_limit = SEND_LIMIT
 
     # ---- dispatch ----------------------------------------------------------------------------
 
@@ -241,6 +244,12 @@ class Gateway:
                     op = payload["op"]
                 except (ValueError, KeyError, TypeError):
                     await self._close(conn, 4002)  # Decode error
+                    break
+                now = asyncio.get_running_loop().time()
+                conn.sent_at = [t for t in conn.sent_at if now - t < self.send_limit[1]]
+                conn.sent_at.append(now)
+                if len(conn.sent_at) > self.send_limit[0]:
+                    await self._close(conn, 4008)  # Rate limited
                     break
                 await self._on_frame(conn, op, payload.get("d"))
                 if conn.closed:

@@ -157,3 +157,18 @@ async def test_autosharded_client_uses_gateway_bot(standin: DiscordStandIn) -> N
         finally:
             await client.close()
             await asyncio.wait_for(task, 5)
+
+
+async def test_gateway_send_rate_limit_closes_4008(standin: DiscordStandIn) -> None:
+    standin.gateway.send_limit = (3, 60.0)
+    async with aiohttp.ClientSession() as http, http.ws_connect(f"{standin.gateway_url}?v=10&encoding=json") as ws:
+        await ws.receive_json(timeout=5)  # HELLO
+        for _ in range(4):
+            await ws.send_json({"op": 1, "d": None})
+        codes = []
+        while True:
+            msg = await ws.receive(timeout=5)
+            if msg.type == aiohttp.WSMsgType.CLOSE:
+                codes.append(msg.data)
+                break
+    assert codes == [4008]
