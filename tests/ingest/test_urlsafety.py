@@ -44,6 +44,9 @@ HOSTILE_URLS = [
     "http://0/",
     "http://0.0.0.0/",
     "http://localhost/",
+    "http://ｌｏｃａｌｈｏｓｔ/",  # fullwidth letters fold to localhost under IDNA
+    "http://127。0。0。1/",  # ideographic full stops are dots to IDNA
+    "http://①②⑦.0.0.1/",  # NFKC turns circled digits into 127
     "http://LOCALHOST./",
     "http://api.localhost/",
     # private, link-local, CGNAT, metadata, multicast, reserved, broadcast
