@@ -495,3 +495,23 @@ def test_parse_feed_never_raises_on_junk(body: bytes) -> None:
     for article in parsed.articles:
         assert len(article.title) <= MAX_TITLE_CHARS and article.identity
         assert article.link == "" or article.link.startswith(("http://", "https://"))
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32"])
+@pytest.mark.parametrize("name", ["billion-laughs.xml", "xxe.xml"])
+async def test_entity_attacks_in_wide_encodings(
+    feed_server: FeedServer, encoding: str, name: str
+) -> None:
+    """Our byte-level DTD strip can't see UTF-16/32 prologs; feedparser's own guard must hold."""
+    body, _, url = await _fetch_body(feed_server, f"/hostile/{name}")
+    text = re.sub(r'encoding="[^"]*"', "", body.decode("utf-8")).replace(
+        "<?xml version", f'<?xml encoding="{encoding}" version', 1
+    )
+    text = text.replace(
+        f'<?xml encoding="{encoding}" version="1.0"', f'<?xml version="1.0" encoding="{encoding}"'
+    )
+    started = time.monotonic()
+    parsed = parse_feed(text.encode(encoding), feed_url=url, now=NOW)
+    assert time.monotonic() - started < 2
+    joined = " ".join(a.title + a.summary for a in parsed.articles)
+    assert "lollol" not in joined and "root:" not in joined
