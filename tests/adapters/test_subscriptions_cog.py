@@ -236,3 +236,22 @@ async def test_channel_delete_event_removes_its_subscriptions(bot: CivicBot, sto
     events = bot.get_cog("GuildEvents")
     await events.on_guild_channel_delete(channel)  # type: ignore[union-attr]
     assert [s.channel_id for s in await store.subscriptions(guild_id=GUILD_ID)] == [ALERTS]
+
+
+async def test_slow_work_is_deferred_then_answered_by_follow_up(
+    bot: CivicBot, api: FakeDiscordAPI, store: Store
+) -> None:
+    """Past the reply budget the bot defers (ephemeral, "thinking") and answers by follow-up."""
+    bot.reply_budget = 0.0  # every piece of work counts as slow
+    await invoke(bot, interaction_payload("subscribe", [option("city", "chicago-il")]))
+    callbacks = api.callbacks()
+    assert [c["type"] for c in callbacks] == [5] and callbacks[0]["data"]["flags"] & EPHEMERAL
+    followups = api.calls("POST", r"^/webhooks/\d+/tok\d+$")
+    assert len(followups) == 1 and "Chicago, IL" in followups[0].body["content"]
+    assert followups[0].body["allowed_mentions"] == {"parse": []}
+    assert len(await store.subscriptions(guild_id=GUILD_ID)) == 1
+
+
+async def test_fast_work_answers_without_deferring(bot: CivicBot, api: FakeDiscordAPI) -> None:
+    await invoke(bot, interaction_payload("subscriptions"))
+    assert [c["type"] for c in api.callbacks()] == [4]

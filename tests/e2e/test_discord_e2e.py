@@ -97,6 +97,15 @@ async def eventually(predicate: Any, seconds: float, what: str, world: World) ->
         await asyncio.sleep(0.1)
 
 
+async def answer(handle: Any) -> tuple[bool, str]:
+    """(ephemeral?, text) of the bot's answer, whether it replied at once or deferred first."""
+    record = await handle.wait_response(10)
+    if not record.deferred:
+        return record.ephemeral, (record.content or "") + str(record.embeds)
+    followup = (await handle.wait_followups(1, 15))[0]
+    return record.ephemeral, (followup.get("content") or "") + str(followup.get("embeds") or "")
+
+
 async def add_feed(world: World, channel: str, url: str) -> Any:
     handle = await world.slash(channel, "feeds add", {"url": url})
     await handle.wait_response(10)
@@ -114,7 +123,7 @@ async def first_cycle(world: World) -> dict[str, Any]:
     one matching (Chicago + immigration enforcement, with hostile markup), one with no topic,
     one about another city. Waits for the next poll to deliver."""
     handle = await world.slash("alerts", "subscribe", {"city": "chicago-il"})
-    response = await handle.wait_response(10)
+    response = await answer(handle)
     world.feeds.set_feed(
         "/dyn/chicago.xml",
         title="Chicago Local",
@@ -150,8 +159,8 @@ async def first_cycle(world: World) -> dict[str, Any]:
 
 
 async def test_subscribe_confirms_ephemerally(world: World, first_cycle: dict[str, Any]) -> None:
-    response = first_cycle["response"]
-    assert response.ephemeral and "Chicago, IL" in response.content
+    ephemeral, text = first_cycle["response"]
+    assert ephemeral and "Chicago, IL" in text
     assert world.standin.registered_commands(world.guild_id)  # commands synced to DEV_GUILD_ID
     world.assert_clean()
 
@@ -207,18 +216,16 @@ async def test_member_without_manage_channels_is_refused(world: World) -> None:
         ),
         check_default_permissions=False,  # a server may override default permissions; the check must hold
     )
-    response = await handle.wait_response(10)
-    assert response.ephemeral
-    assert "Manage Channels" in (response.content or "")
+    ephemeral, text = await answer(handle)
+    assert ephemeral and "Manage Channels" in text
     world.assert_clean()
 
 
 async def test_bot_lacking_embed_links_is_named(world: World) -> None:
     handle = await world.slash("no-embeds", "subscribe", {"city": "chicago-il"})
-    response = await handle.wait_response(10)
-    assert response.ephemeral
-    assert "Embed Links" in (response.content or "")
-    assert "Send Messages" not in (response.content or "")
+    ephemeral, text = await answer(handle)
+    assert ephemeral and "Embed Links" in text
+    assert "Send Messages" not in text
     world.assert_clean()
 
 
@@ -241,13 +248,11 @@ async def test_search_with_hostile_text_answers_cleanly(world: World) -> None:
 async def test_deleted_channel_loses_its_subscriptions(world: World) -> None:
     doomed = world.channels["doomed"]
     handle = await world.slash("doomed", "subscribe", {"city": "boston-ma"})
-    assert "Boston" in ((await handle.wait_response(10)).content or "")
+    assert "Boston" in (await answer(handle))[1]
     world.standin.delete_channel(doomed)
 
     async def listed() -> str:
-        h = await world.slash("alerts", "subscriptions")
-        r = await h.wait_response(10)
-        return str(r.embeds) + (r.content or "")
+        return (await answer(await world.slash("alerts", "subscriptions")))[1]
 
     deadline = time.monotonic() + 10
     text = await listed()

@@ -182,6 +182,7 @@ class CivicBot(commands.Bot):
         self._sync_commands = sync_commands and open_resources
         self._run_jobs = run_jobs and open_resources
         self.sink = DiscordSink(self)
+        self.reply_budget = 2.0  # seconds of work before an interaction is deferred (replies.py)
 
     # -- resources, for the cogs -------------------------------------------------
     @property

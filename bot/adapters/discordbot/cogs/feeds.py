@@ -18,6 +18,7 @@ from discord.ext import commands
 
 from bot import actions
 from bot.adapters.discordbot import embeds as E
+from bot.adapters.discordbot.replies import send, within_budget
 
 if TYPE_CHECKING:
     from bot.adapters.discordbot.client import CivicBot
@@ -40,17 +41,17 @@ class Feeds(commands.Cog):
     @app_commands.checks.has_permissions(manage_guild=True)
     async def feeds_list(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
-        feeds = await actions.list_feeds(self.bot.store, guild_id=interaction.guild_id)
+        feeds = await within_budget(
+            interaction, actions.list_feeds(self.bot.store, guild_id=interaction.guild_id)
+        )
         if not feeds:
-            await interaction.response.send_message(
-                "This server hasn't added feeds. Use `/feeds add url:` to add one.", ephemeral=True
+            await send(
+                interaction, "This server hasn't added feeds. Use `/feeds add url:` to add one."
             )
             return
         lines = [f"• {E.inert(f.name or 'untitled')} — <{E.clip(f.url, 300)}>" for f in feeds]
         embed = E.info_embed(f"This server's feeds ({len(feeds)})", "\n".join(lines))
-        await interaction.response.send_message(
-            embed=embed, ephemeral=True, allowed_mentions=E.NO_MENTIONS
-        )
+        await send(interaction, embed=embed)
 
     @feeds.command(
         name="add",
@@ -91,9 +92,11 @@ class Feeds(commands.Cog):
         self, interaction: discord.Interaction, url: app_commands.Range[str, 1, 2000]
     ) -> None:
         assert interaction.guild_id is not None
-        removed = await actions.remove_feed(self.bot.store, guild_id=interaction.guild_id, url=url)
+        removed = await within_budget(
+            interaction, actions.remove_feed(self.bot.store, guild_id=interaction.guild_id, url=url)
+        )
         text = "Feed removed." if removed else "This server has no such feed (see `/feeds list`)."
-        await interaction.response.send_message(text, ephemeral=True)
+        await send(interaction, text)
 
     @feeds_remove.autocomplete("url")
     async def feeds_remove_url(

@@ -20,6 +20,7 @@ from discord.ext import commands
 from bot import actions
 from bot.adapters.discordbot import embeds as E
 from bot.adapters.discordbot.cogs.subscriptions import city_autocomplete
+from bot.adapters.discordbot.replies import send, within_budget
 
 if TYPE_CHECKING:
     from bot.adapters.discordbot.client import CivicBot
@@ -216,21 +217,22 @@ class Search(commands.Cog):
         city: app_commands.Range[str, 1, 100],
         topic: Choice[str] | None = None,
     ) -> None:
-        label, stories = await actions.latest(
-            self.bot.store,
-            self.bot.gazetteer,
-            city,
-            topic=topic.value if topic is not None else None,
-            limit=5,
+        label, stories = await within_budget(
+            interaction,
+            actions.latest(
+                self.bot.store,
+                self.bot.gazetteer,
+                city,
+                topic=topic.value if topic is not None else None,
+                limit=5,
+            ),
         )
         title = f"Latest: {label}" + (f" · {topic.name}" if topic is not None else "")
         if not stories:
             embed = E.info_embed(title, "No stories yet. New ones arrive as feeds are polled.")
         else:
             embed = E.info_embed(title, "\n".join(E.story_line(s) for s in stories))
-        await interaction.response.send_message(
-            embed=embed, ephemeral=True, allowed_mentions=E.NO_MENTIONS
-        )
+        await send(interaction, embed=embed)
 
 
 async def setup(bot: CivicBot) -> None:

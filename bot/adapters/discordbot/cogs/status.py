@@ -16,6 +16,7 @@ from discord.ext import commands
 from bot import actions
 from bot.adapters.discordbot import embeds as E
 from bot.adapters.discordbot.cogs.subscriptions import subscription_line
+from bot.adapters.discordbot.replies import send, within_budget
 
 if TYPE_CHECKING:
     from bot.adapters.discordbot.client import CivicBot
@@ -59,13 +60,11 @@ class Status(commands.Cog):
     @app_commands.guild_only()
     async def status(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
-        report = await actions.status(
-            self.bot.store, self.bot.gazetteer, guild_id=interaction.guild_id
+        report = await within_budget(
+            interaction,
+            actions.status(self.bot.store, self.bot.gazetteer, guild_id=interaction.guild_id),
         )
-        embed = status_embed(report)
-        await interaction.response.send_message(
-            embed=embed, ephemeral=True, allowed_mentions=E.NO_MENTIONS
-        )
+        await send(interaction, embed=status_embed(report))
 
     @app_commands.command(name="help", description="What this bot does and how to use it.")
     async def help(self, interaction: discord.Interaction) -> None:

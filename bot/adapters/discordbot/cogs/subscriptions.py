@@ -24,6 +24,7 @@ from bot.adapters.discordbot.checks import (
     missing_alert_permissions,
     missing_from,
 )
+from bot.adapters.discordbot.replies import send, within_budget
 
 if TYPE_CHECKING:
     from bot.adapters.discordbot.client import CivicBot
@@ -98,14 +99,17 @@ class Subscriptions(commands.Cog):
                 describe_missing(missing, where), ephemeral=True
             )
             return
-        result = await actions.subscribe(
-            self.bot.store,
-            self.bot.gazetteer,
-            guild_id=interaction.guild_id,
-            channel_id=target_id,
-            city=city,
-            topics=topics.value if topics is not None else None,
-            catchup_count=self.bot.settings.catchup_count,
+        result = await within_budget(
+            interaction,
+            actions.subscribe(
+                self.bot.store,
+                self.bot.gazetteer,
+                guild_id=interaction.guild_id,
+                channel_id=target_id,
+                city=city,
+                topics=topics.value if topics is not None else None,
+                catchup_count=self.bot.settings.catchup_count,
+            ),
         )
         lines = [
             f"✅ {where} will get alerts for **{E.inert(result.city_label)}** "
@@ -118,7 +122,9 @@ class Subscriptions(commands.Cog):
                 f"The {n} latest {'story is' if n == 1 else 'stories are'} on the way as a catch-up."
             )
         elif self.bot.settings.catchup_count:
-            lines.append("No recent stories yet; new ones will be posted as they are reported.")
+            lines.append(
+                "Nothing recent to catch up on; new stories will be posted as they are reported."
+            )
         if missing is None:
             lines.append(
                 "(I couldn't check my permissions in that channel; if alerts don't appear, "
@@ -131,9 +137,7 @@ class Subscriptions(commands.Cog):
                     "Tip: also grant me **Read Message History** there, so I can recover "
                     "without duplicates after a restart."
                 )
-        await interaction.response.send_message(
-            "\n".join(lines), ephemeral=True, allowed_mentions=E.NO_MENTIONS
-        )
+        await send(interaction, "\n".join(lines))
 
     @app_commands.command(name="unsubscribe", description="Stop alerts about a city in a channel.")
     @app_commands.guild_only()
@@ -152,20 +156,21 @@ class Subscriptions(commands.Cog):
         target_id = channel.id if channel is not None else interaction.channel_id
         if target_id is None or interaction.guild_id is None:
             raise app_commands.NoPrivateMessage()
-        removed, label = await actions.unsubscribe(
-            self.bot.store,
-            self.bot.gazetteer,
-            guild_id=interaction.guild_id,
-            channel_id=target_id,
-            city=city,
+        removed, label = await within_budget(
+            interaction,
+            actions.unsubscribe(
+                self.bot.store,
+                self.bot.gazetteer,
+                guild_id=interaction.guild_id,
+                channel_id=target_id,
+                city=city,
+            ),
         )
         if removed:
             text = f"Done: <#{target_id}> no longer gets alerts for **{E.inert(label)}**."
         else:
             text = f"<#{target_id}> wasn't subscribed to **{E.inert(label)}** — nothing to remove."
-        await interaction.response.send_message(
-            text, ephemeral=True, allowed_mentions=E.NO_MENTIONS
-        )
+        await send(interaction, text)
 
     @unsubscribe.autocomplete("city")
     async def unsubscribe_city(
@@ -196,17 +201,18 @@ class Subscriptions(commands.Cog):
     @app_commands.guild_only()
     async def subscriptions(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
-        views = await actions.list_subscriptions(
-            self.bot.store, self.bot.gazetteer, guild_id=interaction.guild_id
+        views = await within_budget(
+            interaction,
+            actions.list_subscriptions(
+                self.bot.store, self.bot.gazetteer, guild_id=interaction.guild_id
+            ),
         )
         if not views:
-            await interaction.response.send_message(
-                "This server has no subscriptions yet. Use `/subscribe` to add one.", ephemeral=True
+            await send(
+                interaction, "This server has no subscriptions yet. Use `/subscribe` to add one."
             )
             return
-        await interaction.response.send_message(
-            embed=subscriptions_embed(views), ephemeral=True, allowed_mentions=E.NO_MENTIONS
-        )
+        await send(interaction, embed=subscriptions_embed(views))
 
 
 def subscription_line(view: actions.SubscriptionView) -> str:
