@@ -33,6 +33,7 @@ TOPIC_LABELS: dict[str, str] = {
     "sanctuary-policy": "Sanctuary policy",
 }
 MAX_QUERY_CHARS = 200  # longer queries are cut: FTS cost grows with terms, meaning does not
+MAX_GUILD_SUBSCRIPTIONS = 50  # each one multiplies outbox rows; a server needing more is unusual
 MAX_GUILD_FEEDS = 20  # a server's own feeds are polled by us; keep one server from hogging it
 MAX_SEARCH_DAYS = 3650
 
@@ -144,6 +145,14 @@ async def subscribe(
     """
     found = resolve_city(gazetteer, city)
     wanted = parse_topics(topics)
+    existing = await store.subscriptions(guild_id=guild_id)
+    is_update = any(s.channel_id == channel_id and s.city == found.id for s in existing)
+    if not is_update and len(existing) >= MAX_GUILD_SUBSCRIPTIONS:
+        raise UserInputError(
+            "too many subscriptions",
+            user_message=f"This server already has {len(existing)} subscriptions (the limit is "
+            f"{MAX_GUILD_SUBSCRIPTIONS}); remove one with /unsubscribe first.",
+        )
     subscription = await store.subscribe(guild_id, channel_id, found.id, wanted)
     queued = 0
     if catchup_count > 0:

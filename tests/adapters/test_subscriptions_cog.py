@@ -255,3 +255,21 @@ async def test_slow_work_is_deferred_then_answered_by_follow_up(
 async def test_fast_work_answers_without_deferring(bot: CivicBot, api: FakeDiscordAPI) -> None:
     await invoke(bot, interaction_payload("subscriptions"))
     assert [c["type"] for c in api.callbacks()] == [4]
+
+
+async def test_subscription_cap_refuses_new_but_allows_updates(
+    bot: CivicBot, api: FakeDiscordAPI, store: Store
+) -> None:
+    from bot.actions import MAX_GUILD_SUBSCRIPTIONS
+
+    cities = [c.id for c in bot.gazetteer.cities[:MAX_GUILD_SUBSCRIPTIONS]]
+    for city in cities:
+        await store.subscribe(GUILD_ID, ALERTS, city, ("national-guard",))
+    await invoke(bot, interaction_payload("subscribe", [option("city", "boise-id")]))
+    assert "the limit is" in only_reply(api)["content"]
+    api.requests.clear()
+    await invoke(
+        bot, interaction_payload("subscribe", [option("city", cities[0])])
+    )  # an update is fine
+    assert "will get alerts" in only_reply(api)["content"]
+    assert len(await store.subscriptions(guild_id=GUILD_ID)) == MAX_GUILD_SUBSCRIPTIONS
