@@ -1,10 +1,13 @@
 """Drill 4: SIGKILL the console service at random moments while it polls, restart, repeat.
 
 `python -m bot run` (console mode: no DISCORD_TOKEN) polls a loopback feed. Each round
-publishes new matching items, makes the feed due (the poll interval is at least 30 s, and a
-restarted service polls due feeds at once), starts the service and kills it — with its parser
-workers, the whole process group — at a random moment after it starts polling: during the
-fetch, the parse, the save, or the delivery. A final clean run must leave:
+publishes new matching items (the feed shows this round's and the previous round's, so
+re-seen items test deduplication too), makes the feed due (the poll interval is at least 30 s,
+and a restarted service polls due feeds at once), starts the service and kills it — with its
+parser workers, the whole process group — at a random moment after it starts polling. Odd
+rounds kill at a random delay (start-up, fetch, parse); even rounds wait until the batch is
+committed and kill within the next 10 ms (between save, send and mark-sent). A final clean
+run must leave:
 
 - every published item stored exactly once (one article, one story);
 - exactly one outbox row per (story, channel), every one of them 'sent';
@@ -68,6 +71,16 @@ def _make_due(db: Path) -> None:
             conn.commit()
 
 
+async def _kill_soon_after_save(bot: BotProcess, db: Path, published: int, rng: random.Random) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and bot.running:
+        if db.exists() and _query(db, "SELECT count(*) FROM articles")[0][0] >= published:
+            break
+        await asyncio.sleep(0.001)
+    await asyncio.sleep(rng.uniform(0, 0.01))
+    bot.kill()
+
+
 def _stage(db: Path, published: int) -> str:
     """Where the kill landed, judged from what the database holds afterwards."""
     articles = (_query(db, "SELECT count(*) FROM articles") or [(0,)])[0][0]
@@ -88,24 +101,27 @@ async def test_sigkill_during_polling_loses_and_doubles_nothing(tmp_path: Path) 
     items: list[dict[str, Any]] = []
     stages: Counter[str] = Counter()
     async with FeedServer() as server:
-        feed_url = server.set_feed("/dyn/crash.xml", items=items, title="Crash desk")
+        feed_url = server.set_feed("/dyn/crash.xml", items=[], title="Crash desk")
         feeds = write_feeds_file(tmp_path / "feeds.toml",
                                  [{"url": feed_url, "name": "Crash desk", "city": "chicago-il", "interval": 30}])
         bot = BotProcess(console_env(db, feeds), tmp_path / "bot")
         with bot:
             for round_no in range(ROUNDS):
                 items += _items(round_no, datetime.now(UTC))
-                server.set_feed("/dyn/crash.xml", items=items, title="Crash desk")
+                server.set_feed("/dyn/crash.xml", items=items[-2 * ITEMS_PER_ROUND:], title="Crash desk")
                 _make_due(db)
                 offset = len(bot.stderr())
                 bot.start()
                 await bot.wait_for_stderr("polling feeds", timeout=60, after=offset)
-                await asyncio.sleep(rng.uniform(0, MAX_KILL_DELAY))
-                bot.kill()
+                if round_no % 2:
+                    await asyncio.sleep(rng.uniform(0, MAX_KILL_DELAY))
+                    bot.kill()
+                else:
+                    await _kill_soon_after_save(bot, db, len(items), rng)
                 stages[_stage(db, len(items))] += 1
             # The final, clean run: new items again, then wait until everything is delivered.
             items += _items(ROUNDS, datetime.now(UTC))
-            server.set_feed("/dyn/crash.xml", items=items, title="Crash desk")
+            server.set_feed("/dyn/crash.xml", items=items[-2 * ITEMS_PER_ROUND:], title="Crash desk")
             _make_due(db)
             bot.start()
             deadline = time.monotonic() + 90
