@@ -112,3 +112,24 @@ async def test_dev_guild_sync_copies_global_commands(bot: CivicBot, api: FakeDis
     await sync.sync_dev_guild(bot, 1)
     body = api.calls("PUT", r"^/applications/\d+/guilds/1/commands$")[0].body
     assert {c["name"] for c in body} == EXPECTED
+
+
+def test_core_never_imports_discord() -> None:
+    """Everything outside bot/adapters/discordbot must stay platform-neutral (architecture.md)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "bot"
+    offenders = []
+    for path in root.rglob("*.py"):
+        if "discordbot" in path.relative_to(root).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            if any(n == "discord" or n.startswith("discord.") for n in names):
+                offenders.append(str(path.relative_to(root)))
+    assert offenders == []
