@@ -292,6 +292,42 @@ async def test_rate_limit_storm_delivers_every_alert_once(world: World) -> None:
     world.assert_clean()
 
 
+async def test_outlet_joining_a_story_edits_the_alert_instead_of_posting(world: World) -> None:
+    """A second outlet reports Denver story #0: the posted alert is edited ("Also reported by")."""
+    storm = world.channels["storm"]
+    before_messages = len(world.standin.messages(storm))
+    before_ids = world.alert_story_ids("storm")
+    assert before_ids, "needs the storm test's Denver alerts"
+    item = denver_items(1)[0]
+    url = world.feeds.set_feed(
+        "/dyn/denver-post.xml",
+        title="Denver Post",
+        items=[
+            {
+                **item,
+                "guid": "dp-0",
+                "link": "https://denverpost.example/0",
+                "title": item["title"].replace("at Denver", "at a Denver"),
+            }
+        ],
+    )
+    await add_feed(world, "storm", url)
+
+    def edited() -> bool:
+        return any(
+            "Also reported by Denver Post" in (e.get("description") or "")
+            for m in world.standin.messages(storm)
+            for e in m.get("embeds") or []
+        )
+
+    await eventually(edited, 20, "the alert to be edited with the new outlet", world)
+    assert len(world.standin.messages(storm)) == before_messages  # edited, not re-posted
+    assert sorted(world.alert_story_ids("storm")) == sorted(before_ids)
+    edits = world.standin.requests_to("PATCH", rf"/channels/{storm}/messages/\d+$")
+    assert edits and all(r.body.get("allowed_mentions") == {"parse": []} for r in edits)
+    world.assert_clean()
+
+
 # ------------------------------------------------------------------ SIGKILL mid-delivery (last)
 
 
