@@ -306,3 +306,14 @@ async def test_feeds_add_refuses_a_web_page(
     await invoke(bot, feed_cmd("add", [option("url", feeds.url("/hostile/page.html"))]))
     assert "RSS or Atom" in texts(api.interaction_replies()[-1])
     assert await store.guild_feeds(GUILD_ID) == []
+
+
+async def test_expired_search_buttons_are_removed(
+    bot: CivicBot, api: FakeDiscordAPI, store: Store
+) -> None:
+    await seed(store, 8)
+    bot.search_view_timeout = 0.3
+    await invoke(bot, interaction_payload("search", [option("query", "ICE")]))
+    assert api.interaction_replies()[-1]["components"]  # buttons while the view lives
+    await wait_for(lambda: api.calls("PATCH", r"^/webhooks/\d+/tok\d+/messages/\d+$"))
+    assert api.calls("PATCH", r"^/webhooks/\d+/tok\d+/messages/\d+$")[-1].body["components"] == []

@@ -183,6 +183,7 @@ class CivicBot(commands.Bot):
         self._run_jobs = run_jobs and open_resources
         self.sink = DiscordSink(self)
         self.reply_budget = 2.0  # seconds of work before an interaction is deferred (replies.py)
+        self.search_view_timeout = 600.0  # paging buttons live this long (< the 15 min token)
 
     # -- resources, for the cogs -------------------------------------------------
     @property

@@ -65,7 +65,7 @@ class SearchView(discord.ui.View):
         page: actions.SearchPage,
         filters: str,
     ) -> None:
-        super().__init__(timeout=VIEW_TIMEOUT)
+        super().__init__(timeout=getattr(bot, "search_view_timeout", VIEW_TIMEOUT))
         self.bot = bot
         self.owner_id = owner_id
         self.query = query
@@ -74,7 +74,16 @@ class SearchView(discord.ui.View):
         self.days = days
         self.page = page
         self.filters = filters
+        self.message: discord.WebhookMessage | None = None  # set once sent; used on timeout
         self._sync_buttons()
+
+    async def on_timeout(self) -> None:
+        """Remove the buttons once they stop working (the follow-up token lasts 15 min)."""
+        if self.message is not None:
+            try:
+                await self.message.edit(view=None)
+            except (discord.HTTPException, OSError, TimeoutError) as exc:
+                log.debug("could not remove expired search buttons: %s", exc)
 
     def _sync_buttons(self) -> None:
         self.prev_page.disabled = self.page.page == 0
@@ -179,7 +188,7 @@ class Search(commands.Cog):
                 page=page,
                 filters=filters,
             )
-            await interaction.followup.send(
+            view.message = await interaction.followup.send(
                 embed=embed,
                 view=view,
                 ephemeral=not public,
