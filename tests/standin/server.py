@@ -1266,7 +1266,7 @@ class DiscordStandIn:
         ch: Channel,
         body: Mapping[str, Any],
         *,
-        files: list[dict[str, Any]] = (),  # type: ignore[assignment]
+        files: Iterable[dict[str, Any]] = (),
         flags: int = 0,
         webhook_id: int | None = None,
         interaction: InteractionHandle | None = None,
