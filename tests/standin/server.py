@@ -1028,6 +1028,8 @@ class DiscordStandIn:
                 return _Resp(429, rate_limit_body(decision.retry_after, True), decision.headers)
         if route is None:
             if matched == "method":
+                self.unknown_routes.append((req.method, req.path))
+                self._record_error(f"method not served by the stand-in: {req.method} {req.path}")
                 return _error(405, 0, "405: Method Not Allowed")
             self.unknown_routes.append((req.method, req.path))
             self._record_error(f"unknown route: {req.method} {req.path}")
