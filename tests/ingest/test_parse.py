@@ -294,7 +294,7 @@ async def test_billion_laughs_not_expanded(feed_server: FeedServer) -> None:
     body, headers, url = await _fetch_body(feed_server, "/hostile/billion-laughs.xml")
     started = time.monotonic()
     parsed = parse_feed(body, feed_url=url, headers=headers, now=NOW)
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 10  # no exponential expansion
     for article in parsed.articles:
         assert "lollol" not in article.title + article.summary
         assert len(article.title) <= MAX_TITLE_CHARS
@@ -512,6 +512,6 @@ async def test_entity_attacks_in_wide_encodings(
     )
     started = time.monotonic()
     parsed = parse_feed(text.encode(encoding), feed_url=url, now=NOW)
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 10  # no exponential expansion
     joined = " ".join(a.title + a.summary for a in parsed.articles)
     assert "lollol" not in joined and "root:" not in joined
