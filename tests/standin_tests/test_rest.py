@@ -259,3 +259,42 @@ async def test_request_log_and_auth(world: World, client: Any) -> None:
         async with http.get(f"{s.api_base}/users/@me") as resp:
             assert resp.status == 401 and (await resp.json())["message"] == "401: Unauthorized"
     assert s.invalid_requests == 1
+
+
+async def test_remaining_rest_reads_and_command_crud(world: World, client: Any) -> None:
+    s = world.standin
+    g = world.guild
+    guild = client.get_guild(g.id)
+    member = await guild.fetch_member(s.bot_user_id)
+    assert member.id == s.bot_user_id and g.bot_role_id in [r.id for r in member.roles]
+    with pytest.raises(discord.NotFound):
+        await guild.fetch_member(1234)
+    assert {r.name for r in await guild.fetch_roles()} >= {"@everyone", s.bot_user.username}
+    assert {c.name for c in await guild.fetch_channels()} == {"alerts", "noembed", "readonly", "hidden"}
+    fetched = await client.fetch_guild(g.id, with_counts=True)
+    assert fetched.approximate_member_count == len(g.members)
+    user = await client.fetch_user(g.owner_id)
+    assert user.id == g.owner_id
+    channel = client.get_channel(world.alerts)
+    async with channel.typing():
+        pass
+    s.rate_limits.enabled = False
+    msgs = [await channel.send(f"m{i}") for i in range(5)]
+    around = [m.content async for m in channel.history(around=msgs[2], limit=3)]
+    assert sorted(around) == ["m1", "m2", "m3"]
+    await msgs[4].delete()
+    assert [m["content"] for m in s.messages(world.alerts)] == ["m0", "m1", "m2", "m3"]
+    with pytest.raises(discord.NotFound):
+        await channel.fetch_message(msgs[4].id)
+    # command CRUD through discord.py's HTTP client
+    created = await client.http.upsert_guild_command(s.app_id, g.id, {"name": "ping", "description": "Ping", "type": 1})
+    cid = int(created["id"])
+    assert (await client.http.get_guild_command(s.app_id, g.id, cid))["name"] == "ping"
+    edited = await client.http.edit_guild_command(s.app_id, g.id, cid, {"description": "Pong"})
+    assert edited["description"] == "Pong" and edited["id"] == created["id"]
+    with pytest.raises(discord.HTTPException) as exc:
+        await client.http.upsert_guild_command(s.app_id, g.id, {"name": "Bad Name", "description": "x", "type": 1})
+    assert exc.value.code == 50035
+    await client.http.delete_guild_command(s.app_id, g.id, cid)
+    assert s.registered_commands(g.id) == []
+    assert [v.location for v in s.violations] == ["name"]
