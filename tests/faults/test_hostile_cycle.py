@@ -73,6 +73,8 @@ FAULTS: tuple[Fault, ...] = (
     Fault("/hostile/page.html", r"not a feed"),
     Fault("/hostile/wrong-charset.xml", None),
     Fault("/hostile/redirect-loop/a", r"redirect loop"),
+    Fault("/hostile/redirect-chain/7", r"too many redirects"),
+    Fault("/hostile/slow-headers?delay=8", r"timed out"),
     Fault("/hostile/redirect-private", r"refused", guild_only=True),
     Fault("/hostile/redirect-metadata", r"refused", guild_only=True),
     Fault("/hostile/status/404", r"HTTP 404"),
