@@ -328,6 +328,23 @@ async def test_outlet_joining_a_story_edits_the_alert_instead_of_posting(world: 
     world.assert_clean()
 
 
+async def test_subscribe_posts_a_catch_up_of_the_latest_three_once(world: World) -> None:
+    """A late subscriber gets the 3 newest Denver stories through the outbox, exactly once."""
+    handle = await world.slash("quiet", "subscribe", {"city": "denver-co"})
+    ephemeral, text = await answer(handle)
+    assert ephemeral and "catch-up" in text
+    await eventually(lambda: len(world.alert_story_ids("quiet")) >= 3, 15, "the catch-up", world)
+    await asyncio.sleep(2.0)
+    ids = world.alert_story_ids("quiet")
+    assert len(ids) == 3 and len(set(ids)) == 3, ids
+    titles = [
+        e["title"] for m in world.standin.messages(world.channels["quiet"]) for e in m["embeds"]
+    ]
+    # the three newest Denver items are numbered 2, 3, 4 (published 1, 2, 3 minutes ago)
+    assert sorted(int(t.split()[3]) for t in titles) == [2, 3, 4], titles
+    world.assert_clean()
+
+
 # ------------------------------------------------------------------ SIGKILL mid-delivery (last)
 
 
