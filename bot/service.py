@@ -44,6 +44,7 @@ class Services:
     classifier: Classifier
     executor: ProcessPoolExecutor
     poller: Poller
+    guild_fetcher: Fetcher | None = None
     worker: DeliveryWorker | None = None
     scheduler: AsyncIOScheduler | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -57,14 +58,17 @@ async def open_services(settings: Settings, *, sync_catalogue: bool = True) -> S
         if sync_catalogue:
             await store.sync_feeds(load_feeds(settings.feeds_file))
         classifier = load_classifier(settings.config_dir)
+        # The catalogue is the operator's; feeds a server added go through the address guard.
         fetcher = Fetcher(fetch_limits(settings), allow_private=True)
+        guild_fetcher = Fetcher(fetch_limits(settings), allow_private=settings.allow_private_feeds)
         await fetcher.__aenter__()
+        await guild_fetcher.__aenter__()
     except BaseException:
         await store.close()
         raise
     executor = make_executor(settings)
-    poller = Poller(store, fetcher, settings, executor)
-    return Services(settings, store, fetcher, classifier, executor, poller)
+    poller = Poller(store, fetcher, settings, executor, guild_fetcher=guild_fetcher)
+    return Services(settings, store, fetcher, classifier, executor, poller, guild_fetcher=guild_fetcher)
 
 
 async def _poll_job(services: Services) -> None:
@@ -130,7 +134,9 @@ async def close_services(services: Services) -> None:
     for task in services.tasks:
         with contextlib.suppress(BaseException):
             await task
-    with contextlib.suppress(Exception):
-        await services.fetcher.__aexit__(None, None, None)
+    for fetcher in (services.fetcher, services.guild_fetcher):
+        if fetcher is not None:
+            with contextlib.suppress(Exception):
+                await fetcher.__aexit__(None, None, None)
     services.executor.shutdown(wait=False, cancel_futures=True)
     await services.store.close()
