@@ -147,6 +147,7 @@ async def subscribe(
     wanted = parse_topics(topics)
     existing = await store.subscriptions(guild_id=guild_id)
     is_update = any(s.channel_id == channel_id and s.city == found.id for s in existing)
+    was_paused = any(s.channel_id == channel_id and s.paused for s in existing)
     if not is_update and len(existing) >= MAX_GUILD_SUBSCRIPTIONS:
         raise UserInputError(
             "too many subscriptions",
@@ -154,6 +155,10 @@ async def subscribe(
             f"{MAX_GUILD_SUBSCRIPTIONS}); remove one with /unsubscribe first.",
         )
     subscription = await store.subscribe(guild_id, channel_id, found.id, wanted)
+    if was_paused:
+        # the caller just checked the channel is deliverable again: resume the whole channel and
+        # make its held alerts due now (they were backed off while forbidden)
+        await store.resume_channel(channel_id)
     queued = 0
     if catchup_count > 0:
         stories = await _latest_matching(store, found.id, wanted, catchup_count)

@@ -273,3 +273,27 @@ async def test_subscription_cap_refuses_new_but_allows_updates(
     )  # an update is fine
     assert "will get alerts" in only_reply(api)["content"]
     assert len(await store.subscriptions(guild_id=GUILD_ID)) == MAX_GUILD_SUBSCRIPTIONS
+
+
+async def test_resubscribing_a_paused_channel_resumes_its_held_alerts(
+    bot: CivicBot, api: FakeDiscordAPI, store: Store
+) -> None:
+    import time
+
+    await seed(store, 2)
+    await invoke(
+        bot, interaction_payload("subscribe", [option("city", "chicago-il")])
+    )  # 2 catch-up rows
+    held = [a.delivery_id for a in await store.due_alerts()]
+    assert len(held) == 2
+    await store.pause_channel(ALERTS, "forbidden: missing Embed Links")
+    await store.mark_retry(held, at=time.time() + 900, error="403")  # what the worker does on 403
+    assert await store.due_alerts() == []
+
+    await invoke(
+        bot, interaction_payload("subscribe", [option("city", "chicago-il")])
+    )  # perms fixed
+    assert not (await store.subscriptions(guild_id=GUILD_ID))[0].paused
+    assert sorted(a.delivery_id for a in await store.due_alerts()) == sorted(
+        held
+    )  # due now, not in 15 min

@@ -27,7 +27,7 @@ from tests.conftest import PROJECT_ROOT
 
 MEMBER_ID = 424242424242424242
 ADMIN_ID = 434343434343434343
-CHANNELS = ("alerts", "quiet", "no-embeds", "storm", "crash", "doomed", "search")
+CHANNELS = ("alerts", "quiet", "no-embeds", "storm", "crash", "doomed", "search", "flaky")
 READY_TIMEOUT = 40.0
 
 

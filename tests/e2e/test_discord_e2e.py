@@ -345,6 +345,63 @@ async def test_subscribe_posts_a_catch_up_of_the_latest_three_once(world: World)
     world.assert_clean()
 
 
+def notices(world: World) -> list[str]:
+    """Texts of the bot's "needs attention" notices anywhere in the server."""
+    out = []
+    for channel_id in world.channels.values():
+        if channel_id in world.standin.deleted_channels:
+            continue
+        for message in world.standin.messages(channel_id):
+            for embed in message.get("embeds") or []:
+                if embed.get("title") == "civic-alert-bot needs attention":
+                    out.append(embed.get("description") or "")
+    return out
+
+
+async def test_lost_permission_pauses_notifies_once_then_resumes_when_fixed(world: World) -> None:
+    from tests.standin import Perm
+
+    handle = await world.slash("flaky", "subscribe", {"city": "phoenix-az"})
+    assert "Phoenix" in (await answer(handle))[1]
+    world.guild.deny_bot(
+        "flaky", int(Perm.EMBED_LINKS)
+    )  # an admin changes the channel (CHANNEL_UPDATE)
+    items = [
+        {
+            "title": f"ICE agents arrest {i + 2} people at Phoenix {place}",
+            "guid": f"phx-{i}",
+            "link": f"https://phoenix.example/{i}",
+            "pubDate": now_rfc822(i + 1),
+            "description": f"Immigration agents arrested {i + 2} people at a {place} in Phoenix.",
+        }
+        for i, place in enumerate(["car wash", "bakery"])
+    ]
+    await add_feed(
+        world, "alerts", world.feeds.set_feed("/dyn/phoenix.xml", title="Phoenix Desk", items=items)
+    )
+
+    await eventually(lambda: notices(world), 20, "a notice about the missing permission", world)
+    await asyncio.sleep(2.0)
+    assert len(notices(world)) == 1 and "Embed Links" in notices(world)[0], notices(world)
+    assert world.alert_story_ids("flaky") == []
+    listed = (await answer(await world.slash("alerts", "subscriptions")))[1]
+    assert "paused" in listed
+
+    # the admin fixes it: the bot resumes by itself and delivers what it held, once
+    world.guild.set_overwrite("flaky", world.standin.bot_user_id, allow=0, deny=0, type=1)
+    ids = await eventually(
+        lambda: len(world.alert_story_ids("flaky")) >= 2 and world.alert_story_ids("flaky"),
+        20,
+        "the held Phoenix alerts after the fix",
+        world,
+    )
+    await asyncio.sleep(1.5)
+    ids = world.alert_story_ids("flaky")
+    assert len(ids) == 2 and len(set(ids)) == 2, ids
+    assert len(notices(world)) == 1
+    world.assert_clean()
+
+
 # ------------------------------------------------------------------ SIGKILL mid-delivery (last)
 
 

@@ -76,6 +76,7 @@ class GuildEvents(commands.Cog):
             if not missing_alert_permissions(channel, me=guild.me):
                 count = await self.bot.store.resume_channel(channel_id)
                 resumed += count or 0
+                self.bot.wake_delivery()  # the held alerts go out now, not at the next interval
                 log.info(
                     "permissions fixed in channel %s: resumed %s subscriptions", channel_id, count
                 )
