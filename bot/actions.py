@@ -313,11 +313,11 @@ def check_feed_scheme(url: str) -> str:
     return url
 
 
-async def _check_public(url: str) -> str:
+async def _check_public(url: str, resolver: Any = None) -> str:
     """Refuse internal addresses (SSRF): the resolved addresses must all be public."""
     from bot.ingest.urlsafety import check_public_url
 
-    return await check_public_url(url)
+    return await check_public_url(url, resolver=resolver)
 
 
 def _fetcher_for(settings: Settings) -> Any:
@@ -332,15 +332,27 @@ def _fetcher_for(settings: Settings) -> Any:
     return Fetcher(fetch_limits(settings), allow_private=settings.allow_private_feeds)
 
 
-async def add_feed(store: Store, settings: Settings, *, guild_id: int, url: str) -> FeedPreview:
+async def add_feed(
+    store: Store,
+    settings: Settings,
+    *,
+    guild_id: int,
+    url: str,
+    fetcher: Any = None,
+    resolver: Any = None,
+) -> FeedPreview:
     """Validate, fetch once, parse, then store a server's own feed.
 
     Why fetch before saving: a typo or an HTML page should be refused now with a reason,
     not fail silently in the poller for weeks.
+
+    `fetcher` (an open Fetcher) and `resolver` (host -> addresses, for the first check) are
+    test hooks, like Fetcher's own: they let a drill give the first hop a public-looking
+    name on loopback and prove that every redirect hop is still refused.
     """
     url = check_feed_scheme(url)
     if not settings.allow_private_feeds:
-        url = await _check_public(url)
+        url = await _check_public(url, resolver)
     existing = await store.guild_feeds(guild_id)
     if any(f.url == url for f in existing):
         raise FeedExistsError(url, user_message="This server already has that feed.")
@@ -350,8 +362,11 @@ async def add_feed(store: Store, settings: Settings, *, guild_id: int, url: str)
             user_message=f"A server can add at most {MAX_GUILD_FEEDS} feeds; remove one first.",
         )
 
-    async with _fetcher_for(settings) as fetcher:
+    if fetcher is not None:
         result = await fetcher.fetch(url)
+    else:
+        async with _fetcher_for(settings) as own:
+            result = await own.fetch(url)
     if not result.ok or not result.body:
         reason = result.error or (f"HTTP {result.status}" if result.status else "no response")
         if (
