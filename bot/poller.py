@@ -113,6 +113,9 @@ class Poller:
         self.on_saved = on_saved
         self.last_report: CycleReport | None = None
         self._cycle_lock = asyncio.Lock()
+        # Feeds between "fetch started" and "saved": without a bound a 1,000-feed cycle fetched
+        # every body long before the worker pool could parse them, holding them all in memory.
+        self._in_flight = asyncio.Semaphore(max(1, settings.fetch_concurrency))
 
     async def poll_once(self, feeds: Sequence[FeedConfig] | None = None, *, only_due: bool = False) -> CycleReport:
         """Poll every active feed (or only the due ones). A failing feed never stops the others."""
@@ -151,17 +154,18 @@ class Poller:
         return await stack.enter_async_context(Fetcher(self.fetcher.limits, allow_private=False))
 
     async def _poll_feed(self, state: FeedState, report: CycleReport, fetcher: Fetcher | None = None) -> FeedOutcome:
-        started = time.monotonic()
-        try:
-            result = await (fetcher or self.fetcher).fetch(
-                state.url, etag=state.etag, last_modified=state.last_modified
-            )
-            return await self._handle(state, result, report, started)
-        except Exception as exc:  # contained: one feed's bug must not end the cycle
-            log.exception("feed poll crashed", extra={"feed": state.url})
-            error = f"internal error: {type(exc).__name__}"
-            await self._record_failure(state, None, error, None)
-            return FeedOutcome(state.url, state.name, None, error=error, elapsed=time.monotonic() - started)
+        async with self._in_flight:
+            started = time.monotonic()
+            try:
+                result = await (fetcher or self.fetcher).fetch(
+                    state.url, etag=state.etag, last_modified=state.last_modified
+                )
+                return await self._handle(state, result, report, started)
+            except Exception as exc:  # contained: one feed's bug must not end the cycle
+                log.exception("feed poll crashed", extra={"feed": state.url})
+                error = f"internal error: {type(exc).__name__}"
+                await self._record_failure(state, None, error, None)
+                return FeedOutcome(state.url, state.name, None, error=error, elapsed=time.monotonic() - started)
 
     async def _handle(self, state: FeedState, result: FetchResult, report: CycleReport, started: float) -> FeedOutcome:
         size = len(result.body or b"")

@@ -10,11 +10,13 @@ they look alike.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import re
+import sys
 import unicodedata
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -39,6 +41,8 @@ _GENERIC_CAPS = frozenset(
 
 def _fold(text: str) -> str:
     text = html.unescape(text)
+    if text.isascii():  # NFKD leaves ASCII alone and it has no combining marks
+        return text
     text = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in text if not unicodedata.combining(ch))
 
@@ -106,6 +110,7 @@ def _is_headline_case(title: str) -> bool:
     return caps / len(words) > 0.8
 
 
+@functools.lru_cache(maxsize=512)
 def _trigrams(text: str) -> frozenset[str]:
     padded = f"  {text} "
     return frozenset(padded[i : i + 3] for i in range(len(padded) - 2))
@@ -122,30 +127,53 @@ class TitleSignature:
     """Everything clustering needs from a headline, computed once."""
 
     normalized: str
-    fingerprint: str
-    tokens: frozenset[str]
-    trigrams: frozenset[str]
     keys: frozenset[str]
     headline_case: bool
     lead: str | None = None
+    nums: frozenset[str] = frozenset()  # the keys that contain a digit
+
+    # Derived on demand, not stored: the index keeps one signature per recent headline (tens of
+    # thousands after a cold start), and these sets were most of a signature's memory.
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.blake2b(self.normalized.encode(), digest_size=12).hexdigest()
+
+    @property
+    def tokens(self) -> frozenset[str]:
+        return _tokens(self.normalized)
+
+    @property
+    def trigrams(self) -> frozenset[str]:
+        return _trigrams(self.normalized)
 
     @classmethod
     def of(cls, title: str) -> TitleSignature:
-        norm = normalized_title(title)
-        return cls(
-            normalized=norm,
-            fingerprint=hashlib.blake2b(norm.encode(), digest_size=12).hexdigest(),
-            tokens=frozenset(t for t in norm.split() if t not in _STOP),
-            trigrams=_trigrams(norm),
-            keys=key_tokens(title),
-            headline_case=_is_headline_case(title),
-            lead=lead_key(title),
-        )
+        return _signature(title)
+
+
+@functools.lru_cache(maxsize=2048)
+def _tokens(normalized: str) -> frozenset[str]:
+    return frozenset(t for t in normalized.split() if t not in _STOP)
+
+
+@functools.lru_cache(maxsize=1024)
+def _signature(title: str) -> TitleSignature:
+    """Cached: `ClusterIndex.find` and then `add` see the same headline back to back."""
+    norm = normalized_title(title)
+    keys = frozenset(sys.intern(k) for k in key_tokens(title))  # shared strings
+    lead = lead_key(title)
+    return TitleSignature(
+        normalized=norm,
+        keys=keys,
+        headline_case=_is_headline_case(title),
+        lead=sys.intern(lead) if lead else None,
+        nums=frozenset(k for k in keys if any(c.isdigit() for c in k)),
+    )
 
 
 def same_story(a: TitleSignature, b: TitleSignature) -> bool:
     """True when two headlines report the same event (see module docstring)."""
-    if a.fingerprint == b.fingerprint:
+    if a.normalized == b.normalized:  # what equal fingerprints mean
         return True
     if not a.normalized or not b.normalized:
         return False
@@ -155,8 +183,7 @@ def same_story(a: TitleSignature, b: TitleSignature) -> bool:
             return False
     else:
         # Headline Case hides proper names; numbers still tell events apart.
-        nums_a = {k for k in a.keys if any(c.isdigit() for c in k)}
-        nums_b = {k for k in b.keys if any(c.isdigit() for c in k)}
+        nums_a, nums_b = a.nums, b.nums
         if nums_a - nums_b and nums_b - nums_a:
             return False
     if a.lead and b.lead and a.lead != b.lead and a.lead not in b.tokens and b.lead not in a.tokens:
@@ -189,6 +216,8 @@ class ClusterIndex:
     window: float = WINDOW_SECONDS
     _entries: dict[int, list[_Entry]] = field(default_factory=dict)
     _by_token: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    # keyed by the normalized title itself (equal fingerprint ⇔ equal normalized title): the
+    # string is already held by the signature, a hex digest per entry would not be
     _by_fingerprint: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
 
     def add(self, story_id: int, title: str, published: float) -> None:
@@ -196,21 +225,20 @@ class ClusterIndex:
         self._entries.setdefault(story_id, []).append(entry)
         for token in entry.sig.tokens:
             self._by_token[token].add(story_id)
-        self._by_fingerprint[entry.sig.fingerprint].add(story_id)
+        self._by_fingerprint[entry.sig.normalized].add(story_id)
 
     def find(self, title: str, published: float) -> int | None:
         """The story this headline belongs to, or None for a new story."""
         sig = TitleSignature.of(title)
-        for story_id in sorted(self._by_fingerprint.get(sig.fingerprint, ())):
+        for story_id in sorted(self._by_fingerprint.get(sig.normalized, ())):
             if any(abs(e.published - published) <= self.window for e in self._entries[story_id]):
                 return story_id
-        counts: dict[int, int] = defaultdict(int)
+        counts: Counter[int] = Counter()
         for token in sig.tokens:
             ids = self._by_token.get(token)
             if ids is None or len(ids) > 500:
                 continue  # a token in hundreds of headlines says nothing about identity
-            for story_id in ids:
-                counts[story_id] += 1
+            counts.update(ids)  # counted in C; same order as a loop
         need = max(2, len(sig.tokens) // 3)
         best: tuple[int, int] | None = None
         for story_id, shared in counts.items():
@@ -237,18 +265,18 @@ class ClusterIndex:
                         ids.discard(story_id)
                         if not ids:
                             del self._by_token[token]
-                fp = self._by_fingerprint.get(entry.sig.fingerprint)
+                fp = self._by_fingerprint.get(entry.sig.normalized)
                 if fp is not None:
                     fp.discard(story_id)
                     if not fp:
-                        del self._by_fingerprint[entry.sig.fingerprint]
+                        del self._by_fingerprint[entry.sig.normalized]
 
     def remove(self, story_ids: Iterable[int]) -> None:
         for story_id in story_ids:
             for entry in self._entries.pop(story_id, []):
                 for token in entry.sig.tokens:
                     self._by_token.get(token, set()).discard(story_id)
-                self._by_fingerprint.get(entry.sig.fingerprint, set()).discard(story_id)
+                self._by_fingerprint.get(entry.sig.normalized, set()).discard(story_id)
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -313,11 +313,18 @@ def _parse(
     now: datetime,
 ) -> ParsedFeed:
     safe_body = _strip_dtd(body or b"")
+    # sanitize_html / resolve_relative_uris rewrite every HTML field through sgmllib (more than
+    # half of feedparser's time on a news feed), but nothing here keeps HTML: titles and
+    # summaries go through html_to_text, which drops scripts, styles and markup itself, and links
+    # come from link elements, which feedparser resolves either way. Checked to give the same
+    # articles on all of ../shared/feeds-real, tests/data and the hostile documents
+    # (`python -m bench.verify_parse`; docs/benchmarks.md); the only difference: an undefined entity
+    # keeps its ";" ("&xxe;" instead of "&xxe").
     result = feedparser.parse(
         io.BytesIO(safe_body),
         response_headers=_headers(headers, feed_url),
-        resolve_relative_uris=True,
-        sanitize_html=True,
+        resolve_relative_uris=False,
+        sanitize_html=False,
     )
     feed = result.get("feed") or {}
     entries = result.get("entries") or []

@@ -18,6 +18,7 @@ from bot.models import Article, Match, SearchHit, Story
 from bot.store.db import Database, now, transaction
 from bot.stories import ClusterIndex, link_rank
 
+PRUNE_EVERY = 60.0  # seconds between sweeps of the in-memory cluster index (O(index) each)
 EDIT_WINDOW = 24 * 3600  # a later outlet edits an alert sent within this window
 DEFAULT_ALERT_MAX_AGE = 24 * 3600  # older news is stored and searchable but not pushed
 
@@ -125,7 +126,12 @@ class StoriesMixin(Database):
             except BaseException:
                 self._clusters.remove(added)  # the index must not remember rolled-back stories
                 raise
-            self._clusters.prune(now())
+            t = now()
+            # The sweep walks the whole index; once per feed batch made a cold cycle quadratic.
+            # Stale entries are harmless meanwhile (find() checks the window of every candidate).
+            if t - getattr(self, "_last_prune", 0.0) >= PRUNE_EVERY:
+                self._clusters.prune(t)
+                self._last_prune = t
             return SaveReport(
                 new_stories=tuple(stories),
                 updated_story_ids=tuple(sorted(batch.updated - set(batch.new_ids))),
