@@ -19,7 +19,7 @@ import asyncio
 import logging
 import signal
 import traceback
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 import yarl
@@ -32,6 +32,10 @@ from bot.adapters.discordbot.embeds import NO_MENTIONS
 from bot.adapters.discordbot.sink import DiscordSink
 from bot.errors import CivicAlertError, ConfigError
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.relevance import Gazetteer
+    from bot.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +179,7 @@ class CivicBot(commands.Bot):
             tree_cls=CivicTree,
         )
         self.settings = settings
+        # bot.service.Services (or any object with .store and .classifier.gazetteer: tests)
         self.services: Any = services
         self.store_override: Any = None  # sync-commands opens only the store
         self._owns_services = services is None and open_resources
@@ -187,7 +192,7 @@ class CivicBot(commands.Bot):
 
     # -- resources, for the cogs -------------------------------------------------
     @property
-    def store(self) -> Any:
+    def store(self) -> Store:
         if self.services is not None:
             return self.services.store
         if self.store_override is not None:
@@ -204,7 +209,7 @@ class CivicBot(commands.Bot):
             wake()
 
     @property
-    def gazetteer(self) -> Any:
+    def gazetteer(self) -> Gazetteer | None:
         if self.services is None:
             return None
         return self.services.classifier.gazetteer
