@@ -67,7 +67,13 @@ class Feeds(commands.Cog):
         actions.check_feed_scheme(url)
         await interaction.response.defer(ephemeral=True, thinking=True)
         preview = await actions.add_feed(
-            self.bot.store, self.bot.settings, guild_id=interaction.guild_id, url=url
+            self.bot.store,
+            self.bot.settings,
+            guild_id=interaction.guild_id,
+            url=url,
+            # the service's guarded fetcher (allow_private_feeds, every redirect hop re-checked);
+            # None in a bot without services → add_feed opens a one-off one with the same rule
+            fetcher=getattr(self.bot.services, "guild_fetcher", None),
         )
         lines = [
             f"Added <{E.clip(preview.feed.url, 300)}>",
