@@ -63,7 +63,7 @@ DEFAULT_FRAMES: dict[str, list[str]] = {
         "similar", "earlier", "previously", "previous", "prior", "mirroring", "mirrored",
         "mirrors", "mirror", "echo", "echoes", "echoed", "echoing", "modeled", "modelled",
         "patterned", "reminiscent", "recalling", "recalled", "unlike", "like", "spent",
-        "compared", "comparison", "same", "did", "happened",
+        "compared", "comparison", "same", "did", "happened", "faster", "slower",
     ],
     # right after the place: "in Los Angeles last summer", "Chicago-style"
     "cmp_after": [
@@ -73,7 +73,14 @@ DEFAULT_FRAMES: dict[str, list[str]] = {
     ],
     "court_nouns": [
         "judge", "judges", "court", "courts", "jury", "juries", "circuit", "appeals",
-        "tribunal", "magistrate",
+        "tribunal", "magistrate", "chancellor", "chancery",
+    ],
+    # "a freeze on federal grants in Washington", "lobbying in Springfield": the seat of a
+    # government, treated like a court seat (dropped next to a place in another metro)
+    "seat_window": [
+        "grants", "funding", "freeze", "budget", "shutdown", "lawmakers", "congress",
+        "congressional", "legislators", "legislature", "policymakers", "regulators",
+        "lobbying", "lobbyists", "lobbied", "negotiations", "appropriations",
     ],
     # "ruled in X", "filed in X" (a court's seat, not the event)
     "court_verbs": ["ruled", "ruling", "filed", "sued", "argued", "sitting", "presiding"],
@@ -93,10 +100,10 @@ DEFAULT_FRAMES: dict[str, list[str]] = {
         "relocated", "relocating", "expand", "expands", "expanded", "expanding", "spread",
         "spreads", "spreading",
     ],
-    # "based in X", "a native of X", "grew up in X"
+    # "based in X", "a native of X", "grew up in X", "trains with a club in X"
     "origin_window": [
         "based", "headquartered", "stationed", "native", "natives", "hometown", "born",
-        "raised", "grew", "lives", "lived", "resides", "resided", "moved",
+        "raised", "grew", "lives", "lived", "resides", "resided", "moved", "trains", "trained",
         # where a speaker speaks: "the mayor, speaking in Nashville, said…"
         "speaks", "spoke", "speaking", "speech", "reporters", "testified", "testifying",
         "interview", "remarks", "addressed",
@@ -112,7 +119,7 @@ DEFAULT_FRAMES: dict[str, list[str]] = {
         "flight", "flights", "flew", "flown", "fly", "flies", "flying", "plane", "planes",
         "jet", "airline", "airlines", "layover", "transferred", "transfer", "transfers",
         "transported", "bused", "bussed", "shipped", "deported", "airlifted", "rerouted",
-        "diverted", "connecting",
+        "diverted", "connecting", "nonstop", "nonstops",
     ],
     "opp_before": [
         "vs", "versus", "against", "beat", "beats", "beating", "defeat", "defeats",
@@ -122,10 +129,10 @@ DEFAULT_FRAMES: dict[str, list[str]] = {
         "sweeps", "swept", "down", "downs", "downed", "stun", "stuns", "stunned", "upset",
         "upsets", "outlast", "outlasts", "outlasted", "trounce", "trounced", "vs.",
     ],
-    # "fall to X", "lost to X", "road trip to X"
+    # "fall to X", "lost to X", "road trip to X", "a shootout decision to the X"
     "opp_to": [
         "fall", "falls", "fell", "lose", "loses", "lost", "losing", "trip", "travel",
-        "travels", "head", "heads",
+        "travels", "head", "heads", "loss", "losses", "decision", "decisions",
     ],
     # sports context: two of these, or one plus a team nickname ([frames] team_names)
     "sports_words": [
@@ -134,6 +141,7 @@ DEFAULT_FRAMES: dict[str, list[str]] = {
         "scored", "score", "points", "match", "fc", "nfl", "nba", "mlb", "nhl", "mls", "wnba", "ncaa",
         "coach", "roster", "field goal", "home run", "homer", "goals", "goalie", "pitcher",
         "standings", "preseason", "postseason", "matchup", "tipoff", "kickoff", "road trip",
+        "shootout", "hat trick", "power play",
     ],
     # an event word near a place makes it part of the story even when named only once
     # in the summary ("a second contingent is scheduled to reach Chicago")
@@ -167,6 +175,7 @@ class Frames:
     cmp_after: tuple[tuple[str, ...], ...]
     court_nouns: frozenset[str]
     court_verbs: frozenset[str]
+    seat_window: frozenset[str]
     court_fillers: frozenset[str]
     from_not_origin: frozenset[str]
     origin_window: frozenset[str]
@@ -202,6 +211,7 @@ class Frames:
             cmp_after=tuple(tuple(x.lower().split()) for x in merged["cmp_after"]),
             court_nouns=low("court_nouns"),
             court_verbs=low("court_verbs"),
+            seat_window=low("seat_window"),
             court_fillers=low("court_fillers"),
             from_not_origin=low("from_not_origin"),
             origin_window=low("origin_window"),
@@ -283,12 +293,14 @@ def frame_of(
     known_places: frozenset[str] | dict = frozenset(),
     covered: frozenset[int] | set[int] = frozenset(),
     title_case: bool = False,
+    alias: bool = False,
 ) -> tuple[str, str] | None:
     """(kind, "pre"|"post") for the mention at tokens [i, end), or None when unframed."""
     lower = toks.lower
     seps = toks.seps
     n = len(lower)
     start = clause_start(toks, i)
+    full_pre = lower[start:i]  # the window before another place's words are cut off
     for k in range(i - 1, start - 1, -1):
         if k in covered:  # words before another place belong to that place
             start = k + 1
@@ -298,18 +310,24 @@ def frame_of(
     pre = lower[start:i]
     p1 = pre[-1] if pre else ""
     p2 = pre[-2] if len(pre) >= 2 else ""
+    p3 = pre[-3] if len(pre) >= 3 else ""
     possessive = end < n and lower[end] == "s" and "'" in seps[end]
 
     # --- before the place -----------------------------------------------------------
     if pre:
-        if sports and not possessive:
+        if sports and not possessive and not alias:  # "at Soldier Field" is the venue
             if p1 in fr.opp_before or (p1 == "to" and p2 in fr.opp_to):
+                return ("opp", "pre")
+            # "beat the Green Bay Packers", "fell to the Los Angeles Lakers"
+            if p1 == "the" and (
+                (p2 in fr.opp_before and p2 != "at") or (p2 == "to" and p3 in fr.opp_to)
+            ):
                 return ("opp", "pre")
         if p1 in fr.cmp_before or (p1 == "in" and p2 in ("as", "like", "than")):
             return ("cmp", "pre")
         if p1 in ("the", "a", "an") and p2 in fr.cmp_before:
             return ("cmp", "pre")  # "after the Los Angeles deployment"
-        if p1 in ("in", "at", "of", "from", "to", "against", "for", "with", "near"):
+        if p1 in ("in", "at", "of", "from", "to", "against", "for", "with", "near", "between"):
             if fr.cmp_window.intersection(pre[:-1]):
                 return ("cmp", "pre")
             for ph in fr.cmp_after:  # "last year's deployment in Los Angeles"
@@ -327,11 +345,16 @@ def frame_of(
                     toks.orig[start + x][:1].isupper() for x in range(k + 1, last)
                 ):
                     return ("court", "pre")
+            if fr.seat_window.intersection(pre[:-1]):
+                return ("court", "pre")  # "a freeze on federal grants in Washington"
         if p1 in ("to", "for", "from", "in", "at", "through", "via", "into"):
-            if fr.travel_window.intersection(pre[:-1]):
+            # "nonstop flights from O'Hare to Portland": the other place does not end it
+            if fr.travel_window.intersection(full_pre[:-1]):
                 return ("travel", "pre")
-        if p1 == "from" and p2 not in fr.from_not_origin and len(pre) > 1:
-            return ("origin", "pre")  # clause-initial "From Los Angeles to Chicago, …" is a span
+        if p1 == "from" and len(pre) > 1 and (p2 not in fr.from_not_origin or p3 == "who"):
+            # clause-initial "From Los Angeles to Chicago, …" is a span; "troops moved from
+            # X" leave X (the story), but "a nurse who moved from X" comes from X
+            return ("origin", "pre")
         if p1 in ("in", "at", "of", "near", "outside") and fr.origin_window.intersection(pre[:-1]):
             return ("origin", "pre")
         if small and not possessive and p1 in fr.street_before and p2 not in fr.street_not_after:
@@ -371,4 +394,8 @@ def frame_of(
             return ("court", "post")
         if nxt and nxt[0] in fr.origin_after and not possessive:
             return ("origin", "post")
+        # "… for Seattle, where they face the Seahawks"
+        if sports and not alias and nxt and nxt[0] == "where":
+            if any(w in fr.opp_before or w in ("play", "plays", "meet", "meets") for w in nxt[1:]):
+                return ("opp", "post")
     return None

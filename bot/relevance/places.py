@@ -96,6 +96,8 @@ _NOT_A_CITY_AFTER = frozenset(
 # ("Columbus Park" and "Montrose Beach" in Chicago): it counts only near another place of
 # the item or the feed's city ("Chicago Park District" is not a landmark: a name follows)
 _LANDMARK_AFTER = frozenset("Beach Beaches Harbor Harbour Park Plaza Woods Zoo".split())
+_NAME_PARTICLES = frozenset("of de la del du des le los las the and on upon".split())
+_PLACE_NOUNS = frozenset("city town village borough township suburb hamlet".split())
 _SENTENCE_BREAK = re.compile(r"[.!?:;\n|\"(\[]")
 _LIST_BREAK = re.compile(r"[.!?:;\n|\"()\[\]]| - ")
 
@@ -740,6 +742,7 @@ class PlaceFinder:
                 known_places=gaz._by_key,
                 covered=covered,
                 title_case=m.i < title_end and _is_title_case(toks, 0, title_end),
+                alias=how in ("alias", "ctx"),
             )
         # lists share a frame: "in Los Angeles, Washington and Memphis last summer"
         linked: list[tuple[int, int]] = []
@@ -765,6 +768,17 @@ class PlaceFinder:
             fb = frame[b_i]
             if frame[a_i] is None and fb is not None and fb[1] == "post":
                 frame[a_i] = fb
+
+        # a name that is also a word or the government ("Washington" in a headline) found
+        # only because the same city is named elsewhere shares that mention's frame
+        ambiguous = gaz.config.ambiguous_names
+        for lst in ev.values():
+            framed = next((frame[m.i] for m, _ in lst if frame[m.i] is not None), None)
+            if framed is None:
+                continue
+            for m, how in lst:
+                if frame[m.i] is None and how == "bare" and m.key in ambiguous:
+                    frame[m.i] = framed
 
         unframed = {cid for cid, lst in ev.items() if any(frame[m.i] is None for m, _ in lst)}
         ref = [gaz._by_id[c] for c in unframed]
@@ -926,6 +940,11 @@ class PlaceFinder:
         word = toks.orig[m.i]
         if not word[:1].isupper():
             return None
+        # every word of a longer name is capitalized: "the West Valley city" is no city
+        for k in range(m.i + 1, m.j):
+            w = toks.orig[k]
+            if len(w) >= 3 and w.isalpha() and w.islower() and w not in _NAME_PARTICLES:
+                return None
         if self._looks_like_person(m, toks, title_end):
             return None
         near = [c for c in cands if any(gaz.near(c, a) for a in anchors)]
@@ -945,12 +964,20 @@ class PlaceFinder:
             return None
         if in_state:
             return in_state[0]
+        dominant = second == 0 or top.population >= cfg.dominance * second
         # no context at all: only a prominent name that clearly dominates its namesakes
-        if top.population >= cfg.bare_min_population and (
-            second == 0 or top.population >= cfg.dominance * second
-        ):
+        if top.population >= cfg.bare_min_population and dominant:
+            return top
+        # "the village of Dolton", "the city of Kenner": the text says it is a place
+        if dominant and m.key not in cfg.ambiguous_names and self._called_a_place(toks, m.i):
             return top
         return None
+
+    @staticmethod
+    def _called_a_place(toks: Tokens, i: int) -> bool:
+        if i < 2 or toks.lower[i - 1] != "of" or _SENTENCE_BREAK.search(toks.seps[i]):
+            return False
+        return toks.lower[i - 2] in _PLACE_NOUNS and not _SENTENCE_BREAK.search(toks.seps[i - 1])
 
     def _looks_like_person(self, m: _Mention, toks: Tokens, title_end: int) -> bool:
         i = m.i
