@@ -130,6 +130,8 @@ class PlacesConfig:
     core_min_population: int = 100_000
     radius_km: float = 22.0
     max_radius_km: float = 100.0
+    outer_ring: float = 1.3
+    ring_max_population: int = 100_000
     near_km: float = 60.0
     dominance: float = 1.5
     bare_min_population: int = 50_000
@@ -177,6 +179,8 @@ def load_places_config(path: Path) -> PlacesConfig:
         core_min_population=int(metro.get("core_min_population", 100_000)),
         radius_km=float(metro.get("radius_km", 22.0)),
         max_radius_km=float(metro.get("max_radius_km", 100.0)),
+        outer_ring=float(metro.get("outer_ring", 1.3)),
+        ring_max_population=int(metro.get("ring_max_population", 100_000)),
         near_km=float(metro.get("near_km", 60.0)),
         dominance=float(data.get("dominance", 1.5)),
         bare_min_population=int(data.get("bare_min_population", 50_000)),
@@ -291,7 +295,7 @@ class Gazetteer:
     def _derive_metros(self) -> None:
         cfg = self.config
         cell = 1.0  # degrees; radii are ≤ max_radius_km, so a few cells around suffice
-        reach = math.ceil(cfg.max_radius_km / 60.0) + 1
+        reach = math.ceil(cfg.max_radius_km * max(1.0, cfg.outer_ring) / 60.0) + 1
         cores: dict[tuple[int, int], list[tuple[City, float]]] = {}
 
         def cells_near(c: City) -> Iterable[tuple[City, float]]:
@@ -301,14 +305,24 @@ class Gazetteer:
                     yield from cores.get((ci + di, cj + dj), ())
 
         demoted = self._part_of_namesake()
-        for c in self.cities:  # largest first
+        for c in self.cities:  # largest first: every larger core is known when c is visited
             best: tuple[float, City] | None = None
+            ring: tuple[float, City] | None = None
             for core, radius in cells_near(c):
                 d = distance_km(c, core)
+                if d > radius * cfg.outer_ring:
+                    continue
+                pull = core.population / max(d, 1.0) ** 2
                 if d <= radius:
-                    pull = core.population / max(d, 1.0) ** 2
                     if best is None or pull > best[0]:
                         best = (pull, core)
+                elif ring is None or pull > ring[0]:
+                    ring = (pull, core)
+            if best is None and ring is not None and c.population < cfg.ring_max_population:
+                # the outer ring: a town too small to lead a big metro, a little beyond a
+                # core's radius, joins it as in the census's CBSAs (Kenosha, WI, 83 km from
+                # Chicago, whose radius is 66 km); a bigger city there leads its own metro
+                best = ring
             if best is not None:
                 self._core[c.id] = best[1].id
             elif c.population >= cfg.core_min_population and c.id not in demoted:
