@@ -118,19 +118,36 @@ def load_settings(
         tick_seconds=_float(values, "CIVIC_ALERTS_TICK_SECONDS", 15.0),
         delivery_interval=_float(values, "CIVIC_ALERTS_DELIVERY_INTERVAL", 2.0),
         job_timeout=_float(values, "CIVIC_ALERTS_JOB_TIMEOUT", 240.0),
-        catchup_count=_int(values, "CIVIC_ALERTS_CATCHUP", 3) or 0,
-        search_page_size=_int(values, "CIVIC_ALERTS_SEARCH_PAGE_SIZE", 5) or 5,
+        catchup_count=_int(values, "CIVIC_ALERTS_CATCHUP", 3),
+        search_page_size=_int(values, "CIVIC_ALERTS_SEARCH_PAGE_SIZE", 5),
         allow_private_feeds=_bool(values, "CIVIC_ALERTS_ALLOW_PRIVATE_FEEDS", False),
-        parse_workers=_int(values, "CIVIC_ALERTS_PARSE_WORKERS", 0) or 0,
-        fetch_concurrency=_int(values, "CIVIC_ALERTS_FETCH_CONCURRENCY", 32) or 32,
-        fetch_per_host=_int(values, "CIVIC_ALERTS_FETCH_PER_HOST", 4) or 4,
+        parse_workers=_int(values, "CIVIC_ALERTS_PARSE_WORKERS", 0),
+        fetch_concurrency=_int(values, "CIVIC_ALERTS_FETCH_CONCURRENCY", 32),
+        fetch_per_host=_int(values, "CIVIC_ALERTS_FETCH_PER_HOST", 4),
         fetch_timeout=_float(values, "CIVIC_ALERTS_FETCH_TIMEOUT", 45.0),
-        max_feed_bytes=_int(values, "CIVIC_ALERTS_MAX_FEED_BYTES", 10 * 1024 * 1024) or 10 * 1024 * 1024,
+        max_feed_bytes=_int(values, "CIVIC_ALERTS_MAX_FEED_BYTES", 10 * 1024 * 1024),
         log_level=(values.get("CIVIC_ALERTS_LOG_LEVEL") or "INFO").upper(),
         log_json=_bool(values, "CIVIC_ALERTS_LOG_JSON", False),
     )
     if settings.poll_interval < 30:
         raise ConfigError("CIVIC_ALERTS_POLL_INTERVAL must be at least 30 seconds")
+    minimums = {
+        "CIVIC_ALERTS_TICK_SECONDS": (settings.tick_seconds, 0.1),
+        "CIVIC_ALERTS_DELIVERY_INTERVAL": (settings.delivery_interval, 0.1),
+        "CIVIC_ALERTS_JOB_TIMEOUT": (settings.job_timeout, 1),
+        "CIVIC_ALERTS_CATCHUP": (settings.catchup_count, 0),
+        "CIVIC_ALERTS_SEARCH_PAGE_SIZE": (settings.search_page_size, 1),
+        "CIVIC_ALERTS_PARSE_WORKERS": (settings.parse_workers, 0),
+        "CIVIC_ALERTS_FETCH_CONCURRENCY": (settings.fetch_concurrency, 1),
+        "CIVIC_ALERTS_FETCH_PER_HOST": (settings.fetch_per_host, 1),
+        "CIVIC_ALERTS_FETCH_TIMEOUT": (settings.fetch_timeout, 1),
+        "CIVIC_ALERTS_MAX_FEED_BYTES": (settings.max_feed_bytes, 1024),
+    }
+    for key, (value, least) in minimums.items():
+        if value < least:
+            raise ConfigError(f"{key} must be at least {least}, got {value}")
+    if settings.catchup_count > 10 or settings.search_page_size > 10:
+        raise ConfigError("CIVIC_ALERTS_CATCHUP and CIVIC_ALERTS_SEARCH_PAGE_SIZE must be at most 10")
     return settings
 
 

@@ -194,3 +194,26 @@ def test_settings_frozen() -> None:
     s = Settings()
     with pytest.raises(AttributeError):
         s.poll_interval = 5  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("CIVIC_ALERTS_FETCH_CONCURRENCY", "0"),
+        ("CIVIC_ALERTS_FETCH_PER_HOST", "-1"),
+        ("CIVIC_ALERTS_PARSE_WORKERS", "-2"),
+        ("CIVIC_ALERTS_CATCHUP", "-1"),
+        ("CIVIC_ALERTS_CATCHUP", "11"),
+        ("CIVIC_ALERTS_SEARCH_PAGE_SIZE", "0"),
+        ("CIVIC_ALERTS_TICK_SECONDS", "0"),
+        ("CIVIC_ALERTS_MAX_FEED_BYTES", "10"),
+    ],
+)
+def test_out_of_range_numbers_are_refused_not_replaced(key: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=key):
+        load_settings(env={key: value})
+
+
+def test_zero_means_off_or_auto_where_documented() -> None:
+    settings = load_settings(env={"CIVIC_ALERTS_CATCHUP": "0", "CIVIC_ALERTS_PARSE_WORKERS": "0"})
+    assert settings.catchup_count == 0 and settings.parse_workers == 0
