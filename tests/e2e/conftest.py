@@ -27,7 +27,18 @@ from tests.conftest import PROJECT_ROOT
 
 MEMBER_ID = 424242424242424242
 ADMIN_ID = 434343434343434343
-CHANNELS = ("alerts", "quiet", "no-embeds", "storm", "crash", "doomed", "search", "flaky")
+CHANNELS = (
+    "alerts",
+    "quiet",
+    "no-embeds",
+    "storm",
+    "crash",
+    "doomed",
+    "search",
+    "flaky",
+    "retry",
+    "gone",
+)
 READY_TIMEOUT = 40.0
 
 

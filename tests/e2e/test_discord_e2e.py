@@ -345,6 +345,63 @@ async def test_subscribe_posts_a_catch_up_of_the_latest_three_once(world: World)
     world.assert_clean()
 
 
+async def test_server_error_is_retried_and_delivered_once(world: World) -> None:
+    """A 503 on the alert POST: the worker backs off and retries; the channel gets each story once."""
+    retry = world.channels["retry"]
+    rule = world.standin.faults.fail_next(
+        "POST", rf"/channels/{retry}/messages$", status=503, count=1
+    )
+    handle = await world.slash("retry", "subscribe", {"city": "denver-co"})  # 3 catch-up stories
+    await answer(handle)
+    ids = await eventually(
+        lambda: len(world.alert_story_ids("retry")) >= 3 and world.alert_story_ids("retry"),
+        30,
+        "the catch-up after a 503",
+        world,
+    )
+    await asyncio.sleep(1.5)
+    ids = world.alert_story_ids("retry")
+    assert rule.hits == 1 and len(ids) == 3 and len(set(ids)) == 3, (rule.hits, ids)
+    world.assert_clean()
+
+
+async def test_unknown_channel_404_removes_its_subscriptions(world: World) -> None:
+    """Discord answers 404 Unknown Channel (10003) to an alert POST: the channel's subscriptions go."""
+    gone = world.channels["gone"]
+    rule = world.standin.faults.fail_next(
+        "POST",
+        rf"/channels/{gone}/messages$",
+        status=404,
+        count=1,
+        code=10003,
+        message="Unknown Channel",
+    )
+    handle = await world.slash("gone", "subscribe", {"city": "denver-co"})
+    assert "Denver" in (await answer(handle))[1]
+    await eventually(lambda: rule.hits >= 1, 15, "the alert POST to #gone", world)
+
+    async def listed() -> str:
+        return (await answer(await world.slash("alerts", "subscriptions")))[1]
+
+    deadline = time.monotonic() + 10
+    text = await listed()
+    while f"<#{gone}>" in text and time.monotonic() < deadline:
+        await asyncio.sleep(0.3)
+        text = await listed()
+    assert f"<#{gone}>" not in text, text
+    assert world.standin.messages(gone) == []
+    world.assert_clean()
+
+
+async def test_gateway_drop_resumes_and_commands_still_work(world: World) -> None:
+    resumes = sum(s.resumes for s in world.standin.gateway.sessions.values())
+    assert world.standin.faults.drop_gateway(4000) >= 1
+    await world.standin.wait_resumes(resumes + 1, timeout=30)
+    ephemeral, text = await answer(await world.slash("alerts", "help"))
+    assert ephemeral and "/subscribe" in text
+    world.assert_clean()
+
+
 def notices(world: World) -> list[str]:
     """Texts of the bot's "needs attention" notices anywhere in the server."""
     out = []
@@ -452,6 +509,10 @@ async def test_sigterm_shuts_down_cleanly(world: World) -> None:
     assert code == 0, world.bot.log_tail()
     log = world.bot.log_path.read_text("utf-8", "replace")
     assert "Traceback" not in log, world.bot.log_tail(120)
+    # no secret in anything the bot printed: the bot token, nor any interaction token
+    assert world.standin.token not in log
+    leaked = [h.token for h in world.standin.interactions.values() if h.token in log]
+    assert leaked == []
     world.assert_clean()
 
 
