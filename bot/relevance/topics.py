@@ -21,6 +21,7 @@ Term syntax: see bot.relevance.text.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,6 +128,8 @@ class TopicRules:
             if masked is not None and not masked.isdisjoint(range(i, j)):
                 continue
             ti, kind, key = p
+            if kind == _KEEP and _negated(toks, i):
+                continue  # "will not detain people on immigration holds": policy, no action
             st = state.get(ti)
             if st is None:
                 st = state[ti] = {}
@@ -192,6 +195,27 @@ class TopicRules:
                 )
             ]
         return out
+
+
+_NEGATORS = frozenset("not never no refuse refuses refused refusing without neither nor".split())
+_NEG_BREAK = re.compile(r"[.!?;:\n]")
+NEGATION_WINDOW = 6
+
+
+def _negated(toks: Tokens, i: int) -> bool:
+    """A negation ("not", "n't", "refuse(s)", "without") a few words before token i, same clause."""
+    low = toks.lower
+    seps = toks.seps
+    k = i
+    lo = max(0, i - NEGATION_WINDOW)
+    while k > lo:
+        if _NEG_BREAK.search(seps[k]):
+            return False
+        k -= 1
+        t = low[k]
+        if t in _NEGATORS or (t == "t" and "'" in seps[k]) or t == "but":
+            return t != "but"
+    return False
 
 
 def _expand(items: Any, lists: dict[str, list[str]], where: str) -> list[str]:
