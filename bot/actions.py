@@ -302,8 +302,15 @@ class FeedPreview:
 def check_feed_scheme(url: str) -> str:
     """Refuse anything but http(s) with a host before any network work."""
     url = (url or "").strip()
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname  # may raise too ("http://[1:2/": invalid IPv6 URL)
+    except ValueError:
+        raise UnsafeURLError(
+            f"unparsable URL: {url[:200]!r}",
+            user_message="That isn't a valid http:// or https:// URL.",
+        ) from None
+    if parts.scheme.lower() not in {"http", "https"} or not hostname:
         raise UnsafeURLError(
             f"not an http(s) URL: {url[:200]!r}",
             user_message="Only http:// or https:// feed URLs can be added.",
