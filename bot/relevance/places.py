@@ -140,6 +140,10 @@ class PlacesConfig:
     ambiguous_names: frozenset[str] = frozenset()
     qualifier_only: frozenset[str] = frozenset({"washington"})
     person_titles: frozenset[str] = frozenset()
+    # city names that are also common given names ("Eugene Levy"): followed by a capitalized
+    # word that is not an organisation word ("Eugene Police"), they are a person
+    given_names: frozenset[str] = frozenset()
+    org_words: frozenset[str] = frozenset()
     not_places: tuple[str, ...] = ()
     frames: Frames = field(default_factory=lambda: Frames.from_config(None))
 
@@ -187,6 +191,8 @@ def load_places_config(path: Path) -> PlacesConfig:
         renames={str(k): str(v) for k, v in data.get("rename", {}).items()},
         ambiguous_names=frozenset(norm_key(n) for n in data.get("ambiguous_names", [])),
         person_titles=frozenset(t.lower() for t in data.get("person_titles", [])),
+        given_names=frozenset(norm_key(n) for n in data.get("given_names", [])),
+        org_words=frozenset(norm_key(n) for n in data.get("org_words", [])),
         qualifier_only=frozenset(norm_key(n) for n in data.get("qualifier_only", ["Washington"])),
         not_places=tuple(data.get("not_places", [])),
         frames=Frames.from_config(data.get("frames")),
@@ -994,6 +1000,8 @@ class PlaceFinder:
         return toks.lower[i - 2] in _PLACE_NOUNS and not _SENTENCE_BREAK.search(toks.seps[i - 1])
 
     def _looks_like_person(self, m: _Mention, toks: Tokens, title_end: int) -> bool:
+        if m.key in self.gaz.config.given_names and self._followed_by_surname(m, toks, title_end):
+            return True  # "Eugene Levy", "Madison Keys", "Savannah Guthrie"
         i = m.i
         if i == 0 or i == title_end:
             return False
@@ -1011,6 +1019,28 @@ class PlaceFinder:
         if i < title_end and _is_title_case(toks, 0, title_end):
             return False
         return prev.lower() not in self.gaz._by_key and prev.lower() not in self.gaz._state_by_key
+
+    def _followed_by_surname(self, m: _Mention, toks: Tokens, title_end: int) -> bool:
+        j = m.j
+        if j >= len(toks.orig) or j == title_end or toks.seps[j] != " ":
+            return False
+        nxt = toks.orig[j]
+        if not (nxt[:1].isupper() and nxt[1:].islower() and nxt.isalpha() and len(nxt) > 2):
+            return False
+        if j < title_end and _is_title_case(toks, 0, title_end):
+            return False  # "Charlotte Leaders Vote": every word is capitalized
+        low = nxt.lower()
+        gaz = self.gaz
+        return not (
+            nxt in _NOT_A_CITY_AFTER
+            or nxt in _LANDMARK_AFTER
+            or low in _FUNCTION_WORDS
+            or low in gaz.config.org_words
+            or nxt in gaz.config.frames.team_names
+            or low in gaz._state_by_key
+            or low in gaz._by_key
+            or low in gaz._aliases
+        )
 
 
 def _is_title_case(toks: Tokens, i: int, j: int) -> bool:
