@@ -51,19 +51,23 @@ def is_break(toks: Tokens, k: int) -> bool:
 
 
 WINDOW = 6
+_CMP_THAN = frozenset({"than", "as", "like", "to"})
 
 DEFAULT_FRAMES: dict[str, list[str]] = {
     # a word right before the place: "like Los Angeles", "than Chicago", "another Portland"
     "cmp_before": [
         "like", "unlike", "than", "another", "after", "following", "post", "replicate",
-        "replicating", "repeat", "repeating",
+        "replicating", "repeat", "repeating", "mirrors", "mirrored", "mirroring", "echoes",
+        "echoed", "echoing", "resembles", "resembled", "resembling", "copies", "copied",
+        "copying", "emulates", "emulating", "imitates", "imitating",
     ],
     # anywhere in the few words before "in/to/at/of/from/against X" in the same clause
     "cmp_window": [
         "similar", "earlier", "previously", "previous", "prior", "mirroring", "mirrored",
         "mirrors", "mirror", "echo", "echoes", "echoed", "echoing", "modeled", "modelled",
         "patterned", "reminiscent", "recalling", "recalled", "unlike", "like", "spent",
-        "compared", "comparison", "same", "did", "happened", "faster", "slower",
+        "compared", "comparison", "same", "did", "happened", "faster", "slower", "repeat",
+        "replay", "rerun", "copy", "version", "lessons",
     ],
     # right after the place: "in Los Angeles last summer", "Chicago-style"
     "cmp_after": [
@@ -73,7 +77,7 @@ DEFAULT_FRAMES: dict[str, list[str]] = {
     ],
     "court_nouns": [
         "judge", "judges", "court", "courts", "jury", "juries", "circuit", "appeals",
-        "tribunal", "magistrate", "chancellor", "chancery",
+        "tribunal", "magistrate", "chancellor", "chancery", "courtroom", "courtrooms",
     ],
     # "a freeze on federal grants in Washington", "lobbying in Springfield": the seat of a
     # government, treated like a court seat (dropped next to a place in another metro)
@@ -141,7 +145,8 @@ DEFAULT_FRAMES: dict[str, list[str]] = {
         "scored", "score", "points", "match", "fc", "nfl", "nba", "mlb", "nhl", "mls", "wnba", "ncaa",
         "coach", "roster", "field goal", "home run", "homer", "goals", "goalie", "pitcher",
         "standings", "preseason", "postseason", "matchup", "tipoff", "kickoff", "road trip",
-        "shootout", "hat trick", "power play",
+        "shootout", "hat trick", "power play", "doubleheader", "series finale", "road game",
+        "home game", "shutout", "walk-off", "bullpen", "free agent",
     ],
     # an event word near a place makes it part of the story even when named only once
     # in the summary ("a second contingent is scheduled to reach Chicago")
@@ -318,6 +323,8 @@ def frame_of(
         if sports and not possessive and not alias:  # "at Soldier Field" is the venue
             if p1 in fr.opp_before or (p1 == "to" and p2 in fr.opp_to):
                 return ("opp", "pre")
+            if p1 in ("in", "at") and ("road" in pre or "away" in pre):
+                return ("opp", "pre")  # "drop a road game in Columbus"
             # "beat the Green Bay Packers", "fell to the Los Angeles Lakers"
             if p1 == "the" and (
                 (p2 in fr.opp_before and p2 != "at") or (p2 == "to" and p3 in fr.opp_to)
@@ -325,6 +332,8 @@ def frame_of(
                 return ("opp", "pre")
         if p1 in fr.cmp_before or (p1 == "in" and p2 in ("as", "like", "than")):
             return ("cmp", "pre")
+        if p1 in ("in", "at") and p2 in ("those", "that", "one", "ones") and p3 in _CMP_THAN:
+            return ("cmp", "pre")  # "smaller than those in Los Angeles"
         if p1 in ("the", "a", "an") and p2 in fr.cmp_before:
             return ("cmp", "pre")  # "after the Los Angeles deployment"
         if p1 in ("in", "at", "of", "from", "to", "against", "for", "with", "near", "between"):

@@ -780,6 +780,25 @@ class PlaceFinder:
             if b_end < n and lower[b_end] == "s" and "'" in seps[b_end]:
                 continue  # "… and Chicago's mayor": a new noun phrase
             linked.append((a_i, b_i))
+        # "A, B" alone is no list ("Unlike Chicago, Memphis welcomed the Guard"); "A, B and
+        # C" is: a link without "and"/"or" counts only when the chain goes on with one
+        joined = {
+            a
+            for a, b in linked
+            if any(
+                lower[k] in ("and", "or")
+                for k in range(max(mentions[a][0].j, mentions[a][0].qualifier_end), b)
+            )
+        }
+        nxt_of = dict(linked)
+        kept_links = []
+        for a_i, b_i in linked:
+            k = a_i
+            while k in nxt_of and k not in joined:
+                k = nxt_of[k]
+            if k in joined:
+                kept_links.append((a_i, b_i))
+        linked = kept_links
         for a_i, b_i in linked:
             fa = frame[a_i]
             if frame[b_i] is None and fa is not None and fa[1] == "pre":
@@ -804,6 +823,14 @@ class PlaceFinder:
         ref = [gaz._by_id[c] for c in unframed]
         if default is not None:
             ref.append(default)
+        # with no unframed place, the home of the people in the story ("a Charlotte man",
+        # "a Mesa family") still outranks a court seat or a travel stop ("deported on a
+        # flight from Alexandria, Louisiana")
+        residents = [
+            gaz._by_id[cid]
+            for cid, lst in ev.items()
+            if all(frame[m.i] == ("origin", "post") for m, _ in lst)
+        ]
         keep: list[str] = []
         for cid in found:
             if cid in unframed:
@@ -820,7 +847,8 @@ class PlaceFinder:
                         drop = False
                         break
                     continue
-                if not ref or any(gaz.near(city, r) for r in ref):
+                refs = ref or (residents if kind in ("court", "travel") else ref)
+                if not refs or any(gaz.near(city, r) for r in refs):
                     drop = False  # court/origin/travel: nothing else, or the same metro
                     break
             if not drop:
