@@ -25,10 +25,18 @@ def _report(clf: Classifier, path: Path, name: str, capsys: pytest.CaptureFixtur
     return rep
 
 
+# development data: labeled.jsonl (written with the rules) and labeled_extra.jsonl (160 rows
+# written independently, routing-focused); the targets hold on both combined
+DEV_SETS = ("labeled.jsonl", "labeled_extra.jsonl")
+
+
 def test_dev_set_is_big_and_well_formed(classifier: Classifier, relevance_data: Path) -> None:
     rows = load_rows(relevance_data / "labeled.jsonl")
     assert len(rows) >= 300
     assert sum(1 for r in rows if r.get("hard")) * 3 >= len(rows)
+    extra = load_rows(relevance_data / "labeled_extra.jsonl")
+    assert len(extra) >= 150
+    rows = rows + extra
     ids = [r["id"] for r in rows]
     assert len(ids) == len(set(ids))
     gaz = classifier.gazetteer
@@ -44,7 +52,14 @@ def test_dev_set_is_big_and_well_formed(classifier: Classifier, relevance_data: 
 def test_dev_set_targets(
     classifier: Classifier, relevance_data: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rep = _report(classifier, relevance_data / "labeled.jsonl", "dev", capsys)
+    rows: list[dict] = []
+    for name in DEV_SETS:
+        _report(classifier, relevance_data / name, name.removesuffix(".jsonl"), capsys)
+        rows.extend(load_rows(relevance_data / name))
+    rep = evaluate(classifier, rows)
+    with capsys.disabled():
+        for line in rep.lines("dev, combined"):
+            print(line)
     detail = "\n".join(rep.errors[:40])
     assert rep.alert[0] >= 0.95, detail
     assert rep.alert[1] >= 0.95, detail
@@ -95,6 +110,20 @@ def test_heldout_set_targets(
         ("Trump threatens to invoke the Insurrection Act", "He cited protests.", (NG,)),
         ("DOJ sues city over sanctuary ordinance", "Officials vow to fight.", (SP,)),
         ("Council bars ICE from using city property", "The executive order takes effect.", (SP,)),
+        # words that look like the topics
+        ("Coast Guard rescues kayakers", "Both were treated for hypothermia.", ()),
+        ("Crossing guard shortage hits schools", "The district is short 15 crossing guards.", ()),
+        ("Suns guard scores 40 in loss", "The guard shot 15 for 24.", ()),
+        ("Girl Scout troops kick off cookie season", "The troops sell door to door.", ()),
+        ("Schools rethink after-school detention", "Students serve detention less often.", ()),
+        ("SWAT raid nets weapons, drugs", "Police arrested four men in the raid.", ()),
+        ("Historic church restores sanctuary windows", "The sanctuary reopens Sunday.", ()),
+        ("Put an ICE contact in your phone, EMS urges", "In Case of Emergency contacts help.", ()),
+        (
+            "Customs collects record tariff revenue at port",
+            "U.S. Customs and Border Protection collected record duties on imports.",
+            (),
+        ),
     ],
 )
 def test_topic_traps(classifier: Classifier, title: str, summary: str, topics: tuple) -> None:
@@ -102,6 +131,19 @@ def test_topic_traps(classifier: Classifier, title: str, summary: str, topics: t
     assert set(m.topics) >= set(topics), m.why
     if not topics:
         assert m.topics == (), m.why
+
+
+def test_negated_action_is_policy_not_enforcement(classifier: Classifier) -> None:
+    m = classifier.classify(
+        "Council reaffirms limits on police cooperation with ICE",
+        "Police will not detain people on immigration holds under the sanctuary policy.",
+    )
+    assert m.topics == (SP,), m.why
+    m = classifier.classify(
+        "ICE arrests 40 in sanctuary city",
+        "Agents detained workers as the city's sanctuary policy drew fire.",
+    )
+    assert IE in m.topics, m.why
 
 
 def test_guardian_lowercase_agency_needs_immigration_context(classifier: Classifier) -> None:

@@ -75,6 +75,31 @@ from bot.relevance.places import tokens_for
         ("Agents detain man in Melrose Park", "Gov. JB Pritzker condemned the arrest.", None,
          {"melrose-park-il", "chicago-il"}, set()),
         ("Pritzker signs budget", "The law takes effect Jan. 1.", None, set(), {"chicago-il"}),
+        # seat of government, chancery court, comparisons in other words
+        ("Washington funding freeze delays Denver bridge", "A freeze on federal grants in "
+         "Washington has delayed the work in Denver.", None, {"denver-co"}, {"washington-dc"}),
+        ("Nashville chancellor rules Memphis Guard mission unlawful", "", None,
+         {"memphis-tn"}, {"nashville-tn"}),
+        ("Charlotte sweep mirrors Chicago operation", "", None, {"charlotte-nc"},
+         {"chicago-il"}),
+        ("New Orleans officials fear a repeat of Chicago", "", None, {"new-orleans-la"},
+         {"chicago-il"}),
+        ("Unlike Chicago, Memphis welcomed the Guard", "", None, {"memphis-tn"},
+         {"chicago-il"}),
+        ("Portland protests smaller than those in Los Angeles", "", None, {"portland-or"},
+         {"los-angeles-ca"}),
+        # travel past another place; residents outrank a travel stop
+        ("O'Hare adds nonstop service to Portland, Maine", "", None, {"chicago-il"},
+         {"portland-me"}),
+        ("Charlotte man deported on flight to Honduras", "ICE said the flight left from "
+         "Alexandria, Louisiana.", None, {"charlotte-nc"}, {"alexandria-la"}),
+        ("Lottery winner who moved from Phoenix claims prize", "A Houston nurse who moved to "
+         "Texas from Phoenix won.", None, {"houston-tx"}, {"phoenix-az"}),
+        # sports: "the" before the opponent, "where they face", venues are not opponents
+        ("Blackhawks lose in shootout", "Chicago dropped a 3-2 shootout decision to the Los "
+         "Angeles Kings.", None, {"chicago-il"}, {"los-angeles-ca"}),
+        ("Panthers head out", "The Panthers left Charlotte on Friday for Seattle, where they "
+         "face the Seahawks in a playoff game.", None, {"charlotte-nc"}, {"seattle-wa"}),
         # only framed places and a feed city: the feed city
         ("Aldermen cite arrests near a school in Los Angeles last spring", "", "chicago-il",
          {"chicago-il"}, {"los-angeles-ca"}),
@@ -113,6 +138,12 @@ def test_frame_kinds() -> None:
     assert _frame("crash on Montrose", "Montrose", small=True) == ("street", "pre")
     assert _frame("agents descend on Cicero", "Cicero", small=True) is None
     assert _frame("Troops arrive in Chicago", "Chicago") is None
+    assert _frame("federal grants in Washington", "Washington") == ("court", "pre")
+    assert _frame("a Nashville chancellor", "Nashville") == ("court", "post")
+    assert _frame("fell to the Los Angeles Lakers", "Los Angeles", sports=True) == ("opp", "pre")
+    assert _frame("lost a road game in Columbus", "Columbus", sports=True) == ("opp", "pre")
+    assert _frame("a nurse who moved from Phoenix", "Phoenix") == ("origin", "pre")
+    assert _frame("more than 1,500 in Houston", "Houston") is None
 
 
 def test_frames_config_rejects_unknown_keys() -> None:

@@ -111,6 +111,16 @@ def test_chicago_suburbs_route_to_chicago(gaz: Gazetteer, suburb: str) -> None:
         ("southaven-ms", "memphis-tn"),
         ("concord-nc", "charlotte-nc"),
         ("aurora-co", "denver-co"),
+        # across state lines, like the census's CBSAs
+        ("gary-in", "chicago-il"),
+        ("hammond-in", "chicago-il"),
+        ("kenosha-wi", "chicago-il"),  # 83 km out: the outer ring
+        ("camden-nj", "philadelphia-pa"),
+        ("jersey-city-nj", "new-york-ny"),
+        ("kansas-city-ks", "kansas-city-mo"),
+        ("overland-park-ks", "kansas-city-mo"),
+        # 50,000-person cores (the census's floor for a metropolitan area)
+        ("normal-il", "bloomington-il"),
     ],
 )
 def test_metros_elsewhere(gaz: Gazetteer, city: str, core: str) -> None:
@@ -121,6 +131,38 @@ def test_cores_and_far_cities_have_no_core(gaz: Gazetteer) -> None:
     for cid in ["chicago-il", "memphis-tn", "portland-me", "rockford-il", "springfield-il"]:
         assert gaz.metro_core(cid) is None, cid
     assert gaz.metro_core("portland-me") != "portland-or"
+
+
+def test_outer_ring_never_absorbs_a_core(gaz: Gazetteer) -> None:
+    for cid in ["milwaukee-wi", "baltimore-md", "riverside-ca", "tacoma-wa"]:
+        core = gaz.metro_core(cid)
+        assert core != "chicago-il" and core != "washington-dc" and core != "los-angeles-ca", cid
+    assert gaz.metro_core("florence-az") is None  # 80 km from Phoenix: beyond the ring
+
+
+@pytest.mark.parametrize(
+    ("title", "summary", "want", "forbid"),
+    [
+        ("Eugene Levy hosts travel show", "The actor visits Italy.", set(), {"eugene-or"}),
+        ("Savannah Guthrie returns to morning show", "", set(), {"savannah-ga"}),
+        ("Eugene police arrest suspect", "Officers responded.", {"eugene-or"}, set()),
+        ("Princess Charlotte attends Wimbledon", "", set(), {"charlotte-nc"}),
+        ("Stadium welcomes fans to the West Valley city", "", set(), {"west-valley-city-ut"}),
+        ("The village of Dolton buys a home", "", {"dolton-il", "chicago-il"}, set()),
+        ("Detroit's automakers seek delay", "", set(), {"detroit-mi"}),
+        ("Bears top Packers at Soldier Field", "", {"chicago-il"}, {"green-bay-wi"}),
+        ("Saints beat the visiting Atlanta Falcons at the Superdome", "The rookie "
+         "quarterback threw two touchdowns.",
+         {"new-orleans-la"}, {"atlanta-ga"}),
+    ],
+)  # fmt: skip
+def test_people_words_and_venues(
+    classifier: Classifier, title: str, summary: str, want: set, forbid: set
+) -> None:
+    m = classifier.classify(title, summary)
+    got = set(m.cities)
+    assert want <= got, m.why
+    assert not (forbid & got), m.why
 
 
 def test_gazetteer_builds_fast(classifier: Classifier) -> None:
