@@ -1,0 +1,247 @@
+"""Shared pieces of the Discord-side drills (tests/faults/test_discord_*.py).
+
+- `InProcessBot`: the real `CivicBot` (cogs, `CivicTree`, checks, error handler) connected to
+  the Discord stand-in over real HTTP and a real gateway, in this process, with a real SQLite
+  store. Commands go in as INTERACTION_CREATE (`standin.invoke_slash`), answers come back as
+  REST callbacks the stand-in validates against Discord's OpenAPI file.
+- `LogTrap`: every WARNING-or-worse record of the `bot` and `discord` loggers (an unexpected
+  error in a command reaches `CivicTree.on_error`, which logs it at ERROR with a traceback;
+  discord.py logs exceptions it swallows at ERROR too), so a drill can assert there were none.
+- `answer()`: the bot's answer to an interaction, whether it replied at once or deferred.
+- `discord_env()`: the environment of a real `python -m bot run` pointed at a stand-in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from tests.conftest import PROJECT_ROOT
+
+EPHEMERAL = 64
+CATALOGUE_FEED = "http://127.0.0.1:1/catalogue.xml"
+
+
+class LogTrap(logging.Handler):
+    """Collects WARNING+ records of the bot's and discord.py's loggers while installed."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name.split(".")[0] in {"bot", "discord"}:
+            self.records.append(record)
+
+    def texts(self) -> list[str]:
+        out = []
+        for r in self.records:
+            text = f"{r.name} {r.levelname}: {r.getMessage()}"
+            if r.exc_info:
+                text += "\n" + logging.Formatter().formatException(r.exc_info)
+            out.append(text)
+        return out
+
+    @contextlib.contextmanager
+    def installed(self) -> Any:
+        root = logging.getLogger()
+        root.addHandler(self)
+        try:
+            yield self
+        finally:
+            root.removeHandler(self)
+
+
+@dataclass
+class Answer:
+    """What the invoking user saw: initial callback plus the first follow-up if deferred."""
+
+    ephemeral: bool
+    deferred: bool
+    text: str  # content plus embed titles/descriptions
+    raw: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _embed_text(embeds: list[dict[str, Any]] | None) -> str:
+    parts = []
+    for e in embeds or []:
+        parts.append(str(e.get("title") or ""))
+        parts.append(str(e.get("description") or ""))
+    return "\n".join(p for p in parts if p)
+
+
+async def answer(handle: Any, *, timeout: float = 10.0) -> Answer:
+    record = await handle.wait_response(timeout)
+    if not record.deferred:
+        data = record.data or {}
+        return Answer(record.ephemeral, False,
+                      ((data.get("content") or "") + "\n" + _embed_text(data.get("embeds"))).strip(), [data])
+    followup = (await handle.wait_followups(1, timeout))[0]
+    both_ephemeral = record.ephemeral and bool(int(followup.get("flags") or 0) & EPHEMERAL)
+    return Answer(both_ephemeral, True,
+                  ((followup.get("content") or "") + "\n" + _embed_text(followup.get("embeds"))).strip(),
+                  [record.data or {}, followup])
+
+
+@dataclass
+class InProcessBot:
+    standin: Any
+    guild: Any
+    channels: dict[str, int]
+    bot: Any
+    store: Any
+    settings: Any
+
+    @property
+    def guild_id(self) -> int:
+        return int(self.guild.id)
+
+    async def slash(self, channel: str, command: str, options: dict[str, Any] | None = None,
+                    **kw: Any) -> Any:
+        user = kw.pop("user_id", None) or int(self.guild.owner_id)
+        return await self.standin.invoke_slash(self.guild_id, self.channels[channel], user, command,
+                                               options or {}, **kw)
+
+
+@contextlib.asynccontextmanager
+async def in_process_bot(tmp: Path, *, channels: tuple[str, ...] = ("alerts",),
+                         members: tuple[int, ...] = (), fetch_timeout: float = 2.0,
+                         **settings_kw: Any) -> AsyncIterator[InProcessBot]:
+    """A connected CivicBot (no scheduler, no delivery worker) against a fresh stand-in."""
+    from bot.adapters.discordbot import sync
+    from bot.adapters.discordbot.client import CivicBot
+    from bot.models import FeedConfig
+    from bot.relevance import load_classifier
+    from bot.settings import Settings
+    from bot.store import Store
+    from tests.standin import DiscordStandIn
+    from tests.standin.fixtures import connected_client, require_openapi
+
+    require_openapi()
+    db = tmp / "bot.sqlite3"
+    store = await Store.open(db)
+    await store.sync_feeds([FeedConfig(url=CATALOGUE_FEED, name="Catalogue")])
+    classifier = load_classifier()
+    try:
+        async with DiscordStandIn() as standin:
+            guild = standin.add_guild("Organizers", channels=list(channels), members=list(members))
+            chans = {ch.name: int(cid) for cid, ch in guild.channels.items()}
+            settings = Settings(db_path=db, discord_token=standin.token,
+                                discord_api_base=standin.api_base, fetch_timeout=fetch_timeout,
+                                **settings_kw)
+            services = SimpleNamespace(settings=settings, store=store, classifier=classifier,
+                                       worker=None)
+
+            def factory() -> Any:
+                return CivicBot(settings, services=services, open_resources=False)
+
+            async with connected_client(standin, client_factory=factory) as bot:
+                await sync.sync_dev_guild(bot, int(guild.id))
+                yield InProcessBot(standin, guild, chans, bot, store, settings)
+    finally:
+        await store.close()
+
+
+def discord_env(standin: Any, tmp: Path, feeds_file: Path, guild_id: int, **extra: str) -> dict[str, str]:
+    """Environment of `python -m bot run` against `standin` (mirrors tests/e2e's)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "CIVIC_ALERTS_", "DEV_GUILD"))}
+    env.update({
+        "DISCORD_TOKEN": standin.token,
+        "DISCORD_API_BASE": standin.api_base,
+        "DEV_GUILD_ID": str(guild_id),
+        "CIVIC_ALERTS_DB": str(tmp / "bot.sqlite3"),
+        "CIVIC_ALERTS_FEEDS": str(feeds_file),
+        "CIVIC_ALERTS_CONFIG_DIR": str(PROJECT_ROOT / "config"),
+        "CIVIC_ALERTS_POLL_INTERVAL": "30",
+        "CIVIC_ALERTS_TICK_SECONDS": "0.5",
+        "CIVIC_ALERTS_DELIVERY_INTERVAL": "0.5",
+        "CIVIC_ALERTS_ALLOW_PRIVATE_FEEDS": "true",  # the loopback feed server is "private"
+        "CIVIC_ALERTS_PARSE_WORKERS": "1",
+        "CIVIC_ALERTS_CATCHUP": "0",
+        "CIVIC_ALERTS_LOG_LEVEL": "INFO",
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "PYTHONUNBUFFERED": "1",
+    })  # fmt: skip
+    env.update(extra)
+    return env
+
+
+async def eventually(predicate: Any, seconds: float, what: str, log_tail: Any = None) -> Any:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if loop.time() > deadline:
+            tail = log_tail() if callable(log_tail) else ""
+            raise AssertionError(f"timed out after {seconds}s waiting for {what}\n{tail}")
+        await asyncio.sleep(0.05)
+
+
+class BotThread:
+    """`in_process_bot` running on its own event loop in a background thread.
+
+    Why: hypothesis drives synchronous test functions (and shrinks failures); each example
+    submits its interaction to this loop and waits for the answer, so thousands of examples
+    share one connected bot instead of paying a login and a gateway handshake each.
+    """
+
+    def __init__(self, tmp: Path, **kw: Any) -> None:
+        import threading
+
+        self._tmp = tmp
+        self._kw = kw
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="bot-loop", daemon=True)
+        self._stop: asyncio.Event | None = None
+        self._task: Any = None
+        self.world: InProcessBot | None = None
+        self.trap = LogTrap()
+
+    def start(self) -> InProcessBot:
+        self._thread.start()
+        ready: Any = self.run(self._open(), timeout=60)
+        return ready
+
+    async def _open(self) -> InProcessBot:
+        self._stop = asyncio.Event()
+        opened: asyncio.Future[InProcessBot] = self.loop.create_future()
+
+        async def hold() -> None:
+            try:
+                async with in_process_bot(self._tmp, **self._kw) as world:
+                    opened.set_result(world)
+                    assert self._stop is not None
+                    await self._stop.wait()
+            except BaseException as exc:
+                if not opened.done():
+                    opened.set_exception(exc)
+                raise
+
+        self._task = asyncio.ensure_future(hold())
+        self.world = await opened
+        return self.world
+
+    def run(self, coro: Any, timeout: float = 60) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def close(self) -> None:
+        async def shut() -> None:
+            assert self._stop is not None
+            self._stop.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._task, 20)
+
+        with contextlib.suppress(Exception):
+            self.run(shut(), timeout=30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+        self.loop.close()
