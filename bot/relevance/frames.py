@@ -117,7 +117,8 @@ DEFAULT_FRAMES: dict[str, list[str]] = {
         "based", "native", "natives", "man", "woman", "men", "women", "family", "families",
         "couple", "teen", "teenager", "teens", "boy", "girl", "father", "mother", "dad", "mom",
         "student", "students", "company", "firm", "contractor", "transplant", "resident",
-        "born", "raised", "bred",
+        "born", "raised", "bred", "training", "club", "clubs", "group", "groups", "nonprofit",
+        "charity", "startup",
     ],
     "travel_window": [
         "flight", "flights", "flew", "flown", "fly", "flies", "flying", "plane", "planes",
