@@ -12,6 +12,8 @@ Kinds (what ``PlaceFinder`` does with them, see places.py):
              is found;
 - ``opp``    sports opponent (only in a sports context): dropped the same way;
 - ``street`` a small city's name right after "on/along/down" (a street): dropped the same way;
+- ``legis``  a state or national capital named for its legislature ("lawmakers in
+             Springfield", "Sacramento lawmakers"): always dropped, like ``cmp``;
 - ``court``, ``origin``, ``travel``: dropped when an unframed place (or the feed's city)
              in another metro is found; kept next to a place of the same metro
              ("a judge in Chicago ruled on Broadview").
@@ -161,6 +163,12 @@ DEFAULT_FRAMES: dict[str, list[str]] = {
         "target*", "sweep*", "swept", "stationed", "occup*",
     ],
     "team_names": [],
+    # a capital named for its legislature ("lawmakers in Springfield", "Sacramento lawmakers",
+    # "Congress returns to Washington") is the government, not a place in the story
+    "legislature_words": [
+        "lawmakers", "legislature", "legislators", "legislative", "statehouse", "capitol",
+        "congress", "congressional", "senators", "lobbyists", "lobbying", "assembly",
+    ],
     "street_before": ["on", "along", "down", "off"],
     # "descend on Cicero", "a crackdown on Elgin": the town itself, not a street
     "street_not_after": [
@@ -194,6 +202,7 @@ class Frames:
     event_words: frozenset[str]
     event_prefixes: tuple[str, ...]
     team_names: frozenset[str]  # original casing
+    legislature_words: frozenset[str]
     street_before: frozenset[str]
     street_not_after: frozenset[str]
 
@@ -230,6 +239,7 @@ class Frames:
             event_words=frozenset(x.lower() for x in merged["event_words"] if not x.endswith("*")),
             event_prefixes=tuple(x.lower()[:-1] for x in merged["event_words"] if x.endswith("*")),
             team_names=frozenset(merged["team_names"]),
+            legislature_words=low("legislature_words"),
             street_before=low("street_before"),
             street_not_after=low("street_not_after"),
         )
@@ -300,6 +310,7 @@ def frame_of(
     covered: frozenset[int] | set[int] = frozenset(),
     title_case: bool = False,
     alias: bool = False,
+    capital: bool = False,
 ) -> tuple[str, str] | None:
     """(kind, "pre"|"post") for the mention at tokens [i, end), or None when unframed."""
     lower = toks.lower
@@ -318,6 +329,12 @@ def frame_of(
     p2 = pre[-2] if len(pre) >= 2 else ""
     p3 = pre[-3] if len(pre) >= 3 else ""
     possessive = end < n and lower[end] == "s" and "'" in seps[end]
+
+    if capital and not possessive and not fr.has_event(toks, i, end):
+        if pre and p1 in ("in", "at", "to", "from") and fr.legislature_words.intersection(pre):
+            return ("legis", "pre")
+        if end < n and not is_break(toks, end) and lower[end] in fr.legislature_words:
+            return ("legis", "post")
 
     # --- before the place -----------------------------------------------------------
     if pre:

@@ -143,6 +143,7 @@ class PlacesConfig:
     # city names that are also common given names ("Eugene Levy"): followed by a capitalized
     # word that is not an organisation word ("Eugene Police"), they are a person
     given_names: frozenset[str] = frozenset()
+    capitals: frozenset[str] = frozenset()  # city ids of state capitals and Washington, DC
     org_words: frozenset[str] = frozenset()
     not_places: tuple[str, ...] = ()
     frames: Frames = field(default_factory=lambda: Frames.from_config(None))
@@ -192,6 +193,7 @@ def load_places_config(path: Path) -> PlacesConfig:
         ambiguous_names=frozenset(norm_key(n) for n in data.get("ambiguous_names", [])),
         person_titles=frozenset(t.lower() for t in data.get("person_titles", [])),
         given_names=frozenset(norm_key(n) for n in data.get("given_names", [])),
+        capitals=frozenset(str(c) for c in data.get("capitals", [])),
         org_words=frozenset(norm_key(n) for n in data.get("org_words", [])),
         qualifier_only=frozenset(norm_key(n) for n in data.get("qualifier_only", ["Washington"])),
         not_places=tuple(data.get("not_places", [])),
@@ -283,6 +285,9 @@ class Gazetteer:
                     f"cities.toml: alias {a.name!r} points at unknown city {a.city!r}"
                 )
             self._aliases.setdefault(norm_key(a.name), []).append(a)
+        for cid in sorted(self.config.capitals):
+            if cid not in by_id:
+                raise ConfigError(f"cities.toml: capitals names unknown city {cid!r}")
         self._core: dict[str, str] = {}
         self._derive_metros()
         self._suggest_keys = [
@@ -763,6 +768,7 @@ class PlaceFinder:
                 covered=covered,
                 title_case=m.i < title_end and _is_title_case(toks, 0, title_end),
                 alias=how in ("alias", "ctx"),
+                capital=any(c in gaz.config.capitals for c in city_of[i]),
             )
         # lists share a frame: "in Los Angeles, Washington and Memphis last summer"
         linked: list[tuple[int, int]] = []
@@ -840,7 +846,7 @@ class PlaceFinder:
             drop = True
             for m, _ in ev[cid]:
                 kind = frame[m.i][0]  # type: ignore[index]
-                if kind in ("cmp", "opp", "street"):
+                if kind in ("cmp", "opp", "street", "legis"):
                     continue
                 if kind == "landmark":
                     if any(gaz.near(city, r) for r in ref):

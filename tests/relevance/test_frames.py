@@ -100,6 +100,15 @@ from bot.relevance.places import tokens_for
          "Angeles Kings.", None, {"chicago-il"}, {"los-angeles-ca"}),
         ("Panthers head out", "The Panthers left Charlotte on Friday for Seattle, where they "
          "face the Seahawks in a playoff game.", None, {"charlotte-nc"}, {"seattle-wa"}),
+        # a capital named for its legislature is the government
+        ("Lawmakers in Washington debate ICE funding", "Congress faces a deadline.", None,
+         set(), {"washington-dc"}),
+        ("Sacramento lawmakers weigh limits on ICE at schools", "", None, set(),
+         {"sacramento-ca"}),
+        ("Protesters march on the Capitol in Sacramento against ICE", "", None,
+         {"sacramento-ca"}, set()),  # an event there
+        ("Guard troops deployed to Washington as Congress debates", "", None,
+         {"washington-dc"}, set()),
         # only framed places and a feed city: the feed city
         ("Aldermen cite arrests near a school in Los Angeles last spring", "", "chicago-il",
          {"chicago-il"}, {"los-angeles-ca"}),
