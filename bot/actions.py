@@ -22,16 +22,13 @@ from urllib.parse import urlsplit
 
 from bot.errors import FeedError, FeedExistsError, UnknownCityError, UnsafeURLError, UserInputError
 from bot.models import TOPIC_IDS, FeedConfig, FeedState, SearchHit, Story, Subscription
+from bot.render import topic_label
 
 if TYPE_CHECKING:
     from bot.settings import Settings
     from bot.store import Store
 
-TOPIC_LABELS: dict[str, str] = {
-    "immigration-enforcement": "Immigration enforcement",
-    "national-guard": "National Guard / troops",
-    "sanctuary-policy": "Sanctuary policy",
-}
+TOPIC_LABELS: dict[str, str] = {t: topic_label(t) for t in TOPIC_IDS}  # one wording, render's
 MAX_QUERY_CHARS = 200  # longer queries are cut: FTS cost grows with terms, meaning does not
 MAX_GUILD_SUBSCRIPTIONS = 50  # each one multiplies outbox rows; a server needing more is unusual
 MAX_GUILD_FEEDS = 20  # a server's own feeds are polled by us; keep one server from hogging it
