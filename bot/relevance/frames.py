@@ -110,6 +110,7 @@ DEFAULT_FRAMES: dict[str, list[str]] = {
     "origin_window": [
         "based", "headquartered", "stationed", "native", "natives", "hometown", "born",
         "raised", "grew", "lives", "lived", "resides", "resided", "moved", "trains", "trained",
+        "formerly", "hails",
         # where a speaker speaks: "the mayor, speaking in Nashville, said…"
         "speaks", "spoke", "speaking", "speech", "reporters", "testified", "testifying",
         "interview", "remarks", "addressed",
