@@ -59,11 +59,12 @@ async def sync_global(bot: CivicBot, store: Any, *, force: bool = False) -> int 
 
 
 async def sync_on_start(bot: CivicBot) -> None:
-    """At start: dev guild when configured; global only when the definitions changed.
+    """At start: the dev guild when DEV_GUILD_ID is set, else global only if definitions changed.
 
-    With DEV_GUILD_ID set we *also* keep global commands current (only on change), so a
-    production bot that someone points at a test server does not drift. Failures are logged,
-    never fatal: a bot with stale commands still delivers alerts.
+    With DEV_GUILD_ID set, global commands are left alone: a development bot would otherwise
+    show every command twice in the dev guild (guild copy + global), and churn the global
+    list on every code change. `civic-alerts sync-commands` updates global on purpose.
+    Failures are logged, never fatal: a bot with stale commands still delivers alerts.
     """
     settings = bot.settings
     store = bot.store
