@@ -7,7 +7,7 @@ project's delivery exceptions, so the policy never has to know discord.py exists
     429                         → RateLimitedError(retry_after)
     5xx, aiohttp errors, timeout → TransientDeliveryError
     403 Forbidden               → ForbiddenDeliveryError(missing=(permission names, ...))
-    404 / channel not in cache  → ChannelGoneError
+    404 (a cache miss confirmed by GET /channels/{id}) → ChannelGoneError; unavailable guild → retry
 
 Every send and edit passes AllowedMentions.none(): an alert never pings anyone.
 """
