@@ -5,7 +5,9 @@ Data sources:
 - metros derived from coordinates: cities of ≥ ``core_min_population`` are visited largest
   first; each one that lies inside no larger core's radius becomes a core; every other city
   within a core's radius (which grows with the cube root of its population) belongs to the
-  core with the strongest pull (population / distance²). Nothing is Chicago-specific;
+  core with the strongest pull (population / distance²); a town under ``ring_max_population``
+  in no radius but within ``outer_ring`` × a core's radius joins that core (Kenosha, WI →
+  Chicago). State lines never matter and nothing is Chicago-specific;
 - config/cities.toml: renames, aliases (neighbourhoods, nicknames, small places such as
   Broadview, IL that matter but fall below the population floor), names that are common
   words or people's names, outlet names that are not places.
@@ -19,11 +21,12 @@ Place finding rules (``PlaceFinder.find``):
    then, with no context at all, the most populous if it is prominent (≥ 50,000 people)
    and clearly dominates (≥ 1.5× the next). Names that are common
    words or people's names (``ambiguous_names``) need rule 1 or a nearby anchor.
-   A bare name must be capitalized and must not look like a person's name
-   ("Judge Perry", "Joaquin Phoenix").
+   A bare name must be capitalized in every word and must not look like a person's name
+   ("Judge Perry", "Joaquin Phoenix", "Eugene Levy" — ``given_names``). "The village of X"
+   makes a small unique name count.
 4. Incidental places are dropped (``PlaceFinder._prune``, frames in frames.py): a mention in
-   a sports-opponent, comparison, street or landmark frame when another place or the feed's
-   city says where the story is; a court seat, origin or travel destination when that other
+   a sports-opponent, comparison, street or capital-as-legislature frame always; a
+   landmark unless it lies near another place of the item or the feed's city; a court seat, origin or travel destination when that other
    place is in another metro; a place named once in the summary, without an event word,
    when another place has strong evidence (headline, dateline, "Name, ST", alias, repeated)
    and lies elsewhere.
