@@ -63,6 +63,21 @@ def bot_intents() -> discord.Intents:
     return intents
 
 
+# Unknown interaction (the 3 s window passed), unknown webhook, invalid webhook token (15 min)
+EXPIRED_INTERACTION_CODES = frozenset({10062, 10015, 50027})
+
+
+def unwrap(error: BaseException) -> BaseException:
+    while isinstance(error, app_commands.CommandInvokeError):
+        error = error.original
+    return error
+
+
+def interaction_expired(error: BaseException) -> bool:
+    original = unwrap(error)
+    return isinstance(original, discord.HTTPException) and original.code in EXPIRED_INTERACTION_CODES
+
+
 def error_text(error: BaseException) -> tuple[str, bool]:
     """(what to tell the user, whether it is our fault and must be logged with a traceback)."""
     original: BaseException = error
@@ -145,8 +160,18 @@ class CivicTree(app_commands.CommandTree):
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError, /
     ) -> None:
-        text, ours = error_text(error)
         name = interaction.command.qualified_name if interaction.command else "?"
+        if interaction_expired(error):
+            # Discord no longer takes an answer (the 3 s / 15 min window passed): not a bug of
+            # ours, and an apology would fail the same way
+            log.warning(
+                "/%s in guild %s: the interaction expired before the answer (%s)",
+                name,
+                interaction.guild_id,
+                getattr(unwrap(error), "text", "") or type(unwrap(error)).__name__,
+            )
+            return
+        text, ours = error_text(error)
         if ours:
             log.error(
                 "/%s failed in guild %s:\n%s",
