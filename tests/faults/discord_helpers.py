@@ -245,3 +245,120 @@ class BotThread:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
         self.loop.close()
+
+
+# ---------------------------------------------------------------------------- the real bot process
+
+STORY_FOOTER = r"story #(\d+)"
+
+
+def discord_like_token() -> str:
+    """A token shaped like Discord's (id.timestamp.hmac), unique per run, so a leak is findable."""
+    import base64
+    import secrets
+
+    head = base64.b64encode(str(secrets.randbelow(10**18) + 10**18).encode()).decode().rstrip("=")
+    return f"{head}.{secrets.token_urlsafe(5)}.{secrets.token_urlsafe(28)}"
+
+
+def drill_items(city: str, tag: str, start: int, n: int, *, minutes_ago: int = 1) -> list[dict[str, Any]]:
+    """`n` matching items about `city`, each its own story (a distinct number in every title)."""
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    return [
+        {
+            "title": f"ICE agents detain {i + 3} workers at {city} warehouse, drill {tag} {i}",
+            "guid": f"{tag}-{i}",
+            "link": f"https://drill.example/{tag}/{i}",
+            "pubDate": now - timedelta(minutes=minutes_ago, seconds=i),
+            "description": f"<p>Immigration agents detained {i + 3} workers at a {city} warehouse; report {i}.</p>",
+        }
+        for i in range(start, start + n)
+    ]  # fmt: skip
+
+
+@dataclass
+class ProcessWorld:
+    """The real `python -m bot run` (tests/faults/harness.BotProcess) against a stand-in and a
+    loopback feed server; the bot's database is a file the drill can read."""
+
+    standin: Any
+    feeds: Any
+    bot: Any  # harness.BotProcess
+    guild: Any
+    channels: dict[str, int]
+    tmp: Path
+    db: Path
+
+    @property
+    def guild_id(self) -> int:
+        return int(self.guild.id)
+
+    async def slash(self, channel: str, command: str, options: dict[str, Any] | None = None,
+                    **kw: Any) -> Any:
+        user = kw.pop("user_id", None) or int(self.guild.owner_id)
+        return await self.standin.invoke_slash(self.guild_id, self.channels[channel], user, command,
+                                               options or {}, **kw)
+
+    async def ready(self, identifies: int, timeout: float = 60.0) -> None:
+        """Until the process has identified `identifies` times in all and its commands exist."""
+        async def wait() -> None:
+            await self.standin.wait_identifies(identifies, timeout=timeout)
+            while not self.standin.registered_commands(self.guild_id):
+                await asyncio.sleep(0.05)
+            while not self.standin.gateway.sessions:
+                await asyncio.sleep(0.05)
+
+        try:
+            await asyncio.wait_for(wait(), timeout)
+        except TimeoutError:
+            raise AssertionError(f"bot not ready (identify #{identifies}):\n{self.bot.stderr()[-4000:]}") from None
+
+    def story_ids(self, channel: str | int) -> list[int]:
+        """Story ids of every alert embed in a channel, oldest first (footers end "story #<id>")."""
+        import re
+
+        cid = self.channels[channel] if isinstance(channel, str) else channel
+        ids: list[int] = []
+        for message in self.standin.messages(cid):
+            for embed in message.get("embeds") or []:
+                m = re.search(STORY_FOOTER, (embed.get("footer") or {}).get("text", ""))
+                if m:
+                    ids.append(int(m.group(1)))
+        return ids
+
+    def query(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        import sqlite3
+
+        if not self.db.exists():
+            return []
+        with contextlib.closing(sqlite3.connect(self.db, timeout=10)) as conn:
+            return conn.execute(sql, args).fetchall()
+
+    def execute(self, sql: str, *args: Any) -> None:
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(self.db, timeout=10)) as conn:
+            conn.execute(sql, args)
+            conn.commit()
+
+    def log_tail(self) -> str:
+        return self.bot.stderr()[-4000:]
+
+
+def secrets_issued(standin: Any) -> list[str]:
+    """Every secret the stand-in handed out: the bot token and each interaction (= follow-up
+    webhook) token."""
+    return [standin.token, *(h.token for h in standin.interactions.values())]
+
+
+def find_secrets(texts: dict[str, str], secrets_: list[str]) -> list[str]:
+    """`where: secret…` for each secret found in any text (a 12-char prefix is enough)."""
+    found = []
+    for where, text in texts.items():
+        for secret in secrets_:
+            probe = secret if len(secret) < 24 else secret[:24]
+            if probe in text:
+                found.append(f"{where}: {secret[:6]}…")
+    return found
