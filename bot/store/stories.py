@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from bot.models import Article, Match, SearchHit, Story
 from bot.store.db import Database, now, transaction
@@ -22,6 +23,7 @@ PRUNE_EVERY = 60.0  # seconds between sweeps of the in-memory cluster index (O(i
 EDIT_WINDOW = 24 * 3600  # a later outlet edits an alert sent within this window
 DEFAULT_ALERT_MAX_AGE = 24 * 3600  # older news is stored and searchable but not pushed
 
+_TIE_MARGIN = 64  # extra ranked rows read so that equal scores at the page edge are all seen
 _QUERY_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 _MAX_QUERY_TERMS = 12
 
@@ -350,12 +352,15 @@ class StoriesMixin(Database):
         limit = max(1, min(int(limit), 100))
         offset = max(0, int(offset))
         filters = []
+        rank_filters = []
         params: dict[str, object] = {"limit": limit, "offset": offset}
         if city:
             filters.append("AND s.id IN (SELECT story_id FROM story_cities WHERE city = :city)")
+            rank_filters.append("AND +rowid IN (SELECT story_id FROM story_cities WHERE city = :city)")
             params["city"] = city
         if topic:
             filters.append("AND s.id IN (SELECT story_id FROM story_topics WHERE topic = :topic)")
+            rank_filters.append("AND +rowid IN (SELECT story_id FROM story_topics WHERE topic = :topic)")
             params["topic"] = topic
         if since_days is not None:
             filters.append("AND s.published >= :since")
@@ -368,10 +373,50 @@ class StoriesMixin(Database):
             "ORDER BY bm25(stories_fts, 10.0, 1.0), s.published DESC LIMIT :limit OFFSET :offset"
         )
 
+        # Two phases when no date filter applies: rank inside the FTS index alone, then read only
+        # the best rows from `stories`. Ordering by bm25 *and* s.published made SQLite join every
+        # matching story (random reads across the whole table) before sorting; a common word
+        # matches tens of thousands of stories in a large archive. Same order and ties as `sql`.
+        # `+rowid`: a plain rowid IN (...) is handed to FTS5 as a per-row seek (one MATCH per
+        # story of the city: hundreds of ms); with `+` it filters the one MATCH scan instead.
+        rank_sql = (
+            "SELECT rowid, bm25(stories_fts, 10.0, 1.0) AS score FROM stories_fts "
+            f"WHERE stories_fts MATCH :q {' '.join(rank_filters)} ORDER BY score LIMIT :n"
+        )
+        want = offset + limit
+
+        def ranked(c: sqlite3.Connection, q: str) -> list[sqlite3.Row] | None:
+            """The page via the FTS index only; None when ties run past the margin (use `sql`)."""
+            cand = c.execute(rank_sql, {**params, "q": q, "n": want + _TIE_MARGIN}).fetchall()
+            if len(cand) > want:
+                cut = cand[want - 1][1]
+                if len(cand) == want + _TIE_MARGIN and cand[-1][1] == cut:
+                    return None
+                cand = [r for r in cand if r[1] <= cut]
+            if not cand:
+                return []
+            score = {r[0]: r[1] for r in cand}
+            rows = c.execute(
+                "SELECT id, title, url, source, published, topics, cities FROM stories "
+                "WHERE id IN (SELECT value FROM json_each(:ids))",
+                {"ids": json.dumps(list(score))},
+            ).fetchall()
+            rows.sort(key=lambda r: (score[r["id"]], -r["published"]))
+            page = rows[offset : offset + limit]
+            snips = {
+                r["id"]: (c.execute(
+                    "SELECT snippet(stories_fts, 1, '', '', '…', 24) FROM stories_fts "
+                    "WHERE stories_fts MATCH :q AND rowid = :id", {"q": q, "id": r["id"]},
+                ).fetchone() or [""])[0]
+                for r in page
+            }
+            return [{**dict(zip(r.keys(), r, strict=True)), "snip": snips.get(r["id"])} for r in page]
+
         def fn(c: sqlite3.Connection) -> list[SearchHit]:
-            rows: list[sqlite3.Row] = []
+            rows: list[Any] = []
             for q in dict.fromkeys(parsed):  # all terms first; any term when that finds nothing
-                rows = c.execute(sql, {**params, "q": q}).fetchall()
+                fast = None if since_days is not None else ranked(c, q)
+                rows = fast if fast is not None else c.execute(sql, {**params, "q": q}).fetchall()
                 if rows:
                     break
             return [
