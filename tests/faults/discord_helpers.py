@@ -271,7 +271,7 @@ def drill_items(city: str, tag: str, start: int, n: int, *, minutes_ago: int = 1
             "title": f"ICE agents detain {i + 3} workers at {city} warehouse, drill {tag} {i}",
             "guid": f"{tag}-{i}",
             "link": f"https://drill.example/{tag}/{i}",
-            "pubDate": now - timedelta(minutes=minutes_ago, seconds=i),
+            "pubDate": now - timedelta(minutes=minutes_ago, seconds=i - start),
             "description": f"<p>Immigration agents detained {i + 3} workers at a {city} warehouse; report {i}.</p>",
         }
         for i in range(start, start + n)
