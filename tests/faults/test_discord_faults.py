@@ -317,6 +317,11 @@ async def test_zz_no_channel_got_anything_twice_and_no_secret_was_printed(pw: Pr
     for name in CHANNELS:
         ids = pw.story_ids(name)
         assert len(ids) == len(set(ids)), (name, ids)
+    # nothing the bot posted or edited in a channel could ping anyone
+    writes = pw.standin.requests_to("POST", r"^/channels/\d+/messages$") + pw.standin.requests_to(
+        "PATCH", r"^/channels/\d+/messages/\d+$")
+    assert writes and all(r.body.get("allowed_mentions") == {"parse": []} for r in writes), [
+        r.body.get("allowed_mentions") for r in writes]
     code = await pw.bot.stop()
     assert code == 0, pw.log_tail()
     texts = {"bot stdout": pw.bot.stdout(), "bot stderr": pw.bot.stderr()}
