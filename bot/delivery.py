@@ -217,7 +217,8 @@ class DeliveryWorker:
                 missing = ", ".join(exc.missing) or "access to the channel"
                 text = (
                     f"I can't post alerts in <#{channel_id}>: missing {missing}. Alerts for that channel "
-                    "are paused and kept; fix the permissions and run /subscribe again to resume."
+                    "are paused and kept; they resume by themselves once the permissions are fixed "
+                    "(or run /subscribe again)."
                 )
                 try:
                     await self.sink.notify_problem(batch[0].guild_id, channel_id, text)

@@ -36,7 +36,7 @@ class CountingPool(ProcessPoolExecutor):
     """The real process pool, counting what is handed to it (an instrument, not a mock)."""
 
     def __init__(self, workers: int) -> None:
-        super().__init__(max_workers=workers, mp_context=multiprocessing.get_context("forkserver"))
+        super().__init__(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
         self.submitted: list[str] = []
 
     def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]

@@ -61,3 +61,32 @@ async def test_console_mode_prints_a_matching_alert_once_and_stops_cleanly(tmp_p
     assert out.count("Border Patrol agents detain two in Brighton Park") == 1
     assert "Cubs" not in out
     assert "Traceback" not in err.decode()
+
+
+async def test_sigkilled_service_leaves_no_worker_processes_behind(tmp_path: Path) -> None:
+    """The parse pool's processes must not outlive a bot killed with SIGKILL (no orphans)."""
+    import psutil
+
+    items = [{"title": f"ICE agents detain {n} in Pilsen", "link": f"https://x.test/{n}", "guid": str(n),
+              "description": "Federal agents in Chicago.", "pubDate": datetime.now(UTC)} for n in range(5)]
+    async with FeedServer() as server:
+        url = server.set_feed("/dyn/k.xml", items=items)
+        feeds = tmp_path / "feeds.toml"
+        feeds.write_text(f'[[feeds]]\nurl = "{url}"\n', encoding="utf-8")
+        env = {**os.environ, "CIVIC_ALERTS_DB": str(tmp_path / "db.sqlite3"), "CIVIC_ALERTS_FEEDS": str(feeds),
+               "CIVIC_ALERTS_TICK_SECONDS": "0.5", "CIVIC_ALERTS_PARSE_WORKERS": "2"}
+        env.pop("DISCORD_TOKEN", None)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", cwd=str(PROJECT_ROOT), env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        )
+        assert proc.stdout is not None
+        await _read_until(proc.stdout, "story #", 30)  # a cycle ran: the pool's workers exist
+        children = psutil.Process(proc.pid).children(recursive=True)
+        assert len(children) >= 2, children
+        proc.kill()
+        _, alive = psutil.wait_procs(children, timeout=10)
+        for leftover in alive:  # orphans would also hold our pipe open and hang proc.wait()
+            leftover.kill()
+        await asyncio.wait_for(proc.wait(), 15)
+    assert alive == [], f"orphaned processes: {alive}"
