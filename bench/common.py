@@ -304,4 +304,7 @@ in the same run.
 
 
 def python_cmd() -> str:
-    return " ".join([Path(sys.executable).name, "-m", "bench", *sys.argv[1:]])
+    exe = Path(sys.executable)
+    with contextlib.suppress(ValueError):
+        exe = exe.relative_to(Path.cwd())
+    return " ".join([str(exe), "-m", "bench", *sys.argv[1:]])
