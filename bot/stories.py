@@ -218,14 +218,17 @@ class ClusterIndex:
     _by_token: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
     # keyed by the normalized title itself (equal fingerprint ⇔ equal normalized title): the
     # string is already held by the signature, a hex digest per entry would not be
-    _by_fingerprint: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    # (lists: nearly every headline is its own, and a one-element set costs 216 bytes)
+    _by_fingerprint: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
 
     def add(self, story_id: int, title: str, published: float) -> None:
         entry = _Entry(story_id, TitleSignature.of(title), published)
         self._entries.setdefault(story_id, []).append(entry)
         for token in entry.sig.tokens:
             self._by_token[token].add(story_id)
-        self._by_fingerprint[entry.sig.normalized].add(story_id)
+        same = self._by_fingerprint[entry.sig.normalized]
+        if story_id not in same:
+            same.append(story_id)
 
     def find(self, title: str, published: float) -> int | None:
         """The story this headline belongs to, or None for a new story."""
@@ -267,7 +270,8 @@ class ClusterIndex:
                             del self._by_token[token]
                 fp = self._by_fingerprint.get(entry.sig.normalized)
                 if fp is not None:
-                    fp.discard(story_id)
+                    if story_id in fp:
+                        fp.remove(story_id)
                     if not fp:
                         del self._by_fingerprint[entry.sig.normalized]
 
@@ -276,7 +280,9 @@ class ClusterIndex:
             for entry in self._entries.pop(story_id, []):
                 for token in entry.sig.tokens:
                     self._by_token.get(token, set()).discard(story_id)
-                self._by_fingerprint.get(entry.sig.normalized, set()).discard(story_id)
+                fp = self._by_fingerprint.get(entry.sig.normalized)
+                if fp is not None and story_id in fp:
+                    fp.remove(story_id)
 
     def __len__(self) -> int:
         return len(self._entries)
