@@ -78,8 +78,9 @@ async def test_every_hostile_route_gives_a_bounded_result(feed_server: FeedServe
         assert isinstance(parsed, ParsedFeed)
         assert len(parsed.articles) <= MAX_ENTRIES
         outcome[path] = f"parsed {len(parsed.articles)}"
-    expected_errors = {
-        "/hostile/endless": "body too large",
+    expected_errors: dict[str, str | tuple[str, ...]] = {
+        # an endless body ends at the size cap, or at a timeout when a loaded machine streams slowly
+        "/hostile/endless": ("body too large", "timed out", "read timed out"),
         "/hostile/trickle?interval=0.2": "timed out",
         "/hostile/big?mb=50": "body too large",
         "/hostile/big-chunked?mb=50": "body too large",
@@ -92,8 +93,8 @@ async def test_every_hostile_route_gives_a_bounded_result(feed_server: FeedServe
         "/hostile/reset": "connection dropped",
         "/hostile/slow-headers?delay=3": "read timed out",
     }
-    for path, prefix in expected_errors.items():
-        assert outcome[path].startswith(prefix), (path, outcome[path])
+    for path, prefixes in expected_errors.items():
+        assert outcome[path].startswith(prefixes), (path, outcome[path])
     assert outcome["/hostile/feed/many-items"] == f"parsed {MAX_ENTRIES}"
     assert outcome["/hostile/redirect?to=/data/chicago-sample.xml&status=308"] == "parsed 3"
     assert outcome["/hostile/page.html"] == "parsed 0"
