@@ -26,7 +26,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bench.common import Result, python_cmd, table, write_report
+from bench.common import Result, machine, python_cmd, table, write_report
 
 
 @dataclass(frozen=True)
@@ -131,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     started = time.time()
+    info = machine()  # at the start: the commit and load the run began with
     results: list[Result] = []
     crashed: list[str] = []
     for name in args.names:
@@ -159,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"- {r.scenario}: {note}")
     write = (args.write or not args.smoke) and not args.no_write
     if write:
-        write_report(results, python_cmd(), started=started)
+        write_report(results, python_cmd(), started=started, info=info)
         print("(appended to docs/benchmarks.md)", file=sys.stderr)
     if crashed:
         print(f"bench: scenario(s) failed: {', '.join(crashed)}", file=sys.stderr)

@@ -273,8 +273,9 @@ def tmpdir(prefix: str) -> Iterator[Path]:
 # ----------------------------------------------------------------------------- report
 
 
-def write_report(results: Sequence[Result], command: str, *, started: float, doc: Path = DOC) -> str:
-    info = machine()
+def write_report(results: Sequence[Result], command: str, *, started: float, doc: Path = DOC,
+                 info: dict[str, str] | None = None) -> str:
+    info = info or machine()
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started))
     lines = [f"## Run {stamp}: `{command}`", ""]
     lines += [f"- {k}: {v}" for k, v in info.items() if v]
