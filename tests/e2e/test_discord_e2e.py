@@ -27,24 +27,15 @@ def now_rfc822(minutes_ago: int = 0) -> datetime:
     return datetime.now(UTC) - timedelta(minutes=minutes_ago)
 
 
+PLACES = [
+    "car wash", "bakery", "construction site", "church", "school", "bus stop", "courthouse",
+    "grocery store", "restaurant", "factory", "apartment complex", "gas station", "park",
+    "hospital", "library",
+]
+
+
 def houston_items(n: int, path: str) -> list[dict[str, Any]]:
-    places = [
-        "car wash",
-        "bakery",
-        "construction site",
-        "church",
-        "school",
-        "bus stop",
-        "courthouse",
-        "grocery store",
-        "restaurant",
-        "factory",
-        "apartment complex",
-        "gas station",
-        "park",
-        "hospital",
-        "library",
-    ]
+    places = PLACES
     return [
         {
             "title": f"ICE agents arrest {i + 2} people at Houston {places[i]}",
@@ -58,20 +49,7 @@ def houston_items(n: int, path: str) -> list[dict[str, Any]]:
 
 
 def denver_items(n: int) -> list[dict[str, Any]]:
-    places = [
-        "car wash",
-        "bakery",
-        "construction site",
-        "church",
-        "school",
-        "bus stop",
-        "courthouse",
-        "grocery store",
-        "restaurant",
-        "factory",
-        "apartment complex",
-        "gas station",
-    ]
+    places = PLACES[:12]
     return [
         {
             "title": f"ICE agents arrest {i + 2} workers at Denver {places[i]}",
