@@ -34,32 +34,26 @@ PLACES = [
 ]
 
 
-def houston_items(n: int, path: str) -> list[dict[str, Any]]:
-    places = PLACES
+def raid_items(city: str, n: int, *, who: str, guid: str, link: str) -> list[dict[str, Any]]:
+    """n distinct matching items about `city`, newest first, one per place in PLACES."""
     return [
         {
-            "title": f"ICE agents arrest {i + 2} people at Houston {places[i]}",
-            "guid": f"{path}-{i}",
-            "link": f"https://houston.example{path}/{i}",
+            "title": f"ICE agents arrest {i + 2} {who} at {city} {PLACES[i]}",
+            "guid": f"{guid}-{i}",
+            "link": f"{link}/{i}",
             "pubDate": now_rfc822(i + 1),
-            "description": f"Immigration agents arrested {i + 2} people at a {places[i]} in Houston.",
+            "description": f"Immigration agents arrested {i + 2} {who} at a {PLACES[i]} in {city}.",
         }
         for i in range(n)
     ]
+
+
+def houston_items(n: int, path: str) -> list[dict[str, Any]]:
+    return raid_items("Houston", n, who="people", guid=path, link=f"https://houston.example{path}")
 
 
 def denver_items(n: int) -> list[dict[str, Any]]:
-    places = PLACES[:12]
-    return [
-        {
-            "title": f"ICE agents arrest {i + 2} workers at Denver {places[i]}",
-            "guid": f"den-{i}",
-            "link": f"https://denver.example/{i}",
-            "pubDate": now_rfc822(i + 1),
-            "description": f"Immigration agents arrested {i + 2} workers at a {places[i]} in Denver.",
-        }
-        for i in range(n)
-    ]
+    return raid_items("Denver", n, who="workers", guid="den", link="https://denver.example")
 
 
 async def eventually(predicate: Any, seconds: float, what: str, world: World) -> Any:
