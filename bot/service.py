@@ -12,6 +12,7 @@ import contextlib
 import logging
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -111,17 +112,11 @@ def start_jobs(services: Services, sink: AlertSink) -> None:
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": max(30, int(settings.tick_seconds * 4))}
     )
     scheduler.add_job(_poll_job, "interval", seconds=settings.tick_seconds, args=[services], id="poll",
-                      next_run_time=_soon())
+                      next_run_time=datetime.now(UTC))
     scheduler.add_job(_prune_job, "interval", hours=24, args=[services], id="prune")
     scheduler.start()
     services.scheduler = scheduler
     services.tasks.append(asyncio.create_task(worker.run(services.stop, settings.delivery_interval)))
-
-
-def _soon():
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)
 
 
 async def close_services(services: Services) -> None:
