@@ -63,7 +63,8 @@ async def _phase(n_channels: int, n_stories: int, db: Path, timeout: float) -> d
     import discord
 
     from bot.adapters.discordbot.client import bot_intents
-    from bot.adapters.discordbot.sink import DiscordSink
+    from bot.adapters.discordbot.sink import DiscordSink, destination
+    from bot.assembly import StoryAssembler
     from bot.delivery import DeliveryWorker
     from bot.models import Match
     from bot.relevance import load_classifier
@@ -90,7 +91,7 @@ async def _phase(n_channels: int, n_stories: int, db: Path, timeout: float) -> d
         guild = standin.add_guild(f"Guild {g}", [f"alerts-{k}" for k in range(count)])
         channels.extend((guild.id, cid) for cid in guild.channels)
     for guild_id, channel_id in channels:
-        await store.subscribe(guild_id, channel_id, CITY, TOPICS)
+        await store.subscribe(destination(guild_id, channel_id), CITY, TOPICS)
 
     class BenchBot(discord.Client):
         gazetteer = load_classifier().gazetteer
@@ -111,7 +112,7 @@ async def _phase(n_channels: int, n_stories: int, db: Path, timeout: float) -> d
             items = [(_article(i, t, now), Match(topics=TOPICS[:1], cities=(CITY,), why=("topic:bench",)))
                      for i, t in enumerate(_titles(n_stories))]
             t0 = time.perf_counter()
-            report = await store.save_articles("https://news.example/rss", items)
+            report = await StoryAssembler().save(store, "https://news.example/rss", items)
             worker.wake()
             expected = {(s.id, ch) for s in report.new_stories for _, ch in channels}
             deadline = time.perf_counter() + timeout

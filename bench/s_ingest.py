@@ -47,7 +47,7 @@ async def _our_cycles(urls: list[str], db: str, workers: int, cycles: int, lag: 
     from bot.ingest.fetch import Fetcher
     from bot.models import FeedConfig
     from bot.poller import Poller, make_executor, process_feed_body
-    from bot.service import fetch_limits
+    from bot.ingest.fetch import fetch_limits
     from bot.settings import Settings
     from bot.store import Store
 

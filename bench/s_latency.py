@@ -1,7 +1,7 @@
 """alert-latency: an item appears on a feed → its alert reaches the Discord stand-in.
 
-The whole service runs as in production: `open_services` (store, fetcher, worker pool),
-`start_jobs` (APScheduler poll job every `tick_seconds` over the due feeds, the delivery loop
+The whole service runs as in production: `App.open` (store, fetcher, worker pool),
+`app.start` (APScheduler poll job every `tick_seconds` over the due feeds, the delivery loop
 woken by each save) with `DiscordSink` over a discord.py client connected to tests/standin.
 The feed host serves K feeds of ordinary news; after the first poll cycle a channel subscribes
 to every city and topic, then each feed gets one new relevant item at a moment spread evenly
@@ -32,10 +32,10 @@ async def _run_async(port: int, n_feeds: int, interval: int, tick: float, db: Pa
     import discord
 
     from bot.adapters.discordbot.client import bot_intents
-    from bot.adapters.discordbot.sink import DiscordSink
+    from bot.adapters.discordbot.sink import DiscordSink, destination
     from bot.models import FeedConfig
     from bot.relevance import load_classifier
-    from bot.service import close_services, open_services, start_jobs
+    from bot.app import App
     from bot.settings import Settings
     from tests.standin import DiscordStandIn, RateLimitConfig
 
@@ -58,8 +58,8 @@ async def _run_async(port: int, n_feeds: int, interval: int, tick: float, db: Pa
     guild = standin.add_guild("Latency", ["alerts"])
     channel_id = next(iter(guild.channels))
     settings = Settings(db_path=db, poll_interval=interval, tick_seconds=tick)
-    services = await open_services(settings, sync_catalogue=False)
-    await services.store.sync_feeds([FeedConfig(url=host.url(i)) for i in range(n_feeds)])
+    app = await App.open(settings, sync_catalogue=False)
+    await app.store.sync_feeds([FeedConfig(url=host.url(i)) for i in range(n_feeds)])
 
     class BenchBot(discord.Client):
         gazetteer = load_classifier().gazetteer
@@ -71,16 +71,16 @@ async def _run_async(port: int, n_feeds: int, interval: int, tick: float, db: Pa
             await client.login(standin.token)
             connect = asyncio.create_task(client.connect(reconnect=True))
             await asyncio.wait_for(client.wait_until_ready(), 30)
-            start_jobs(services, DiscordSink(client))  # type: ignore[arg-type]
+            app.add_sink(DiscordSink(client))  # type: ignore[arg-type]
+            app.start()
             t_start = time.time()
             while True:  # the first cycle (everything is due at start-up)
-                states = await services.store.feed_states()
+                states = await app.store.feed_states()
                 if all(s.last_checked is not None for s in states):
                     break
                 await asyncio.sleep(0.2)
             first_cycle = time.time() - t_start
-            await services.store.subscribe(guild.id, channel_id, "*", ("immigration-enforcement",
-                                                                       "national-guard", "sanctuary-policy"))
+            await app.store.subscribe(destination(guild.id, channel_id), "*", ("*",))
             rng = random.Random(11)
             offsets = [(i + rng.random()) * interval / n_feeds for i in range(n_feeds)]
             rng.shuffle(offsets)
@@ -97,7 +97,7 @@ async def _run_async(port: int, n_feeds: int, interval: int, tick: float, db: Pa
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(connect, 5)
     finally:
-        await close_services(services)
+        await app.close()
         await standin.stop()
     lat = [arrived[n] - t for n, t in published.items() if n in arrived]
     return {"latencies": lat, "published": len(published), "arrived": len(lat), "first_cycle": first_cycle,

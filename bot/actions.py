@@ -14,19 +14,31 @@ whose `user_message` is safe to show.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from bot.errors import FeedError, FeedExistsError, UnknownCityError, UnsafeURLError, UserInputError
-from bot.models import TOPIC_IDS, FeedConfig, FeedState, SearchHit, Story, Subscription
+from bot.fanout import ALL, wants
+from bot.models import (
+    TOPIC_IDS,
+    Destination,
+    DestinationState,
+    FeedConfig,
+    FeedState,
+    SearchHit,
+    Story,
+    Subscription,
+)
 from bot.render import topic_label
 
 if TYPE_CHECKING:
+    from bot.ports import Storage
     from bot.settings import Settings
-    from bot.store import Store
 
 TOPIC_LABELS: dict[str, str] = {t: topic_label(t) for t in TOPIC_IDS}  # one wording, render's
 MAX_QUERY_CHARS = 200  # longer queries are cut: FTS cost grows with terms, meaning does not
@@ -125,12 +137,18 @@ class SubscribeResult:
     catchup_queued: int  # stories put in the outbox as catch-up (0 = none / off)
 
 
+async def _destination_state(store: Storage, destination: Destination) -> DestinationState | None:
+    for state in await store.destinations(platform=destination.platform, group=destination.group):
+        if state.destination.address == destination.address:
+            return state
+    return None
+
+
 async def subscribe(
-    store: Store,
+    store: Storage,
     gazetteer: GazetteerLike,
     *,
-    guild_id: int,
-    channel_id: int,
+    destination: Destination,
     city: str,
     topics: str | Sequence[str] | None = None,
     catchup_count: int = 3,
@@ -142,20 +160,23 @@ async def subscribe(
     """
     found = resolve_city(gazetteer, city)
     wanted = parse_topics(topics)
-    existing = await store.subscriptions(guild_id=guild_id)
-    is_update = any(s.channel_id == channel_id and s.city == found.id for s in existing)
-    was_paused = any(s.channel_id == channel_id and s.paused for s in existing)
+    if destination.group:  # a server/workspace: the limit counts all its places
+        existing = await store.subscriptions(platform=destination.platform, group=destination.group)
+    else:
+        existing = await store.subscriptions(platform=destination.platform, address=destination.address)
+    is_update = any(s.destination.address == destination.address and s.city == found.id for s in existing)
+    state = await _destination_state(store, destination)
     if not is_update and len(existing) >= MAX_GUILD_SUBSCRIPTIONS:
         raise UserInputError(
             "too many subscriptions",
             user_message=f"This server already has {len(existing)} subscriptions (the limit is "
-            f"{MAX_GUILD_SUBSCRIPTIONS}); remove one with /unsubscribe first.",
+            f"{MAX_GUILD_SUBSCRIPTIONS}); remove one first.",
         )
-    subscription = await store.subscribe(guild_id, channel_id, found.id, wanted)
-    if was_paused:
-        # the caller just checked the channel is deliverable again: resume the whole channel and
-        # make its held alerts due now (they were backed off while forbidden)
-        await store.resume_channel(channel_id)
+    subscription = await store.subscribe(destination, found.id, wanted)
+    if state is not None and state.paused:
+        # the caller just checked the destination is deliverable again: resume it and make its
+        # held alerts due now (they were backed off while forbidden)
+        await store.resume_destination(state.id)
     queued = 0
     if catchup_count > 0:
         stories = await _latest_matching(store, found.id, wanted, catchup_count)
@@ -167,25 +188,24 @@ async def subscribe(
 
 
 async def _latest_matching(
-    store: Store, city_id: str, topics: Sequence[str], count: int
+    store: Storage, city_id: str, topics: Sequence[str], count: int
 ) -> list[Story]:
-    """The newest `count` stories of the city on any of `topics`."""
-    if len(topics) == 1:
+    """The newest `count` stories of the city on any of `topics` ("*": any topic)."""
+    if len(topics) == 1 and topics[0] != ALL:
         return list(await store.latest(city_id, topic=topics[0], limit=count))
     pool = await store.latest(city_id, topic=None, limit=max(count * 4, 20))
-    wanted = set(topics)
-    return [s for s in pool if wanted & set(s.topics)][:count]
+    return [s for s in pool if wants(city_id, topics, s.cities, s.topics)][:count]
 
 
 async def unsubscribe(
-    store: Store, gazetteer: GazetteerLike, *, guild_id: int, channel_id: int, city: str
+    store: Storage, gazetteer: GazetteerLike, *, destination: Destination, city: str
 ) -> tuple[bool, str]:
-    """Remove one city from one channel. Returns (removed?, city label)."""
+    """Remove one city from one destination. Returns (removed?, city label)."""
     city_id = city.strip()
     found = gazetteer.get(city_id) or gazetteer.resolve(city_id)
     if found is not None:
         city_id = found.id
-    removed = await store.unsubscribe(guild_id, channel_id, city_id)
+    removed = await store.unsubscribe(destination, city_id)
     if not removed and found is None:
         raise UnknownCityError(city)
     return removed, found.label if found is not None else city_id
@@ -199,20 +219,45 @@ class SubscriptionView:
 
 
 async def list_subscriptions(
-    store: Store, gazetteer: GazetteerLike, *, guild_id: int, channel_id: int | None = None
+    store: Storage,
+    gazetteer: GazetteerLike,
+    *,
+    platform: str | None = None,
+    group: str | None = None,
+    address: str | None = None,
 ) -> list[SubscriptionView]:
-    subs = await store.subscriptions(guild_id=guild_id, channel_id=channel_id)
-    subs = sorted(subs, key=lambda s: (s.channel_id, s.city))
+    subs = await store.subscriptions(platform=platform, group=group, address=address)
     return [SubscriptionView(s, city_label(gazetteer, s.city), topics_text(s.topics)) for s in subs]
 
 
 async def subscribed_cities(
-    store: Store, gazetteer: GazetteerLike, *, guild_id: int
+    store: Storage, gazetteer: GazetteerLike, *, platform: str, group: str
 ) -> list[tuple[str, str]]:
-    """(label, id) of the cities this server follows (autocomplete for /unsubscribe)."""
-    subs = await store.subscriptions(guild_id=guild_id)
+    """(label, id) of the cities a server follows (autocomplete for unsubscribe)."""
+    subs = await store.subscriptions(platform=platform, group=group)
     ids = sorted({s.city for s in subs})
     return [(city_label(gazetteer, c), c) for c in ids]
+
+
+async def destination_gone(store: Storage, destination: Destination) -> int:
+    """The place was deleted (or the bot lost it for good): its subscriptions end."""
+    dest_id = await store.destination_id(destination)
+    return await store.remove_destination(dest_id) if dest_id is not None else 0
+
+
+async def group_removed(store: Storage, platform: str, group: str) -> int:
+    """The bot was removed from a server/workspace: every subscription there ends."""
+    return await store.remove_group(platform, group)
+
+
+async def resume_destination(store: Storage, destination: Destination) -> int:
+    """The owner fixed what paused the destination: held alerts become due now."""
+    dest_id = await store.destination_id(destination)
+    return await store.resume_destination(dest_id) if dest_id is not None else 0
+
+
+async def paused_destinations(store: Storage, *, platform: str, group: str) -> list[DestinationState]:
+    return [d for d in await store.destinations(platform=platform, group=group) if d.paused]
 
 
 # ---------------------------------------------------------------------------- search, latest
@@ -238,15 +283,16 @@ def clean_query(query: str) -> str:
 
 
 async def search(
-    store: Store,
+    store: Storage,
     gazetteer: GazetteerLike | None,
     query: str,
     *,
     city: str | None = None,
     topic: str | None = None,
-    days: int | None = None,
+    days: float | None = None,
     page: int = 0,
     page_size: int = 5,
+    max_page_size: int = 10,
 ) -> SearchPage:
     """One page of full-text results, best first. Asks for one extra row to know if more exist."""
     text = clean_query(query)
@@ -260,9 +306,9 @@ async def search(
     else:
         topic = None
     if days is not None:
-        days = max(1, min(int(days), MAX_SEARCH_DAYS))
+        days = max(0.01, min(float(days), MAX_SEARCH_DAYS))
     page = max(0, page)
-    page_size = max(1, min(page_size, 10))
+    page_size = max(1, min(page_size, max_page_size))
     rows = await store.search(
         text,
         city=city_id,
@@ -275,7 +321,7 @@ async def search(
 
 
 async def latest(
-    store: Store, gazetteer: GazetteerLike, city: str, *, topic: str | None = None, limit: int = 5
+    store: Storage, gazetteer: GazetteerLike, city: str, *, topic: str | None = None, limit: int = 5
 ) -> tuple[str, list[Story]]:
     found = resolve_city(gazetteer, city)
     if topic and topic != "all":
@@ -330,14 +376,13 @@ def _fetcher_for(settings: Settings) -> Any:
     Why not the poller's fetcher: that one may fetch configured private feeds; a URL a
     server typed must be held to the public-only rule unless the operator allowed private.
     """
-    from bot.ingest.fetch import Fetcher
-    from bot.service import fetch_limits
+    from bot.ingest.fetch import Fetcher, fetch_limits
 
     return Fetcher(fetch_limits(settings), allow_private=settings.allow_private_feeds)
 
 
 async def add_feed(
-    store: Store,
+    store: Storage,
     settings: Settings,
     *,
     guild_id: int,
@@ -401,11 +446,11 @@ async def add_feed(
     return FeedPreview(feed, title, len(articles), articles[0].title if articles else None)
 
 
-async def remove_feed(store: Store, *, guild_id: int, url: str) -> bool:
+async def remove_feed(store: Storage, *, guild_id: int, url: str) -> bool:
     return await store.remove_guild_feed(guild_id, (url or "").strip())
 
 
-async def list_feeds(store: Store, *, guild_id: int) -> list[FeedConfig]:
+async def list_feeds(store: Storage, *, guild_id: int) -> list[FeedConfig]:
     return list(await store.guild_feeds(guild_id))
 
 
@@ -422,7 +467,9 @@ class StatusReport:
     subscriptions: tuple[SubscriptionView, ...]
 
 
-async def status(store: Store, gazetteer: GazetteerLike, *, guild_id: int) -> StatusReport:
+async def status(
+    store: Storage, gazetteer: GazetteerLike, *, platform: str | None = None, group: str | None = None
+) -> StatusReport:
     """Pipeline health as a server sees it: are feeds polled, is the queue draining."""
     states = await store.feed_states()
     failing = tuple(
@@ -431,7 +478,7 @@ async def status(store: Store, gazetteer: GazetteerLike, *, guild_id: int) -> St
     checked = [s.last_checked for s in states if s.last_checked is not None]
     last_cycle = max(checked) if checked else None
     depth = await store.queue_depth()
-    subs = await list_subscriptions(store, gazetteer, guild_id=guild_id)
+    subs = await list_subscriptions(store, gazetteer, platform=platform, group=group)
     return StatusReport(
         feeds_total=len(states),
         feeds_failing=failing,
@@ -455,3 +502,79 @@ def ago(when: datetime | None, *, now: datetime | None = None) -> str:
     if seconds < 36 * 3600:
         return f"{seconds // 3600} h ago"
     return f"{seconds // 86400} d ago"
+
+
+# ---------------------------------------------------------------------------- feed health, db
+
+
+@dataclass(frozen=True, slots=True)
+class FeedHealth:
+    """One row of `feeds check`: a feed fetched and parsed once, now."""
+
+    url: str
+    name: str
+    status: str  # HTTP status, or status and error
+    items: str  # item count, "-" or "not a feed"
+    bytes: int
+    seconds: float
+
+    @property
+    def healthy(self) -> bool:
+        return self.status.startswith(("2", "3")) and self.items != "not a feed"
+
+
+async def check_feeds(
+    settings: Settings,
+    feeds: Sequence[FeedConfig],
+    *,
+    on_progress: Callable[[int, int, FeedConfig], None] | None = None,
+) -> list[FeedHealth]:
+    """Fetch and parse every feed once, concurrently (bounded by the fetch limits)."""
+    from bot.ingest.fetch import Fetcher, fetch_limits
+    from bot.ingest.parse import parse_feed
+
+    total = len(feeds)
+    done = 0
+    rows: list[FeedHealth] = []
+    async with Fetcher(fetch_limits(settings)) as fetcher:
+
+        async def check(feed: FeedConfig) -> None:
+            nonlocal done
+            result = await fetcher.fetch(feed.url)
+            items = "-"
+            status = str(result.status or "-")
+            body = result.body
+            if result.error is None and body is not None and result.status and result.status < 400:
+                parsed = await asyncio.to_thread(
+                    parse_feed, body, feed_url=result.final_url, headers=result.headers
+                )
+                items = str(len(parsed.articles)) if parsed.is_feed else "not a feed"
+            elif result.error:
+                status = f"{status} {result.error}"[:40]
+            done += 1
+            if on_progress is not None:
+                on_progress(done, total, feed)
+            rows.append(FeedHealth(feed.url, feed.name or "", status, items, len(body or b""), result.elapsed))
+
+        await asyncio.gather(*(check(f) for f in feeds))
+    return sorted(rows, key=lambda r: r.url)
+
+
+async def prune(store: Storage, older_than_days: float) -> int:
+    if older_than_days < 0:
+        raise UserInputError("bad days", user_message="--older-than must be 0 or more days")
+    return await store.prune(older_than_days)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+async def backup(store: Storage, target: Path, *, database: Path) -> None:
+    if _same_file(target, database):
+        raise UserInputError("same file", user_message="the backup path is the database itself")
+    await store.backup(target)
+
+
+async def integrity_check(store: Storage) -> str:
+    return await store.integrity_check()

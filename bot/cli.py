@@ -21,7 +21,7 @@ from typing import TextIO
 
 from bot import __version__
 from bot.errors import CivicAlertError, ConfigError, UserInputError
-from bot.models import TOPIC_IDS, Story
+from bot.models import TOPIC_IDS, FeedConfig, SearchHit, Story
 from bot.settings import Settings, load_feeds, load_settings
 
 DISPLAY_MAX_AGE_DAYS = 7
@@ -169,14 +169,11 @@ def _print_story(story: Story, out: TextIO) -> None:
 
 
 async def _poll(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.service import close_services, open_services
+    from bot.app import open_app
 
     feeds = load_feeds(settings.feeds_file)
-    services = await open_services(settings, sync_catalogue=False)
-    try:
-        report = await services.poller.poll_once(feeds)
-    finally:
-        await close_services(services)
+    async with open_app(settings, sync_catalogue=False) as app:
+        report = await app.poller.poll_once(feeds)
     horizon = time.time() - DISPLAY_MAX_AGE_DAYS * 86400
     for outcome in report.failed:
         print(_scrub(f"feed failed: {outcome.url}: {outcome.error}"), file=sys.stderr)
@@ -190,32 +187,33 @@ async def _poll(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _resolve_city(settings: Settings, text: str | None) -> str | None:
-    if not text:
-        return None
-    from bot.relevance import load_classifier
-
-    city = load_classifier(settings.config_dir).gazetteer.resolve(text)
-    if city is None:
-        raise UserInputError(f"unknown city {text!r}", user_message=f"unknown city {text[:80]!r} (try e.g. chicago-il)")
-    return city.id
-
-
 async def _search(settings: Settings, args: argparse.Namespace) -> int:
+    from bot import actions
+    from bot.errors import UnknownCityError
+    from bot.relevance import load_classifier
     from bot.store import Store
 
-    if args.topic and args.topic not in TOPIC_IDS:
-        raise UserInputError("bad topic", user_message=f"unknown topic {args.topic[:60]!r}; use one of {', '.join(TOPIC_IDS)}")
     if args.limit < 1 or args.limit > 100:
         raise UserInputError("bad limit", user_message="--limit must be between 1 and 100")
     if args.since is not None and not (0 < args.since <= 36500):
         raise UserInputError("bad since", user_message="--since must be a number of days above 0")
-    city = _resolve_city(settings, args.city)
-    store = await Store.open(settings.db_path)
-    try:
-        hits = await store.search(" ".join(args.query), city=city, topic=args.topic, since_days=args.since, limit=args.limit)
-    finally:
-        await store.close()
+    query = actions.clean_query(" ".join(args.query))
+    gazetteer = load_classifier(settings.config_dir).gazetteer if args.city else None
+    hits: tuple[SearchHit, ...] = ()
+    if query:
+        store = await Store.open(settings.db_path)
+        try:
+            page = await actions.search(
+                store, gazetteer, query, city=args.city, topic=args.topic, days=args.since,
+                page_size=args.limit, max_page_size=100,
+            )
+        except UnknownCityError:
+            raise UserInputError(
+                f"unknown city {args.city!r}", user_message=f"unknown city {args.city[:80]!r} (try e.g. chicago-il)"
+            ) from None
+        finally:
+            await store.close()
+        hits = page.hits
     for i, hit in enumerate(hits, 1):
         if args.json:
             row = {
@@ -237,70 +235,43 @@ async def _search(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _feeds_check(settings: Settings) -> int:
-    from bot.ingest.fetch import Fetcher
-    from bot.ingest.parse import parse_feed
-    from bot.service import fetch_limits
+    from bot import actions
 
     feeds = load_feeds(settings.feeds_file)
-    total = len(feeds)
-    done = 0
-    rows: list[tuple[str, str, str, str, str, str]] = []
     tty = sys.stderr.isatty()
-    loop = asyncio.get_running_loop()
 
-    async with Fetcher(fetch_limits(settings)) as fetcher:
+    def progress(done: int, total: int, feed: FeedConfig) -> None:
+        line = _scrub(f"[{done}/{total}] {feed.name or feed.url}")
+        print(("\r\033[K" + line[:100]) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
 
-        async def check(feed) -> None:
-            nonlocal done
-            result = await fetcher.fetch(feed.url)
-            items = "-"
-            status = str(result.status or "-")
-            if result.error is None and result.body is not None and result.status and result.status < 400:
-                parsed = await loop.run_in_executor(
-                    None, lambda: parse_feed(result.body or b"", feed_url=result.final_url, headers=result.headers)
-                )
-                items = str(len(parsed.articles)) if parsed.is_feed else "not a feed"
-            elif result.error:
-                status = f"{status} {result.error}"[:40]
-            done += 1
-            line = _scrub(f"[{done}/{total}] {feed.name or feed.url}")
-            print(("\r\033[K" + line[:100]) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
-            rows.append((status, items, f"{len(result.body or b''):,}", f"{result.elapsed:.2f}s", feed.name or "", feed.url))
-
-        await asyncio.gather(*(check(f) for f in feeds))
+    health = await actions.check_feeds(settings, feeds, on_progress=progress)
     if tty:
         print(file=sys.stderr)
     header = ("STATUS", "ITEMS", "BYTES", "TIME", "NAME", "URL")
+    rows = [(h.status, h.items, f"{h.bytes:,}", f"{h.seconds:.2f}s", h.name, h.url) for h in health]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
-    for row in [header, *sorted(rows, key=lambda r: r[5])]:
+    for row in [header, *rows]:
         print(_scrub("  ".join(cell.ljust(widths[i]) if i < 5 else cell for i, cell in enumerate(row))))
-    failing = sum(1 for r in rows if not r[0].startswith(("2", "3")) or r[1] == "not a feed")
-    print(f"\n{total} feeds, {total - failing} healthy, {failing} failing", file=sys.stderr)
+    failing = sum(1 for h in health if not h.healthy)
+    print(f"\n{len(feeds)} feeds, {len(feeds) - failing} healthy, {failing} failing", file=sys.stderr)
     return 0
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    return os.path.realpath(a) == os.path.realpath(b)
-
-
 async def _db(settings: Settings, args: argparse.Namespace) -> int:
+    from bot import actions
     from bot.store import Store
 
     store = await Store.open(settings.db_path)
     try:
         if args.db_command == "prune":
-            if args.older_than < 0:
-                raise UserInputError("bad days", user_message="--older-than must be 0 or more days")
-            removed = await store.prune(args.older_than)
+            removed = await actions.prune(store, args.older_than)
             print(f"removed {removed} stories older than {args.older_than:g} days")
         elif args.db_command == "backup":
             target = Path(args.path)
-            if _same_file(target, settings.db_path):
-                raise UserInputError("same file", user_message="the backup path is the database itself")
-            await store.backup(target)
+            await actions.backup(store, target, database=settings.db_path)
             print(f"backed up {settings.db_path} to {target}")
         elif args.db_command == "check":
-            result = await store.integrity_check()
+            result = await actions.integrity_check(store)
             print(result)
             return 0 if result == "ok" else 1
     finally:
@@ -324,24 +295,17 @@ def _run(settings: Settings) -> int:
 
 
 async def _console(settings: Settings) -> None:
-    from bot.adapters.console import CONSOLE_CHANNEL_ID, CONSOLE_GUILD_ID, ConsoleSink
-    from bot.service import close_services, open_services, start_jobs
+    from bot import actions
+    from bot.adapters.console import CONSOLE, ConsoleSink
+    from bot.app import open_app
 
-    services = await open_services(settings)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, services.stop.set)
-    try:
-        await services.store.subscribe(CONSOLE_GUILD_ID, CONSOLE_CHANNEL_ID, "*", list(TOPIC_IDS))
-        gazetteer = services.classifier.gazetteer
-
-        def label(city_id: str) -> str:
-            city = gazetteer.get(city_id)
-            return city.label if city else city_id
-
-        start_jobs(services, ConsoleSink(label=label))
+    async with open_app(settings) as app:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, app.stop.set)
+        await app.store.subscribe(CONSOLE, "*", actions.parse_topics(None))
+        app.add_sink(ConsoleSink(label=app.city_label))
+        app.start()
         print(f"civic-alerts: started {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; polling feeds…", file=sys.stderr)
-        await services.stop.wait()
-    finally:
-        await close_services(services)
+        await app.stop.wait()

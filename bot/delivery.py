@@ -1,23 +1,28 @@
-"""Drains the outbox into an adapter, exactly once per (story, channel).
+"""Drains the outbox into an adapter's sink, exactly once per (story, destination).
 
-Why this order of writes: a row is marked `sending` with its nonce *before* the adapter is
-called and `sent` with the message id after. A crash in between leaves `sending` rows; on
-start-up `reconcile()` asks the adapter which of those stories already stand in the channel
-(alert footers carry "story #<id>") and only re-sends the rest, with the same deterministic
-nonce so Discord itself drops a duplicate sent within its nonce window.
+Why this order of writes: a row is marked `sending` with its idempotency key *before* the sink
+is called and `sent` with the platform's message reference after. A crash in between leaves
+`sending` rows; on start-up `reconcile()` asks the sink which of those stories already stand
+at the destination and only re-sends the rest, with the same deterministic key so a platform
+that honours one drops a duplicate itself.
+
+Nothing here knows a platform: each sink declares its limits (`SinkLimits`), returns an opaque
+text reference per message, and words the problems this worker reports (`DeliveryProblem`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import hashlib
 import logging
 import random
-import time
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
+from bot.clock import SYSTEM_CLOCK, Clock
 from bot.errors import (
     ChannelGoneError,
     ForbiddenDeliveryError,
@@ -25,37 +30,63 @@ from bot.errors import (
     StoreError,
     TransientDeliveryError,
 )
-from bot.models import Alert
-from bot.store import Store
+from bot.models import Alert, Destination
+from bot.ports import Outbox
 
 log = logging.getLogger(__name__)
 
-MAX_EMBEDS = 10
 BACKOFF_BASE = 5.0
 BACKOFF_CAP = 900.0
-#: Discord allows a bot 50 requests/s in all. Sends and edits are paced just under that, so a
-#: fan-out to hundreds of channels flows steadily instead of bursting into global 429s (unpaced,
-#: 1,000 channels at once drew 4,833 of them and managed 39 messages/s: bench fanout).
-GLOBAL_SENDS_PER_SECOND = 47.0
-DUE_BATCH = 1000  # due alerts read per drain (10 per channel per round); a full page: more waits
+DUE_ROUNDS = 100  # due alerts read per drain: this many messages' worth per destination round
+KEY_PREFIX = "ca"
+
+
+@dataclass(frozen=True, slots=True)
+class SinkLimits:
+    """What a platform allows; the worker batches and paces by these numbers alone."""
+
+    batch_size: int = 1  # most alerts one message may carry
+    sends_per_second: float = 1.0  # sends and edits across all destinations of this sink
+    key_length: int = 0  # characters of idempotency key the platform accepts (0: none)
+    can_edit: bool = False  # "also reported by" updates edit the sent message
+
+
+class ProblemKind(enum.Enum):
+    FORBIDDEN = "forbidden"  # the bot lacks access or a permission; alerts are paused, kept
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryProblem:
+    """Something the destination's owner must fix; the adapter words it for its platform."""
+
+    kind: ProblemKind
+    missing: tuple[str, ...] = ()
+    detail: str = ""
 
 
 class AlertSink(Protocol):
-    def batch_size(self, alerts: Sequence[Alert]) -> int: ...
+    platform: str
+    limits: SinkLimits
 
-    async def send(self, channel_id: int, alerts: Sequence[Alert], nonce: str) -> int: ...
+    def batch_size(self, alerts: Sequence[Alert]) -> int:
+        """How many leading alerts fit one message (≤ limits.batch_size)."""
+        ...
 
-    async def edit(self, channel_id: int, message_id: int, alerts: Sequence[Alert]) -> None: ...
+    async def send(self, destination: Destination, alerts: Sequence[Alert], key: str) -> str: ...
 
-    async def find_sent(self, channel_id: int, story_ids: Sequence[int], *, limit: int = 100) -> dict[int, int]: ...
+    async def edit(self, destination: Destination, message_ref: str, alerts: Sequence[Alert]) -> None: ...
 
-    async def notify_problem(self, guild_id: int, channel_id: int, text: str) -> None: ...
+    async def find_sent(
+        self, destination: Destination, story_ids: Sequence[int], *, limit: int = 100
+    ) -> dict[int, str]: ...
+
+    async def notify_problem(self, destination: Destination, problem: DeliveryProblem) -> None: ...
 
 
-def nonce_for(delivery_ids: Sequence[int]) -> str:
-    """Same deliveries → same nonce (≤ 25 chars), so a retried send is idempotent at Discord."""
-    digest = hashlib.blake2b(",".join(map(str, sorted(delivery_ids))).encode(), digest_size=10).hexdigest()
-    return "ca" + digest[:23]
+def idempotency_key(delivery_ids: Sequence[int], length: int = 25) -> str:
+    """Same deliveries → same key, cut to what the platform accepts (at least 8 characters)."""
+    digest = hashlib.blake2b(",".join(map(str, sorted(delivery_ids))).encode(), digest_size=16).hexdigest()
+    return (KEY_PREFIX + digest)[: max(8, length)]
 
 
 def backoff(attempts: int) -> float:
@@ -63,19 +94,25 @@ def backoff(attempts: int) -> float:
 
 
 class DeliveryWorker:
-    """One worker per process; `drain_once` is safe to call from a scheduler tick or a wake-up."""
+    """One worker per sink and process; `drain_once` is safe from a scheduler tick or a wake-up."""
 
-    def __init__(self, store: Store, sink: AlertSink) -> None:
+    def __init__(self, store: Outbox, sink: AlertSink, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self.store = store
         self.sink = sink
+        self.clock = clock
+        self.limits = sink.limits
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._global_pause_until = 0.0
-        self._retry_at: dict[int, float] = {}  # channel → when its failed batch is retried
+        self._retry_at: dict[int, float] = {}  # destination → when its failed batch is retried
         self.sent_messages = 0
         self.sent_alerts = 0
         self._next_send = 0.0  # loop time of the next free send slot
         self._backlog = False  # the last drain saw a full page of due alerts
+
+    @property
+    def platform(self) -> str:
+        return self.sink.platform
 
     def wake(self) -> None:
         self._wake.set()
@@ -83,37 +120,40 @@ class DeliveryWorker:
     async def reconcile(self) -> int:
         """Settle rows a crash left in `sending`: mark the ones already posted, re-queue the rest."""
         async with self._lock:
-            leftover = await self.store.sending_alerts()
-            by_channel: dict[int, list[Alert]] = defaultdict(list)
+            leftover = await self.store.sending_alerts(platform=self.platform)
+            by_dest: dict[int, list[Alert]] = defaultdict(list)
             for alert in leftover:
-                by_channel[alert.channel_id].append(alert)
+                by_dest[alert.destination_id].append(alert)
             settled = 0
-            for channel_id, alerts in by_channel.items():
+            for dest_id, alerts in by_dest.items():
                 ids = [a.delivery_id for a in alerts]
                 try:
-                    found = await self.sink.find_sent(channel_id, [a.story.id for a in alerts])
+                    found = await self.sink.find_sent(alerts[0].destination, [a.story.id for a in alerts])
                 except ChannelGoneError:
-                    await self.store.remove_channel(channel_id)
+                    await self.store.remove_destination(dest_id)
                     continue
                 except Exception as exc:  # adapter trouble: try again later, never lose the rows
-                    log.warning("reconcile failed", extra={"channel_id": channel_id, "error": str(exc)})
-                    await self.store.mark_retry(ids, at=time.time() + BACKOFF_BASE, error=f"reconcile: {exc}")
+                    log.warning("reconcile failed", extra={"destination_id": dest_id, "error": str(exc)})
+                    await self.store.mark_retry(ids, at=self.clock.now() + BACKOFF_BASE, error=f"reconcile: {exc}")
                     continue
-                by_message: dict[int, list[int]] = defaultdict(list)
+                by_message: dict[str, list[int]] = defaultdict(list)
                 rest = []
                 for alert in alerts:
-                    message_id = found.get(alert.story.id)
-                    if message_id is None:
+                    ref = found.get(alert.story.id)
+                    if ref is None:
                         rest.append(alert.delivery_id)
                     else:
-                        by_message[message_id].append(alert.delivery_id)
-                for message_id, delivery_ids in by_message.items():
-                    await self.store.mark_sent(delivery_ids, message_id)
+                        by_message[ref].append(alert.delivery_id)
+                for ref, delivery_ids in by_message.items():
+                    await self.store.mark_sent(delivery_ids, ref)
                     settled += len(delivery_ids)
                 if rest:
-                    await self.store.mark_retry(rest, at=time.time(), error="re-queued after restart")
+                    await self.store.mark_retry(rest, at=self.clock.now(), error="re-queued after restart")
             if leftover:
-                log.info("reconciled", extra={"found_sent": settled, "requeued": len(leftover) - settled})
+                log.info(
+                    "reconciled",
+                    extra={"platform": self.platform, "found_sent": settled, "requeued": len(leftover) - settled},
+                )
             return settled
 
     async def run(self, stop: asyncio.Event, interval: float = 2.0) -> None:
@@ -135,12 +175,22 @@ class DeliveryWorker:
             for w in waits:
                 w.cancel()
 
+    async def drain_until_idle(self, *, max_rounds: int = 1000) -> int:
+        """Drain until nothing more is due now (for `run --once` and tests); returns alerts sent."""
+        total = 0
+        for _ in range(max_rounds):
+            sent = await self.drain_once()
+            total += sent
+            if not sent and not self._backlog:
+                break
+        return total
+
     async def _pace(self) -> None:
-        """Wait for the next send slot (GLOBAL_SENDS_PER_SECOND across all channels)."""
+        """Wait for the next send slot (limits.sends_per_second across all destinations)."""
         loop = asyncio.get_running_loop()
         now = loop.time()
         slot = max(now, self._next_send)
-        self._next_send = slot + 1.0 / GLOBAL_SENDS_PER_SECOND
+        self._next_send = slot + 1.0 / max(0.001, self.limits.sends_per_second)
         if slot > now:
             await asyncio.sleep(slot - now)
 
@@ -148,40 +198,39 @@ class DeliveryWorker:
         """Send what is due now; returns how many alerts went out."""
         async with self._lock:
             self._backlog = False
-            if time.time() < self._global_pause_until:
+            if self.clock.now() < self._global_pause_until:
                 return 0
-            alerts = await self.store.due_alerts(limit=DUE_BATCH)
-            self._backlog = sum(1 for a in alerts if a.kind != "edit") >= DUE_BATCH
+            per_round = max(1, self.limits.batch_size)
+            page = per_round * DUE_ROUNDS
+            alerts = await self.store.due_alerts(platform=self.platform, limit=page, per_round=per_round)
+            self._backlog = sum(1 for a in alerts if a.kind != "edit") >= page
             if not alerts:
                 return 0
             new: dict[int, list[Alert]] = defaultdict(list)
-            edits: dict[tuple[int, int], list[Alert]] = defaultdict(list)
+            edits: dict[tuple[int, str], list[Alert]] = defaultdict(list)
             for alert in alerts:
-                if alert.kind == "edit" and alert.message_id is not None:
-                    edits[(alert.channel_id, alert.message_id)].append(alert)
+                if alert.kind == "edit" and alert.message_ref is not None:
+                    edits[(alert.destination_id, alert.message_ref)].append(alert)
                 else:
-                    new[alert.channel_id].append(alert)
-            delivered = 0
-            channels = list(new.items())
-            # Channels are independent: send to several at once, each channel's batches in order.
-            results = await asyncio.gather(*(self._drain_channel(ch, items) for ch, items in channels))
-            delivered = sum(results)
-            for (channel_id, message_id), items in edits.items():
-                await self._edit(channel_id, message_id, items)
-            return delivered
+                    new[alert.destination_id].append(alert)
+            # Destinations are independent: send to several at once, each one's batches in order.
+            results = await asyncio.gather(*(self._drain_destination(d, items) for d, items in new.items()))
+            for (dest_id, ref), items in edits.items():
+                await self._edit(dest_id, ref, items)
+            return sum(results)
 
-    async def _drain_channel(self, channel_id: int, alerts: list[Alert]) -> int:
+    async def _drain_destination(self, dest_id: int, alerts: list[Alert]) -> int:
         delivered = 0
         while alerts:
-            if time.time() < self._global_pause_until:
-                break  # another channel hit the global limit: the rest stays due for later
-            size = max(1, min(MAX_EMBEDS, self.sink.batch_size(alerts)))
+            if self.clock.now() < self._global_pause_until:
+                break  # another destination hit the global limit: the rest stays due for later
+            size = max(1, min(self.limits.batch_size, self.sink.batch_size(alerts)))
             batch, alerts = alerts[:size], alerts[size:]
-            outcome = await self._send(channel_id, batch)
+            outcome = await self._send(dest_id, batch)
             if outcome < 0:
-                # the channel failed: the rest waits for its retry time too (sending it now
+                # the destination failed: the rest waits for its retry time too (sending it now
                 # would hit the same limit or outage, and post newer alerts before older ones)
-                retry_at = self._retry_at.pop(channel_id, None)
+                retry_at = self._retry_at.pop(dest_id, None)
                 if alerts and retry_at is not None:
                     await self.store.mark_retry(
                         [a.delivery_id for a in alerts], at=retry_at, error="waiting for an earlier batch"
@@ -190,68 +239,68 @@ class DeliveryWorker:
             delivered += outcome
         return delivered
 
-    async def _send(self, channel_id: int, batch: list[Alert]) -> int:
+    async def _send(self, dest_id: int, batch: list[Alert]) -> int:
         ids = [a.delivery_id for a in batch]
-        nonce = nonce_for(ids)
+        destination = batch[0].destination
+        key = idempotency_key(ids, self.limits.key_length or 25)
         await self._pace()
-        await self.store.mark_sending(ids, nonce)
+        await self.store.mark_sending(ids, key)
+        now = self.clock.now
         try:
-            message_id = await self.sink.send(channel_id, batch, nonce)
+            message_ref = await self.sink.send(destination, batch, key)
         except RateLimitedError as exc:
             if exc.is_global:
-                self._global_pause_until = time.time() + exc.retry_after
-            self._retry_at[channel_id] = time.time() + exc.retry_after
-            await self.store.mark_retry(ids, at=self._retry_at[channel_id], error=str(exc))
+                self._global_pause_until = now() + exc.retry_after
+            self._retry_at[dest_id] = now() + exc.retry_after
+            await self.store.mark_retry(ids, at=self._retry_at[dest_id], error=str(exc))
             return -1
         except TransientDeliveryError as exc:
             attempts = await self.store.attempts(ids)
-            self._retry_at[channel_id] = time.time() + backoff(attempts)
-            await self.store.mark_retry(ids, at=self._retry_at[channel_id], error=str(exc))
-            log.warning("delivery will be retried", extra={"channel_id": channel_id, "error": str(exc)})
+            self._retry_at[dest_id] = now() + backoff(attempts)
+            await self.store.mark_retry(ids, at=self._retry_at[dest_id], error=str(exc))
+            log.warning("delivery will be retried", extra={"destination_id": dest_id, "error": str(exc)})
             return -1
         except ForbiddenDeliveryError as exc:
-            self._retry_at[channel_id] = time.time() + BACKOFF_CAP
-            await self.store.mark_retry(ids, at=self._retry_at[channel_id], error=str(exc))
-            first_notice = await self.store.pause_channel(channel_id, str(exc))
+            self._retry_at[dest_id] = now() + BACKOFF_CAP
+            await self.store.mark_retry(ids, at=self._retry_at[dest_id], error=str(exc))
+            first_notice = await self.store.pause_destination(dest_id, str(exc))
             if first_notice:
-                missing = ", ".join(exc.missing) or "access to the channel"
-                text = (
-                    f"I can't post alerts in <#{channel_id}>: missing {missing}. Alerts for that channel "
-                    "are paused and kept; they resume by themselves once the permissions are fixed "
-                    "(or run /subscribe again)."
-                )
+                problem = DeliveryProblem(ProblemKind.FORBIDDEN, tuple(exc.missing), str(exc))
                 try:
-                    await self.sink.notify_problem(batch[0].guild_id, channel_id, text)
+                    await self.sink.notify_problem(destination, problem)
                 except Exception as notify_exc:
-                    log.warning("could not notify about a paused channel", extra={"error": str(notify_exc)})
+                    log.warning("could not notify about a paused destination", extra={"error": str(notify_exc)})
             return -1
         except ChannelGoneError:
-            removed = await self.store.remove_channel(channel_id)
-            log.info("channel gone; subscriptions removed", extra={"channel_id": channel_id, "removed": removed})
+            removed = await self.store.remove_destination(dest_id)
+            log.info("destination gone; subscriptions removed", extra={"destination_id": dest_id, "removed": removed})
             return -1
         except Exception as exc:  # an adapter bug must not lose the alert
-            log.exception("unexpected delivery failure", extra={"channel_id": channel_id})
+            log.exception("unexpected delivery failure", extra={"destination_id": dest_id})
             attempts = await self.store.attempts(ids)
-            self._retry_at[channel_id] = time.time() + backoff(attempts)
-            await self.store.mark_retry(ids, at=self._retry_at[channel_id], error=f"unexpected: {exc}")
+            self._retry_at[dest_id] = now() + backoff(attempts)
+            await self.store.mark_retry(ids, at=self._retry_at[dest_id], error=f"unexpected: {exc}")
             return -1
-        await self.store.mark_sent(ids, message_id)
+        await self.store.mark_sent(ids, str(message_ref))
         self.sent_messages += 1
         self.sent_alerts += len(ids)
         return len(ids)
 
-    async def _edit(self, channel_id: int, message_id: int, alerts: list[Alert]) -> None:
+    async def _edit(self, dest_id: int, message_ref: str, alerts: list[Alert]) -> None:
         ids = [a.delivery_id for a in alerts]
+        if not self.limits.can_edit:  # the platform cannot edit: the alert itself stands
+            await self.store.mark_edited(dest_id, message_ref)
+            return
         await self._pace()
         try:
-            await self.sink.edit(channel_id, message_id, alerts)
+            await self.sink.edit(alerts[0].destination, message_ref, alerts)
         except (RateLimitedError, TransientDeliveryError) as exc:
             wait = exc.retry_after if isinstance(exc, RateLimitedError) else BACKOFF_BASE * 4
-            await self.store.mark_retry(ids, at=time.time() + wait, error=str(exc))
+            await self.store.mark_retry(ids, at=self.clock.now() + wait, error=str(exc))
             return
         except (ForbiddenDeliveryError, ChannelGoneError) as exc:
             # An edit is a courtesy; the alert itself was delivered. Give up on this edit.
-            log.info("alert edit skipped", extra={"channel_id": channel_id, "error": str(exc)})
+            log.info("alert edit skipped", extra={"destination_id": dest_id, "error": str(exc)})
         except Exception:
-            log.exception("unexpected edit failure", extra={"channel_id": channel_id})
-        await self.store.mark_edited(message_id)
+            log.exception("unexpected edit failure", extra={"destination_id": dest_id})
+        await self.store.mark_edited(dest_id, message_ref)

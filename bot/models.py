@@ -134,10 +134,41 @@ class SearchHit:
 
 
 @dataclass(frozen=True, slots=True)
-class Subscription:
+class Destination:
+    """Where alerts go: a platform and the platform's own address for the place.
+
+    Why text and not integers: a Discord channel id, a Slack channel id, a Matrix room id and a
+    push URL all fit a string; `group` is the server/workspace the place belongs to ('' when the
+    platform has none) — where a problem is reported and per-server limits are counted. The
+    address of a push destination may carry secrets: log the destination's row id, never this.
+    """
+
+    platform: str  # "discord", "console", "apprise", …
+    address: str
+    group: str = ""
+    name: str | None = None  # how lists show it (a push URL's masked form); never a secret
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationState:
+    """A destination and its delivery health (what `subscriptions list` and /status show)."""
+
     id: int
-    guild_id: int
-    channel_id: int
+    destination: Destination
+    paused: bool = False
+    pause_reason: str | None = None
+    last_success: datetime | None = None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A destination follows a city on some topics ("*" = every topic, now and later)."""
+
+    id: int
+    destination_id: int
+    destination: Destination
     city: str
     topics: tuple[str, ...]
     paused: bool = False
@@ -147,15 +178,15 @@ class Subscription:
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    """One (story, channel) delivery due: what the delivery worker hands an adapter.
+    """One (story, destination) delivery due: what the delivery worker hands an adapter.
 
-    kind "new" posts a message; kind "edit" updates the message already sent
-    (message_id) because more outlets reported the story.
+    kind "new" posts a message; kind "edit" updates the message already sent (message_ref, the
+    platform's own reference as text) because more outlets reported the story.
     """
 
     delivery_id: int
-    channel_id: int
-    guild_id: int
+    destination_id: int
+    destination: Destination
     story: Story
     kind: str = "new"  # "new" | "edit"
-    message_id: int | None = None
+    message_ref: str | None = None

@@ -21,15 +21,23 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
+from bot.assembly import StoryAssembler
+from bot.clock import SYSTEM_CLOCK, Clock
 from bot.ingest.fetch import Fetcher
 from bot.ingest.parse import parse_feed
 from bot.models import Article, FeedConfig, FeedState, FetchResult, Match, Story
+from bot.ports import FeedStore, MetaStore, StoryStore
 from bot.relevance import load_classifier
 from bot.settings import Settings
-from bot.store import Store
 
 log = logging.getLogger(__name__)
+
+
+class PollerStore(FeedStore, StoryStore, MetaStore, Protocol):
+    """The storage a poll cycle needs: feeds, stories, the last-cycle note."""
+
 
 PARSE_TIMEOUT = 60.0
 
@@ -122,15 +130,20 @@ class CycleReport:
 class Poller:
     def __init__(
         self,
-        store: Store,
+        store: PollerStore,
         fetcher: Fetcher,
         settings: Settings,
         executor: Executor | None = None,
         *,
+        assembler: StoryAssembler | None = None,
         on_saved: Callable[[], None] | None = None,
         guild_fetcher: Fetcher | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.store = store
+        self.clock = clock
+        # Owns the cluster index; the app loads it from the store before the first cycle.
+        self.assembler = assembler or StoryAssembler(clock)
         self.fetcher = fetcher
         # Feeds that only servers added (any admin can type any URL) are fetched with the
         # private-address guard unless the operator allows private feeds. None: the poller
@@ -148,7 +161,7 @@ class Poller:
     async def poll_once(self, feeds: Sequence[FeedConfig] | None = None, *, only_due: bool = False) -> CycleReport:
         """Poll every active feed (or only the due ones). A failing feed never stops the others."""
         async with self._cycle_lock, contextlib.AsyncExitStack() as stack:
-            report = CycleReport(started=time.time())
+            report = CycleReport(started=self.clock.now())
             if feeds is not None:
                 await self.store.sync_feeds(feeds)
             states = await (self.store.due_feeds() if only_due else self.store.feed_states())
@@ -164,7 +177,7 @@ class Poller:
             report.feeds.extend(outcomes)
             if report.new_story_ids:  # as they stand after the whole cycle (later feeds may join them)
                 report.new_stories = await self.store.stories(report.new_story_ids)
-            report.finished = time.time()
+            report.finished = self.clock.now()
             self.last_report = report
             await self.store.set_meta(
                 "last_cycle",
@@ -223,7 +236,7 @@ class Poller:
             await self._record_failure(state, result.status, error, None)
             return FeedOutcome(state.url, state.name, result.status, bytes=size, error=error,
                                elapsed=time.monotonic() - started)
-        saved = await self.store.save_articles(state.url, processed.items)
+        saved = await self.assembler.save(self.store, state.url, processed.items)
         report.new_story_ids.extend(s.id for s in saved.new_stories)
         report.alerts_queued += saved.alerts_queued
         await self.store.record_fetch(
@@ -249,7 +262,7 @@ class Poller:
         delay = self._interval(state)
         if max_age:
             delay = max(delay, min(max_age, float(self.settings.max_cache_age)))
-        return time.time() + delay
+        return self.clock.now() + delay
 
     async def _record_failure(self, state: FeedState, status: int | None, error: str, retry_after: float | None) -> None:
         errors = state.consecutive_errors + 1
@@ -258,5 +271,5 @@ class Poller:
             delay = max(delay, min(retry_after, float(self.settings.max_backoff)))
         disable = "410 Gone: the publisher removed this feed" if status == 410 else None
         await self.store.record_fetch(
-            state.url, status=status, error=error[:300], next_check=time.time() + delay, disable_reason=disable
+            state.url, status=status, error=error[:300], next_check=self.clock.now() + delay, disable_reason=disable
         )

@@ -44,6 +44,7 @@ class Settings:
     max_backoff: int = 6 * 3600  # cap on the error backoff of a failing feed
     max_cache_age: int = 3600  # cap on how long Cache-Control max-age may delay a poll
     catchup_count: int = 3
+    alert_max_age_hours: float = 24.0  # older news is stored and searchable but not pushed
     search_page_size: int = 5
     allow_private_feeds: bool = False
     parse_workers: int = 0  # 0 = one per CPU
@@ -119,6 +120,7 @@ def load_settings(
         delivery_interval=_float(values, "CIVIC_ALERTS_DELIVERY_INTERVAL", 2.0),
         job_timeout=_float(values, "CIVIC_ALERTS_JOB_TIMEOUT", 240.0),
         catchup_count=_int(values, "CIVIC_ALERTS_CATCHUP", 3),
+        alert_max_age_hours=_float(values, "CIVIC_ALERTS_ALERT_MAX_AGE_HOURS", 24.0),
         search_page_size=_int(values, "CIVIC_ALERTS_SEARCH_PAGE_SIZE", 5),
         allow_private_feeds=_bool(values, "CIVIC_ALERTS_ALLOW_PRIVATE_FEEDS", False),
         parse_workers=_int(values, "CIVIC_ALERTS_PARSE_WORKERS", 0),
@@ -136,6 +138,7 @@ def load_settings(
         "CIVIC_ALERTS_DELIVERY_INTERVAL": (settings.delivery_interval, 0.1),
         "CIVIC_ALERTS_JOB_TIMEOUT": (settings.job_timeout, 1),
         "CIVIC_ALERTS_CATCHUP": (settings.catchup_count, 0),
+        "CIVIC_ALERTS_ALERT_MAX_AGE_HOURS": (settings.alert_max_age_hours, 0.1),
         "CIVIC_ALERTS_SEARCH_PAGE_SIZE": (settings.search_page_size, 1),
         "CIVIC_ALERTS_PARSE_WORKERS": (settings.parse_workers, 0),
         "CIVIC_ALERTS_FETCH_CONCURRENCY": (settings.fetch_concurrency, 1),

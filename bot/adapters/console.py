@@ -1,42 +1,56 @@
-"""The console adapter: with no Discord token, alerts print to stdout through the same outbox."""
+"""The console adapter: with no chat platform, alerts print to stdout through the same outbox."""
 
 from __future__ import annotations
 
 import itertools
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-from bot.models import Alert
+from bot.delivery import DeliveryProblem, SinkLimits
+from bot.models import Alert, Destination
 from bot.render import plain_text
 
-CONSOLE_GUILD_ID = 0
-CONSOLE_CHANNEL_ID = 0
+CONSOLE = Destination(platform="console", address="stdout", name="console")
 
 
 class ConsoleSink:
-    def __init__(self, out: TextIO | None = None, label: Callable[[str], str] = lambda c: c) -> None:
+    platform = "console"
+    limits = SinkLimits(batch_size=10, sends_per_second=1000.0, key_length=0, can_edit=True)
+
+    def __init__(
+        self,
+        out: TextIO | None = None,
+        label: Callable[[str], str] = lambda c: c,
+    ) -> None:
         self.out = out or sys.stdout
         self.label = label
+        # References unique across runs: an edit is keyed by (destination, reference), and this
+        # destination outlives the process, so a counter restarting at 1 would reach old rows.
+        self._run = f"{time.time_ns():x}"
         self._ids = itertools.count(1)
 
     def batch_size(self, alerts: Sequence[Alert]) -> int:
-        return min(len(alerts), 10)
+        return min(len(alerts), self.limits.batch_size)
 
-    async def send(self, channel_id: int, alerts: Sequence[Alert], nonce: str) -> int:
+    async def send(self, destination: Destination, alerts: Sequence[Alert], key: str) -> str:
         for alert in alerts:
             self.out.write("\n🔔 " + plain_text(alert.story, self.label) + "\n")
         self.out.flush()
-        return next(self._ids)
+        return f"{self._run}-{next(self._ids)}"
 
-    async def edit(self, channel_id: int, message_id: int, alerts: Sequence[Alert]) -> None:
+    async def edit(self, destination: Destination, message_ref: str, alerts: Sequence[Alert]) -> None:
         for alert in alerts:
             if len(alert.story.outlets) > 1:
                 self.out.write(f"\n↻ story #{alert.story.id} also reported by: {', '.join(alert.story.outlets[1:])}\n")
         self.out.flush()
 
-    async def find_sent(self, channel_id: int, story_ids: Sequence[int], *, limit: int = 100) -> dict[int, int]:
+    async def find_sent(
+        self, destination: Destination, story_ids: Sequence[int], *, limit: int = 100
+    ) -> dict[int, str]:
         return {}  # stdout keeps no history; a crash mid-print may print an alert again
 
-    async def notify_problem(self, guild_id: int, channel_id: int, text: str) -> None:
-        print(text, file=sys.stderr)
+    async def notify_problem(self, destination: Destination, problem: DeliveryProblem) -> None:
+        missing = ", ".join(problem.missing) or "access"
+        print(f"civic-alerts: cannot deliver to the console ({missing}): {problem.detail}", file=sys.stderr)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
@@ -28,11 +28,15 @@ from bot.errors import UnsafeURLError
 from bot.ingest.urlsafety import check_url_syntax, is_public_address
 from bot.models import FetchResult
 
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
 __all__ = [
     "FetchLimits",
     "Fetcher",
     "PublicOnlyResolver",
     "RefusedAddressError",
+    "fetch_limits",
     "parse_max_age",
     "parse_retry_after",
 ]
@@ -59,6 +63,16 @@ class FetchLimits:
     max_redirects: int = 5
     user_agent: str = (
         "civic-alert-bot/0.1 (+https://github.com/civic-alert-bot; news alerts for organizers)"
+    )
+
+
+def fetch_limits(settings: Settings) -> FetchLimits:
+    """The operator's limits (CIVIC_ALERTS_FETCH_*) as one FetchLimits."""
+    return FetchLimits(
+        total_concurrency=settings.fetch_concurrency,
+        per_host=settings.fetch_per_host,
+        total_timeout=settings.fetch_timeout,
+        max_bytes=settings.max_feed_bytes,
     )
 
 

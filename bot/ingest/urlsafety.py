@@ -47,11 +47,12 @@ _EXTRA_BLOCKED: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = (
 
 
 def _refuse(reason: str, url: str) -> UnsafeURLError:
-    """UnsafeURLError with a Discord-safe message; `.reason` holds the short reason."""
-    shown = url[:120].replace("`", "'")
+    """UnsafeURLError with a plain-text message (each adapter escapes it for its markup);
+    `.reason` holds the short reason."""
+    shown = url[:120]
     error = UnsafeURLError(
         f"unsafe URL {url[:200]!r}: {reason}",
-        user_message=f"I can't use that feed address ({reason}): `{shown}`. "
+        user_message=f"I can't use that feed address ({reason}): “{shown}”. "
         "Give a public http:// or https:// URL.",
     )
     error.reason = reason  # type: ignore[attr-defined]

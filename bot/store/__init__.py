@@ -1,16 +1,20 @@
 """The SQLite store: the only place that speaks SQL.
 
-`Store` is composed of one mixin per table group (feeds, stories, subscriptions and the outbox)
-over one aiosqlite connection; see docs/architecture.md for the contract.
+`Store` is composed of one mixin per table group (feeds, stories, destinations with their
+subscriptions and the outbox) over one aiosqlite connection. It implements the storage ports
+in bot.ports; docs/architecture.md has the contract.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from bot.assembly import SaveReport
+from bot.clock import SYSTEM_CLOCK, Clock
+from bot.fanout import FanoutPolicy
 from bot.store.db import Database
 from bot.store.feeds import FeedsMixin
-from bot.store.stories import SaveReport, StoriesMixin, fts_query
+from bot.store.stories import StoriesMixin, fts_query
 from bot.store.subscriptions import SubscriptionsMixin
 
 __all__ = ["SaveReport", "Store", "fts_query"]
@@ -18,9 +22,9 @@ __all__ = ["SaveReport", "Store", "fts_query"]
 
 class Store(FeedsMixin, StoriesMixin, SubscriptionsMixin, Database):
     @classmethod
-    async def open(cls, path: str | Path) -> Store:
+    async def open(
+        cls, path: str | Path, *, clock: Clock = SYSTEM_CLOCK, fanout: FanoutPolicy | None = None
+    ) -> Store:
         path = Path(path)
         conn, _version = await cls._open_connection(path)
-        store = cls(conn, path)
-        await store._run(store._load_clusters, action="loading recent stories")
-        return store
+        return cls(conn, path, clock=clock, fanout=fanout)

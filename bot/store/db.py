@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
-import time
 from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
@@ -19,7 +18,9 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from bot.clock import SYSTEM_CLOCK, Clock
 from bot.errors import StoreError
+from bot.fanout import FanoutPolicy
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -84,9 +85,14 @@ def migrate(conn: sqlite3.Connection) -> int:
 class Database:
     """Owns the aiosqlite connection; the table-group mixins build on `_run`."""
 
-    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
+    def __init__(
+        self, conn: aiosqlite.Connection, path: Path, *, clock: Clock = SYSTEM_CLOCK,
+        fanout: FanoutPolicy | None = None,
+    ) -> None:
         self._conn = conn
         self.path = path
+        self.clock = clock
+        self.fanout = fanout or FanoutPolicy()
 
     @classmethod
     async def _open_connection(cls, path: Path) -> tuple[aiosqlite.Connection, int]:
@@ -144,10 +150,6 @@ class Database:
     async def integrity_check(self) -> str:
         return await self._run(lambda c: c.execute("PRAGMA integrity_check").fetchone()[0])
 
-    async def set_max_page_count(self, pages: int) -> int:
-        """Cap the database size (used by the full-disk drill)."""
-        return await self._run(lambda c: c.execute(f"PRAGMA max_page_count = {int(pages)}").fetchone()[0])
-
     async def backup(self, target: Path) -> None:
         """A consistent online copy through SQLite's backup API, safe while the bot runs."""
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -160,7 +162,3 @@ class Database:
                 dest.close()
 
         await self._run(fn, action=f"backing up to {target}")
-
-
-def now() -> float:
-    return time.time()

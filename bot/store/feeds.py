@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from bot.errors import FeedExistsError
 from bot.models import FeedConfig, FeedState
-from bot.store.db import Database, now, transaction
+from bot.store.db import Database, transaction
 
 _STATE_COLUMNS = (
     "url, name, city, interval, etag, last_modified, body_hash, last_status, last_error, "
@@ -75,7 +75,7 @@ class FeedsMixin(Database):
         return await self._run(fn, action="reading a feed")
 
     async def due_feeds(self, at: float | None = None) -> list[FeedState]:
-        moment = now() if at is None else at
+        moment = self.clock.now() if at is None else at
 
         def fn(c: sqlite3.Connection) -> list[FeedState]:
             rows = c.execute(
@@ -112,7 +112,7 @@ class FeedsMixin(Database):
                 "lm": last_modified,
                 "hash": body_hash,
                 "items": items,
-                "t": now(),
+                "t": self.clock.now(),
                 "dis": 1 if disable_reason else 0,
                 "why": disable_reason,
             }
@@ -163,7 +163,7 @@ class FeedsMixin(Database):
                 try:
                     c.execute(
                         "INSERT INTO guild_feeds(guild_id, url, name, added) VALUES (:g, :u, :n, :t)",
-                        {"g": guild_id, "u": url, "n": name, "t": now()},
+                        {"g": guild_id, "u": url, "n": name, "t": self.clock.now()},
                     )
                 except sqlite3.IntegrityError:
                     raise FeedExistsError(

@@ -12,29 +12,16 @@ import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
+from bot.assembly import AssemblyBatch, SaveReport, StoryFields
 from bot.models import Article, Match, SearchHit, Story
-from bot.store.db import Database, now, transaction
-from bot.stories import ClusterIndex, link_rank
-
-PRUNE_EVERY = 60.0  # seconds between sweeps of the in-memory cluster index (O(index) each)
-EDIT_WINDOW = 24 * 3600  # a later outlet edits an alert sent within this window
-DEFAULT_ALERT_MAX_AGE = 24 * 3600  # older news is stored and searchable but not pushed
+from bot.store.db import Database, transaction
+from bot.store.rows import STORY_COLUMNS, dt, story_from_row, subscriptions_where
 
 _TIE_MARGIN = 64  # extra ranked rows read so that equal scores at the page edge are all seen
 _QUERY_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 _MAX_QUERY_TERMS = 12
-
-
-@dataclass(frozen=True, slots=True)
-class SaveReport:
-    new_stories: tuple[Story, ...] = ()
-    updated_story_ids: tuple[int, ...] = ()
-    new_articles: int = 0
-    duplicates: int = 0
-    alerts_queued: int = 0
 
 
 @dataclass(slots=True)
@@ -59,81 +46,77 @@ def fts_query(text: str) -> tuple[str, str] | None:
     return " ".join(quoted), " OR ".join(quoted)
 
 
-def _dt(value: float) -> datetime:
-    return datetime.fromtimestamp(value, UTC)
+_STORY_COLUMNS = STORY_COLUMNS
 
 
-def story_from_row(row: sqlite3.Row) -> Story:
-    return Story(
-        id=row["id"],
+def _fields(row: sqlite3.Row) -> StoryFields:
+    return StoryFields(
         title=row["title"],
         url=row["url"],
         source=row["source"],
+        summary=row["summary"],
+        image_url=row["image_url"],
+        published=row["published"],
+        link_rank=row["link_rank"],
         outlets=tuple(json.loads(row["outlets"])),
-        published=_dt(row["published"]),
         topics=tuple(json.loads(row["topics"])),
         cities=tuple(json.loads(row["cities"])),
-        summary=row["summary"],
         why=tuple(json.loads(row["why"])),
-        image_url=row["image_url"],
     )
 
 
-_STORY_COLUMNS = "id, title, url, source, summary, image_url, published, outlets, topics, cities, why"
-
-
-def _merge(old: Sequence[str], new: Sequence[str]) -> list[str]:
-    return list(dict.fromkeys([*old, *new]))
+def _field_params(story_id: int | None, f: StoryFields, t: float) -> dict[str, object]:
+    return {
+        "id": story_id,
+        "title": f.title,
+        "url": f.url,
+        "source": f.source,
+        "summary": f.summary,
+        "image": f.image_url,
+        "pub": f.published,
+        "t": t,
+        "rank": f.link_rank,
+        "outlets": json.dumps(list(f.outlets)),
+        "topics": json.dumps(list(f.topics)),
+        "cities": json.dumps(list(f.cities)),
+        "why": json.dumps(list(f.why)),
+    }
 
 
 class StoriesMixin(Database):
-    _clusters: ClusterIndex
+    async def recent_headlines(self, since: float) -> list[tuple[int, str, float]]:
+        """(story id, article title, article published) of stories published since `since`."""
 
-    def _load_clusters(self, c: sqlite3.Connection) -> None:
-        self._clusters = ClusterIndex()
-        horizon = now() - self._clusters.window * 1.5
-        rows = c.execute(
-            "SELECT a.story_id, a.title, a.published FROM articles a "
-            "JOIN stories s ON s.id = a.story_id WHERE s.published >= :h",
-            {"h": horizon},
-        )
-        for row in rows:
-            self._clusters.add(row[0], row[1], row[2])
+        def fn(c: sqlite3.Connection) -> list[tuple[int, str, float]]:
+            rows = c.execute(
+                "SELECT a.story_id, a.title, a.published FROM articles a "
+                "JOIN stories s ON s.id = a.story_id WHERE s.published >= :h",
+                {"h": since},
+            )
+            return [(r[0], r[1], r[2]) for r in rows]
+
+        return await self._run(fn, action="loading recent stories")
 
     async def save_articles(
-        self,
-        feed_url: str,
-        items: Sequence[tuple[Article, Match]],
-        *,
-        alert_max_age: float = DEFAULT_ALERT_MAX_AGE,
+        self, feed_url: str, items: Sequence[tuple[Article, Match]], assembly: AssemblyBatch
     ) -> SaveReport:
-        """Store one feed's items: exact duplicates dropped, near-duplicates joined to their story,
-        outbox rows queued for every matching subscription — all in one transaction."""
+        """Store one feed's items: exact duplicates dropped, the rest placed where `assembly`
+        says, outbox rows queued for the subscriptions the fan-out policy names — all in one
+        transaction."""
 
         def fn(c: sqlite3.Connection) -> SaveReport:
             batch = _Batch()
-            added: list[int] = []
-            try:
-                with transaction(c):
-                    for article, match in items:
-                        self._save_one(c, article, match, batch, added, alert_max_age)
-                    stories = [
-                        story_from_row(r)
-                        for r in c.execute(
-                            f"SELECT {_STORY_COLUMNS} FROM stories WHERE id IN "
-                            f"(SELECT value FROM json_each(:ids)) ORDER BY id",
-                            {"ids": json.dumps(batch.new_ids)},
-                        )
-                    ]
-            except BaseException:
-                self._clusters.remove(added)  # the index must not remember rolled-back stories
-                raise
-            t = now()
-            # The sweep walks the whole index; once per feed batch made a cold cycle quadratic.
-            # Stale entries are harmless meanwhile (find() checks the window of every candidate).
-            if t - getattr(self, "_last_prune", 0.0) >= PRUNE_EVERY:
-                self._clusters.prune(t)
-                self._last_prune = t
+            with transaction(c):
+                for article, match in items:
+                    self._save_one(c, article, match, batch, assembly)
+                stories = [
+                    story_from_row(r)
+                    for r in c.execute(
+                        f"SELECT {_STORY_COLUMNS} FROM stories WHERE id IN "
+                        f"(SELECT value FROM json_each(:ids)) ORDER BY id",
+                        {"ids": json.dumps(batch.new_ids)},
+                    )
+                ]
             return SaveReport(
                 new_stories=tuple(stories),
                 updated_story_ids=tuple(sorted(batch.updated - set(batch.new_ids))),
@@ -145,13 +128,7 @@ class StoriesMixin(Database):
         return await self._run(fn, action=f"saving articles from {feed_url}")
 
     def _save_one(
-        self,
-        c: sqlite3.Connection,
-        a: Article,
-        m: Match,
-        batch: _Batch,
-        added: list[int],
-        alert_max_age: float,
+        self, c: sqlite3.Connection, a: Article, m: Match, batch: _Batch, assembly: AssemblyBatch
     ) -> None:
         if c.execute("SELECT 1 FROM articles WHERE identity = :i", {"i": a.identity}).fetchone() or (
             a.guid
@@ -161,43 +138,48 @@ class StoriesMixin(Database):
         ):
             batch.duplicates += 1
             return
-        t = now()
-        published = a.published.timestamp()
-        story_id = self._clusters.find(a.title, published)
-        rank = link_rank(a.url, published)[0]
+        t = self.clock.now()
+        story_id = assembly.place(a)
         if story_id is None:
+            f = assembly.new_story(a, m)
             story_id = c.execute(
                 "INSERT INTO stories(title, url, source, summary, image_url, published, first_seen, "
                 "updated, link_rank, outlets, topics, cities, why) VALUES (:title, :url, :source, "
                 ":summary, :image, :pub, :t, :t, :rank, :outlets, :topics, :cities, :why)",
-                {
-                    "title": a.title,
-                    "url": a.url or a.link,
-                    "source": a.source,
-                    "summary": a.summary,
-                    "image": a.image_url,
-                    "pub": published,
-                    "t": t,
-                    "rank": rank,
-                    "outlets": json.dumps([a.source]),
-                    "topics": json.dumps(list(m.topics)),
-                    "cities": json.dumps(list(m.cities)),
-                    "why": json.dumps(list(m.why)),
-                },
+                _field_params(None, f, t),
             ).lastrowid
             assert story_id is not None
-            self._clusters.add(story_id, a.title, published)
-            added.append(story_id)
             batch.new_ids.append(story_id)
-            self._index_tags(c, story_id, m.topics, m.cities)
-            batch.queued += self._enqueue(c, story_id, m.topics, m.cities, published, alert_max_age)
+            self._index_tags(c, story_id, f.topics, f.cities)
+            batch.queued += self._enqueue(c, story_id, f)
         else:
-            self._join(c, story_id, a, m, published, rank, alert_max_age, batch)
+            row = c.execute(
+                "SELECT title, url, source, summary, image_url, published, link_rank, outlets, topics, "
+                "cities, why FROM stories WHERE id = :id",
+                {"id": story_id},
+            ).fetchone()
+            change = assembly.join(_fields(row), a, m)
+            f = change.fields
+            c.execute(
+                "UPDATE stories SET title = :title, url = :url, source = :source, summary = :summary, "
+                "image_url = :image, published = :pub, link_rank = :rank, outlets = :outlets, "
+                "topics = :topics, cities = :cities, why = :why, updated = :t WHERE id = :id",
+                _field_params(story_id, f, t),
+            )
+            self._index_tags(c, story_id, m.topics, m.cities)
+            batch.updated.add(story_id)
+            if change.needs_edit:
+                c.execute(
+                    "UPDATE deliveries SET edit_pending = 1 WHERE story_id = :id AND status = 'sent' "
+                    "AND message_ref IS NOT NULL AND sent_at >= :since",
+                    {"id": story_id, "since": self.fanout.edit_since(t)},
+                )
+            batch.queued += self._enqueue(c, story_id, f)
         c.execute(
             "INSERT INTO articles(identity, feed_url, guid, url, link, title, summary, published, "
-            "published_known, source, source_url, image_url, is_google_news, story_id, fetched) "
+            "published_known, source, source_url, image_url, is_google_news, story_id, fetched, lang) "
             "VALUES (:identity, :feed, :guid, :url, :link, :title, :summary, :pub, :known, :source, "
-            ":source_url, :image, :gn, :story, :t)",
+            ":source_url, :image, :gn, :story, :t, :lang)",
             {
                 "identity": a.identity,
                 "feed": a.feed_url,
@@ -206,7 +188,7 @@ class StoriesMixin(Database):
                 "link": a.link,
                 "title": a.title,
                 "summary": a.summary,
-                "pub": published,
+                "pub": a.published.timestamp(),
                 "known": int(a.published_known),
                 "source": a.source,
                 "source_url": a.source_url,
@@ -214,69 +196,11 @@ class StoriesMixin(Database):
                 "gn": int(a.is_google_news),
                 "story": story_id,
                 "t": t,
+                "lang": getattr(a, "lang", None),
             },
         )
+        assembly.stored(story_id, a)
         batch.new_articles += 1
-
-    def _join(
-        self,
-        c: sqlite3.Connection,
-        story_id: int,
-        a: Article,
-        m: Match,
-        published: float,
-        rank: int,
-        alert_max_age: float,
-        batch: _Batch,
-    ) -> None:
-        """An article joins an existing story: more outlets, maybe a better link, more tags."""
-        row = c.execute(f"SELECT {_STORY_COLUMNS}, link_rank FROM stories WHERE id = :id", {"id": story_id}).fetchone()
-        outlets = json.loads(row["outlets"])
-        new_outlet = a.source not in outlets
-        outlets = _merge(outlets, [a.source])
-        topics = _merge(json.loads(row["topics"]), m.topics)
-        cities = _merge(json.loads(row["cities"]), m.cities)
-        why = _merge(json.loads(row["why"]), m.why)[:12]
-        better = (rank, published) < (row["link_rank"], row["published"])
-        fields = {
-            "id": story_id,
-            "outlets": json.dumps(outlets),
-            "topics": json.dumps(topics),
-            "cities": json.dumps(cities),
-            "why": json.dumps(why),
-            "pub": min(published, row["published"]),
-            "t": now(),
-        }
-        if better:
-            c.execute(
-                "UPDATE stories SET title = :title, url = :url, source = :source, link_rank = :rank, "
-                "summary = CASE WHEN :summary <> '' THEN :summary ELSE summary END, "
-                "image_url = COALESCE(:image, image_url) WHERE id = :id",
-                {
-                    "id": story_id,
-                    "title": a.title,
-                    "url": a.url or a.link,
-                    "source": a.source,
-                    "rank": rank,
-                    "summary": a.summary,
-                    "image": a.image_url,
-                },
-            )
-        c.execute(
-            "UPDATE stories SET outlets = :outlets, topics = :topics, cities = :cities, why = :why, "
-            "published = :pub, updated = :t WHERE id = :id",
-            fields,
-        )
-        self._index_tags(c, story_id, m.topics, m.cities)
-        self._clusters.add(story_id, a.title, published)
-        batch.updated.add(story_id)
-        if new_outlet or better:
-            c.execute(
-                "UPDATE deliveries SET edit_pending = 1 WHERE story_id = :id AND status = 'sent' "
-                "AND message_id IS NOT NULL AND sent_at >= :since",
-                {"id": story_id, "since": now() - EDIT_WINDOW},
-            )
-        batch.queued += self._enqueue(c, story_id, topics, cities, fields["pub"], alert_max_age)
 
     @staticmethod
     def _index_tags(c: sqlite3.Connection, story_id: int, topics: Sequence[str], cities: Sequence[str]) -> None:
@@ -287,33 +211,24 @@ class StoriesMixin(Database):
             "INSERT OR IGNORE INTO story_cities(city, story_id) VALUES (?, ?)", [(x, story_id) for x in cities]
         )
 
-    @staticmethod
-    def _enqueue(
-        c: sqlite3.Connection,
-        story_id: int,
-        topics: Sequence[str],
-        cities: Sequence[str],
-        published: float,
-        alert_max_age: float,
-    ) -> int:
-        """Queue one delivery per channel whose subscription matches (city and topic)."""
-        t = now()
-        if not topics or published < t - alert_max_age:
+    def _enqueue(self, c: sqlite3.Connection, story_id: int, f: StoryFields) -> int:
+        """Queue one delivery per destination the fan-out policy names."""
+        t = self.clock.now()
+        if not f.topics or not self.fanout.alertable(f.published, t):
             return 0
-        rows = c.execute(
-            "SELECT id, guild_id, channel_id, topics, created FROM subscriptions "
-            "WHERE city = '*' OR city IN (SELECT value FROM json_each(:cities))",
-            {"cities": json.dumps(list(cities))},
-        ).fetchall()
-        wanted = set(topics)
+        candidates = subscriptions_where(
+            c, "s.city = '*' OR s.city IN (SELECT value FROM json_each(:cities))",
+            {"cities": json.dumps(list(f.cities))},
+        )
+        chosen = self.fanout.recipients(
+            candidates, cities=f.cities, topics=f.topics, published=f.published, now=t
+        )
         queued = 0
-        for sub in rows:
-            if not wanted & set(json.loads(sub["topics"])):
-                continue
+        for sub in chosen:
             cur = c.execute(
-                "INSERT OR IGNORE INTO deliveries(story_id, subscription_id, channel_id, guild_id, status, "
-                "next_attempt, created) VALUES (:s, :sub, :ch, :g, 'pending', :t, :t)",
-                {"s": story_id, "sub": sub["id"], "ch": sub["channel_id"], "g": sub["guild_id"], "t": t},
+                "INSERT OR IGNORE INTO deliveries(story_id, subscription_id, destination_id, status, "
+                "next_attempt, created) VALUES (:s, :sub, :dest, 'pending', :t, :t)",
+                {"s": story_id, "sub": sub.id, "dest": sub.destination_id, "t": t},
             )
             queued += cur.rowcount
         return queued
@@ -364,7 +279,7 @@ class StoriesMixin(Database):
             params["topic"] = topic
         if since_days is not None:
             filters.append("AND s.published >= :since")
-            params["since"] = now() - float(since_days) * 86400
+            params["since"] = self.clock.now() - float(since_days) * 86400
         sql = (
             "SELECT s.id, s.title, s.url, s.source, s.published, s.topics, s.cities, "
             "snippet(stories_fts, 1, '', '', '…', 24) AS snip "
@@ -425,7 +340,7 @@ class StoriesMixin(Database):
                     title=r["title"],
                     url=r["url"],
                     source=r["source"],
-                    published=_dt(r["published"]),
+                    published=dt(r["published"]),
                     snippet=r["snip"] or "",
                     topics=tuple(json.loads(r["topics"])),
                     cities=tuple(json.loads(r["cities"])),
@@ -466,7 +381,7 @@ class StoriesMixin(Database):
 
     async def prune(self, older_than_days: float) -> int:
         """Delete stories (and their articles) older than the cutoff that owe no pending alert."""
-        cutoff = now() - float(older_than_days) * 86400
+        cutoff = self.clock.now() - float(older_than_days) * 86400
 
         def fn(c: sqlite3.Connection) -> int:
             with transaction(c):
@@ -477,6 +392,4 @@ class StoriesMixin(Database):
                 )
                 return cur.rowcount
 
-        removed = await self._run(fn, action="pruning")
-        await self._run(lambda c: self._load_clusters(c), action="reloading recent stories")
-        return removed
+        return await self._run(fn, action="pruning")

@@ -1,8 +1,10 @@
-"""Subscriptions (channel × city × topics) and the outbox that delivers to them.
+"""Destinations, their subscriptions (destination × city × topics) and the outbox.
 
 Why delivery state lives here and not in memory: exactly-once needs to survive a crash. A row
-goes pending → sending (with the nonce used) → sent (with the message id); a row found in
-`sending` after a restart is reconciled against the channel before it is sent again.
+goes pending → sending (with the idempotency key used) → sent (with the platform's message
+reference); a row found in `sending` after a restart is reconciled against the destination
+before it is sent again. Which subscriptions want a story is the fan-out policy's decision
+(bot.fanout), asked inside the transactions below.
 """
 
 from __future__ import annotations
@@ -10,166 +12,230 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
-from bot.models import Alert, Subscription
-from bot.store.db import Database, now, transaction
-from bot.store.stories import _STORY_COLUMNS, story_from_row
-
-_SUB_COLUMNS = "id, guild_id, channel_id, city, topics, paused, pause_reason, created"
-
-
-def _sub(row: sqlite3.Row) -> Subscription:
-    return Subscription(
-        id=row["id"],
-        guild_id=row["guild_id"],
-        channel_id=row["channel_id"],
-        city=row["city"],
-        topics=tuple(json.loads(row["topics"])),
-        paused=bool(row["paused"]),
-        pause_reason=row["pause_reason"],
-        created=datetime.fromtimestamp(row["created"], UTC),
-    )
+from bot.models import Alert, Destination, DestinationState, Subscription
+from bot.store.db import Database, transaction
+from bot.store.rows import (
+    STORY_COLUMNS,
+    destination_from_row,
+    dt,
+    story_from_row,
+    subscriptions_where,
+)
 
 
 def _ids(ids: Sequence[int]) -> str:
     return json.dumps([int(i) for i in ids])
 
 
-_S = ", ".join(f"s.{col} AS s_{col}" for col in _STORY_COLUMNS.split(", "))
+_S = ", ".join(f"s.{col} AS s_{col}" for col in STORY_COLUMNS.split(", "))
+_D = "dest.platform, dest.address, dest.grp, dest.name"
 
 
 def _alert(row: sqlite3.Row, kind: str) -> Alert:
-    story_row = {col: row[f"s_{col}"] for col in _STORY_COLUMNS.split(", ")}
+    story_row = {col: row[f"s_{col}"] for col in STORY_COLUMNS.split(", ")}
     return Alert(
         delivery_id=row["d_id"],
-        channel_id=row["channel_id"],
-        guild_id=row["guild_id"],
-        story=story_from_row(story_row),  # type: ignore[arg-type]
+        destination_id=row["destination_id"],
+        destination=destination_from_row(row),
+        story=story_from_row(story_row),
         kind=kind,
-        message_id=row["message_id"],
+        message_ref=row["message_ref"],
     )
 
 
-# Another subscription of a delivery's channel that matches its story (city and topic).
-_OTHER_SUB = (
-    "SELECT o.id FROM subscriptions o WHERE o.channel_id = deliveries.channel_id AND o.id <> :id "
-    "AND (o.city = '*' OR o.city IN (SELECT city FROM story_cities WHERE story_id = deliveries.story_id)) "
-    "AND EXISTS (SELECT 1 FROM json_each(o.topics) t WHERE t.value IN "
-    "(SELECT topic FROM story_topics WHERE story_id = deliveries.story_id)) ORDER BY o.id LIMIT 1"
-)
-
-
 class SubscriptionsMixin(Database):
-    async def subscribe(
-        self, guild_id: int, channel_id: int, city: str, topics: Sequence[str]
-    ) -> Subscription:
-        """Create or update (same channel and city): re-subscribing also lifts a pause."""
+    # -- destinations -------------------------------------------------------------------
+    def _ensure_destination(self, c: sqlite3.Connection, dest: Destination) -> int:
+        c.execute(
+            "INSERT INTO destinations(platform, address, grp, name, created) VALUES (:p, :a, :g, :n, :t) "
+            "ON CONFLICT(platform, address) DO UPDATE SET grp = excluded.grp, "
+            "name = COALESCE(excluded.name, destinations.name)",
+            {"p": dest.platform, "a": dest.address, "g": dest.group, "n": dest.name, "t": self.clock.now()},
+        )
+        row = c.execute(
+            "SELECT id FROM destinations WHERE platform = :p AND address = :a",
+            {"p": dest.platform, "a": dest.address},
+        ).fetchone()
+        return int(row[0])
+
+    async def destination_id(self, dest: Destination) -> int | None:
+        def fn(c: sqlite3.Connection) -> int | None:
+            row = c.execute(
+                "SELECT id FROM destinations WHERE platform = :p AND address = :a",
+                {"p": dest.platform, "a": dest.address},
+            ).fetchone()
+            return int(row[0]) if row else None
+
+        return await self._run(fn, action="reading a destination")
+
+    async def destinations(
+        self, *, platform: str | None = None, group: str | None = None
+    ) -> list[DestinationState]:
+        def fn(c: sqlite3.Connection) -> list[DestinationState]:
+            rows = c.execute(
+                "SELECT * FROM destinations WHERE (:p IS NULL OR platform = :p) AND (:g IS NULL OR grp = :g) "
+                "ORDER BY id",
+                {"p": platform, "g": group},
+            )
+            return [
+                DestinationState(
+                    id=r["id"],
+                    destination=destination_from_row(r),
+                    paused=bool(r["paused"]),
+                    pause_reason=r["pause_reason"],
+                    last_success=dt(r["last_success"]) if r["last_success"] is not None else None,
+                    last_error=r["last_error"],
+                    last_error_at=dt(r["last_error_at"]) if r["last_error_at"] is not None else None,
+                )
+                for r in rows
+            ]
+
+        return await self._run(fn, action="listing destinations")
+
+    # -- subscriptions ------------------------------------------------------------------
+    async def subscribe(self, destination: Destination, city: str, topics: Sequence[str]) -> Subscription:
+        """Create or update (same destination and city): re-subscribing also lifts a pause."""
 
         def fn(c: sqlite3.Connection) -> Subscription:
             with transaction(c):
+                dest_id = self._ensure_destination(c, destination)
                 c.execute(
-                    "INSERT INTO subscriptions(guild_id, channel_id, city, topics, created) "
-                    "VALUES (:g, :ch, :city, :topics, :t) ON CONFLICT(channel_id, city) DO UPDATE SET "
-                    "topics = excluded.topics, paused = 0, pause_reason = NULL, notified = 0",
-                    {"g": guild_id, "ch": channel_id, "city": city, "topics": json.dumps(list(topics)), "t": now()},
+                    "INSERT INTO subscriptions(destination_id, city, topics, created) "
+                    "VALUES (:d, :city, :topics, :t) ON CONFLICT(destination_id, city) DO UPDATE SET "
+                    "topics = excluded.topics",
+                    {"d": dest_id, "city": city, "topics": json.dumps(list(topics)), "t": self.clock.now()},
                 )
-                row = c.execute(
-                    f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE channel_id = :ch AND city = :city",
-                    {"ch": channel_id, "city": city},
-                ).fetchone()
-            return _sub(row)
+                return subscriptions_where(c, "s.destination_id = :d AND s.city = :city", {"d": dest_id, "city": city})[0]
 
         return await self._run(fn, action="saving the subscription")
 
-    async def unsubscribe(self, guild_id: int, channel_id: int, city: str) -> bool:
+    async def unsubscribe(self, destination: Destination, city: str) -> bool:
         def fn(c: sqlite3.Connection) -> bool:
             with transaction(c):
-                row = c.execute(
-                    "SELECT id FROM subscriptions WHERE guild_id = :g AND channel_id = :ch AND city = :city",
-                    {"g": guild_id, "ch": channel_id, "city": city},
-                ).fetchone()
-                if row is None:
+                subs = subscriptions_where(
+                    c, "d.platform = :p AND d.address = :a",
+                    {"p": destination.platform, "a": destination.address},
+                )
+                target = next((s for s in subs if s.city == city), None)
+                if target is None:
                     return False
-                # A pending alert another subscription of the channel also wants (a story in two
-                # of its cities) moves to that subscription; the rest are dropped.
-                c.execute(
-                    f"DELETE FROM deliveries WHERE subscription_id = :id AND status = 'pending' "
-                    f"AND NOT EXISTS ({_OTHER_SUB})",
-                    {"id": row[0]},
-                )
-                c.execute(
-                    f"UPDATE deliveries SET subscription_id = ({_OTHER_SUB}) "
-                    "WHERE subscription_id = :id AND status = 'pending'",
-                    {"id": row[0]},
-                )
-                c.execute("DELETE FROM subscriptions WHERE id = :id", {"id": row[0]})
+                self._drop_subscription(c, target, [s for s in subs if s.id != target.id])
                 return True
 
         return await self._run(fn, action="removing the subscription")
 
+    async def remove_subscription(self, subscription_id: int) -> Subscription | None:
+        """Remove one subscription by id; returns what was removed (None when unknown)."""
+
+        def fn(c: sqlite3.Connection) -> Subscription | None:
+            with transaction(c):
+                found = subscriptions_where(c, "s.id = :id", {"id": subscription_id})
+                if not found:
+                    return None
+                target = found[0]
+                others = subscriptions_where(
+                    c, "s.destination_id = :d AND s.id <> :id", {"d": target.destination_id, "id": target.id}
+                )
+                self._drop_subscription(c, target, others)
+                return target
+
+        return await self._run(fn, action="removing the subscription")
+
+    def _drop_subscription(self, c: sqlite3.Connection, target: Subscription, others: Sequence[Subscription]) -> None:
+        """A pending alert another subscription of the destination also wants (a story in two
+        of its cities) moves to that subscription; the rest are dropped."""
+        pending = c.execute(
+            "SELECT d.id, s.topics, s.cities FROM deliveries d JOIN stories s ON s.id = d.story_id "
+            "WHERE d.subscription_id = :id AND d.status = 'pending'",
+            {"id": target.id},
+        ).fetchall()
+        for row in pending:
+            home = self.fanout.rehome(
+                others, cities=json.loads(row["cities"]), topics=json.loads(row["topics"])
+            )
+            if home is None:
+                c.execute("DELETE FROM deliveries WHERE id = :id", {"id": row["id"]})
+            else:
+                c.execute("UPDATE deliveries SET subscription_id = :s WHERE id = :id", {"s": home.id, "id": row["id"]})
+        c.execute("DELETE FROM subscriptions WHERE id = :id", {"id": target.id})
+
     async def subscriptions(
-        self, *, guild_id: int | None = None, channel_id: int | None = None
+        self,
+        *,
+        platform: str | None = None,
+        group: str | None = None,
+        address: str | None = None,
     ) -> list[Subscription]:
         def fn(c: sqlite3.Connection) -> list[Subscription]:
-            rows = c.execute(
-                f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE (:g IS NULL OR guild_id = :g) "
-                "AND (:ch IS NULL OR channel_id = :ch) ORDER BY guild_id, channel_id, city",
-                {"g": guild_id, "ch": channel_id},
+            subs = subscriptions_where(
+                c,
+                "(:p IS NULL OR d.platform = :p) AND (:g IS NULL OR d.grp = :g) AND (:a IS NULL OR d.address = :a)",
+                {"p": platform, "g": group, "a": address},
             )
-            return [_sub(r) for r in rows]
+            return sorted(subs, key=lambda s: (s.destination.platform, s.destination.group, s.destination.address, s.city))
 
         return await self._run(fn, action="listing subscriptions")
 
-    async def pause_channel(self, channel_id: int, reason: str) -> bool:
-        """Pause every subscription of a channel; True when the server has not been told yet."""
+    async def subscription(self, subscription_id: int) -> Subscription | None:
+        def fn(c: sqlite3.Connection) -> Subscription | None:
+            found = subscriptions_where(c, "s.id = :id", {"id": subscription_id})
+            return found[0] if found else None
+
+        return await self._run(fn, action="reading a subscription")
+
+    async def pause_destination(self, destination_id: int, reason: str) -> bool:
+        """Pause a destination; True when its owner has not been told yet."""
 
         def fn(c: sqlite3.Connection) -> bool:
             with transaction(c):
                 c.execute(
-                    "UPDATE subscriptions SET paused = 1, pause_reason = :r WHERE channel_id = :ch",
-                    {"ch": channel_id, "r": reason[:300]},
+                    "UPDATE destinations SET paused = 1, pause_reason = :r WHERE id = :id",
+                    {"id": destination_id, "r": reason[:300]},
                 )
                 cur = c.execute(
-                    "UPDATE subscriptions SET notified = 1 WHERE channel_id = :ch AND notified = 0",
-                    {"ch": channel_id},
+                    "UPDATE destinations SET notified = 1 WHERE id = :id AND notified = 0", {"id": destination_id}
                 )
                 return cur.rowcount > 0
 
-        return await self._run(fn, action="pausing a channel")
+        return await self._run(fn, action="pausing a destination")
 
-    async def resume_channel(self, channel_id: int) -> int:
+    async def resume_destination(self, destination_id: int) -> int:
         def fn(c: sqlite3.Connection) -> int:
             with transaction(c):
                 cur = c.execute(
-                    "UPDATE subscriptions SET paused = 0, pause_reason = NULL, notified = 0 "
-                    "WHERE channel_id = :ch AND paused = 1",
-                    {"ch": channel_id},
+                    "UPDATE destinations SET paused = 0, pause_reason = NULL, notified = 0 "
+                    "WHERE id = :id AND paused = 1",
+                    {"id": destination_id},
                 )
                 c.execute(
-                    "UPDATE deliveries SET next_attempt = :t WHERE channel_id = :ch AND status = 'pending'",
-                    {"ch": channel_id, "t": now()},
+                    "UPDATE deliveries SET next_attempt = :t WHERE destination_id = :id AND status = 'pending'",
+                    {"id": destination_id, "t": self.clock.now()},
                 )
                 return cur.rowcount
 
-        return await self._run(fn, action="resuming a channel")
+        return await self._run(fn, action="resuming a destination")
 
-    async def remove_channel(self, channel_id: int) -> int:
-        """The channel is gone: its subscriptions and undelivered alerts go with it."""
+    async def remove_destination(self, destination_id: int) -> int:
+        """The destination is gone: its subscriptions and undelivered alerts go with it."""
 
         def fn(c: sqlite3.Connection) -> int:
             with transaction(c):
-                c.execute("DELETE FROM deliveries WHERE channel_id = :ch AND status <> 'sent'", {"ch": channel_id})
-                return c.execute("DELETE FROM subscriptions WHERE channel_id = :ch", {"ch": channel_id}).rowcount
+                c.execute(
+                    "DELETE FROM deliveries WHERE destination_id = :id AND status <> 'sent'", {"id": destination_id}
+                )
+                return c.execute("DELETE FROM subscriptions WHERE destination_id = :id", {"id": destination_id}).rowcount
 
-        return await self._run(fn, action="removing a channel")
+        return await self._run(fn, action="removing a destination")
 
-    async def remove_guild(self, guild_id: int) -> int:
+    async def remove_group(self, platform: str, group: str) -> int:
+        """A server/workspace removed the bot: every destination of it stops."""
+
         def fn(c: sqlite3.Connection) -> int:
             with transaction(c):
-                c.execute("DELETE FROM deliveries WHERE guild_id = :g AND status <> 'sent'", {"g": guild_id})
-                c.execute("DELETE FROM guild_feeds WHERE guild_id = :g", {"g": guild_id})
-                return c.execute("DELETE FROM subscriptions WHERE guild_id = :g", {"g": guild_id}).rowcount
+                ids = "SELECT id FROM destinations WHERE platform = :p AND grp = :g"
+                c.execute(f"DELETE FROM deliveries WHERE destination_id IN ({ids}) AND status <> 'sent'", {"p": platform, "g": group})
+                return c.execute(f"DELETE FROM subscriptions WHERE destination_id IN ({ids})", {"p": platform, "g": group}).rowcount
 
         return await self._run(fn, action="removing a server")
 
@@ -179,92 +245,106 @@ class SubscriptionsMixin(Database):
         def fn(c: sqlite3.Connection) -> int:
             with transaction(c):
                 sub = c.execute(
-                    "SELECT guild_id, channel_id FROM subscriptions WHERE id = :id", {"id": subscription_id}
+                    "SELECT destination_id FROM subscriptions WHERE id = :id", {"id": subscription_id}
                 ).fetchone()
                 if sub is None:
                     return 0
-                t = now()
+                t = self.clock.now()
                 cur = c.executemany(
-                    "INSERT OR IGNORE INTO deliveries(story_id, subscription_id, channel_id, guild_id, status, "
-                    "next_attempt, created) VALUES (:s, :sub, :ch, :g, 'pending', :t, :t)",
-                    [
-                        {"s": sid, "sub": subscription_id, "ch": sub["channel_id"], "g": sub["guild_id"], "t": t}
-                        for sid in story_ids
-                    ],
+                    "INSERT OR IGNORE INTO deliveries(story_id, subscription_id, destination_id, status, "
+                    "next_attempt, created) VALUES (:s, :sub, :dest, 'pending', :t, :t)",
+                    [{"s": sid, "sub": subscription_id, "dest": sub[0], "t": t} for sid in story_ids],
                 )
                 return cur.rowcount
 
         return await self._run(fn, action="queueing the catch-up")
 
     # -- the outbox ---------------------------------------------------------------------
-    async def due_alerts(self, at: float | None = None, *, limit: int = 500) -> list[Alert]:
-        """Pending alerts whose time has come (paused channels wait), then pending edits."""
-        moment = now() if at is None else at
+    async def due_alerts(
+        self, at: float | None = None, *, platform: str | None = None, limit: int = 500, per_round: int = 10
+    ) -> list[Alert]:
+        """Pending alerts whose time has come (paused destinations wait), then pending edits."""
+        moment = self.clock.now() if at is None else at
 
         def fn(c: sqlite3.Connection) -> list[Alert]:
-            # Round-robin over channels, one message's worth (10) at a time: ordered by channel
-            # alone, `limit` rows covered only the first few channels of a big fan-out, and their
-            # per-channel rate limit (5 messages / 5 s) paced the whole drain. Within a channel
-            # the order is unchanged (published, then id); the rows come back grouped by channel.
+            # Round-robin over destinations, one message's worth (`per_round`) at a time: ordered
+            # by destination alone, `limit` rows covered only the first few of a big fan-out, and
+            # their per-channel rate limit paced the whole drain. Within a destination the order
+            # is unchanged (published, then id); the rows come back grouped by destination.
             rows = c.execute(
                 "SELECT * FROM ("
-                f"SELECT d.id AS d_id, d.channel_id, d.guild_id, d.message_id, {_S}, "
-                "ROW_NUMBER() OVER (PARTITION BY d.channel_id ORDER BY s.published, d.id) AS rn "
+                f"SELECT d.id AS d_id, d.destination_id, d.message_ref, {_D}, {_S}, "
+                "ROW_NUMBER() OVER (PARTITION BY d.destination_id ORDER BY s.published, d.id) AS rn "
                 "FROM deliveries d JOIN stories s ON s.id = d.story_id "
-                "LEFT JOIN subscriptions sub ON sub.id = d.subscription_id "
-                "WHERE d.status = 'pending' AND d.next_attempt <= :t AND COALESCE(sub.paused, 0) = 0"
-                ") ORDER BY (rn - 1) / 10, channel_id, rn LIMIT :limit",
-                {"t": moment, "limit": limit},
+                "JOIN destinations dest ON dest.id = d.destination_id "
+                "WHERE d.status = 'pending' AND d.next_attempt <= :t AND dest.paused = 0 "
+                "AND (:p IS NULL OR dest.platform = :p)"
+                ") ORDER BY (rn - 1) / :round, destination_id, rn LIMIT :limit",
+                {"t": moment, "limit": limit, "p": platform, "round": max(1, per_round)},
             ).fetchall()
-            rows.sort(key=lambda r: (r["channel_id"], r["rn"]))
+            rows.sort(key=lambda r: (r["destination_id"], r["rn"]))
             alerts = [_alert(r, "new") for r in rows]
             edit_rows = c.execute(
-                f"SELECT d.id AS d_id, d.channel_id, d.guild_id, d.message_id, {_S} FROM deliveries d "
-                "JOIN stories s ON s.id = d.story_id WHERE d.status = 'sent' AND d.message_id IN "
-                "(SELECT message_id FROM deliveries WHERE edit_pending = 1 AND next_attempt <= :t) "
-                "ORDER BY d.message_id, d.id LIMIT :limit",
-                {"t": moment, "limit": limit},
+                f"SELECT d.id AS d_id, d.destination_id, d.message_ref, {_D}, {_S} FROM deliveries d "
+                "JOIN stories s ON s.id = d.story_id JOIN destinations dest ON dest.id = d.destination_id "
+                "WHERE d.status = 'sent' AND (:p IS NULL OR dest.platform = :p) "
+                "AND (d.destination_id, d.message_ref) IN "
+                "(SELECT destination_id, message_ref FROM deliveries WHERE edit_pending = 1 AND next_attempt <= :t) "
+                "ORDER BY d.destination_id, d.message_ref, d.id LIMIT :limit",
+                {"t": moment, "limit": limit, "p": platform},
             ).fetchall()
             alerts.extend(_alert(r, "edit") for r in edit_rows)
             return alerts
 
         return await self._run(fn, action="reading the outbox")
 
-    async def sending_alerts(self) -> list[Alert]:
-        """Rows a crash left between 'sent to Discord' and 'recorded as sent'."""
+    async def sending_alerts(self, *, platform: str | None = None) -> list[Alert]:
+        """Rows a crash left between 'sent to the platform' and 'recorded as sent'."""
 
         def fn(c: sqlite3.Connection) -> list[Alert]:
             rows = c.execute(
-                f"SELECT d.id AS d_id, d.channel_id, d.guild_id, d.message_id, {_S} FROM deliveries d "
-                "JOIN stories s ON s.id = d.story_id WHERE d.status = 'sending' ORDER BY d.channel_id, d.id"
+                f"SELECT d.id AS d_id, d.destination_id, d.message_ref, {_D}, {_S} FROM deliveries d "
+                "JOIN stories s ON s.id = d.story_id JOIN destinations dest ON dest.id = d.destination_id "
+                "WHERE d.status = 'sending' AND (:p IS NULL OR dest.platform = :p) ORDER BY d.destination_id, d.id",
+                {"p": platform},
             ).fetchall()
             return [_alert(r, "new") for r in rows]
 
         return await self._run(fn, action="reading the outbox")
 
-    async def mark_sending(self, delivery_ids: Sequence[int], nonce: str) -> None:
+    async def mark_sending(self, delivery_ids: Sequence[int], key: str) -> None:
         def fn(c: sqlite3.Connection) -> None:
             c.execute(
-                "UPDATE deliveries SET status = 'sending', nonce = :n, attempts = attempts + 1 "
+                "UPDATE deliveries SET status = 'sending', idem_key = :k, attempts = attempts + 1 "
                 "WHERE id IN (SELECT value FROM json_each(:ids)) AND status = 'pending'",
-                {"n": nonce, "ids": _ids(delivery_ids)},
+                {"k": key, "ids": _ids(delivery_ids)},
             )
 
         await self._run(fn, action="recording a send")
 
-    async def mark_sent(self, delivery_ids: Sequence[int], message_id: int) -> None:
+    async def mark_sent(self, delivery_ids: Sequence[int], message_ref: str) -> None:
         def fn(c: sqlite3.Connection) -> None:
-            c.execute(
-                "UPDATE deliveries SET status = 'sent', message_id = :m, sent_at = :t, edit_pending = 0, "
-                "last_error = NULL WHERE id IN (SELECT value FROM json_each(:ids))",
-                {"m": message_id, "t": now(), "ids": _ids(delivery_ids)},
-            )
+            with transaction(c):
+                t = self.clock.now()
+                c.execute(
+                    "UPDATE deliveries SET status = 'sent', message_ref = :m, sent_at = :t, edit_pending = 0, "
+                    "last_error = NULL WHERE id IN (SELECT value FROM json_each(:ids))",
+                    {"m": str(message_ref), "t": t, "ids": _ids(delivery_ids)},
+                )
+                c.execute(
+                    "UPDATE destinations SET last_success = :t WHERE id IN (SELECT destination_id FROM "
+                    "deliveries WHERE id IN (SELECT value FROM json_each(:ids)))",
+                    {"t": t, "ids": _ids(delivery_ids)},
+                )
 
         await self._run(fn, action="recording a delivery")
 
-    async def mark_edited(self, message_id: int) -> None:
+    async def mark_edited(self, destination_id: int, message_ref: str) -> None:
         def fn(c: sqlite3.Connection) -> None:
-            c.execute("UPDATE deliveries SET edit_pending = 0 WHERE message_id = :m", {"m": message_id})
+            c.execute(
+                "UPDATE deliveries SET edit_pending = 0 WHERE destination_id = :d AND message_ref = :m",
+                {"d": destination_id, "m": str(message_ref)},
+            )
 
         await self._run(fn, action="recording an edit")
 
@@ -272,11 +352,17 @@ class SubscriptionsMixin(Database):
         """Back to pending (or edit still pending) until `at`; the error is kept for /status."""
 
         def fn(c: sqlite3.Connection) -> None:
-            c.execute(
-                "UPDATE deliveries SET status = CASE WHEN status = 'sending' THEN 'pending' ELSE status END, "
-                "next_attempt = :at, last_error = :e WHERE id IN (SELECT value FROM json_each(:ids))",
-                {"at": at, "e": error[:300], "ids": _ids(delivery_ids)},
-            )
+            with transaction(c):
+                c.execute(
+                    "UPDATE deliveries SET status = CASE WHEN status = 'sending' THEN 'pending' ELSE status END, "
+                    "next_attempt = :at, last_error = :e WHERE id IN (SELECT value FROM json_each(:ids))",
+                    {"at": at, "e": error[:300], "ids": _ids(delivery_ids)},
+                )
+                c.execute(
+                    "UPDATE destinations SET last_error = :e, last_error_at = :t WHERE id IN (SELECT "
+                    "destination_id FROM deliveries WHERE id IN (SELECT value FROM json_each(:ids)))",
+                    {"e": error[:300], "t": self.clock.now(), "ids": _ids(delivery_ids)},
+                )
 
         await self._run(fn, action="scheduling a retry")
 
@@ -290,23 +376,16 @@ class SubscriptionsMixin(Database):
 
         return await self._run(fn, action="reading the outbox")
 
-    async def queue_depth(self) -> int:
+    async def queue_depth(self, *, platform: str | None = None) -> int:
+        """Alerts not yet delivered plus edits not yet made (0 = the outbox is idle)."""
+
         def fn(c: sqlite3.Connection) -> int:
-            return c.execute(
-                "SELECT count(*) FROM deliveries WHERE status <> 'sent' OR edit_pending = 1"
-            ).fetchone()[0]
-
-        return await self._run(fn, action="reading the outbox")
-
-    async def delivery_log(self, channel_id: int | None = None) -> list[tuple[int, int, str, int | None]]:
-        """(story_id, channel_id, status, message_id) rows: what tests and drills check."""
-
-        def fn(c: sqlite3.Connection) -> list[tuple[int, int, str, int | None]]:
-            rows = c.execute(
-                "SELECT story_id, channel_id, status, message_id FROM deliveries "
-                "WHERE (:ch IS NULL OR channel_id = :ch) ORDER BY id",
-                {"ch": channel_id},
+            return int(
+                c.execute(
+                    "SELECT count(*) FROM deliveries d JOIN destinations dest ON dest.id = d.destination_id "
+                    "WHERE (d.status <> 'sent' OR d.edit_pending = 1) AND (:p IS NULL OR dest.platform = :p)",
+                    {"p": platform},
+                ).fetchone()[0]
             )
-            return [(r[0], r[1], r[2], r[3]) for r in rows]
 
         return await self._run(fn, action="reading the outbox")

@@ -34,8 +34,9 @@ from bot.errors import CivicAlertError, ConfigError
 from bot.settings import Settings
 
 if TYPE_CHECKING:
+    from bot.app import App
+    from bot.ports import Storage
     from bot.relevance import Gazetteer
-    from bot.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,8 @@ def error_text(error: BaseException) -> tuple[str, bool]:
     ):
         original = original.__cause__
     if isinstance(original, CivicAlertError):
-        return original.user_message, False
+        # core messages are plain text: quoted user input must not turn into Discord markup
+        return discord.utils.escape_markdown(original.user_message), False
     if isinstance(original, app_commands.MissingPermissions):
         names = ", ".join(f"**{permission_label(p)}**" for p in original.missing_permissions)
         return f"You need the {names} permission in this server to use this command.", False
@@ -185,13 +187,13 @@ class CivicTree(app_commands.CommandTree):
 
 
 class CivicBot(commands.Bot):
-    """The Discord adapter's client. Pass `services` to reuse already opened ones (tests)."""
+    """The Discord adapter's client. Pass an open `app` to reuse it (tests); else it opens one."""
 
     def __init__(
         self,
         settings: Settings,
         *,
-        services: Any = None,
+        app: App | None = None,
         open_resources: bool = True,
         sync_commands: bool = True,
         run_jobs: bool = True,
@@ -204,10 +206,9 @@ class CivicBot(commands.Bot):
             tree_cls=CivicTree,
         )
         self.settings = settings
-        # bot.service.Services (or any object with .store and .classifier.gazetteer: tests)
-        self.services: Any = services
-        self.store_override: Any = None  # sync-commands opens only the store
-        self._owns_services = services is None and open_resources
+        self.app: App | None = app
+        self.store_override: Storage | None = None  # sync-commands opens only the store
+        self._owns_app = app is None and open_resources
         self._open_resources = open_resources
         self._sync_commands = sync_commands and open_resources
         self._run_jobs = run_jobs and open_resources
@@ -217,46 +218,43 @@ class CivicBot(commands.Bot):
 
     # -- resources, for the cogs -------------------------------------------------
     @property
-    def store(self) -> Store:
-        if self.services is not None:
-            return self.services.store
+    def store(self) -> Storage:
+        if self.app is not None:
+            return self.app.store
         if self.store_override is not None:
             return self.store_override
         raise CivicAlertError(
-            "services not open", user_message="I'm still starting up; try again in a moment."
+            "app not open", user_message="I'm still starting up; try again in a moment."
         )
 
     def wake_delivery(self) -> None:
         """Drain the outbox now (a catch-up was queued) instead of at the next interval."""
-        worker = getattr(self.services, "worker", None)
-        wake = getattr(worker, "wake", None)
-        if callable(wake):
-            wake()
+        if self.app is not None:
+            self.app.wake_delivery()
 
     @property
     def gazetteer(self) -> Gazetteer | None:
-        if self.services is None:
+        if self.app is None:
             return None
-        return self.services.classifier.gazetteer
+        return self.app.gazetteer
 
     # -- lifecycle -------------------------------------------------------------------
     async def setup_hook(self) -> None:
         if self._open_resources:
             await self._use_advertised_gateway()
-        if self._owns_services:
-            from bot.service import open_services
+        if self._owns_app:
+            from bot.app import App
 
-            self.services = await open_services(self.settings)
+            self.app = await App.open(self.settings)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         if self._sync_commands:
             from bot.adapters.discordbot.sync import sync_on_start
 
             await sync_on_start(self)
-        if self._run_jobs and self.services is not None:
-            from bot.service import start_jobs
-
-            start_jobs(self.services, self.sink)
+        if self._run_jobs and self.app is not None:
+            self.app.add_sink(self.sink)
+            self.app.start()
 
     async def _use_advertised_gateway(self) -> None:
         """Connect where GET /gateway/bot says, not to discord.py's hard-coded default.
@@ -283,24 +281,13 @@ class CivicBot(commands.Bot):
 
     async def close(self) -> None:
         """Stop the jobs first (no sends on a closing connection), then Discord, then resources."""
-        services = self.services
-        if services is not None and self._run_jobs:
-            stop = getattr(services, "stop", None)
-            if stop is not None:
-                stop.set()
-            scheduler = getattr(services, "scheduler", None)
-            if scheduler is not None:
-                try:
-                    scheduler.shutdown(wait=False)
-                except Exception as exc:  # already stopped is fine
-                    log.debug("scheduler shutdown: %s", exc)
-                services.scheduler = None
+        app = self.app
+        if app is not None and self._run_jobs:
+            app.stop_jobs()
         await super().close()
-        if self._owns_services and services is not None:
-            self.services = None
-            from bot.service import close_services
-
-            await close_services(services)
+        if self._owns_app and app is not None:
+            self.app = None
+            await app.close()
 
 
 def run_bot(settings: Settings) -> None:

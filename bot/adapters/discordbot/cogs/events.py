@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord.ext import commands
 
+from bot import actions
 from bot.adapters.discordbot.checks import missing_alert_permissions
+from bot.adapters.discordbot.sink import PLATFORM, destination
 
 if TYPE_CHECKING:
     from bot.adapters.discordbot.client import CivicBot
@@ -30,7 +32,7 @@ class GuildEvents(commands.Cog):
 
     @commands.Cog.listener()
     async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
-        removed = await self.bot.store.remove_channel(channel.id)
+        removed = await actions.destination_gone(self.bot.store, destination(channel.guild.id, channel.id))
         if removed:
             log.info(
                 "channel %s deleted in guild %s: %d subscriptions removed",
@@ -41,11 +43,11 @@ class GuildEvents(commands.Cog):
 
     @commands.Cog.listener()
     async def on_thread_delete(self, thread: discord.Thread) -> None:
-        await self.bot.store.remove_channel(thread.id)
+        await actions.destination_gone(self.bot.store, destination(thread.guild.id, thread.id))
 
     @commands.Cog.listener()
     async def on_guild_remove(self, guild: discord.Guild) -> None:
-        removed = await self.bot.store.remove_guild(guild.id)
+        removed = await actions.group_removed(self.bot.store, PLATFORM, str(guild.id))
         log.info("removed from guild %s: %d subscriptions removed", guild.id, removed)
 
     @commands.Cog.listener()
@@ -64,8 +66,8 @@ class GuildEvents(commands.Cog):
         """Resume paused channels of `guild` (or just `channel_ids`) where the bot can post again."""
         if guild.me is None:
             return 0
-        subs = await self.bot.store.subscriptions(guild_id=guild.id)
-        paused = {s.channel_id for s in subs if s.paused}
+        held = await actions.paused_destinations(self.bot.store, platform=PLATFORM, group=str(guild.id))
+        paused = {int(d.destination.address) for d in held}
         if channel_ids is not None:
             paused &= set(channel_ids)
         resumed = 0
@@ -74,7 +76,7 @@ class GuildEvents(commands.Cog):
             if channel is None:
                 continue
             if not missing_alert_permissions(channel, me=guild.me):
-                count = await self.bot.store.resume_channel(channel_id)
+                count = await actions.resume_destination(self.bot.store, destination(guild.id, channel_id))
                 resumed += count or 0
                 self.bot.wake_delivery()  # the held alerts go out now, not at the next interval
                 log.info(

@@ -73,7 +73,7 @@ class Feeds(commands.Cog):
             url=url,
             # the service's guarded fetcher (allow_private_feeds, every redirect hop re-checked);
             # None in a bot without services → add_feed opens a one-off one with the same rule
-            fetcher=getattr(self.bot.services, "guild_fetcher", None),
+            fetcher=self.bot.app.guild_fetcher if self.bot.app is not None else None,
         )
         lines = [
             f"Added <{E.clip(preview.feed.url, 300)}>",

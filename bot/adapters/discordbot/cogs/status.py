@@ -17,6 +17,7 @@ from bot import actions
 from bot.adapters.discordbot import embeds as E
 from bot.adapters.discordbot.cogs.subscriptions import subscription_line
 from bot.adapters.discordbot.replies import send, within_budget
+from bot.adapters.discordbot.sink import PLATFORM
 
 if TYPE_CHECKING:
     from bot.adapters.discordbot.client import CivicBot
@@ -62,7 +63,9 @@ class Status(commands.Cog):
         assert interaction.guild_id is not None
         report = await within_budget(
             interaction,
-            actions.status(self.bot.store, self.bot.gazetteer, guild_id=interaction.guild_id),
+            actions.status(
+                self.bot.store, self.bot.gazetteer, platform=PLATFORM, group=str(interaction.guild_id)
+            ),
         )
         await send(interaction, embed=status_embed(report))
 

@@ -25,6 +25,7 @@ from bot.adapters.discordbot.checks import (
     missing_from,
 )
 from bot.adapters.discordbot.replies import send, within_budget
+from bot.adapters.discordbot.sink import PLATFORM, destination
 
 if TYPE_CHECKING:
     from bot.adapters.discordbot.client import CivicBot
@@ -104,8 +105,7 @@ class Subscriptions(commands.Cog):
             actions.subscribe(
                 self.bot.store,
                 self.bot.gazetteer,
-                guild_id=interaction.guild_id,
-                channel_id=target_id,
+                destination=destination(interaction.guild_id, target_id),
                 city=city,
                 topics=topics.value if topics is not None else None,
                 catchup_count=self.bot.settings.catchup_count,
@@ -161,8 +161,7 @@ class Subscriptions(commands.Cog):
             actions.unsubscribe(
                 self.bot.store,
                 self.bot.gazetteer,
-                guild_id=interaction.guild_id,
-                channel_id=target_id,
+                destination=destination(interaction.guild_id, target_id),
                 city=city,
             ),
         )
@@ -180,7 +179,7 @@ class Subscriptions(commands.Cog):
         if interaction.guild_id is None:
             return []
         mine = await actions.subscribed_cities(
-            self.bot.store, self.bot.gazetteer, guild_id=interaction.guild_id
+            self.bot.store, self.bot.gazetteer, platform=PLATFORM, group=str(interaction.guild_id)
         )
         needle = current.casefold().strip()
         choices = [
@@ -204,7 +203,7 @@ class Subscriptions(commands.Cog):
         views = await within_budget(
             interaction,
             actions.list_subscriptions(
-                self.bot.store, self.bot.gazetteer, guild_id=interaction.guild_id
+                self.bot.store, self.bot.gazetteer, platform=PLATFORM, group=str(interaction.guild_id)
             ),
         )
         if not views:
@@ -221,7 +220,7 @@ def subscription_line(view: actions.SubscriptionView) -> str:
     if sub.paused:
         reason = E.inert(sub.pause_reason or "delivery failed")
         health = f"⏸ paused — {reason}"
-    return f"<#{sub.channel_id}> · **{E.inert(view.city_label)}** · {view.topics_text} · {health}"
+    return f"<#{sub.destination.address}> · **{E.inert(view.city_label)}** · {view.topics_text} · {health}"
 
 
 def subscriptions_embed(

@@ -1,0 +1,204 @@
+"""The one composition root: every adapter and CLI command gets its resources from `App`.
+
+Why one: the console service, the Discord client and the CLI used to open and close the store,
+fetchers, classifier and worker pool each in their own way. `open_app(settings)` opens them
+once, in the right order, inside the running loop (APScheduler and aiohttp need it), and
+closes them in reverse; adapters add their sinks and the app runs one delivery worker per sink.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.assembly import StoryAssembler
+from bot.clock import SYSTEM_CLOCK, Clock
+from bot.delivery import AlertSink, DeliveryWorker
+from bot.fanout import FanoutPolicy
+from bot.ingest.fetch import Fetcher, fetch_limits
+from bot.poller import CycleReport, Poller, make_executor
+from bot.relevance import Classifier, Gazetteer, load_classifier
+from bot.settings import Settings, load_feeds
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+PRUNE_AFTER_DAYS = 180
+
+
+@dataclass
+class App:
+    """Open resources of one running bot (or one CLI command)."""
+
+    settings: Settings
+    clock: Clock
+    store: Store
+    classifier: Classifier
+    fetcher: Fetcher
+    guild_fetcher: Fetcher
+    executor: ProcessPoolExecutor
+    poller: Poller
+    workers: dict[str, DeliveryWorker] = field(default_factory=dict)
+    scheduler: AsyncIOScheduler | None = None
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def gazetteer(self) -> Gazetteer:
+        return self.classifier.gazetteer
+
+    def city_label(self, city_id: str) -> str:
+        city = self.gazetteer.get(city_id)
+        return city.label if city is not None else city_id
+
+    # -- delivery -------------------------------------------------------------------
+    def add_sink(self, sink: AlertSink) -> DeliveryWorker:
+        """Deliver the outbox rows of `sink.platform` through `sink` (one worker per platform)."""
+        worker = DeliveryWorker(self.store, sink, clock=self.clock)
+        self.workers[sink.platform] = worker
+        if self.tasks:  # already running: start this worker too
+            self.tasks.append(asyncio.create_task(worker.run(self.stop, self.settings.delivery_interval)))
+        return worker
+
+    def wake_delivery(self) -> None:
+        """Drain the outbox now (alerts were queued) instead of at the next interval."""
+        for worker in self.workers.values():
+            worker.wake()
+
+    async def deliver_due(self) -> int:
+        """Reconcile, then send everything due now through every sink (for `run --once`)."""
+        sent = 0
+        for worker in self.workers.values():
+            await worker.reconcile()
+            sent += await worker.drain_until_idle()
+        return sent
+
+    async def run_once(self) -> CycleReport:
+        """One poll cycle over the catalogue, then deliver what is due; for cron and scripts."""
+        report = await self.poller.poll_once()
+        await self.deliver_due()
+        return report
+
+    # -- the service ----------------------------------------------------------------
+    def start(self) -> None:
+        """Start polling (APScheduler) and one delivery loop per sink."""
+        settings = self.settings
+        self.poller.on_saved = self.wake_delivery
+        scheduler = AsyncIOScheduler(
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": max(30, int(settings.tick_seconds * 4)),
+            }
+        )
+        scheduler.add_job(self._poll_job, "interval", seconds=settings.tick_seconds, id="poll",
+                          next_run_time=datetime.now(UTC))
+        scheduler.add_job(self._prune_job, "interval", hours=24, id="prune")
+        scheduler.start()
+        self.scheduler = scheduler
+        for worker in self.workers.values():
+            self.tasks.append(asyncio.create_task(worker.run(self.stop, settings.delivery_interval)))
+
+    async def _poll_job(self) -> None:
+        try:
+            report = await asyncio.wait_for(self.poller.poll_once(only_due=True), self.settings.job_timeout)
+        except TimeoutError:
+            log.error("poll cycle exceeded its time budget", extra={"budget": self.settings.job_timeout})
+            return
+        except Exception:
+            log.exception("poll cycle failed")
+            return
+        if report.feeds:
+            log.info(
+                "poll cycle",
+                extra={
+                    "feeds": len(report.feeds),
+                    "failed": len(report.failed),
+                    "new_stories": len(report.new_stories),
+                    "alerts_queued": report.alerts_queued,
+                    "seconds": round(report.finished - report.started, 2),
+                },
+            )
+
+    async def _prune_job(self) -> None:
+        try:
+            removed = await self.store.prune(PRUNE_AFTER_DAYS)
+            log.info("pruned old stories", extra={"removed": removed})
+        except Exception:
+            log.exception("prune failed")
+
+    def stop_jobs(self) -> None:
+        """Stop polling and delivery (before a chat connection closes); idempotent."""
+        self.stop.set()
+        if self.scheduler is not None:
+            with contextlib.suppress(Exception):
+                self.scheduler.shutdown(wait=False)
+            self.scheduler = None
+
+    # -- lifecycle ------------------------------------------------------------------
+    @classmethod
+    async def open(
+        cls, settings: Settings, *, clock: Clock | None = None, sync_catalogue: bool = True
+    ) -> App:
+        """Open the store, HTTP sessions, classifier and worker pool (inside the running loop)."""
+        clock = clock or SYSTEM_CLOCK
+        fanout = FanoutPolicy(alert_max_age=settings.alert_max_age_hours * 3600)
+        store = await Store.open(settings.db_path, clock=clock, fanout=fanout)
+        opened: list[Fetcher] = []
+        try:
+            if sync_catalogue:
+                await store.sync_feeds(load_feeds(settings.feeds_file))
+            classifier = load_classifier(settings.config_dir)
+            assembler = StoryAssembler(clock)
+            await assembler.load(store)
+            # The catalogue is the operator's; feeds a server added go through the address guard.
+            fetcher = Fetcher(fetch_limits(settings), allow_private=True)
+            await fetcher.__aenter__()
+            opened.append(fetcher)
+            guild_fetcher = Fetcher(fetch_limits(settings), allow_private=settings.allow_private_feeds)
+            await guild_fetcher.__aenter__()
+            opened.append(guild_fetcher)
+        except BaseException:
+            for f in opened:
+                with contextlib.suppress(Exception):
+                    await f.__aexit__(None, None, None)
+            await store.close()
+            raise
+        executor = make_executor(settings)
+        poller = Poller(
+            store, fetcher, settings, executor, assembler=assembler, guild_fetcher=guild_fetcher, clock=clock
+        )
+        return cls(settings, clock, store, classifier, fetcher, guild_fetcher, executor, poller)
+
+    async def close(self) -> None:
+        self.stop_jobs()
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        self.tasks.clear()
+        for fetcher in (self.fetcher, self.guild_fetcher):
+            with contextlib.suppress(Exception):
+                await fetcher.__aexit__(None, None, None)
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        await self.store.close()
+
+
+@contextlib.asynccontextmanager
+async def open_app(
+    settings: Settings, *, clock: Clock | None = None, sync_catalogue: bool = True
+) -> AsyncIterator[App]:
+    """`async with open_app(settings) as app:` — everything open inside, closed after."""
+    app = await App.open(settings, clock=clock, sync_catalogue=sync_catalogue)
+    try:
+        yield app
+    finally:
+        await app.close()

@@ -1,0 +1,191 @@
+"""Story assembly: which story an article joins, and what the story looks like afterwards.
+
+Why out of the store: clustering and the choice of a story's lead are product decisions. The
+store runs one transaction per feed batch and, inside it, asks an `AssemblyBatch` where each
+new article goes and what the joined story's fields become. The in-memory cluster index is
+only changed when the batch commits, so it can never hold headlines the database rolled back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from bot.clock import SYSTEM_CLOCK, Clock
+from bot.models import Article, Match, Story
+from bot.stories import WINDOW_SECONDS, ClusterIndex, link_rank
+
+if TYPE_CHECKING:
+    from bot.ports import StoryStore
+
+PRUNE_EVERY = 60.0  # seconds between sweeps of the cluster index (O(index) each)
+MAX_WHY = 12  # evidence lines kept per story
+
+
+def _merge(old: Sequence[str], new: Sequence[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys([*old, *new]))
+
+
+@dataclass(frozen=True, slots=True)
+class StoryFields:
+    """Every stored field of a story (a new one, or one after an article joined it)."""
+
+    title: str
+    url: str
+    source: str
+    summary: str
+    image_url: str | None
+    published: float
+    link_rank: int  # 0 a publisher's own URL, 1 a Google News redirect
+    outlets: tuple[str, ...]
+    topics: tuple[str, ...]
+    cities: tuple[str, ...]
+    why: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StoryChange:
+    """A join's outcome: the story's new fields, and whether sent alerts should be edited."""
+
+    fields: StoryFields
+    new_outlet: bool
+    lead_changed: bool
+
+    @property
+    def needs_edit(self) -> bool:
+        return self.new_outlet or self.lead_changed
+
+
+@dataclass(frozen=True, slots=True)
+class SaveReport:
+    new_stories: tuple[Story, ...] = ()
+    updated_story_ids: tuple[int, ...] = ()
+    new_articles: int = 0
+    duplicates: int = 0
+    alerts_queued: int = 0
+
+
+def new_story(article: Article, match: Match) -> StoryFields:
+    published = article.published.timestamp()
+    return StoryFields(
+        title=article.title,
+        url=article.url or article.link,
+        source=article.source,
+        summary=article.summary,
+        image_url=article.image_url,
+        published=published,
+        link_rank=link_rank(article.url, published)[0],
+        outlets=(article.source,),
+        topics=tuple(match.topics),
+        cities=tuple(match.cities),
+        why=tuple(match.why),
+    )
+
+
+def join(current: StoryFields, article: Article, match: Match) -> StoryChange:
+    """An article joins a story: more outlets and tags; its link leads when it ranks better.
+
+    The lead (title, link, source, summary, image) is the article with the best link rank — a
+    publisher's own URL over a Google News redirect, then the earliest; the story's time is
+    the earliest of its articles.
+    """
+    published = article.published.timestamp()
+    rank = link_rank(article.url, published)[0]
+    better = (rank, published) < (current.link_rank, current.published)
+    new_outlet = article.source not in current.outlets
+    lead = current
+    if better:
+        lead = StoryFields(
+            title=article.title,
+            url=article.url or article.link,
+            source=article.source,
+            summary=article.summary or current.summary,
+            image_url=article.image_url or current.image_url,
+            published=current.published,
+            link_rank=rank,
+            outlets=current.outlets,
+            topics=current.topics,
+            cities=current.cities,
+            why=current.why,
+        )
+    fields = StoryFields(
+        title=lead.title,
+        url=lead.url,
+        source=lead.source,
+        summary=lead.summary,
+        image_url=lead.image_url,
+        published=min(published, current.published),
+        link_rank=lead.link_rank,
+        outlets=_merge(current.outlets, [article.source]),
+        topics=_merge(current.topics, match.topics),
+        cities=_merge(current.cities, match.cities),
+        why=_merge(current.why, match.why)[:MAX_WHY],
+    )
+    return StoryChange(fields, new_outlet=new_outlet, lead_changed=better)
+
+
+@dataclass(slots=True)
+class AssemblyBatch:
+    """One feed batch's view of the cluster index: staged headlines apply only on commit."""
+
+    index: ClusterIndex
+    staged: ClusterIndex
+    entries: list[tuple[int, str, float]] = field(default_factory=list)
+
+    def place(self, article: Article) -> int | None:
+        """The story this article joins, or None for a new story."""
+        published = article.published.timestamp()
+        found = self.index.find(article.title, published)
+        return found if found is not None else self.staged.find(article.title, published)
+
+    def new_story(self, article: Article, match: Match) -> StoryFields:
+        return new_story(article, match)
+
+    def join(self, current: StoryFields, article: Article, match: Match) -> StoryChange:
+        return join(current, article, match)
+
+    def stored(self, story_id: int, article: Article) -> None:
+        """The store wrote the article into `story_id` (inside its transaction)."""
+        published = article.published.timestamp()
+        self.staged.add(story_id, article.title, published)
+        self.entries.append((story_id, article.title, published))
+
+
+class StoryAssembler:
+    """Owns the cluster index of recent headlines (72 h), rebuilt from the store at start."""
+
+    def __init__(self, clock: Clock = SYSTEM_CLOCK, *, window: float = WINDOW_SECONDS) -> None:
+        self.clock = clock
+        self.index = ClusterIndex(window=window)
+        self._last_prune = 0.0
+
+    async def load(self, store: StoryStore) -> None:
+        """Fill the index with the headlines of recent stories."""
+        horizon = self.clock.now() - self.index.window * 1.5
+        fresh = ClusterIndex(window=self.index.window)
+        for story_id, title, published in await store.recent_headlines(horizon):
+            fresh.add(story_id, title, published)
+        self.index = fresh
+
+    def begin(self) -> AssemblyBatch:
+        return AssemblyBatch(self.index, ClusterIndex(window=self.index.window))
+
+    def commit(self, batch: AssemblyBatch) -> None:
+        for story_id, title, published in batch.entries:
+            self.index.add(story_id, title, published)
+        t = self.clock.now()
+        # The sweep walks the whole index; once per feed batch made a cold cycle quadratic.
+        # Stale entries are harmless meanwhile (find() checks the window of every candidate).
+        if t - self._last_prune >= PRUNE_EVERY:
+            self.index.prune(t)
+            self._last_prune = t
+
+    async def save(
+        self, store: StoryStore, feed_url: str, items: Sequence[tuple[Article, Match]]
+    ) -> SaveReport:
+        """Store one feed's items as stories and alerts; the index follows only on success."""
+        batch = self.begin()
+        report = await store.save_articles(feed_url, items, batch)
+        self.commit(batch)
+        return report
