@@ -106,6 +106,11 @@ class SubscriptionsMixin(Database):
                     "topics = excluded.topics",
                     {"d": dest_id, "city": city, "topics": json.dumps(list(topics)), "t": self.clock.now()},
                 )
+                # subscribing again is how an owner says "fixed": lift a pause, announce the next
+                c.execute(
+                    "UPDATE destinations SET paused = 0, pause_reason = NULL, notified = 0 WHERE id = :d",
+                    {"d": dest_id},
+                )
                 return subscriptions_where(c, "s.destination_id = :d AND s.city = :city", {"d": dest_id, "city": city})[0]
 
         return await self._run(fn, action="saving the subscription")
@@ -113,9 +118,10 @@ class SubscriptionsMixin(Database):
     async def unsubscribe(self, destination: Destination, city: str) -> bool:
         def fn(c: sqlite3.Connection) -> bool:
             with transaction(c):
+                # the group must match too: one server cannot remove another server's channel
                 subs = subscriptions_where(
-                    c, "d.platform = :p AND d.address = :a",
-                    {"p": destination.platform, "a": destination.address},
+                    c, "d.platform = :p AND d.address = :a AND d.grp = :g",
+                    {"p": destination.platform, "a": destination.address, "g": destination.group},
                 )
                 target = next((s for s in subs if s.city == city), None)
                 if target is None:
@@ -235,6 +241,8 @@ class SubscriptionsMixin(Database):
             with transaction(c):
                 ids = "SELECT id FROM destinations WHERE platform = :p AND grp = :g"
                 c.execute(f"DELETE FROM deliveries WHERE destination_id IN ({ids}) AND status <> 'sent'", {"p": platform, "g": group})
+                # feeds the server added (keyed by its group id) stop being polled for it
+                c.execute("DELETE FROM guild_feeds WHERE CAST(guild_id AS TEXT) = :g", {"g": group})
                 return c.execute(f"DELETE FROM subscriptions WHERE destination_id IN ({ids})", {"p": platform, "g": group}).rowcount
 
         return await self._run(fn, action="removing a server")

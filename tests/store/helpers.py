@@ -5,10 +5,15 @@ from __future__ import annotations
 import itertools
 import sqlite3
 import time
+import weakref
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.models import Article, Match
+from bot.assembly import SaveReport, StoryAssembler
+from bot.clock import ManualClock
+from bot.models import Alert, Article, Destination, Match, Subscription
+from bot.store import Store
 
 FEED = "https://example.org/feed.xml"
 GNEWS = "https://news.google.com/rss/search?q=ice+chicago"
@@ -73,17 +78,79 @@ def match(
     return Match(topics=topics, cities=cities, why=why or (f'topic:{topics[0]} ← "ICE"',) if topics else ())
 
 
-class Clock:
-    """Stands in for the `time` module in bot.store.db and bot.delivery: real time plus an offset."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
+class Clock(ManualClock):
+    """The injected clock of store, delivery and assembly: starts at the real now, moves on demand."""
 
     def time(self) -> float:
-        return time.time() + self.offset
+        return self.now()
 
-    def advance(self, seconds: float) -> None:
-        self.offset += seconds
+
+def dest(guild_id: int, channel_id: int) -> Destination:
+    """A Discord-style destination (the shape most store tests use)."""
+    return Destination(platform="discord", address=str(channel_id), group=str(guild_id))
+
+
+def ch(alert_or_sub: Alert | Subscription) -> int:
+    """The channel id of an alert's or a subscription's destination, as an int."""
+    return int(alert_or_sub.destination.address)
+
+
+_assemblers: weakref.WeakKeyDictionary[Store, StoryAssembler] = weakref.WeakKeyDictionary()
+
+
+def assembler_of(store: Store) -> StoryAssembler:
+    """The one StoryAssembler the tests use with this store (created on first use)."""
+    assembler = _assemblers.get(store)
+    if assembler is None:
+        assembler = StoryAssembler(store.clock)
+        _assemblers[store] = assembler
+    return assembler
+
+
+async def save(store: Store, feed_url: str, items: Sequence[tuple[Article, Match]]) -> SaveReport:
+    """Save a feed batch through the store's one StoryAssembler (as the poller does); the first
+    save of a store loads the index from the database, as the app does at start."""
+    if store not in _assemblers:
+        await assembler_of(store).load(store)
+    return await assembler_of(store).save(store, feed_url, items)
+
+
+async def dest_id(store: Store, channel_id: int) -> int:
+    found = [d.id for d in await store.destinations() if d.destination.address == str(channel_id)]
+    assert found, f"no destination for channel {channel_id}"
+    return found[0]
+
+
+async def delivery_log(
+    store: Store, destination_id: int | None = None
+) -> list[tuple[int, str, str, str | None]]:
+    """(story_id, destination address, status, message_ref) rows: what tests and drills check."""
+
+    def fn(c: sqlite3.Connection) -> list[tuple[int, str, str, str | None]]:
+        rows = c.execute(
+            "SELECT d.story_id, dest.address, d.status, d.message_ref FROM deliveries d "
+            "JOIN destinations dest ON dest.id = d.destination_id "
+            "WHERE (:d IS NULL OR d.destination_id = :d) ORDER BY d.id",
+            {"d": destination_id},
+        )
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    return await store._run(fn, action="reading the outbox")
+
+
+async def channel_log(store: Store, channel_id: int | None = None) -> list[tuple[int, int, str, int | None]]:
+    """delivery_log in Discord terms: (story_id, channel id, status, message id)."""
+    rows = await delivery_log(store)
+    return [
+        (sid, int(addr), status, int(ref) if ref is not None else None)
+        for sid, addr, status, ref in rows
+        if channel_id is None or addr == str(channel_id)
+    ]
+
+
+async def set_max_page_count(store: Store, pages: int) -> int:
+    """Cap the database size on the store's own connection (the full-disk drill)."""
+    return int(await store._run(lambda c: c.execute(f"PRAGMA max_page_count = {int(pages)}").fetchone()[0]))
 
 
 def raw_rows(path: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:

@@ -7,8 +7,24 @@ from pathlib import Path
 import pytest
 
 from bot.errors import StoreError
+from bot.fanout import FanoutPolicy
 from bot.store import Store
-from tests.store.helpers import CHI, CICERO, GUARD, IMM, SANCT, Clock, article, match, raw_rows
+from tests.store.helpers import (
+    CHI,
+    CICERO,
+    GUARD,
+    IMM,
+    SANCT,
+    Clock,
+    article,
+    assembler_of,
+    ch,
+    dest,
+    dest_id,
+    match,
+    raw_rows,
+    save,
+)
 
 PILSEN = "ICE agents arrest 5 people in Pilsen raid"
 PILSEN_REWORDED = "ICE agents arrested 5 people in Pilsen raid, witnesses say"
@@ -18,16 +34,16 @@ PILSEN_REWORDED = "ICE agents arrested 5 people in Pilsen raid, witnesses say"
 async def test_same_identity_dropped_across_calls_and_reopen(db_path: Path) -> None:
     store = await Store.open(db_path)
     a = article(PILSEN, url="https://suntimes.example/pilsen")
-    first = await store.save_articles("f", [(a, match())])
+    first = await save(store, "f", [(a, match())])
     assert (first.new_articles, first.duplicates, len(first.new_stories)) == (1, 0, 1)
-    again = await store.save_articles("f", [(a, match())])
+    again = await save(store, "f", [(a, match())])
     assert (again.new_articles, again.duplicates, again.new_stories) == (0, 1, ())
     await store.close()
     store = await Store.open(db_path)
     try:
         # a different title but the same identity is still the same article
         b = article("Completely different words here", identity=a.identity, url=a.url)
-        third = await store.save_articles("f", [(b, match())])
+        third = await save(store, "f", [(b, match())])
         assert (third.new_articles, third.duplicates) == (0, 1)
         assert await store.counts() == {"articles": 1, "stories": 1, "feeds": 0}
     finally:
@@ -37,33 +53,33 @@ async def test_same_identity_dropped_across_calls_and_reopen(db_path: Path) -> N
 async def test_same_feed_and_guid_dropped_but_other_feed_kept(db_path: Path) -> None:
     store = await Store.open(db_path)
     a = article("Guard troops arrive at Broadview", guid="g-1", feed_url="https://a.example/rss")
-    await store.save_articles(a.feed_url, [(a, match((GUARD,)))])
+    await save(store, a.feed_url, [(a, match((GUARD,)))])
     # same feed + guid, new URL (the outlet changed its link): a duplicate
     moved = article("Guard troops arrive at Broadview facility", guid="g-1", feed_url=a.feed_url)
-    report = await store.save_articles(a.feed_url, [(moved, match((GUARD,)))])
+    report = await save(store, a.feed_url, [(moved, match((GUARD,)))])
     assert (report.new_articles, report.duplicates) == (0, 1)
     await store.close()
     store = await Store.open(db_path)
     try:
         again = article("Anything", guid="g-1", feed_url=a.feed_url)
-        assert (await store.save_articles(a.feed_url, [(again, match())])).duplicates == 1
+        assert (await save(store, a.feed_url, [(again, match())])).duplicates == 1
         # the same guid in another feed is a different item
         other = article("Unrelated zoning board vote", guid="g-1", feed_url="https://b.example/rss")
-        assert (await store.save_articles(other.feed_url, [(other, match())])).new_articles == 1
+        assert (await save(store, other.feed_url, [(other, match())])).new_articles == 1
     finally:
         await store.close()
 
 
 async def test_duplicates_inside_one_batch(store: Store) -> None:
     a = article(PILSEN)
-    report = await store.save_articles("f", [(a, match()), (a, match())])
+    report = await save(store, "f", [(a, match()), (a, match())])
     assert (report.new_articles, report.duplicates, len(report.new_stories)) == (1, 1, 1)
 
 
 # -- near duplicates ---------------------------------------------------------------------
 async def test_syndicated_headline_joins_story_and_publisher_url_wins(store: Store) -> None:
     gn = article(PILSEN, source="WBEZ", google_news=True, summary="Google News blurb.")
-    first = await store.save_articles(gn.feed_url, [(gn, match())])
+    first = await save(store, gn.feed_url, [(gn, match())])
     (story,) = first.new_stories
     assert story.url.startswith("https://news.google.com/")
     assert story.outlets == ("WBEZ",)
@@ -75,7 +91,7 @@ async def test_syndicated_headline_joins_story_and_publisher_url_wins(store: Sto
         summary="Neighbors said agents arrived before dawn.",
         hours_ago=2.0,
     )
-    second = await store.save_articles(pub.feed_url, [(pub, match((IMM,), (CHI,)))])
+    second = await save(store, pub.feed_url, [(pub, match((IMM,), (CHI,)))])
     assert second.new_stories == ()
     assert second.updated_story_ids == (story.id,)
     joined = await store.story(story.id)
@@ -89,7 +105,7 @@ async def test_syndicated_headline_joins_story_and_publisher_url_wins(store: Sto
 
     # a later Google News copy does not take the link back
     gn2 = article(PILSEN, source="WTTW", google_news=True, hours_ago=0.5)
-    await store.save_articles(gn2.feed_url, [(gn2, match())])
+    await save(store, gn2.feed_url, [(gn2, match())])
     after = await store.story(story.id)
     assert after is not None
     assert after.url == "https://blockclubchicago.example/pilsen-raid"
@@ -99,9 +115,9 @@ async def test_syndicated_headline_joins_story_and_publisher_url_wins(store: Sto
 
 async def test_join_merges_topics_and_cities(store: Store) -> None:
     a = article(PILSEN)
-    (story,) = (await store.save_articles("f", [(a, match((IMM,), (CHI,)))])).new_stories
+    (story,) = (await save(store, "f", [(a, match((IMM,), (CHI,)))])).new_stories
     b = article(PILSEN_REWORDED, source="WGN")
-    await store.save_articles("f", [(b, match((GUARD, IMM), (CICERO,)))])
+    await save(store, "f", [(b, match((GUARD, IMM), (CICERO,)))])
     joined = await store.story(story.id)
     assert joined is not None
     assert joined.topics == (IMM, GUARD)
@@ -120,7 +136,7 @@ async def test_join_merges_topics_and_cities(store: Store) -> None:
 async def test_look_alike_headlines_about_different_events_stay_apart(
     store: Store, first: str, second: str
 ) -> None:
-    report = await store.save_articles("f", [(article(first), match()), (article(second, source="WGN"), match())])
+    report = await save(store, "f", [(article(first), match()), (article(second, source="WGN"), match())])
     assert len(report.new_stories) == 2
 
 
@@ -128,20 +144,20 @@ async def test_clustering_window_is_72_hours(store: Store) -> None:
     title = "Federal agents detain 12 at Little Village car wash"
     old = article(title, hours_ago=80)
     recent = article(title, source="WGN", hours_ago=0.5)
-    report = await store.save_articles("f", [(old, match()), (recent, match())])
+    report = await save(store, "f", [(old, match()), (recent, match())])
     assert len(report.new_stories) == 2  # 79.5 h apart: a different event
     inside = article(title, source="WTTW", hours_ago=70)
-    report = await store.save_articles("f", [(inside, match())])
+    report = await save(store, "f", [(inside, match())])
     assert report.new_stories == () and len(report.updated_story_ids) == 1
 
 
 async def test_clusters_survive_reopen(db_path: Path) -> None:
     store = await Store.open(db_path)
-    (story,) = (await store.save_articles("f", [(article(PILSEN), match())])).new_stories
+    (story,) = (await save(store, "f", [(article(PILSEN), match())])).new_stories
     await store.close()
     store = await Store.open(db_path)
     try:
-        report = await store.save_articles("f", [(article(PILSEN_REWORDED, source="WGN"), match())])
+        report = await save(store, "f", [(article(PILSEN_REWORDED, source="WGN"), match())])
         assert report.updated_story_ids == (story.id,)
     finally:
         await store.close()
@@ -149,17 +165,17 @@ async def test_clusters_survive_reopen(db_path: Path) -> None:
 
 # -- the outbox --------------------------------------------------------------------------
 async def test_matching_subscription_queues_one_delivery_per_channel(store: Store) -> None:
-    await store.subscribe(1, 100, CHI, [IMM])
-    await store.subscribe(1, 100, CICERO, [IMM, GUARD])  # same channel, second city of the story
-    await store.subscribe(1, 200, CICERO, [IMM])
-    report = await store.save_articles("f", [(article(PILSEN), match((IMM,), (CHI, CICERO)))])
+    await store.subscribe(dest(1, 100), CHI, [IMM])
+    await store.subscribe(dest(1, 100), CICERO, [IMM, GUARD])  # same channel, second city of the story
+    await store.subscribe(dest(1, 200), CICERO, [IMM])
+    report = await save(store, "f", [(article(PILSEN), match((IMM,), (CHI, CICERO)))])
     assert report.alerts_queued == 2
     alerts = await store.due_alerts()
-    assert sorted(a.channel_id for a in alerts) == [100, 200]
+    assert sorted(ch(a) for a in alerts) == [100, 200]
     assert {a.kind for a in alerts} == {"new"}
-    assert all(a.story.id == report.new_stories[0].id and a.guild_id == 1 for a in alerts)
+    assert all(a.story.id == report.new_stories[0].id and int(a.destination.group) == 1 for a in alerts)
     # a second outlet joining the story queues nothing new for the same channels
-    again = await store.save_articles("f", [(article(PILSEN_REWORDED, source="WGN"), match((IMM,), (CHI,)))])
+    again = await save(store, "f", [(article(PILSEN_REWORDED, source="WGN"), match((IMM,), (CHI,)))])
     assert again.alerts_queued == 0
     assert len(await store.due_alerts()) == 2
     assert await store.queue_depth() == 2
@@ -178,23 +194,29 @@ async def test_matching_subscription_queues_one_delivery_per_channel(store: Stor
 async def test_no_delivery_when_story_does_not_qualify(
     store: Store, m: object, hours_ago: float, why: str
 ) -> None:
-    await store.subscribe(1, 100, CHI, [IMM, GUARD])
-    report = await store.save_articles("f", [(article(PILSEN, hours_ago=hours_ago), m)])  # type: ignore[list-item]
+    await store.subscribe(dest(1, 100), CHI, [IMM, GUARD])
+    report = await save(store, "f", [(article(PILSEN, hours_ago=hours_ago), m)])  # type: ignore[list-item]
     assert report.alerts_queued == 0, why
     assert await store.due_alerts() == [], why
     assert len(report.new_stories) == 1  # stored and searchable all the same
 
 
-async def test_alert_max_age_parameter(store: Store) -> None:
-    await store.subscribe(1, 100, CHI, [IMM])
-    old = article(PILSEN, hours_ago=30)
-    report = await store.save_articles("f", [(old, match())], alert_max_age=48 * 3600)
-    assert report.alerts_queued == 1
+async def test_alert_max_age_is_the_fanout_policys(db_path: Path, clock: Clock) -> None:
+    """The operator's alert age (CIVIC_ALERTS_ALERT_MAX_AGE_HOURS) reaches the store's fan-out."""
+    store = await Store.open(db_path, clock=clock, fanout=FanoutPolicy(alert_max_age=48 * 3600))
+    try:
+        await store.subscribe(dest(1, 100), CHI, [IMM])
+        report = await save(store, "f", [(article(PILSEN, hours_ago=30), match())])
+        assert report.alerts_queued == 1
+        report = await save(store, "f", [(article("ICE agents seen near Midway airport", hours_ago=50), match())])
+        assert report.alerts_queued == 0
+    finally:
+        await store.close()
 
 
 async def test_star_city_subscription_gets_everything_with_a_topic(store: Store) -> None:
-    await store.subscribe(0, 0, "*", [IMM, GUARD, SANCT])
-    report = await store.save_articles(
+    await store.subscribe(dest(0, 0), "*", [IMM, GUARD, SANCT])
+    report = await save(store,
         "f",
         [
             (article("ICE detains 3 in Houston"), match((IMM,), ("houston-tx",))),
@@ -208,33 +230,33 @@ async def test_star_city_subscription_gets_everything_with_a_topic(store: Store)
 
 
 async def test_new_outlet_after_alert_sent_flags_edit_for_whole_message(store: Store) -> None:
-    await store.subscribe(1, 100, CHI, [IMM])
-    r1 = await store.save_articles(
+    await store.subscribe(dest(1, 100), CHI, [IMM])
+    r1 = await save(store,
         "f", [(article(PILSEN), match()), (article("Sanctuary ordinance vote set for Wednesday"), match())]
     )
     alerts = await store.due_alerts()
     assert len(alerts) == 2
     ids = [a.delivery_id for a in alerts]
     await store.mark_sending(ids, "nonce")
-    await store.mark_sent(ids, 555)
+    await store.mark_sent(ids, "555")
     assert await store.due_alerts() == []
     # the same outlet again (new article, same source) is not news for an edit
-    await store.save_articles("f", [(article(PILSEN_REWORDED), match())])
+    await save(store, "f", [(article(PILSEN_REWORDED), match())])
     assert await store.due_alerts() == []
-    await store.save_articles("f", [(article(PILSEN_REWORDED, source="WGN"), match())])
+    await save(store, "f", [(article(PILSEN_REWORDED, source="WGN"), match())])
     edits = await store.due_alerts()
     assert {a.kind for a in edits} == {"edit"}
     assert sorted(a.delivery_id for a in edits) == sorted(ids)  # every delivery of message 555
-    assert {a.message_id for a in edits} == {555}
+    assert {a.message_ref for a in edits} == {"555"}
     pilsen = next(a for a in edits if a.story.id == r1.new_stories[0].id)
     assert pilsen.story.outlets == ("Chicago Tribune", "WGN")
-    await store.mark_edited(555)
+    await store.mark_edited(await dest_id(store, 100), "555")
     assert await store.due_alerts() == []
 
 
 # -- atomicity -------------------------------------------------------------------------
 async def test_failing_item_rolls_back_whole_batch(store: Store, db_path: Path) -> None:
-    await store.subscribe(1, 100, CHI, [IMM])
+    await store.subscribe(dest(1, 100), CHI, [IMM])
     good = article("ICE detains 4 at Back of the Yards bakery")
     bad = article("Guard convoy seen on Lake Shore Drive")
     # NOT NULL constraint on articles.feed_url: the third item's story and outbox rows are
@@ -242,7 +264,7 @@ async def test_failing_item_rolls_back_whole_batch(store: Store, db_path: Path) 
     broken = article("National Guard ordered to Cicero, 300 troops")
     object.__setattr__(broken, "feed_url", None)
     with pytest.raises(StoreError) as info:
-        await store.save_articles(
+        await save(store,
             "https://f.example/rss",
             [(good, match()), (bad, match((GUARD, IMM))), (broken, match((GUARD, IMM), (CHI, CICERO)))],
         )
@@ -250,34 +272,34 @@ async def test_failing_item_rolls_back_whole_batch(store: Store, db_path: Path) 
     assert await store.counts() == {"articles": 0, "stories": 0, "feeds": 0}
     assert raw_rows(db_path, "SELECT count(*) FROM deliveries") == [(0,)]
     assert raw_rows(db_path, "SELECT count(*) FROM story_topics") == [(0,)]
-    assert len(store._clusters) == 0
+    assert len(assembler_of(store).index) == 0
     # the index forgot them: the same headlines now make fresh stories (with their alerts)
-    report = await store.save_articles("f", [(good, match()), (bad, match())])
+    report = await save(store, "f", [(good, match()), (bad, match())])
     assert len(report.new_stories) == 2 and report.alerts_queued == 2
     stories = {s.title for s in report.new_stories}
     assert stories == {good.title, bad.title}
 
 
 async def test_failing_batch_does_not_leave_joined_headline_in_index(store: Store) -> None:
-    (story,) = (await store.save_articles("f", [(article(PILSEN), match())])).new_stories
+    (story,) = (await save(store, "f", [(article(PILSEN), match())])).new_stories
     broken = article(PILSEN_REWORDED, source="WGN")
     object.__setattr__(broken, "feed_url", None)  # NOT NULL: the article insert fails after the join
     with pytest.raises(StoreError):
-        await store.save_articles("f", [(broken, match())])
+        await save(store, "f", [(broken, match())])
     joined = await store.story(story.id)
     assert joined is not None and joined.outlets == ("Chicago Tribune",)
 
 
 # -- reading and pruning -----------------------------------------------------------------
 async def test_story_and_stories(store: Store) -> None:
-    r = await store.save_articles("f", [(article("One story about ICE"), match()), (article("Two troops arrive"), match((GUARD,)))])
+    r = await save(store, "f", [(article("One story about ICE"), match()), (article("Two troops arrive"), match((GUARD,)))])
     ids = [s.id for s in r.new_stories]
     assert await store.story(9999) is None
     assert [s.id for s in await store.stories(ids[::-1])] == ids
 
 
 async def test_latest(store: Store) -> None:
-    await store.save_articles(
+    await save(store,
         "f",
         [
             (article("Old ICE story", hours_ago=10), match((IMM,), (CHI,))),
@@ -294,19 +316,19 @@ async def test_latest(store: Store) -> None:
 
 
 async def test_prune_keeps_stories_with_pending_deliveries(store: Store, clock: Clock) -> None:
-    await store.subscribe(1, 100, CHI, [IMM])
-    r = await store.save_articles(
+    await store.subscribe(dest(1, 100), CHI, [IMM])
+    r = await save(store,
         "f",
         [(article("Pending ICE story", hours_ago=2), match()), (article("Sent ICE story", hours_ago=2), match())],
     )
-    await store.save_articles("f", [(article("Untopical story old", hours_ago=3), match((), (CHI,)))])
+    await save(store, "f", [(article("Untopical story old", hours_ago=3), match((), (CHI,)))])
     _pending, sent = r.new_stories
     sent_alert = next(a for a in await store.due_alerts() if a.story.id == sent.id)
     await store.mark_sending([sent_alert.delivery_id], "n")
-    await store.mark_sent([sent_alert.delivery_id], 1)
-    await store.save_articles("f", [(article("Sent but recent story", hours_ago=1), match((), ()))])
+    await store.mark_sent([sent_alert.delivery_id], "1")
+    await save(store, "f", [(article("Sent but recent story", hours_ago=1), match((), ()))])
     clock.advance(10 * 86400)
-    await store.save_articles("f", [(article("Brand new story after", hours_ago=-240), match((), ()))])
+    await save(store, "f", [(article("Brand new story after", hours_ago=-240), match((), ()))])
     removed = await store.prune(7)
     assert removed == 3  # the sent one, the untopical one and the one without a delivery
     left = {s.title for s in await store.stories(range(1, 100))}
@@ -314,3 +336,22 @@ async def test_prune_keeps_stories_with_pending_deliveries(store: Store, clock: 
     assert (await store.counts())["articles"] == 2
     assert await store.search("sent") == []  # the search index forgot them too
     assert len(await store.due_alerts()) == 1
+
+
+async def test_failed_batch_leaves_the_cluster_index_as_the_database_has_it(store: Store) -> None:
+    """A join into an existing story inside a failed batch must not stay in the index: the
+    headline the database never stored would otherwise attract later articles."""
+    first = await save(store, "f", [(article("ICE agents detain 3 at Pilsen car wash"), match())])
+    (story,) = first.new_stories
+    index = assembler_of(store).index
+    before = len(index)
+    joining = article("Immigration agents arrest two men at a Little Village taco stand on 26th Street")
+    broken = article("Guard convoy rolls down Lake Shore Drive")
+    object.__setattr__(broken, "feed_url", None)
+    with pytest.raises(StoreError):
+        await save(store, "f", [(article("ICE agents detain 3 at Pilsen car wash, witnesses say", source="WGN"), match()),
+                                (joining, match()), (broken, match())])
+    assert len(index) == before
+    # the database has one article; the index still knows only that headline for the story
+    assert index.find("ICE agents detain 3 at Pilsen car wash, witnesses say", joining.published.timestamp()) == story.id
+    assert index.find(joining.title, joining.published.timestamp()) is None

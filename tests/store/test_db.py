@@ -11,7 +11,16 @@ import bot.store.db
 from bot.errors import StoreError
 from bot.store import Store
 from bot.store.db import _migrations
-from tests.store.helpers import article, match, raw_rows
+from tests.store.helpers import (
+    article,
+    assembler_of,
+    delivery_log,
+    dest,
+    match,
+    raw_rows,
+    save,
+    set_max_page_count,
+)
 
 
 async def test_migrations_set_user_version_and_create_schema(db_path: Path) -> None:
@@ -26,7 +35,7 @@ async def test_migrations_set_user_version_and_create_schema(db_path: Path) -> N
 async def test_reopen_is_idempotent_and_keeps_data(db_path: Path) -> None:
     store = await Store.open(db_path)
     await store.set_meta("k", "v1")
-    await store.save_articles("f", [(article("ICE agents detain two men near Pilsen church"), match())])
+    await save(store, "f", [(article("ICE agents detain two men near Pilsen church"), match())])
     await store.close()
     # reopening runs no migration twice (a re-run CREATE TABLE would raise) and loses nothing
     for _ in range(2):
@@ -60,9 +69,9 @@ async def test_meta_roundtrip(store: Store) -> None:
 
 async def test_backup_opens_with_same_counts_and_integrity(store: Store, tmp_path: Path) -> None:
     items = [(article(f"ICE raid number {i} reported at warehouse {i * 7}"), match()) for i in range(30)]
-    await store.save_articles("f", items)
+    await save(store, "f", items)
     await store.sync_feeds([])
-    await store.subscribe(1, 10, "chicago-il", ["immigration-enforcement"])
+    await store.subscribe(dest(1, 10), "chicago-il", ["immigration-enforcement"])
     target = tmp_path / "backups" / "copy.sqlite3"
     await store.backup(target)
     copy = await Store.open(target)
@@ -77,23 +86,23 @@ async def test_backup_opens_with_same_counts_and_integrity(store: Store, tmp_pat
 
 
 async def test_full_database_raises_clear_store_error_and_stays_intact(store: Store) -> None:
-    await store.save_articles("f", [(article("Seed story about ICE in Chicago"), match())])
+    await save(store, "f", [(article("Seed story about ICE in Chicago"), match())])
     before = await store.counts()
     pages = await store._run(lambda c: c.execute("PRAGMA page_count").fetchone()[0])
-    assert await store.set_max_page_count(pages + 2) == pages + 2
+    assert await set_max_page_count(store, pages + 2) == pages + 2
     long = "immigration enforcement " * 200
     items = [(article(f"Story {i} unrelated words {i}", summary=long + str(i)), match()) for i in range(300)]
     with pytest.raises(StoreError) as info:
-        await store.save_articles("https://big.example/feed", items)
+        await save(store, "https://big.example/feed", items)
     msg = info.value.user_message
     assert "full" in msg and "saving articles from https://big.example/feed" in msg
     # the whole batch rolled back; nothing half-written, the index forgot the stories
     assert await store.counts() == before
-    assert len(store._clusters) == 1
+    assert len(assembler_of(store).index) == 1
     assert await store.integrity_check() == "ok"
     # the store still works once there is room again
-    await store.set_max_page_count(1_000_000)
-    report = await store.save_articles("f", items[:3])
+    await set_max_page_count(store, 1_000_000)
+    report = await save(store, "f", items[:3])
     assert len(report.new_stories) == 3
 
 
@@ -106,13 +115,13 @@ async def test_locked_database_raises_clear_store_error(
     try:
         other.execute("BEGIN EXCLUSIVE")
         with pytest.raises(StoreError) as info:
-            await store.save_articles("f", [(article("ICE detains worker in Pilsen"), match())])
+            await save(store, "f", [(article("ICE detains worker in Pilsen"), match())])
         assert "busy" in info.value.user_message and "lock" in info.value.user_message
         with pytest.raises(StoreError, match="busy"):
-            await store.subscribe(1, 2, "chicago-il", ["immigration-enforcement"])
-        assert len(store._clusters) == 0  # rolled-back story not remembered
+            await store.subscribe(dest(1, 2), "chicago-il", ["immigration-enforcement"])
+        assert len(assembler_of(store).index) == 0  # rolled-back story not remembered
         other.execute("ROLLBACK")
-        report = await store.save_articles("f", [(article("ICE detains worker in Pilsen"), match())])
+        report = await save(store, "f", [(article("ICE detains worker in Pilsen"), match())])
         assert len(report.new_stories) == 1
         assert await store.integrity_check() == "ok"
     finally:
@@ -146,5 +155,48 @@ async def test_open_creates_missing_parent_folder(tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "a" / "b" / "db.sqlite3")
     try:
         assert await store.integrity_check() == "ok"
+    finally:
+        await store.close()
+
+
+async def test_version_1_rows_are_carried_over_to_destinations(db_path: Path) -> None:
+    """Migration 003: Discord integers become text destinations; nothing is lost or doubled."""
+    from importlib import resources
+
+    conn = sqlite3.connect(str(db_path))
+    sql = (resources.files("bot.store") / "migrations" / "001_initial.sql").read_text(encoding="utf-8")
+    conn.executescript(sql + "\nPRAGMA user_version = 1;")
+    conn.executescript(
+        "INSERT INTO stories(id, title, url, source, summary, published, first_seen, updated, link_rank, "
+        "outlets, topics, cities, why) VALUES (1, 'ICE raid', 'https://x.test/1', 'WBEZ', '', 1, 1, 1, 0, "
+        "'[\"WBEZ\"]', '[\"immigration-enforcement\"]', '[\"chicago-il\"]', '[]');"
+        "INSERT INTO subscriptions(id, guild_id, channel_id, city, topics, paused, pause_reason, notified, created) "
+        "VALUES (7, 1111, 2222, 'chicago-il', '[\"immigration-enforcement\"]', 1, 'missing Embed Links', 1, 5),"
+        "(8, 1111, 2222, 'cicero-il', '[\"national-guard\"]', 0, NULL, 0, 6),"
+        "(9, 0, 0, '*', '[\"immigration-enforcement\"]', 0, NULL, 0, 7);"
+        "INSERT INTO deliveries(id, story_id, subscription_id, channel_id, guild_id, status, nonce, message_id, "
+        "attempts, next_attempt, created, sent_at) VALUES "
+        "(1, 1, 7, 2222, 1111, 'sent', 'ca1', 1234567890123456789, 1, 1, 1, 2),"
+        "(2, 1, 9, 0, 0, 'pending', NULL, NULL, 0, 1, 1, NULL),"
+        "(3, 1, NULL, 3333, 1111, 'sending', 'ca3', NULL, 1, 1, 1, NULL);"
+    )
+    conn.close()
+    store = await Store.open(db_path)
+    try:
+        subs = await store.subscriptions()
+        assert {(s.id, s.destination.platform, s.destination.address, s.destination.group, s.city) for s in subs} == {
+            (7, "discord", "2222", "1111", "chicago-il"),
+            (8, "discord", "2222", "1111", "cicero-il"),
+            (9, "console", "stdout", "", "*"),
+        }
+        states = {d.destination.address: d for d in await store.destinations()}
+        assert states["2222"].paused and states["2222"].pause_reason == "missing Embed Links"
+        assert set(states) == {"2222", "stdout", "3333"}  # the orphan delivery keeps a destination
+        log = await delivery_log(store)
+        assert log == [
+            (1, "2222", "sent", "1234567890123456789"),  # a 19-digit snowflake survives as text
+            (1, "stdout", "pending", None),
+            (1, "3333", "sending", None),
+        ]
     finally:
         await store.close()

@@ -11,12 +11,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.store import Store, fts_query
-from tests.store.helpers import CHI, CICERO, GUARD, IMM, SANCT, article, match
+from tests.store.helpers import (
+    CHI,
+    CICERO,
+    GUARD,
+    IMM,
+    SANCT,
+    article,
+    match,
+    save,
+)
 
 
 @pytest.fixture
 async def corpus(store: Store) -> AsyncIterator[Store]:
-    await store.save_articles(
+    await save(store,
         "f",
         [
             # the word "curfew" only in the summary of a recent story
@@ -44,7 +53,7 @@ async def corpus(store: Store) -> AsyncIterator[Store]:
         ],
     )
     for i in range(12):
-        await store.save_articles(
+        await save(store,
             "f", [(article(f"Raid report {i}: agents at warehouse {i * 11}", hours_ago=5 + i), match((IMM,), (CHI,)))]
         )
     yield store
@@ -177,7 +186,7 @@ async def _hypothesis_store(factory: pytest.TempPathFactory) -> Store:
     base = factory.getbasetemp() / "hypothesis-search.sqlite3"
     if not base.exists():
         s = await Store.open(base)
-        await s.save_articles(
+        await save(s,
             "f",
             [
                 (article("ICE AND NOT NEAR o'hare", summary="C++ and 😀 title: guard"), match()),
