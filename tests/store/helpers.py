@@ -138,11 +138,14 @@ async def delivery_log(
     return await store._run(fn, action="reading the outbox")
 
 
-async def channel_log(store: Store, channel_id: int | None = None) -> list[tuple[int, int, str, int | None]]:
-    """delivery_log in Discord terms: (story_id, channel id, status, message id)."""
+async def channel_log(
+    store: Store, channel_id: int | None = None
+) -> list[tuple[int, int, str, int | str | None]]:
+    """delivery_log by channel number: (story_id, channel id, status, message ref — an int
+    when the platform's reference is numeric, as Discord's are)."""
     rows = await delivery_log(store)
     return [
-        (sid, int(addr), status, int(ref) if ref is not None else None)
+        (sid, int(addr), status, int(ref) if ref is not None and ref.isdigit() else ref)
         for sid, addr, status, ref in rows
         if channel_id is None or addr == str(channel_id)
     ]
