@@ -66,6 +66,12 @@ def _int(env: Mapping[str, str], key: str, default: int | None) -> int | None:
         raise ConfigError(f"{key} must be a whole number, got {raw!r}") from None
 
 
+def _count(env: Mapping[str, str], key: str, default: int) -> int:
+    """A whole-number setting that always has a value (its default when unset)."""
+    value = _int(env, key, default)
+    return default if value is None else value
+
+
 def _float(env: Mapping[str, str], key: str, default: float) -> float:
     raw = env.get(key, "").strip()
     if not raw:
@@ -119,15 +125,15 @@ def load_settings(
         tick_seconds=_float(values, "CIVIC_ALERTS_TICK_SECONDS", 15.0),
         delivery_interval=_float(values, "CIVIC_ALERTS_DELIVERY_INTERVAL", 2.0),
         job_timeout=_float(values, "CIVIC_ALERTS_JOB_TIMEOUT", 240.0),
-        catchup_count=_int(values, "CIVIC_ALERTS_CATCHUP", 3),
+        catchup_count=_count(values, "CIVIC_ALERTS_CATCHUP", 3),
         alert_max_age_hours=_float(values, "CIVIC_ALERTS_ALERT_MAX_AGE_HOURS", 24.0),
-        search_page_size=_int(values, "CIVIC_ALERTS_SEARCH_PAGE_SIZE", 5),
+        search_page_size=_count(values, "CIVIC_ALERTS_SEARCH_PAGE_SIZE", 5),
         allow_private_feeds=_bool(values, "CIVIC_ALERTS_ALLOW_PRIVATE_FEEDS", False),
-        parse_workers=_int(values, "CIVIC_ALERTS_PARSE_WORKERS", 0),
-        fetch_concurrency=_int(values, "CIVIC_ALERTS_FETCH_CONCURRENCY", 32),
-        fetch_per_host=_int(values, "CIVIC_ALERTS_FETCH_PER_HOST", 4),
+        parse_workers=_count(values, "CIVIC_ALERTS_PARSE_WORKERS", 0),
+        fetch_concurrency=_count(values, "CIVIC_ALERTS_FETCH_CONCURRENCY", 32),
+        fetch_per_host=_count(values, "CIVIC_ALERTS_FETCH_PER_HOST", 4),
         fetch_timeout=_float(values, "CIVIC_ALERTS_FETCH_TIMEOUT", 45.0),
-        max_feed_bytes=_int(values, "CIVIC_ALERTS_MAX_FEED_BYTES", 10 * 1024 * 1024),
+        max_feed_bytes=_count(values, "CIVIC_ALERTS_MAX_FEED_BYTES", 10 * 1024 * 1024),
         log_level=(values.get("CIVIC_ALERTS_LOG_LEVEL") or "INFO").upper(),
         log_json=_bool(values, "CIVIC_ALERTS_LOG_JSON", False),
     )

@@ -300,7 +300,7 @@ class StoriesMixin(Database):
         )
         want = offset + limit
 
-        def ranked(c: sqlite3.Connection, q: str) -> list[sqlite3.Row] | None:
+        def ranked(c: sqlite3.Connection, q: str) -> list[dict[str, Any]] | None:
             """The page via the FTS index only; None when ties run past the margin (use `sql`)."""
             cand = c.execute(rank_sql, {**params, "q": q, "n": want + _TIE_MARGIN}).fetchall()
             if len(cand) > want:

@@ -238,6 +238,14 @@ class CivicBot(commands.Bot):
             return None
         return self.app.gazetteer
 
+    def require_gazetteer(self) -> Gazetteer:
+        """The gazetteer, or a clear "still starting" for a command that arrives too early."""
+        if self.app is None:
+            raise CivicAlertError(
+                "app not open", user_message="I'm still starting up; try again in a moment."
+            )
+        return self.app.gazetteer
+
     # -- lifecycle -------------------------------------------------------------------
     async def setup_hook(self) -> None:
         if self._open_resources:

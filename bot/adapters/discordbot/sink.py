@@ -199,7 +199,7 @@ class DiscordSink:
         channel = await self._channel(channel_id)
         me = self.bot.user
         try:
-            async for message in channel.history(limit=limit):  # type: ignore[union-attr]
+            async for message in channel.history(limit=limit):
                 if me is None or message.author.id != me.id:
                     continue
                 for embed in message.embeds:
@@ -269,7 +269,7 @@ def _retry_after(exc: discord.HTTPException) -> float:
     headers = getattr(response, "headers", None) or {}
     for key in ("Retry-After", "X-RateLimit-Reset-After"):
         try:
-            return max(0.0, float(headers.get(key)))
+            return max(0.0, float(headers.get(key) or ""))
         except (TypeError, ValueError):
             continue
     return 1.0

@@ -230,7 +230,7 @@ class Search(commands.Cog):
             interaction,
             actions.latest(
                 self.bot.store,
-                self.bot.gazetteer,
+                self.bot.require_gazetteer(),
                 city,
                 topic=topic.value if topic is not None else None,
                 limit=5,

@@ -64,7 +64,7 @@ class Status(commands.Cog):
         report = await within_budget(
             interaction,
             actions.status(
-                self.bot.store, self.bot.gazetteer, platform=PLATFORM, group=str(interaction.guild_id)
+                self.bot.store, self.bot.require_gazetteer(), platform=PLATFORM, group=str(interaction.guild_id)
             ),
         )
         await send(interaction, embed=status_embed(report))

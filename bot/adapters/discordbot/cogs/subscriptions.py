@@ -104,7 +104,7 @@ class Subscriptions(commands.Cog):
             interaction,
             actions.subscribe(
                 self.bot.store,
-                self.bot.gazetteer,
+                self.bot.require_gazetteer(),
                 destination=destination(interaction.guild_id, target_id),
                 city=city,
                 topics=topics.value if topics is not None else None,
@@ -160,7 +160,7 @@ class Subscriptions(commands.Cog):
             interaction,
             actions.unsubscribe(
                 self.bot.store,
-                self.bot.gazetteer,
+                self.bot.require_gazetteer(),
                 destination=destination(interaction.guild_id, target_id),
                 city=city,
             ),
@@ -179,7 +179,7 @@ class Subscriptions(commands.Cog):
         if interaction.guild_id is None:
             return []
         mine = await actions.subscribed_cities(
-            self.bot.store, self.bot.gazetteer, platform=PLATFORM, group=str(interaction.guild_id)
+            self.bot.store, self.bot.require_gazetteer(), platform=PLATFORM, group=str(interaction.guild_id)
         )
         needle = current.casefold().strip()
         choices = [
@@ -203,7 +203,7 @@ class Subscriptions(commands.Cog):
         views = await within_budget(
             interaction,
             actions.list_subscriptions(
-                self.bot.store, self.bot.gazetteer, platform=PLATFORM, group=str(interaction.guild_id)
+                self.bot.store, self.bot.require_gazetteer(), platform=PLATFORM, group=str(interaction.guild_id)
             ),
         )
         if not views:
