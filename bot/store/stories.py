@@ -308,7 +308,8 @@ class StoriesMixin(Database):
         wanted = set(topics)
         queued = 0
         for sub in rows:
-            if not wanted & set(json.loads(sub["topics"])):
+            sub_topics = set(json.loads(sub["topics"]))
+            if "*" not in sub_topics and not wanted & sub_topics:  # "*": every topic
                 continue
             cur = c.execute(
                 "INSERT OR IGNORE INTO deliveries(story_id, subscription_id, channel_id, guild_id, status, "

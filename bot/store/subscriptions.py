@@ -55,7 +55,7 @@ def _alert(row: sqlite3.Row, kind: str) -> Alert:
 _OTHER_SUB = (
     "SELECT o.id FROM subscriptions o WHERE o.channel_id = deliveries.channel_id AND o.id <> :id "
     "AND (o.city = '*' OR o.city IN (SELECT city FROM story_cities WHERE story_id = deliveries.story_id)) "
-    "AND EXISTS (SELECT 1 FROM json_each(o.topics) t WHERE t.value IN "
+    "AND EXISTS (SELECT 1 FROM json_each(o.topics) t WHERE t.value = '*' OR t.value IN "
     "(SELECT topic FROM story_topics WHERE story_id = deliveries.story_id)) ORDER BY o.id LIMIT 1"
 )
 
