@@ -2,6 +2,8 @@
 
 Exit status: 0 when the command ran (a failing feed or an empty search is not a failure),
 2 for bad usage or configuration (with a one-line reason on stderr, never a traceback).
+Topic ids are data (config/topics.toml): `search --topic` is checked against the configured
+catalog and its help lists the catalog's ids; the console subscribes to every topic ("*").
 """
 
 from __future__ import annotations
@@ -21,16 +23,27 @@ from typing import TextIO
 
 from bot import __version__
 from bot.errors import CivicAlertError, ConfigError, UserInputError
-from bot.models import TOPIC_IDS, Story
+from bot.models import Story
 from bot.settings import Settings, load_feeds, load_settings
 
 DISPLAY_MAX_AGE_DAYS = 7
 
 
+def _topic_ids_help() -> str:
+    """The configured topic ids for --help; never fails (a bad config is reported later)."""
+    from bot.relevance import load_topics
+    from bot.settings import _config_dir
+
+    try:
+        return ", ".join(load_topics(_config_dir(os.environ)).ids)
+    except CivicAlertError:
+        return "see config/topics.toml"
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="civic-alerts",
-        description="Civic news alerts: immigration enforcement, troop deployments and sanctuary policy, per city.",
+        description="Civic news alerts per city, on the topics of config/topics.toml.",
     )
     p.add_argument("--version", action="version", version=f"civic-alerts {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -52,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     search = sub.add_parser("search", help="search stored stories (best first)")
     search.add_argument("query", nargs="*", help="words to look for; any text is safe")
     search.add_argument("--city", help="city id or name, e.g. chicago-il or 'Chicago, IL'")
-    search.add_argument("--topic", help=f"one of: {', '.join(TOPIC_IDS)}")
+    search.add_argument("--topic", help=f"a topic id or label, one of: {_topic_ids_help()}")
     search.add_argument("--since", type=float, metavar="DAYS", help="only stories from the last DAYS days")
     search.add_argument("--limit", type=int, default=10, metavar="N", help="at most N results (1–100, default 10)")
     db_opt(search)
@@ -204,8 +217,14 @@ def _resolve_city(settings: Settings, text: str | None) -> str | None:
 async def _search(settings: Settings, args: argparse.Namespace) -> int:
     from bot.store import Store
 
-    if args.topic and args.topic not in TOPIC_IDS:
-        raise UserInputError("bad topic", user_message=f"unknown topic {args.topic[:60]!r}; use one of {', '.join(TOPIC_IDS)}")
+    topic: str | None = None
+    if args.topic and args.topic not in ("all", "*"):
+        from bot.relevance import load_topics
+
+        catalog = load_topics(settings.config_dir)
+        topic = catalog.resolve(args.topic)
+        if topic is None:
+            raise UserInputError("bad topic", user_message=f"unknown topic {args.topic[:60]!r}; use one of {', '.join(catalog.ids)}")
     if args.limit < 1 or args.limit > 100:
         raise UserInputError("bad limit", user_message="--limit must be between 1 and 100")
     if args.since is not None and not (0 < args.since <= 36500):
@@ -213,7 +232,7 @@ async def _search(settings: Settings, args: argparse.Namespace) -> int:
     city = _resolve_city(settings, args.city)
     store = await Store.open(settings.db_path)
     try:
-        hits = await store.search(" ".join(args.query), city=city, topic=args.topic, since_days=args.since, limit=args.limit)
+        hits = await store.search(" ".join(args.query), city=city, topic=topic, since_days=args.since, limit=args.limit)
     finally:
         await store.close()
     for i, hit in enumerate(hits, 1):
@@ -325,6 +344,7 @@ def _run(settings: Settings) -> int:
 
 async def _console(settings: Settings) -> None:
     from bot.adapters.console import CONSOLE_CHANNEL_ID, CONSOLE_GUILD_ID, ConsoleSink
+    from bot.relevance import ALL_TOPICS
     from bot.service import close_services, open_services, start_jobs
 
     services = await open_services(settings)
@@ -333,14 +353,14 @@ async def _console(settings: Settings) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, services.stop.set)
     try:
-        await services.store.subscribe(CONSOLE_GUILD_ID, CONSOLE_CHANNEL_ID, "*", list(TOPIC_IDS))
+        await services.store.subscribe(CONSOLE_GUILD_ID, CONSOLE_CHANNEL_ID, "*", [ALL_TOPICS])
         gazetteer = services.classifier.gazetteer
 
         def label(city_id: str) -> str:
             city = gazetteer.get(city_id)
             return city.label if city else city_id
 
-        start_jobs(services, ConsoleSink(label=label))
+        start_jobs(services, ConsoleSink(label=label, topic_label=services.classifier.topics.label))
         print(f"civic-alerts: started {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; polling feeds…", file=sys.stderr)
         await services.stop.wait()
     finally:

@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-TOPIC_IDS: tuple[str, ...] = ("immigration-enforcement", "national-guard", "sanctuary-policy")
-
 
 @dataclass(frozen=True, slots=True)
 class FeedConfig:
@@ -139,7 +137,7 @@ class Subscription:
     guild_id: int
     channel_id: int
     city: str
-    topics: tuple[str, ...]
+    topics: tuple[str, ...]  # topic ids, or ("*",): every topic, also ones added later
     paused: bool = False
     pause_reason: str | None = None
     created: datetime | None = None

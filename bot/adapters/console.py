@@ -1,4 +1,8 @@
-"""The console adapter: with no Discord token, alerts print to stdout through the same outbox."""
+"""The console adapter: with no Discord token, alerts print to stdout through the same outbox.
+
+Labels (city names, topic labels from config/topics.toml) are passed in, so this module reads
+no config itself.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +12,22 @@ from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from bot.models import Alert
-from bot.render import plain_text
+from bot.render import plain_text, plain_topic
 
 CONSOLE_GUILD_ID = 0
 CONSOLE_CHANNEL_ID = 0
 
 
 class ConsoleSink:
-    def __init__(self, out: TextIO | None = None, label: Callable[[str], str] = lambda c: c) -> None:
+    def __init__(
+        self,
+        out: TextIO | None = None,
+        label: Callable[[str], str] = lambda c: c,
+        topic_label: Callable[[str], str] = plain_topic,
+    ) -> None:
         self.out = out or sys.stdout
         self.label = label
+        self.topic_label = topic_label
         self._ids = itertools.count(1)
 
     def batch_size(self, alerts: Sequence[Alert]) -> int:
@@ -25,7 +35,7 @@ class ConsoleSink:
 
     async def send(self, channel_id: int, alerts: Sequence[Alert], nonce: str) -> int:
         for alert in alerts:
-            self.out.write("\n🔔 " + plain_text(alert.story, self.label) + "\n")
+            self.out.write("\n🔔 " + plain_text(alert.story, self.label, self.topic_label) + "\n")
         self.out.flush()
         return next(self._ids)
 

@@ -34,7 +34,7 @@ from bot.errors import CivicAlertError, ConfigError
 from bot.settings import Settings
 
 if TYPE_CHECKING:
-    from bot.relevance import Gazetteer
+    from bot.relevance import Gazetteer, TopicCatalog
     from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -238,6 +238,16 @@ class CivicBot(commands.Bot):
         if self.services is None:
             return None
         return self.services.classifier.gazetteer
+
+    @property
+    def topics(self) -> TopicCatalog:
+        """The topic registry (config/topics.toml): the classifier's, else the config dir's."""
+        topics = getattr(getattr(self.services, "classifier", None), "topics", None)
+        if topics is not None:
+            return topics
+        from bot.relevance import load_topics
+
+        return load_topics(self.settings.config_dir)
 
     # -- lifecycle -------------------------------------------------------------------
     async def setup_hook(self) -> None:
