@@ -117,9 +117,7 @@ def parse_topics(
         unknown = sorted(item for item in wanted if known.resolve(item) is None)
         raise UserInputError(
             f"unknown topic(s) {unknown}",
-            user_message="Unknown topic. Choose one of: "
-            + ", ".join(t.label for t in known)
-            + ".",
+            user_message="Unknown topic. Choose one of: " + ", ".join(t.label for t in known) + ".",
         )
     return tuple(t for t in known.ids if t in ids)
 

@@ -104,7 +104,9 @@ class TopicCatalog:
     def suggest(self, current: str, limit: int = 25) -> list[TopicInfo]:
         """Topics whose id or label contains `current` (all of them for ""), at most `limit`."""
         needle = (current or "").casefold().strip()
-        found = [t for t in self.topics if needle in t.id.casefold() or needle in t.label.casefold()]
+        found = [
+            t for t in self.topics if needle in t.id.casefold() or needle in t.label.casefold()
+        ]
         return found[: max(0, limit)]
 
 

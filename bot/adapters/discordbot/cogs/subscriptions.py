@@ -36,7 +36,9 @@ if TYPE_CHECKING:
 AUTOCOMPLETE_MAX = 25  # Discord refuses more choices
 
 
-def topic_choices(interaction: discord.Interaction, current: str, *, with_all: bool) -> list[Choice[str]]:
+def topic_choices(
+    interaction: discord.Interaction, current: str, *, with_all: bool
+) -> list[Choice[str]]:
     """The bot's topics matching `current` (label → id), "All topics" first when asked; ≤ 25."""
     bot: CivicBot = interaction.client  # type: ignore[assignment]
     catalog = bot.topics
