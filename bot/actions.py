@@ -9,6 +9,10 @@ gets the same behaviour for free. Nothing here imports `discord`.
 Every function takes the pieces it needs (store, gazetteer, settings) explicitly, so callers
 and tests can see the dependencies; user mistakes are raised as `UserInputError` subclasses
 whose `user_message` is safe to show.
+
+Topics are data (config/topics.toml): functions that name topics take the `catalog`
+(bot.relevance's TopicCatalog; None = the configured default). "All topics" is stored as the
+wildcard ("*",), so a topic added to the config later reaches existing subscriptions.
 """
 
 from __future__ import annotations
@@ -25,7 +29,6 @@ from urllib.parse import urlsplit
 from bot.errors import FeedError, FeedExistsError, UnknownCityError, UnsafeURLError, UserInputError
 from bot.fanout import ALL, wants
 from bot.models import (
-    TOPIC_IDS,
     Destination,
     DestinationState,
     FeedConfig,
@@ -34,13 +37,12 @@ from bot.models import (
     Story,
     Subscription,
 )
-from bot.render import topic_label
+from bot.relevance.topics import ALL_TOPICS, TopicCatalog, load_topics
 
 if TYPE_CHECKING:
     from bot.ports import Storage
     from bot.settings import Settings
 
-TOPIC_LABELS: dict[str, str] = {t: topic_label(t) for t in TOPIC_IDS}  # one wording, render's
 MAX_QUERY_CHARS = 200  # longer queries are cut: FTS cost grows with terms, meaning does not
 MAX_GUILD_SUBSCRIPTIONS = 50  # each one multiplies outbox rows; a server needing more is unusual
 MAX_GUILD_FEEDS = 20  # a server's own feeds are polled by us; keep one server from hogging it
@@ -104,27 +106,37 @@ def city_suggestions(
     return out
 
 
-def parse_topics(value: str | Sequence[str] | None) -> tuple[str, ...]:
-    """None / "all" / "" → every topic; otherwise validated topic ids in canonical order."""
+def topic_catalog(catalog: TopicCatalog | None = None) -> TopicCatalog:
+    """`catalog`, or the configured one ($CIVIC_ALERTS_CONFIG_DIR or the repo's topics.toml)."""
+    return catalog if catalog is not None else load_topics()
+
+
+def parse_topics(
+    value: str | Sequence[str] | None, catalog: TopicCatalog | None = None
+) -> tuple[str, ...]:
+    """None / "" / "all" / "*" → ("*",) (every topic, also later ones); otherwise topic ids
+    (an id or a label, any case) validated against the catalog, in the catalog's order."""
     if value is None:
-        return TOPIC_IDS
+        return (ALL_TOPICS,)
     items = [value] if isinstance(value, str) else list(value)
     wanted = {item.strip() for item in items if item and item.strip()}
-    if not wanted or "all" in wanted:
-        return TOPIC_IDS
-    unknown = wanted - set(TOPIC_IDS)
-    if unknown:
+    if not wanted or wanted & {"all", ALL_TOPICS}:
+        return (ALL_TOPICS,)
+    known = topic_catalog(catalog)
+    ids = {known.resolve(item) for item in wanted}
+    if None in ids:
+        unknown = sorted(item for item in wanted if known.resolve(item) is None)
         raise UserInputError(
-            f"unknown topic(s) {sorted(unknown)}",
-            user_message="Unknown topic. Choose one of: " + ", ".join(TOPIC_LABELS.values()) + ".",
+            f"unknown topic(s) {unknown}",
+            user_message="Unknown topic. Choose one of: " + ", ".join(t.label for t in known) + ".",
         )
-    return tuple(t for t in TOPIC_IDS if t in wanted)
+    return tuple(t for t in known.ids if t in ids)
 
 
-def topics_text(topics: Sequence[str]) -> str:
-    if set(topics) >= set(TOPIC_IDS):
+def topics_text(topics: Sequence[str], catalog: TopicCatalog | None = None) -> str:
+    if ALL_TOPICS in topics:
         return "all topics"
-    return ", ".join(TOPIC_LABELS.get(t, t) for t in topics)
+    return ", ".join(topic_catalog(catalog).label(t) for t in topics)
 
 
 # ---------------------------------------------------------------------------- subscriptions
@@ -152,6 +164,7 @@ async def subscribe(
     city: str,
     topics: str | Sequence[str] | None = None,
     catchup_count: int = 3,
+    catalog: TopicCatalog | None = None,
 ) -> SubscribeResult:
     """Save (upsert) a subscription and queue a short catch-up through the outbox.
 
@@ -159,7 +172,7 @@ async def subscribe(
     delivered exactly once, survives a restart, and obeys the same rate limits.
     """
     found = resolve_city(gazetteer, city)
-    wanted = parse_topics(topics)
+    wanted = parse_topics(topics, catalog)
     if destination.group:  # a server/workspace: the limit counts all its places
         existing = await store.subscriptions(platform=destination.platform, group=destination.group)
     else:
@@ -225,9 +238,14 @@ async def list_subscriptions(
     platform: str | None = None,
     group: str | None = None,
     address: str | None = None,
+    catalog: TopicCatalog | None = None,
 ) -> list[SubscriptionView]:
     subs = await store.subscriptions(platform=platform, group=group, address=address)
-    return [SubscriptionView(s, city_label(gazetteer, s.city), topics_text(s.topics)) for s in subs]
+    catalog = topic_catalog(catalog)
+    return [
+        SubscriptionView(s, city_label(gazetteer, s.city), topics_text(s.topics, catalog))
+        for s in subs
+    ]
 
 
 async def subscribed_cities(
@@ -293,6 +311,7 @@ async def search(
     page: int = 0,
     page_size: int = 5,
     max_page_size: int = 10,
+    catalog: TopicCatalog | None = None,
 ) -> SearchPage:
     """One page of full-text results, best first. Asks for one extra row to know if more exist."""
     text = clean_query(query)
@@ -301,8 +320,8 @@ async def search(
     city_id: str | None = None
     if city:
         city_id = resolve_city(gazetteer, city).id if gazetteer is not None else city
-    if topic and topic != "all":
-        parse_topics(topic)
+    if topic and topic not in ("all", ALL_TOPICS):
+        topic = parse_topics(topic, catalog)[0]  # an id or a label → the id
     else:
         topic = None
     if days is not None:
@@ -321,11 +340,17 @@ async def search(
 
 
 async def latest(
-    store: Storage, gazetteer: GazetteerLike, city: str, *, topic: str | None = None, limit: int = 5
+    store: Storage,
+    gazetteer: GazetteerLike,
+    city: str,
+    *,
+    topic: str | None = None,
+    limit: int = 5,
+    catalog: TopicCatalog | None = None,
 ) -> tuple[str, list[Story]]:
     found = resolve_city(gazetteer, city)
-    if topic and topic != "all":
-        parse_topics(topic)
+    if topic and topic not in ("all", ALL_TOPICS):
+        topic = parse_topics(topic, catalog)[0]
     else:
         topic = None
     return found.label, list(await store.latest(found.id, topic=topic, limit=limit))
@@ -468,7 +493,12 @@ class StatusReport:
 
 
 async def status(
-    store: Storage, gazetteer: GazetteerLike, *, platform: str | None = None, group: str | None = None
+    store: Storage,
+    gazetteer: GazetteerLike,
+    *,
+    platform: str | None = None,
+    group: str | None = None,
+    catalog: TopicCatalog | None = None,
 ) -> StatusReport:
     """Pipeline health as a server sees it: are feeds polled, is the queue draining."""
     states = await store.feed_states()
@@ -478,7 +508,7 @@ async def status(
     checked = [s.last_checked for s in states if s.last_checked is not None]
     last_cycle = max(checked) if checked else None
     depth = await store.queue_depth()
-    subs = await list_subscriptions(store, gazetteer, platform=platform, group=group)
+    subs = await list_subscriptions(store, gazetteer, platform=platform, group=group, catalog=catalog)
     return StatusReport(
         feeds_total=len(states),
         feeds_failing=failing,

@@ -2,6 +2,8 @@
 
 Exit status: 0 when the command ran (a failing feed or an empty search is not a failure),
 2 for bad usage or configuration (with a one-line reason on stderr, never a traceback).
+Topic ids are data (config/topics.toml): `search --topic` is checked against the configured
+catalog and its help lists the catalog's ids; the console subscribes to every topic ("*").
 """
 
 from __future__ import annotations
@@ -21,16 +23,27 @@ from typing import TextIO
 
 from bot import __version__
 from bot.errors import CivicAlertError, ConfigError, UserInputError
-from bot.models import TOPIC_IDS, FeedConfig, SearchHit, Story
+from bot.models import FeedConfig, SearchHit, Story
 from bot.settings import Settings, load_feeds, load_settings
 
 DISPLAY_MAX_AGE_DAYS = 7
 
 
+def _topic_ids_help() -> str:
+    """The configured topic ids for --help; never fails (a bad config is reported later)."""
+    from bot.relevance import load_topics
+    from bot.settings import _config_dir
+
+    try:
+        return ", ".join(load_topics(_config_dir(os.environ)).ids)
+    except CivicAlertError:
+        return "see config/topics.toml"
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="civic-alerts",
-        description="Civic news alerts: immigration enforcement, troop deployments and sanctuary policy, per city.",
+        description="Civic news alerts per city, on the topics of config/topics.toml.",
     )
     p.add_argument("--version", action="version", version=f"civic-alerts {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -52,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     search = sub.add_parser("search", help="search stored stories (best first)")
     search.add_argument("query", nargs="*", help="words to look for; any text is safe")
     search.add_argument("--city", help="city id or name, e.g. chicago-il or 'Chicago, IL'")
-    search.add_argument("--topic", help=f"one of: {', '.join(TOPIC_IDS)}")
+    search.add_argument("--topic", help=f"a topic id or label, one of: {_topic_ids_help()}")
     search.add_argument("--since", type=float, metavar="DAYS", help="only stories from the last DAYS days")
     search.add_argument("--limit", type=int, default=10, metavar="N", help="at most N results (1–100, default 10)")
     db_opt(search)
@@ -193,6 +206,14 @@ async def _search(settings: Settings, args: argparse.Namespace) -> int:
     from bot.relevance import load_classifier
     from bot.store import Store
 
+    topic: str | None = None
+    if args.topic and args.topic not in ("all", "*"):
+        from bot.relevance import load_topics
+
+        catalog = load_topics(settings.config_dir)
+        topic = catalog.resolve(args.topic)
+        if topic is None:
+            raise UserInputError("bad topic", user_message=f"unknown topic {args.topic[:60]!r}; use one of {', '.join(catalog.ids)}")
     if args.limit < 1 or args.limit > 100:
         raise UserInputError("bad limit", user_message="--limit must be between 1 and 100")
     if args.since is not None and not (0 < args.since <= 36500):
@@ -204,8 +225,8 @@ async def _search(settings: Settings, args: argparse.Namespace) -> int:
         store = await Store.open(settings.db_path)
         try:
             page = await actions.search(
-                store, gazetteer, query, city=args.city, topic=args.topic, days=args.since,
-                page_size=args.limit, max_page_size=100,
+                store, gazetteer, query, city=args.city, topic=topic, days=args.since,
+                page_size=args.limit, max_page_size=100, catalog=load_classifier(settings.config_dir).topics,
             )
         except UnknownCityError:
             raise UserInputError(
@@ -295,17 +316,17 @@ def _run(settings: Settings) -> int:
 
 
 async def _console(settings: Settings) -> None:
-    from bot import actions
     from bot.adapters.console import CONSOLE, ConsoleSink
     from bot.app import open_app
+    from bot.relevance import ALL_TOPICS
 
     async with open_app(settings) as app:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, app.stop.set)
-        await app.store.subscribe(CONSOLE, "*", actions.parse_topics(None))
-        app.add_sink(ConsoleSink(label=app.city_label))
+        await app.store.subscribe(CONSOLE, "*", [ALL_TOPICS])
+        app.add_sink(ConsoleSink(label=app.city_label, topic_label=app.classifier.topics.label))
         app.start()
         print(f"civic-alerts: started {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; polling feeds…", file=sys.stderr)
         await app.stop.wait()

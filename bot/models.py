@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-TOPIC_IDS: tuple[str, ...] = ("immigration-enforcement", "national-guard", "sanctuary-policy")
-
 
 @dataclass(frozen=True, slots=True)
 class FeedConfig:
@@ -170,7 +168,7 @@ class Subscription:
     destination_id: int
     destination: Destination
     city: str
-    topics: tuple[str, ...]
+    topics: tuple[str, ...]  # topic ids, or ("*",): every topic, also ones added later
     paused: bool = False
     pause_reason: str | None = None
     created: datetime | None = None

@@ -4,6 +4,10 @@ Why separate from the Discord embed code: the console adapter and any future cha
 the same things (headline, short summary, where and what, who else reported it, why it
 matched); only the wrapping differs. Escaping is the adapter's job, since each platform's
 markup differs.
+
+Topic labels are not known here: they are data (config/topics.toml, bot.relevance's
+TopicCatalog), so callers pass `topic_label` (usually `catalog.label`) and these functions stay
+pure. Without one, an id is shown readably ("national-guard" → "National guard").
 """
 
 from __future__ import annotations
@@ -15,11 +19,6 @@ from bot.models import Story
 
 HEADLINE_MAX = 256
 SUMMARY_MAX = 350
-TOPIC_LABELS = {
-    "immigration-enforcement": "Immigration enforcement",
-    "national-guard": "National Guard / troops",
-    "sanctuary-policy": "Sanctuary policy",
-}
 STORY_REF_RE = re.compile(r"story #(\d+)\s*$")
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]?(?=\s)")
 
@@ -53,12 +52,17 @@ def summary(story: Story, limit: int = SUMMARY_MAX) -> str:
     return clip(text, limit)
 
 
-def topic_label(topic: str) -> str:
-    return TOPIC_LABELS.get(topic, topic.replace("-", " ").capitalize())
+def plain_topic(topic: str) -> str:
+    """The fallback label of a topic id: "national-guard" → "National guard"."""
+    return topic.replace("-", " ").capitalize()
 
 
-def where_topics(story: Story, label: Callable[[str], str] = lambda c: c) -> str:
-    """"Chicago, IL · Immigration enforcement"; `label` turns a city id into its display name."""
+def where_topics(
+    story: Story,
+    label: Callable[[str], str] = lambda c: c,
+    topic_label: Callable[[str], str] = plain_topic,
+) -> str:
+    """"Chicago, IL · Immigration enforcement"; `label` names a city id, `topic_label` a topic id."""
     places = ", ".join(label(c) for c in story.cities[:4])
     if len(story.cities) > 4:
         places += f" +{len(story.cities) - 4}"
@@ -94,12 +98,16 @@ def footer(story: Story) -> str:
     return f"{why_short(story)} · story #{story.id}"
 
 
-def plain_text(story: Story, label: Callable[[str], str] = lambda c: c) -> str:
+def plain_text(
+    story: Story,
+    label: Callable[[str], str] = lambda c: c,
+    topic_label: Callable[[str], str] = plain_topic,
+) -> str:
     """The whole alert as plain text (console, logs)."""
     lines = [headline(story), story.url]
     if story.summary:
         lines.append(summary(story))
-    lines.append(where_topics(story, label))
+    lines.append(where_topics(story, label, topic_label))
     lines.append(f"Source: {story.source} · {story.published:%Y-%m-%d %H:%M} UTC")
     extra = also_reported(story)
     if extra:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.models import Story
+from bot.relevance import load_topics
 from bot.render import (
     HEADLINE_MAX,
     STORY_REF_RE,
@@ -17,8 +18,8 @@ from bot.render import (
     footer,
     headline,
     plain_text,
+    plain_topic,
     summary,
-    topic_label,
     where_topics,
     why_short,
 )
@@ -104,16 +105,23 @@ def test_summary_quotes_after_the_stop_stay_with_the_sentence() -> None:
 
 
 def test_where_topics() -> None:
-    assert where_topics(STORY) == "chicago-il · Immigration enforcement, National Guard / troops"
+    topic = load_topics().label  # labels come from config/topics.toml
+    assert where_topics(STORY, topic_label=topic) == (
+        "chicago-il · Immigration enforcement, National Guard / troops"
+    )
     labels = {"chicago-il": "Chicago, IL"}
-    assert where_topics(STORY, lambda c: labels.get(c, c)) == (
+    assert where_topics(STORY, lambda c: labels.get(c, c), topic) == (
         "Chicago, IL · Immigration enforcement, National Guard / troops"
     )
     many = replace(STORY, cities=tuple(f"c{i}-il" for i in range(6)), topics=("sanctuary-policy",))
-    assert where_topics(many) == "c0-il, c1-il, c2-il, c3-il +2 · Sanctuary policy"
+    assert where_topics(many, topic_label=topic) == "c0-il, c1-il, c2-il, c3-il +2 · Sanctuary policy"
     assert where_topics(replace(STORY, cities=(), topics=())) == ""
-    assert where_topics(replace(STORY, cities=())) == "Immigration enforcement, National Guard / troops"
-    assert topic_label("new-topic-id") == "New topic id"
+    assert where_topics(replace(STORY, cities=()), topic_label=topic) == (
+        "Immigration enforcement, National Guard / troops"
+    )
+    # without a catalog (or for an id it no longer has), an id still reads as words
+    assert where_topics(replace(STORY, cities=())) == "Immigration enforcement, National guard"
+    assert plain_topic("new-topic-id") == "New topic id"
 
 
 def test_also_reported() -> None:
@@ -145,7 +153,7 @@ def test_footer_ends_with_story_ref(story_id: int) -> None:
 
 
 def test_plain_text_has_every_part() -> None:
-    text = plain_text(STORY, lambda c: "Chicago, IL")
+    text = plain_text(STORY, lambda c: "Chicago, IL", load_topics().label)
     lines = text.splitlines()
     assert lines[0] == STORY.title and lines[1] == STORY.url
     assert "Chicago, IL · Immigration enforcement" in text

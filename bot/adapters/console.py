@@ -1,4 +1,8 @@
-"""The console adapter: with no chat platform, alerts print to stdout through the same outbox."""
+"""The console adapter: with no chat platform, alerts print to stdout through the same outbox.
+
+Labels (city names, topic labels from config/topics.toml) are passed in, so this module reads
+no config itself.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from typing import TextIO
 
 from bot.delivery import DeliveryProblem, SinkLimits
 from bot.models import Alert, Destination
-from bot.render import plain_text
+from bot.render import plain_text, plain_topic
 
 CONSOLE = Destination(platform="console", address="stdout", name="console")
 
@@ -23,9 +27,11 @@ class ConsoleSink:
         self,
         out: TextIO | None = None,
         label: Callable[[str], str] = lambda c: c,
+        topic_label: Callable[[str], str] = plain_topic,
     ) -> None:
         self.out = out or sys.stdout
         self.label = label
+        self.topic_label = topic_label
         # References unique across runs: an edit is keyed by (destination, reference), and this
         # destination outlives the process, so a counter restarting at 1 would reach old rows.
         self._run = f"{time.time_ns():x}"
@@ -36,7 +42,7 @@ class ConsoleSink:
 
     async def send(self, destination: Destination, alerts: Sequence[Alert], key: str) -> str:
         for alert in alerts:
-            self.out.write("\n🔔 " + plain_text(alert.story, self.label) + "\n")
+            self.out.write("\n🔔 " + plain_text(alert.story, self.label, self.topic_label) + "\n")
         self.out.flush()
         return f"{self._run}-{next(self._ids)}"
 

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from bot.models import Match
 from bot.relevance.places import Gazetteer, PlaceFinder, load_places_config, tokens_for
-from bot.relevance.topics import TopicRules, load_topic_rules
+from bot.relevance.topics import TopicCatalog, TopicRules, load_topic_rules
 
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 MAX_SUMMARY_CHARS = 4000
@@ -41,6 +41,11 @@ class Classifier:
     @property
     def topic_ids(self) -> tuple[str, ...]:
         return self.rules.ids
+
+    @property
+    def topics(self) -> TopicCatalog:
+        """The topics this classifier assigns: ids, labels, order (from topics.toml)."""
+        return self.rules.catalog
 
     def classify(self, title: str, summary: str, *, default_city: str | None = None) -> Match:
         title = strip_source_suffix(title or "")

@@ -17,12 +17,21 @@ A topic fires when its score reaches its ``threshold`` (default 2) and it is not
 Lists may name shared lists defined under ``[lists]`` with ``"@name"``; a term containing
 ``{STATE}`` expands to one term per US state name ("{STATE} Guard" → "Texas Guard", …).
 Term syntax: see bot.relevance.text.
+
+Topic ids, labels and their order are data too: ``TopicCatalog`` (``load_topics(config_dir)``,
+or ``Classifier.topics``) is the one registry every command, help text and alert label reads,
+so a topic added to topics.toml reaches ``/subscribe``, ``/help`` and alerts without code. A
+subscription to every topic stores the wildcard ``ALL_TOPICS`` ("*"), not today's ids, so a
+topic added later reaches it too.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +51,95 @@ US_STATE_NAMES: tuple[str, ...] = (
 )  # fmt: skip
 
 MASK = "mask"
+ALL_TOPICS = "*"  # a subscription's topics == (ALL_TOPICS,): every topic, today's and later ones
+_REPO_CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
+
+
+@dataclass(frozen=True, slots=True)
+class TopicInfo:
+    """What users see of a topic: its id (stored), label (shown) and optional description."""
+
+    id: str
+    label: str
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TopicCatalog:
+    """The topics of one config, in topics.toml order. Unknown ids still get a readable label."""
+
+    topics: tuple[TopicInfo, ...]
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(t.id for t in self.topics)
+
+    def __iter__(self) -> Iterator[TopicInfo]:
+        return iter(self.topics)
+
+    def __len__(self) -> int:
+        return len(self.topics)
+
+    def __contains__(self, topic_id: object) -> bool:
+        return any(t.id == topic_id for t in self.topics)
+
+    def get(self, topic_id: str) -> TopicInfo | None:
+        return next((t for t in self.topics if t.id == topic_id), None)
+
+    def label(self, topic_id: str) -> str:
+        """ "Immigration enforcement"; "All topics" for the wildcard; a removed id readably."""
+        if topic_id == ALL_TOPICS:
+            return "All topics"
+        info = self.get(topic_id)
+        return info.label if info is not None else topic_id.replace("-", " ").capitalize()
+
+    def resolve(self, text: str) -> str | None:
+        """A topic id from its id or its label, case-insensitively (what a user may type)."""
+        needle = " ".join((text or "").split()).casefold()
+        for t in self.topics:
+            if needle in (t.id.casefold(), t.label.casefold()):
+                return t.id
+        return None
+
+    def suggest(self, current: str, limit: int = 25) -> list[TopicInfo]:
+        """Topics whose id or label contains `current` (all of them for ""), at most `limit`."""
+        needle = (current or "").casefold().strip()
+        found = [
+            t for t in self.topics if needle in t.id.casefold() or needle in t.label.casefold()
+        ]
+        return found[: max(0, limit)]
+
+
+def _catalog(specs: list[TopicSpec]) -> TopicCatalog:
+    return TopicCatalog(tuple(TopicInfo(s.id, s.label, s.description) for s in specs))
+
+
+_TOPICS_CACHE: dict[tuple[Path, float], TopicCatalog] = {}
+_TOPICS_LOCK = threading.Lock()
+
+
+def topics_file(config_dir: Path | None = None) -> Path:
+    """config_dir/topics.toml, else the repo's (as load_classifier falls back)."""
+    if config_dir is None:
+        env = os.environ.get("CIVIC_ALERTS_CONFIG_DIR")
+        config_dir = Path(env) if env else _REPO_CONFIG_DIR
+    path = Path(config_dir) / "topics.toml"
+    return path if path.exists() else _REPO_CONFIG_DIR / "topics.toml"
+
+
+def load_topics(config_dir: Path | None = None) -> TopicCatalog:
+    """The topic catalog of a config dir (cached per file and mtime; the same rules as the
+    classifier's, so ids and labels always agree). Default: $CIVIC_ALERTS_CONFIG_DIR or the repo's."""
+    path = topics_file(config_dir).resolve()
+    try:
+        key = (path, path.stat().st_mtime)
+    except OSError:
+        key = (path, 0.0)
+    with _TOPICS_LOCK:
+        cached = _TOPICS_CACHE.get(key)
+        if cached is None:
+            cached = _TOPICS_CACHE[key] = load_topic_rules(path).catalog
+        return cached
 
 
 @dataclass(slots=True)
@@ -56,6 +154,7 @@ class TopicSpec:
     id: str
     label: str
     threshold: int
+    description: str = ""
     strong: list[str] = field(default_factory=list)
     weak: list[str] = field(default_factory=list)
     block: list[str] = field(default_factory=list)
@@ -76,6 +175,7 @@ class TopicRules:
     def __init__(self, specs: list[TopicSpec], masks: list[str]) -> None:
         self.specs = specs
         self.ids = tuple(s.id for s in specs)
+        self.catalog = _catalog(specs)
         self._index = {s.id: i for i, s in enumerate(specs)}
         self.lexicon = Lexicon()
         for m in masks:
@@ -265,6 +365,8 @@ def load_topic_rules(path: Path) -> TopicRules:
             raise ConfigError(f"{path}: topic #{n + 1} has no id")
         if tid in seen:
             raise ConfigError(f"{path}: topic {tid!r} defined twice")
+        if tid == ALL_TOPICS or tid == "all":
+            raise ConfigError(f"{path}: topic id {tid!r} is reserved (it means every topic)")
         seen.add(tid)
         where = f"topic {tid!r}"
         thr = int(t.get("threshold", 2))
@@ -272,6 +374,7 @@ def load_topic_rules(path: Path) -> TopicRules:
             id=tid,
             label=str(t.get("label", tid)),
             threshold=thr,
+            description=str(t.get("description", "")),
             strong=_expand(t.get("strong"), lists, f"{where}.strong"),
             weak=_expand(t.get("weak"), lists, f"{where}.weak"),
             block=_expand(t.get("block"), lists, f"{where}.block"),

@@ -24,6 +24,7 @@ from bot.errors import (
     TransientDeliveryError,
 )
 from bot.models import Alert, Story
+from bot.relevance import load_topics
 from tests.adapters.conftest import ALERTS, GUILD_ID, NO_EMBEDS
 from tests.adapters.fakeapi import FakeDiscordAPI
 
@@ -59,7 +60,11 @@ def alert(n: int, s: Story | None = None, channel_id: int = ALERTS) -> Alert:
 
 def test_alert_embed_shape() -> None:
     s = story(7, outlets=("WBEZ", "Block Club Chicago", "Chicago Sun-Times"))
-    embed = E.alert_embed(s, city_label=lambda c: "Chicago, IL" if c == "chicago-il" else c)
+    embed = E.alert_embed(
+        s,
+        city_label=lambda c: "Chicago, IL" if c == "chicago-il" else c,
+        topic_label=load_topics().label,
+    )
     assert embed.title == "ICE agents detain two in Pilsen"
     assert embed.url == "https://news.example/a"
     assert "Agents came at dawn." in (embed.description or "")

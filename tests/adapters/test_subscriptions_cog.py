@@ -60,7 +60,7 @@ async def test_subscribe_saves_confirms_ephemerally_and_queues_catchup(
     assert reply["allowed_mentions"] == {"parse": []}
     subs = await store.subscriptions(guild_id=GUILD_ID)
     assert [(s.channel_id, s.city) for s in subs] == [(ALERTS, "chicago-il")]
-    assert len(subs[0].topics) == 3  # all topics by default
+    assert subs[0].topics == ("*",)  # all topics by default, also ones added later
     assert await store.queue_depth() - before == 3  # catch-up through the outbox, capped at 3
 
 

@@ -10,7 +10,6 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.models import TOPIC_IDS
 from bot.relevance import Classifier
 
 
@@ -54,7 +53,7 @@ class Report:
 def evaluate(clf: Classifier, rows: list[dict]) -> Report:
     rep = Report(n=len(rows))
     a_tp = a_fp = a_fn = 0
-    t_counts = {t: [0, 0, 0] for t in TOPIC_IDS}
+    t_counts = {t: [0, 0, 0] for t in clf.topics.ids}
     r_correct = r_pred = r_exp = 0
     for row in rows:
         m = clf.classify(row["title"], row.get("summary", ""), default_city=row.get("default_city"))
@@ -69,7 +68,7 @@ def evaluate(clf: Classifier, rows: list[dict]) -> Report:
         elif exp_topics:
             a_fn += 1
             rep.errors.append(f"alert FN {rid}: {row['title']!r} expected {sorted(exp_topics)}")
-        for t in TOPIC_IDS:
+        for t in clf.topics.ids:
             e, g = t in exp_topics, t in got_topics
             if e and g:
                 t_counts[t][0] += 1

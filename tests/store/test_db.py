@@ -200,3 +200,25 @@ async def test_version_1_rows_are_carried_over_to_destinations(db_path: Path) ->
         ]
     finally:
         await store.close()
+
+
+async def test_migration_002_turns_all_three_topics_into_the_wildcard(db_path: Path) -> None:
+    """A version-1 subscription listing the three original topics meant "all topics"."""
+    conn = sqlite3.connect(db_path)
+    for version, _name, sql in _migrations():
+        if version == 1:
+            conn.executescript(f"BEGIN;\n{sql}\nPRAGMA user_version = 1;\nCOMMIT;")
+    all_three = '["national-guard", "immigration-enforcement", "sanctuary-policy"]'
+    rows = [(10, "chicago-il", all_three), (11, "chicago-il", '["national-guard"]'),
+            (12, "chicago-il", '["immigration-enforcement", "sanctuary-policy"]')]
+    conn.executemany(
+        "INSERT INTO subscriptions(guild_id, channel_id, city, topics, created) VALUES (1, ?, ?, ?, 0)", rows
+    )
+    conn.commit()
+    conn.close()
+    store = await Store.open(db_path)
+    try:
+        subs = {int(s.destination.address): s.topics for s in await store.subscriptions()}
+    finally:
+        await store.close()
+    assert subs == {10: ("*",), 11: ("national-guard",), 12: ("immigration-enforcement", "sanctuary-policy")}

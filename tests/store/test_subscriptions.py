@@ -188,3 +188,32 @@ async def test_unsubscribing_one_city_keeps_alerts_another_subscription_wants(st
     assert [a.story.title for a in await store.due_alerts()] == ["ICE detains 3 on the Chicago-Cicero border"]
     assert await store.unsubscribe(dest(1, 100), CICERO) is True
     assert await store.due_alerts() == []
+
+
+async def test_wildcard_subscription_gets_every_topic_even_one_added_later(store: Store) -> None:
+    """("*",) is "all topics": a topic the config gains later ("curfew") reaches it too."""
+    await store.subscribe(dest(1, 100), CHI, ["*"])
+    await store.subscribe(dest(1, 200), CHI, [IMM])
+    await save(store, 
+        "f",
+        [
+            (article("ICE detains 2 in Chicago bakery"), match((IMM,), (CHI,))),
+            (article("Chicago sets a youth curfew downtown"), match(("curfew",), (CHI,))),
+        ],
+    )
+    due = await store.due_alerts()
+    assert sorted(a.story.title for a in due if ch(a) == 100) == [
+        "Chicago sets a youth curfew downtown",
+        "ICE detains 2 in Chicago bakery",
+    ]
+    assert [a.story.title for a in due if ch(a) == 200] == ["ICE detains 2 in Chicago bakery"]
+
+
+async def test_unsubscribing_keeps_alerts_a_wildcard_subscription_wants(store: Store) -> None:
+    await store.subscribe(dest(1, 100), CHI, ["curfew"])
+    await store.subscribe(dest(1, 100), CICERO, ["*"])
+    await save(store, 
+        "f", [(article("Curfew on the Chicago-Cicero border"), match(("curfew",), (CHI, CICERO)))]
+    )
+    assert await store.unsubscribe(dest(1, 100), CHI) is True
+    assert [a.story.title for a in await store.due_alerts()] == ["Curfew on the Chicago-Cicero border"]

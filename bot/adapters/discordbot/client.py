@@ -36,7 +36,7 @@ from bot.settings import Settings
 if TYPE_CHECKING:
     from bot.app import App
     from bot.ports import Storage
-    from bot.relevance import Gazetteer
+    from bot.relevance import Gazetteer, TopicCatalog
 
 log = logging.getLogger(__name__)
 
@@ -245,6 +245,15 @@ class CivicBot(commands.Bot):
                 "app not open", user_message="I'm still starting up; try again in a moment."
             )
         return self.app.gazetteer
+
+    @property
+    def topics(self) -> TopicCatalog:
+        """The topic registry (config/topics.toml): the classifier's, else the config dir's."""
+        if self.app is not None:
+            return self.app.classifier.topics
+        from bot.relevance import load_topics
+
+        return load_topics(self.settings.config_dir)
 
     # -- lifecycle -------------------------------------------------------------------
     async def setup_hook(self) -> None:

@@ -35,6 +35,7 @@ INFO_COLOUR = discord.Colour(0x2C3E50)
 NO_MENTIONS = discord.AllowedMentions.none()
 
 CityLabeler = Callable[[str], str]
+TopicLabeler = Callable[[str], str]  # topic id → label; the bot passes its TopicCatalog.label
 
 
 def clip(text: str, limit: int) -> str:
@@ -65,25 +66,34 @@ def safe_url(url: str | None) -> str | None:
     return None
 
 
-def _labeler(city_label: CityLabeler | None) -> CityLabeler:
-    """A city-id → label function that never raises (an unknown id shows as itself)."""
+def _labeler(
+    city_label: CityLabeler | None, fallback: Callable[[str], str] = lambda i: i
+) -> CityLabeler:
+    """An id → label function that never raises (an unknown id shows as `fallback(id)`)."""
 
     def label(city_id: str) -> str:
         if city_label is None:
-            return city_id
+            return fallback(city_id)
         try:
             return city_label(city_id)
         except Exception:
-            return city_id
+            return fallback(city_id)
 
     return label
 
 
-def alert_embed(story: Story, *, city_label: CityLabeler | None = None) -> discord.Embed:
+def alert_embed(
+    story: Story,
+    *,
+    city_label: CityLabeler | None = None,
+    topic_label: TopicLabeler | None = None,
+) -> discord.Embed:
     """One alert: headline → story link, summary, where/topics, outlets, published, why + id."""
     summary = inert(render.summary(story))
     lines = [summary] if summary else []
-    where = render.where_topics(story, _labeler(city_label))
+    where = render.where_topics(
+        story, _labeler(city_label), _labeler(topic_label, fallback=render.plain_topic)
+    )
     if where:
         lines.append(f"📍 {inert(where)}")
     source_line = f"Source: {inert(story.source)}" if story.source else ""
@@ -113,9 +123,12 @@ def alert_embed(story: Story, *, city_label: CityLabeler | None = None) -> disco
 
 
 def alert_embeds(
-    alerts: Sequence[Alert], *, city_label: CityLabeler | None = None
+    alerts: Sequence[Alert],
+    *,
+    city_label: CityLabeler | None = None,
+    topic_label: TopicLabeler | None = None,
 ) -> list[discord.Embed]:
-    return [alert_embed(a.story, city_label=city_label) for a in alerts]
+    return [alert_embed(a.story, city_label=city_label, topic_label=topic_label) for a in alerts]
 
 
 def batch_size(embeds: Sequence[discord.Embed]) -> int:

@@ -76,7 +76,9 @@ class DiscordSink:
         return city.label if city is not None else city_id
 
     def render(self, alerts: Sequence[Alert]) -> list[discord.Embed]:
-        return E.alert_embeds(alerts, city_label=self._city_label)
+        return E.alert_embeds(
+            alerts, city_label=self._city_label, topic_label=self.bot.topics.label
+        )
 
     async def _ready(self) -> None:
         if self.bot.is_ready():

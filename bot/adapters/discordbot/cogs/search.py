@@ -5,6 +5,7 @@ buttons belong to, so paging needs no server-side session table; custom ids are 
 ("civic:search:prev"/"next") and discord.py routes a click to the View stored for that
 message. Searches defer first: FTS over a large archive can take longer than Discord's 3 s.
 Only the person who searched may page (a public result is shared, its buttons are not).
+Topic filters are autocompleted from the bot's TopicCatalog (config/topics.toml).
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
-from discord.app_commands import Choice
 from discord.ext import commands
 
 from bot import actions
 from bot.adapters.discordbot import embeds as E
-from bot.adapters.discordbot.cogs.subscriptions import city_autocomplete
+from bot.adapters.discordbot.cogs.subscriptions import (
+    city_autocomplete,
+    topic_filter_autocomplete,
+)
 from bot.adapters.discordbot.replies import send, within_budget
 
 if TYPE_CHECKING:
@@ -27,9 +30,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TOPIC_FILTER_CHOICES: list[Choice[str]] = [
-    Choice(name=label, value=topic) for topic, label in actions.TOPIC_LABELS.items()
-]
 PREV_ID = "civic:search:prev"
 NEXT_ID = "civic:search:next"
 VIEW_TIMEOUT = 600.0
@@ -108,6 +108,7 @@ class SearchView(discord.ui.View):
             days=self.days,
             page=max(0, self.page.page + delta),
             page_size=self.bot.settings.search_page_size,
+            catalog=self.bot.topics,
         )
         self._sync_buttons()
         await interaction.response.edit_message(
@@ -152,30 +153,32 @@ class Search(commands.Cog):
         days="Only stories from the last N days",
         public="Show the results to everyone in the channel (default: only you)",
     )
-    @app_commands.choices(topic=TOPIC_FILTER_CHOICES)
-    @app_commands.autocomplete(city=city_autocomplete)
+    @app_commands.autocomplete(city=city_autocomplete, topic=topic_filter_autocomplete)
     async def search(
         self,
         interaction: discord.Interaction,
         query: app_commands.Range[str, 1, 2000],
         city: app_commands.Range[str, 1, 100] | None = None,
-        topic: Choice[str] | None = None,
+        topic: app_commands.Range[str, 1, 100] | None = None,
         days: app_commands.Range[int, 1, 3650] | None = None,
         public: bool = False,
     ) -> None:
         await interaction.response.defer(ephemeral=not public, thinking=True)
-        topic_id = topic.value if topic is not None else None
         page = await actions.search(
             self.bot.store,
             self.bot.gazetteer,
             query,
             city=city,
-            topic=topic_id,
+            topic=topic,
             days=days,
             page=0,
             page_size=self.bot.settings.search_page_size,
+            catalog=self.bot.topics,
         )
-        filters = self._filters_text(city, topic, days)
+        topic_id = actions.parse_topics(topic, self.bot.topics)[0] if topic else None
+        if topic_id == "*":
+            topic_id = None
+        filters = self._filters_text(city, topic_id, days)
         embed = search_embed(page, filters=filters)
         if page.has_more:
             view = SearchView(
@@ -200,7 +203,7 @@ class Search(commands.Cog):
                 embed=embed, ephemeral=not public, allowed_mentions=E.NO_MENTIONS
             )
 
-    def _filters_text(self, city: str | None, topic: Choice[str] | None, days: int | None) -> str:
+    def _filters_text(self, city: str | None, topic: str | None, days: int | None) -> str:
         parts = []
         if city:
             label = (
@@ -210,7 +213,7 @@ class Search(commands.Cog):
             )
             parts.append(E.plain(label)[:100])
         if topic is not None:
-            parts.append(topic.name)
+            parts.append(E.plain(self.bot.topics.label(topic))[:100])
         if days:
             parts.append(f"last {days} days")
         return " · ".join(parts)
@@ -218,25 +221,22 @@ class Search(commands.Cog):
     @app_commands.command(name="latest", description="The latest stories about a city.")
     @app_commands.guild_only()
     @app_commands.describe(city="The city, e.g. Chicago, IL", topic="Only stories on this topic")
-    @app_commands.choices(topic=TOPIC_FILTER_CHOICES)
-    @app_commands.autocomplete(city=city_autocomplete)
+    @app_commands.autocomplete(city=city_autocomplete, topic=topic_filter_autocomplete)
     async def latest(
         self,
         interaction: discord.Interaction,
         city: app_commands.Range[str, 1, 100],
-        topic: Choice[str] | None = None,
+        topic: app_commands.Range[str, 1, 100] | None = None,
     ) -> None:
+        catalog = self.bot.topics
         label, stories = await within_budget(
             interaction,
             actions.latest(
-                self.bot.store,
-                self.bot.require_gazetteer(),
-                city,
-                topic=topic.value if topic is not None else None,
-                limit=5,
+                self.bot.store, self.bot.require_gazetteer(), city, topic=topic, limit=5, catalog=catalog
             ),
         )
-        title = f"Latest: {label}" + (f" · {topic.name}" if topic is not None else "")
+        topic_id = actions.parse_topics(topic, catalog)[0] if topic else "*"
+        title = f"Latest: {label}" + (f" · {catalog.label(topic_id)}" if topic_id != "*" else "")
         if not stories:
             embed = E.info_embed(title, "No stories yet. New ones arrive as feeds are polled.")
         else:

@@ -3,6 +3,8 @@
 Why /status exists: when alerts stop, an organizer's first question is "is it the bot, the
 feeds, or our channel?" — polled feeds, failing feeds, the last cycle, the outbox depth and
 this server's paused subscriptions answer that without anyone reading logs.
+/help names the topics of the bot's TopicCatalog (config/topics.toml), so it never lists a
+topic the bot does not have, or misses one the operator added.
 """
 
 from __future__ import annotations
@@ -21,14 +23,16 @@ from bot.adapters.discordbot.sink import PLATFORM
 
 if TYPE_CHECKING:
     from bot.adapters.discordbot.client import CivicBot
+    from bot.relevance import TopicCatalog
 
-HELP_TEXT = """\
-I post alerts about **immigration enforcement**, **National Guard / troop deployments** and \
-**sanctuary policy** news for the cities you follow, one message per story, with the outlets \
-that reported it.
+HELP_TEMPLATE = """\
+I post news alerts for the cities you follow, one message per story, with the outlets \
+that reported it. Topics:
+{topics}
 
 **Set up** (needs *Manage Channels*)
-`/subscribe city:` — follow a city in this (or another) channel; optional `topics:`. \
+`/subscribe city:` — follow a city in this (or another) channel; optional `topics:` \
+(default: all topics, including any added later). \
 You get a short catch-up of the latest stories.
 `/unsubscribe city:` — stop. `/subscriptions` — what this server follows, and whether any \
 channel is paused.
@@ -48,6 +52,17 @@ alert channels. Alerts never ping anyone.
 """
 
 
+def help_text(catalog: TopicCatalog) -> str:
+    """The /help text, naming every topic of the config (label, and its description if any)."""
+    lines: list[str] = []
+    for topic in catalog:
+        line = f"• **{E.inert(topic.label)}**"
+        if topic.description:
+            line += f" — {E.inert(topic.description)}"
+        lines.append(line)
+    return HELP_TEMPLATE.format(topics="\n".join(lines))
+
+
 class Status(commands.Cog):
     """Health and help."""
 
@@ -64,7 +79,11 @@ class Status(commands.Cog):
         report = await within_budget(
             interaction,
             actions.status(
-                self.bot.store, self.bot.require_gazetteer(), platform=PLATFORM, group=str(interaction.guild_id)
+                self.bot.store,
+                self.bot.require_gazetteer(),
+                platform=PLATFORM,
+                group=str(interaction.guild_id),
+                catalog=self.bot.topics,
             ),
         )
         await send(interaction, embed=status_embed(report))
@@ -72,7 +91,7 @@ class Status(commands.Cog):
     @app_commands.command(name="help", description="What this bot does and how to use it.")
     async def help(self, interaction: discord.Interaction) -> None:
         await interaction.response.send_message(
-            embed=E.info_embed("civic-alert-bot", HELP_TEXT),
+            embed=E.info_embed("civic-alert-bot", help_text(self.bot.topics)),
             ephemeral=True,
             allowed_mentions=E.NO_MENTIONS,
         )

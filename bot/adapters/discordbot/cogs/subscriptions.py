@@ -5,6 +5,10 @@ that matter are enforced here, not only advertised: `default_permissions` merely
 command in Discord's UI (and a server can override it), so `has_permissions` runs on every
 call; and before saving we check that the *bot* can post embeds in the target channel, so a
 subscription never silently fails later.
+
+Topic options are autocompleted from the bot's TopicCatalog (config/topics.toml), not fixed
+choices: a topic added to the config is offered without code or a command re-sync, and what
+a user types is still validated by bot.actions.
 """
 
 from __future__ import annotations
@@ -30,10 +34,33 @@ from bot.adapters.discordbot.sink import PLATFORM, destination
 if TYPE_CHECKING:
     from bot.adapters.discordbot.client import CivicBot
 
-TOPIC_CHOICES: list[Choice[str]] = [
-    Choice(name="All topics", value="all"),
-    *(Choice(name=label, value=topic) for topic, label in actions.TOPIC_LABELS.items()),
-]
+AUTOCOMPLETE_MAX = 25  # Discord refuses more choices
+
+
+def topic_choices(
+    interaction: discord.Interaction, current: str, *, with_all: bool
+) -> list[Choice[str]]:
+    """The bot's topics matching `current` (label → id), "All topics" first when asked; ≤ 25."""
+    bot: CivicBot = interaction.client  # type: ignore[assignment]
+    catalog = bot.topics
+    choices = [Choice(name="All topics", value="all")] if with_all else []
+    choices += [
+        Choice(name=t.label[:100], value=t.id[:100])
+        for t in catalog.suggest((current or "")[:100], limit=AUTOCOMPLETE_MAX)
+    ]
+    return choices[:AUTOCOMPLETE_MAX]
+
+
+async def topics_autocomplete(interaction: discord.Interaction, current: str) -> list[Choice[str]]:
+    """For /subscribe: "All topics" and every topic of the config."""
+    return topic_choices(interaction, current, with_all=True)
+
+
+async def topic_filter_autocomplete(
+    interaction: discord.Interaction, current: str
+) -> list[Choice[str]]:
+    """For /search and /latest: one topic of the config (leave it empty for every topic)."""
+    return topic_choices(interaction, current, with_all=False)
 
 
 async def city_autocomplete(interaction: discord.Interaction, current: str) -> list[Choice[str]]:
@@ -77,16 +104,15 @@ class Subscriptions(commands.Cog):
     @app_commands.checks.has_permissions(manage_channels=True)
     @app_commands.describe(
         city="The city to follow, e.g. Chicago, IL (pick from the list)",
-        topics="Which topics to alert on (default: all topics)",
+        topics="Which topic to alert on (default: all topics, including ones added later)",
         channel="Where to post the alerts (default: this channel)",
     )
-    @app_commands.choices(topics=TOPIC_CHOICES)
-    @app_commands.autocomplete(city=city_autocomplete)
+    @app_commands.autocomplete(city=city_autocomplete, topics=topics_autocomplete)
     async def subscribe(
         self,
         interaction: discord.Interaction,
         city: app_commands.Range[str, 1, 100],
-        topics: Choice[str] | None = None,
+        topics: app_commands.Range[str, 1, 100] | None = None,
         channel: discord.TextChannel | None = None,
     ) -> None:
         target_id = channel.id if channel is not None else interaction.channel_id
@@ -107,13 +133,14 @@ class Subscriptions(commands.Cog):
                 self.bot.require_gazetteer(),
                 destination=destination(interaction.guild_id, target_id),
                 city=city,
-                topics=topics.value if topics is not None else None,
+                topics=topics,
                 catchup_count=self.bot.settings.catchup_count,
+                catalog=self.bot.topics,
             ),
         )
         lines = [
             f"✅ {where} will get alerts for **{E.inert(result.city_label)}** "
-            f"({actions.topics_text(result.subscription.topics)})."
+            f"({actions.topics_text(result.subscription.topics, self.bot.topics)})."
         ]
         if result.catchup_queued:
             self.bot.wake_delivery()
@@ -203,7 +230,11 @@ class Subscriptions(commands.Cog):
         views = await within_budget(
             interaction,
             actions.list_subscriptions(
-                self.bot.store, self.bot.require_gazetteer(), platform=PLATFORM, group=str(interaction.guild_id)
+                self.bot.store,
+                self.bot.require_gazetteer(),
+                platform=PLATFORM,
+                group=str(interaction.guild_id),
+                catalog=self.bot.topics,
             ),
         )
         if not views:
