@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tests.conftest import PROJECT_ROOT
 from tests.feedserver import FeedServer
+from tests.store.helpers import raw_rows
 
 
 async def _read_until(stream: asyncio.StreamReader, needle: str, timeout: float) -> str:
@@ -22,6 +23,20 @@ async def _read_until(stream: asyncio.StreamReader, needle: str, timeout: float)
                 break
             seen += line.decode()
     return seen
+
+
+async def _outbox_idle(db: Path, timeout: float) -> tuple[int, int]:
+    """Wait until the running service has marked every queued alert sent; (sent, total) rows.
+
+    Read with a separate connection, as any second process would: the service keeps running.
+    """
+    sql = "SELECT COALESCE(SUM(status = 'sent'), 0), COUNT(*) FROM deliveries"
+    async with asyncio.timeout(timeout):
+        while True:
+            sent, total = raw_rows(db, sql)[0]
+            if total and sent == total:
+                return int(sent), int(total)
+            await asyncio.sleep(0.1)
 
 
 async def test_console_mode_prints_a_matching_alert_once_and_stops_cleanly(tmp_path: Path) -> None:
@@ -52,7 +67,8 @@ async def test_console_mode_prints_a_matching_alert_once_and_stops_cleanly(tmp_p
             assert "https://bc.test/bp" in out and "utm_source" not in out
             assert "Chicago, IL" in out and "Immigration enforcement" in out
             assert "Matched:" in out
-            await asyncio.sleep(2)  # more ticks: nothing is printed twice
+            # the alert's row is marked sent (not merely printed): no later drain may print it again
+            assert await _outbox_idle(tmp_path / "db.sqlite3", 20) == (1, 1)
         finally:
             proc.send_signal(signal.SIGTERM)
             rest, err = await asyncio.wait_for(proc.communicate(), 20)

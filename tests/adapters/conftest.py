@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import discord
 import pytest
 
 from bot.adapters.discordbot.client import CivicBot, configure_api_base
-from bot.models import Article, FeedConfig, Match
+from bot.adapters.discordbot.sink import PLATFORM, destination
+from bot.models import Article, Destination, FeedConfig, Match, Subscription
 from bot.settings import Settings
 from bot.store import Store
 from tests.adapters.fakeapi import APP_ID, BOT_ID, OWNER_ID, FakeDiscordAPI, user_payload
+from tests.store.helpers import save
 
 GUILD_ID = 1
 ALERTS = 10  # the bot can post here
@@ -43,6 +45,55 @@ ADMIN_PERMS = P(manage_channels=True, manage_guild=True, view_channel=True, send
 MEMBER_PERMS = P(view_channel=True, send_messages=True, read_message_history=True)
 
 _ids = itertools.count(500_000_000_000_000_001)
+
+
+def chan(channel_id: int, guild_id: int = GUILD_ID) -> Destination:
+    """The store's destination for a channel of the test guild."""
+    return destination(guild_id, channel_id)
+
+
+async def guild_subscriptions(store: Store, guild_id: int = GUILD_ID) -> list[Subscription]:
+    """The subscriptions of one test server, as the cogs see them."""
+    return await store.subscriptions(platform=PLATFORM, group=str(guild_id))
+
+
+def channel_ids(subs: Sequence[Subscription]) -> list[int]:
+    return [int(s.destination.address) for s in subs]
+
+
+async def pause(store: Store, channel_id: int, reason: str) -> None:
+    """What the delivery worker does on a 403: pause the channel's destination."""
+    dest_id = await store.destination_id(chan(channel_id))
+    assert dest_id is not None, f"channel {channel_id} has no destination row"
+    await store.pause_destination(dest_id, reason)
+
+
+async def seed_articles(store: Store, items: Sequence[tuple[Article, Match]]) -> None:
+    """Save articles through the story assembler, as the poller does."""
+    await save(store, FEED_URL, items)
+
+
+@dataclass
+class CogApp:
+    """What the cogs use of `bot.app.App`, over the test's real store and classifier.
+
+    Why not a full App: the cog tests drive no poller, scheduler or worker pool; the store,
+    the gazetteer and the delivery wake-up are the whole surface the cogs touch. `wakes`
+    counts wake-ups so a test can check that queued alerts were pushed out.
+    """
+
+    settings: Settings
+    store: Store
+    classifier: Any
+    guild_fetcher: Any = None  # None: /feeds add opens a one-off fetcher with the same rule
+    wakes: int = 0
+
+    @property
+    def gazetteer(self) -> Any:
+        return self.classifier.gazetteer
+
+    def wake_delivery(self) -> None:
+        self.wakes += 1
 
 
 def channel_payload(
@@ -324,8 +375,8 @@ async def bot(
     """A logged-in CivicBot (HTTP only, no gateway) with the test guild in its cache."""
     old_base = discord.http.Route.BASE
     configure_api_base(api.base)
-    services = SimpleNamespace(settings=settings, store=store, classifier=classifier, worker=None)
-    client = CivicBot(settings, services=services, open_resources=False)
+    app = CogApp(settings=settings, store=store, classifier=classifier)
+    client = CivicBot(settings, app=app, open_resources=False)  # type: ignore[arg-type]
     await client.login(
         "fake"
     )  # GET /users/@me, /oauth2/applications/@me; runs setup_hook (loads cogs)

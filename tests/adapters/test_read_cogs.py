@@ -17,9 +17,11 @@ from tests.adapters.conftest import (
     GUILD_ID,
     MEMBER_PERMS,
     article,
+    chan,
     interaction_payload,
     invoke,
     option,
+    seed_articles,
 )
 from tests.adapters.fakeapi import FakeDiscordAPI, user_payload
 from tests.feedserver import FeedServer
@@ -57,8 +59,8 @@ def texts(reply: dict[str, Any]) -> str:
 
 
 async def seed(store: Store, n: int) -> None:
-    await store.save_articles(
-        "http://127.0.0.1:1/test-feed.xml",
+    await seed_articles(
+        store,
         [
             article(
                 i,
@@ -179,8 +181,8 @@ async def test_latest_lists_newest_stories(
 async def test_status_shows_queue_and_this_servers_subscriptions(
     bot: CivicBot, api: FakeDiscordAPI, store: Store
 ) -> None:
-    await store.subscribe(GUILD_ID, 10, "chicago-il", ("immigration-enforcement",))
-    await store.subscribe(999, 10_000, "boston-ma", ("immigration-enforcement",))  # another server
+    await store.subscribe(chan(10), "chicago-il", ("immigration-enforcement",))
+    await store.subscribe(chan(10_000, 999), "boston-ma", ("immigration-enforcement",))  # another server
     await seed(store, 2)
     await invoke(bot, interaction_payload("status"))
     text = texts(api.interaction_replies()[-1])

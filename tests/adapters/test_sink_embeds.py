@@ -17,6 +17,7 @@ import pytest
 from bot import render
 from bot.adapters.discordbot import embeds as E
 from bot.adapters.discordbot.client import CivicBot
+from bot.delivery import DeliveryProblem, ProblemKind
 from bot.errors import (
     ChannelGoneError,
     ForbiddenDeliveryError,
@@ -25,7 +26,7 @@ from bot.errors import (
 )
 from bot.models import Alert, Story
 from bot.relevance import load_topics
-from tests.adapters.conftest import ALERTS, GUILD_ID, NO_EMBEDS
+from tests.adapters.conftest import ALERTS, GUILD_ID, NO_EMBEDS, chan
 from tests.adapters.fakeapi import FakeDiscordAPI
 
 HOSTILE = "@everyone @here <@&123456789012345678> <@123456789012345678> [click](http://evil.example) **bold** `x`"
@@ -55,7 +56,8 @@ def story(
 
 
 def alert(n: int, s: Story | None = None, channel_id: int = ALERTS) -> Alert:
-    return Alert(delivery_id=n, channel_id=channel_id, guild_id=GUILD_ID, story=s or story(n))
+    # destination_id is the store's row id; the sink never reads it (these alerts have no row)
+    return Alert(delivery_id=n, destination_id=channel_id, destination=chan(channel_id), story=s or story(n))
 
 
 def test_alert_embed_shape() -> None:
@@ -139,8 +141,8 @@ async def test_send_posts_one_message_with_nonce_and_no_mentions(
     bot: CivicBot, api: FakeDiscordAPI
 ) -> None:
     s = story(9, title=HOSTILE)
-    message_id = await bot.sink.send(
-        ALERTS, [alert(1, s), alert(2, story(10))], "ca0123456789abcdef"
+    message_ref = await bot.sink.send(
+        chan(ALERTS), [alert(1, s), alert(2, story(10))], "ca0123456789abcdef"
     )
     posts = api.calls("POST", rf"/channels/{ALERTS}/messages$")
     assert len(posts) == 1
@@ -149,16 +151,16 @@ async def test_send_posts_one_message_with_nonce_and_no_mentions(
     assert body["nonce"] == "ca0123456789abcdef" and body["enforce_nonce"] is True
     assert len(body["embeds"]) == 2
     assert "@everyone" not in body["embeds"][0]["title"]
-    assert int(api.messages[ALERTS][0]["id"]) == message_id
+    assert api.messages[ALERTS][0]["id"] == message_ref  # the reference is the message id, as text
 
 
 async def test_edit_rerenders_every_embed_without_mentions(
     bot: CivicBot, api: FakeDiscordAPI
 ) -> None:
-    message_id = await bot.sink.send(ALERTS, [alert(1), alert(2, story(2))], "n1")
+    message_ref = await bot.sink.send(chan(ALERTS), [alert(1), alert(2, story(2))], "n1")
     joined = story(2, outlets=("WBEZ", "Block Club Chicago"))
-    await bot.sink.edit(ALERTS, message_id, [alert(1), alert(2, joined)])
-    patch = api.calls("PATCH", rf"/channels/{ALERTS}/messages/{message_id}$")[0].body
+    await bot.sink.edit(chan(ALERTS), message_ref, [alert(1), alert(2, joined)])
+    patch = api.calls("PATCH", rf"/channels/{ALERTS}/messages/{message_ref}$")[0].body
     assert patch["allowed_mentions"] == {"parse": []}
     assert len(patch["embeds"]) == 2
     assert "Also reported by Block Club Chicago" in patch["embeds"][1]["description"]
@@ -167,13 +169,23 @@ async def test_edit_rerenders_every_embed_without_mentions(
 async def test_edit_of_a_deleted_message_is_not_an_error(
     bot: CivicBot, api: FakeDiscordAPI
 ) -> None:
-    await bot.sink.edit(ALERTS, 123456, [alert(1)])  # fake answers 404 code 10008
+    sent = await bot.sink.send(chan(ALERTS), [alert(2)], "n1")
+    await bot.sink.edit(chan(ALERTS), "123456", [alert(1)])  # fake answers 404 code 10008: no raise
+    patches = api.calls("PATCH", rf"/channels/{ALERTS}/messages/")
+    assert [p.path for p in patches] == [f"/channels/{ALERTS}/messages/123456"]  # it did try
+    assert [m["id"] for m in api.messages[ALERTS]] == [sent]  # nothing re-posted in its place
+    assert len(api.calls("POST", r"/channels/\d+/messages$")) == 1
+
+    # any other 404 on an edit is not swallowed: an unknown channel still reads as gone
+    api.fail("PATCH", rf"/channels/{ALERTS}/messages/", 404, {"message": "Unknown Channel", "code": 10003})
+    with pytest.raises(ChannelGoneError):
+        await bot.sink.edit(chan(ALERTS), sent, [alert(2)])
 
 
 async def test_find_sent_reads_story_ids_from_footers(bot: CivicBot, api: FakeDiscordAPI) -> None:
-    first = await bot.sink.send(ALERTS, [alert(1, story(21)), alert(2, story(22))], "n1")
-    second = await bot.sink.send(ALERTS, [alert(3, story(23))], "n2")
-    found = await bot.sink.find_sent(ALERTS, [21, 23, 99])
+    first = await bot.sink.send(chan(ALERTS), [alert(1, story(21)), alert(2, story(22))], "n1")
+    second = await bot.sink.send(chan(ALERTS), [alert(3, story(23))], "n2")
+    found = await bot.sink.find_sent(chan(ALERTS), [21, 23, 99])
     assert found == {21: first, 23: second}
 
 
@@ -203,7 +215,7 @@ async def test_send_maps_http_outcomes(
     # a 429 without a Via header is what discord.py does not retry itself: the worker must wait
     api.fail("POST", r"/channels/\d+/messages$", status, body, headers=headers)
     with pytest.raises(expected) as info:
-        await bot.sink.send(ALERTS, [alert(1)], "n")
+        await bot.sink.send(chan(ALERTS), [alert(1)], "n")
     if expected is RateLimitedError:
         assert info.value.retry_after == pytest.approx(2.5)
 
@@ -216,7 +228,7 @@ async def test_forbidden_names_the_missing_permission(bot: CivicBot, api: FakeDi
         {"message": "Missing Permissions", "code": 50013},
     )
     with pytest.raises(ForbiddenDeliveryError) as info:
-        await bot.sink.send(NO_EMBEDS, [alert(1, channel_id=NO_EMBEDS)], "n")
+        await bot.sink.send(chan(NO_EMBEDS), [alert(1, channel_id=NO_EMBEDS)], "n")
     assert info.value.missing == ("Embed Links",)
 
 
@@ -224,7 +236,7 @@ async def test_channel_not_in_cache_is_gone_once_discord_confirms(
     bot: CivicBot, api: FakeDiscordAPI
 ) -> None:
     with pytest.raises(ChannelGoneError):
-        await bot.sink.send(999_999, [alert(1, channel_id=999_999)], "n")
+        await bot.sink.send(chan(999_999), [alert(1, channel_id=999_999)], "n")
     assert [r.path for r in api.calls("GET", r"^/channels/")] == [
         "/channels/999999"
     ]  # asked, got 404 10003
@@ -237,22 +249,24 @@ async def test_unavailable_guild_is_transient_not_gone(bot: CivicBot, api: FakeD
     assert guild is not None
     guild.unavailable = True
     with pytest.raises(TransientDeliveryError):
-        await bot.sink.send(999_999, [alert(1, channel_id=999_999)], "n")
+        await bot.sink.send(chan(999_999), [alert(1, channel_id=999_999)], "n")
 
 
 async def test_notify_problem_posts_once_in_a_channel_the_bot_can_use(
     bot: CivicBot, api: FakeDiscordAPI
 ) -> None:
-    await bot.sink.notify_problem(
-        GUILD_ID, NO_EMBEDS, "I can't post alerts in <#11>: missing Embed Links @everyone"
-    )
+    # the missing names are words the adapter shows: even hostile ones must not ping anyone
+    problem = DeliveryProblem(ProblemKind.FORBIDDEN, ("Embed Links @everyone",), "forbidden")
+    await bot.sink.notify_problem(chan(NO_EMBEDS), problem)
     posts = api.calls("POST", r"/channels/\d+/messages$")
     assert len(posts) == 1
     assert (
         posts[0].path == f"/channels/{ALERTS}/messages"
     )  # not the broken channel, not the hidden one
     assert posts[0].body["allowed_mentions"] == {"parse": []}
-    assert "@everyone" not in posts[0].body["embeds"][0]["description"]
+    description = posts[0].body["embeds"][0]["description"]
+    assert f"<#{NO_EMBEDS}>" in description and "missing Embed Links" in description  # the adapter words it
+    assert "@everyone" not in description
 
 
 def test_no_mentions_object_is_none() -> None:

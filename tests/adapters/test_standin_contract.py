@@ -19,10 +19,11 @@ import pytest
 
 from bot.adapters.discordbot import sync
 from bot.adapters.discordbot.client import CivicBot
+from bot.adapters.discordbot.sink import destination
 from bot.models import Alert, FeedConfig, Story
 from bot.settings import Settings
 from bot.store import Store
-from tests.adapters.conftest import article
+from tests.adapters.conftest import CogApp, article, seed_articles
 
 
 @pytest.fixture
@@ -44,12 +45,10 @@ async def live(tmp_path: Path, classifier: Any) -> AsyncIterator[SimpleNamespace
             discord_token=standin.token,
             discord_api_base=standin.api_base,
         )
-        services = SimpleNamespace(
-            settings=settings, store=store, classifier=classifier, worker=None
-        )
+        app = CogApp(settings=settings, store=store, classifier=classifier)
 
         def factory() -> CivicBot:
-            return CivicBot(settings, services=services, open_resources=False)
+            return CivicBot(settings, app=app, open_resources=False)  # type: ignore[arg-type]
 
         async with connected_client(standin, client_factory=factory) as bot:
             await sync.sync_dev_guild(bot, int(guild.id))
@@ -82,9 +81,8 @@ async def test_command_registration_is_accepted(live: SimpleNamespace) -> None:
 async def test_every_command_answers_with_valid_bodies(live: SimpleNamespace) -> None:
     s, gid, owner = live.standin, int(live.guild.id), int(live.guild.owner_id)
     alerts = live.channels["alerts"]
-    await live.store.save_articles(
-        "http://127.0.0.1:1/test-feed.xml",
-        [article(i, f"ICE raid {i} in Pilsen @everyone", hours_ago=i) for i in range(1, 13)],
+    await seed_articles(
+        live.store, [article(i, f"ICE raid {i} in Pilsen @everyone", hours_ago=i) for i in range(1, 13)]
     )
     calls: list[tuple[str, dict[str, Any]]] = [
         ("subscribe", {"city": "chicago-il", "topics": "all"}),
@@ -116,10 +114,7 @@ async def test_every_command_answers_with_valid_bodies(live: SimpleNamespace) ->
 
 async def test_search_pages_through_buttons(live: SimpleNamespace) -> None:
     s, gid, owner = live.standin, int(live.guild.id), int(live.guild.owner_id)
-    await live.store.save_articles(
-        "http://127.0.0.1:1/test-feed.xml",
-        [article(i, f"ICE raid {i} in Pilsen", hours_ago=i) for i in range(1, 13)],
-    )
+    await seed_articles(live.store, [article(i, f"ICE raid {i} in Pilsen", hours_ago=i) for i in range(1, 13)])
     handle = await s.invoke_slash(
         gid, live.channels["alerts"], owner, "search", {"query": "ICE raid", "public": True}
     )
@@ -137,8 +132,8 @@ async def test_ten_huge_alerts_are_accepted_as_sent(live: SimpleNamespace) -> No
     huge = [
         Alert(
             delivery_id=i,
-            channel_id=live.channels["alerts"],
-            guild_id=int(live.guild.id),
+            destination_id=1,  # not a stored row: the sink only reads `destination`
+            destination=destination(int(live.guild.id), live.channels["alerts"]),
             story=Story(
                 id=i,
                 title="@everyone " + "T" * 600,
@@ -159,7 +154,7 @@ async def test_ten_huge_alerts_are_accepted_as_sent(live: SimpleNamespace) -> No
     while remaining:
         n = sink.batch_size(remaining)
         assert 1 <= n <= 10
-        await sink.send(live.channels["alerts"], remaining[:n], f"nonce{len(remaining)}")
+        await sink.send(huge[0].destination, remaining[:n], f"nonce{len(remaining)}")
         remaining = remaining[n:]
     posted = [e for m in live.standin.messages(live.channels["alerts"]) for e in m["embeds"]]
     assert len(posted) == 12

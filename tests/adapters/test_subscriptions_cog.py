@@ -18,10 +18,15 @@ from tests.adapters.conftest import (
     MEMBER_PERMS,
     NO_EMBEDS,
     article,
+    chan,
+    channel_ids,
     channel_option,
+    guild_subscriptions,
     interaction_payload,
     invoke,
     option,
+    pause,
+    seed_articles,
 )
 from tests.adapters.fakeapi import FakeDiscordAPI
 
@@ -42,10 +47,7 @@ def reply_text(reply: dict) -> str:
 
 
 async def seed(store: Store, n: int = 5) -> None:
-    await store.save_articles(
-        "http://127.0.0.1:1/test-feed.xml",
-        [article(i, f"ICE raid number {i} in Pilsen", hours_ago=i) for i in range(1, n + 1)],
-    )
+    await seed_articles(store, [article(i, f"ICE raid number {i} in Pilsen", hours_ago=i) for i in range(1, n + 1)])
 
 
 async def test_subscribe_saves_confirms_ephemerally_and_queues_catchup(
@@ -58,8 +60,8 @@ async def test_subscribe_saves_confirms_ephemerally_and_queues_catchup(
     assert reply["flags"] & EPHEMERAL
     assert "Chicago, IL" in reply["content"] and "<#10>" in reply["content"]
     assert reply["allowed_mentions"] == {"parse": []}
-    subs = await store.subscriptions(guild_id=GUILD_ID)
-    assert [(s.channel_id, s.city) for s in subs] == [(ALERTS, "chicago-il")]
+    subs = await guild_subscriptions(store)
+    assert [(s.destination, s.city) for s in subs] == [(chan(ALERTS), "chicago-il")]
     assert subs[0].topics == ("*",)  # all topics by default, also ones added later
     assert await store.queue_depth() - before == 3  # catch-up through the outbox, capped at 3
 
@@ -73,7 +75,7 @@ async def test_subscribe_with_one_topic_and_free_text_city(
             "subscribe", [option("city", "Chicago, IL"), option("topics", "national-guard")]
         ),
     )
-    subs = await store.subscriptions(guild_id=GUILD_ID)
+    subs = await guild_subscriptions(store)
     assert subs[0].city == "chicago-il" and subs[0].topics == ("national-guard",)
     assert "National Guard" in only_reply(api)["content"]
 
@@ -88,7 +90,7 @@ async def test_member_without_manage_channels_is_refused(
     reply = only_reply(api)
     assert reply["flags"] & EPHEMERAL
     assert "Manage Channels" in reply["content"]
-    assert await store.subscriptions(guild_id=GUILD_ID) == []
+    assert await guild_subscriptions(store) == []
 
 
 async def test_missing_embed_links_in_current_channel_is_named(
@@ -102,7 +104,7 @@ async def test_missing_embed_links_in_current_channel_is_named(
     reply = only_reply(api)
     assert reply["flags"] & EPHEMERAL
     assert "Embed Links" in reply["content"] and "Send Messages" not in reply["content"]
-    assert await store.subscriptions(guild_id=GUILD_ID) == []
+    assert await guild_subscriptions(store) == []
 
 
 async def test_missing_permissions_in_another_channel_are_computed_from_cache(
@@ -115,7 +117,7 @@ async def test_missing_permissions_in_another_channel_are_computed_from_cache(
     )
     assert "Embed Links" in only_reply(api)["content"]
     assert "<#11>" in only_reply(api)["content"]
-    assert await store.subscriptions(guild_id=GUILD_ID) == []
+    assert await guild_subscriptions(store) == []
 
 
 async def test_hidden_channel_names_view_channel(
@@ -142,8 +144,8 @@ async def test_subscribe_to_another_channel(
             resolved=resolved,
         ),
     )
-    subs = await store.subscriptions(guild_id=GUILD_ID)
-    assert [s.channel_id for s in subs] == [ALERTS]
+    subs = await guild_subscriptions(store)
+    assert channel_ids(subs) == [ALERTS]
 
 
 async def test_unknown_city_gets_its_user_message(
@@ -180,9 +182,9 @@ async def test_city_autocomplete_returns_at_most_25_labelled_choices(
 
 
 async def test_unsubscribe_and_list(bot: CivicBot, api: FakeDiscordAPI, store: Store) -> None:
-    await store.subscribe(GUILD_ID, ALERTS, "chicago-il", ("immigration-enforcement",))
-    await store.subscribe(GUILD_ID, NO_EMBEDS, "los-angeles-ca", ("national-guard",))
-    await store.pause_channel(NO_EMBEDS, "missing Embed Links")
+    await store.subscribe(chan(ALERTS), "chicago-il", ("immigration-enforcement",))
+    await store.subscribe(chan(NO_EMBEDS), "los-angeles-ca", ("national-guard",))
+    await pause(store, NO_EMBEDS, "missing Embed Links")
     await invoke(bot, interaction_payload("subscriptions"))
     text = reply_text(only_reply(api))
     assert "Chicago, IL" in text and "Los Angeles, CA" in text
@@ -191,7 +193,7 @@ async def test_unsubscribe_and_list(bot: CivicBot, api: FakeDiscordAPI, store: S
     api.requests.clear()
     await invoke(bot, interaction_payload("unsubscribe", [option("city", "chicago-il")]))
     assert "no longer gets alerts" in only_reply(api)["content"]
-    assert [s.city for s in await store.subscriptions(guild_id=GUILD_ID)] == ["los-angeles-ca"]
+    assert [s.city for s in await guild_subscriptions(store)] == ["los-angeles-ca"]
 
     api.requests.clear()
     await invoke(bot, interaction_payload("unsubscribe", [option("city", "chicago-il")]))
@@ -201,28 +203,28 @@ async def test_unsubscribe_and_list(bot: CivicBot, api: FakeDiscordAPI, store: S
 async def test_unsubscribe_needs_manage_channels(
     bot: CivicBot, api: FakeDiscordAPI, store: Store
 ) -> None:
-    await store.subscribe(GUILD_ID, ALERTS, "chicago-il", ("immigration-enforcement",))
+    await store.subscribe(chan(ALERTS), "chicago-il", ("immigration-enforcement",))
     await invoke(
         bot,
         interaction_payload("unsubscribe", [option("city", "chicago-il")], user_perms=MEMBER_PERMS),
     )
     assert "Manage Channels" in only_reply(api)["content"]
-    assert len(await store.subscriptions(guild_id=GUILD_ID)) == 1
+    assert len(await guild_subscriptions(store)) == 1
 
 
 async def test_paused_channel_resumes_when_permissions_are_fixed(
     bot: CivicBot, store: Store
 ) -> None:
     """A role/channel update event re-checks paused channels: fixed ones resume, others stay."""
-    await store.subscribe(GUILD_ID, ALERTS, "chicago-il", ("immigration-enforcement",))
-    await store.subscribe(GUILD_ID, NO_EMBEDS, "chicago-il", ("immigration-enforcement",))
-    await store.pause_channel(ALERTS, "missing Embed Links")
-    await store.pause_channel(NO_EMBEDS, "missing Embed Links")
+    await store.subscribe(chan(ALERTS), "chicago-il", ("immigration-enforcement",))
+    await store.subscribe(chan(NO_EMBEDS), "chicago-il", ("immigration-enforcement",))
+    await pause(store, ALERTS, "missing Embed Links")
+    await pause(store, NO_EMBEDS, "missing Embed Links")
     events = bot.get_cog("GuildEvents")
     guild = bot.get_guild(GUILD_ID)
     assert events is not None and guild is not None
     assert await events.resume_if_fixed(guild, None) == 1  # type: ignore[attr-defined]
-    paused = {s.channel_id: s.paused for s in await store.subscriptions(guild_id=GUILD_ID)}
+    paused = {int(s.destination.address): s.paused for s in await guild_subscriptions(store)}
     assert paused == {
         ALERTS: False,
         NO_EMBEDS: True,
@@ -230,12 +232,12 @@ async def test_paused_channel_resumes_when_permissions_are_fixed(
 
 
 async def test_channel_delete_event_removes_its_subscriptions(bot: CivicBot, store: Store) -> None:
-    await store.subscribe(GUILD_ID, ALERTS, "chicago-il", ("immigration-enforcement",))
-    await store.subscribe(GUILD_ID, NO_EMBEDS, "chicago-il", ("immigration-enforcement",))
+    await store.subscribe(chan(ALERTS), "chicago-il", ("immigration-enforcement",))
+    await store.subscribe(chan(NO_EMBEDS), "chicago-il", ("immigration-enforcement",))
     channel = bot.get_channel(NO_EMBEDS)
     events = bot.get_cog("GuildEvents")
     await events.on_guild_channel_delete(channel)  # type: ignore[union-attr]
-    assert [s.channel_id for s in await store.subscriptions(guild_id=GUILD_ID)] == [ALERTS]
+    assert channel_ids(await guild_subscriptions(store)) == [ALERTS]
 
 
 async def test_slow_work_is_deferred_then_answered_by_follow_up(
@@ -249,7 +251,7 @@ async def test_slow_work_is_deferred_then_answered_by_follow_up(
     followups = api.calls("POST", r"^/webhooks/\d+/tok\d+$")
     assert len(followups) == 1 and "Chicago, IL" in followups[0].body["content"]
     assert followups[0].body["allowed_mentions"] == {"parse": []}
-    assert len(await store.subscriptions(guild_id=GUILD_ID)) == 1
+    assert len(await guild_subscriptions(store)) == 1
 
 
 async def test_fast_work_answers_without_deferring(bot: CivicBot, api: FakeDiscordAPI) -> None:
@@ -264,7 +266,7 @@ async def test_subscription_cap_refuses_new_but_allows_updates(
 
     cities = [c.id for c in bot.gazetteer.cities[:MAX_GUILD_SUBSCRIPTIONS]]
     for city in cities:
-        await store.subscribe(GUILD_ID, ALERTS, city, ("national-guard",))
+        await store.subscribe(chan(ALERTS), city, ("national-guard",))
     await invoke(bot, interaction_payload("subscribe", [option("city", "boise-id")]))
     assert "the limit is" in only_reply(api)["content"]
     api.requests.clear()
@@ -272,28 +274,28 @@ async def test_subscription_cap_refuses_new_but_allows_updates(
         bot, interaction_payload("subscribe", [option("city", cities[0])])
     )  # an update is fine
     assert "will get alerts" in only_reply(api)["content"]
-    assert len(await store.subscriptions(guild_id=GUILD_ID)) == MAX_GUILD_SUBSCRIPTIONS
+    assert len(await guild_subscriptions(store)) == MAX_GUILD_SUBSCRIPTIONS
 
 
 async def test_resubscribing_a_paused_channel_resumes_its_held_alerts(
     bot: CivicBot, api: FakeDiscordAPI, store: Store
 ) -> None:
-    import time
-
     await seed(store, 2)
     await invoke(
         bot, interaction_payload("subscribe", [option("city", "chicago-il")])
     )  # 2 catch-up rows
     held = [a.delivery_id for a in await store.due_alerts()]
     assert len(held) == 2
-    await store.pause_channel(ALERTS, "forbidden: missing Embed Links")
-    await store.mark_retry(held, at=time.time() + 900, error="403")  # what the worker does on 403
+    await pause(store, ALERTS, "forbidden: missing Embed Links")
+    await store.mark_retry(held, at=store.clock.now() + 900, error="403")  # what the worker does on 403
     assert await store.due_alerts() == []
 
+    wakes = bot.app.wakes  # type: ignore[union-attr]
     await invoke(
         bot, interaction_payload("subscribe", [option("city", "chicago-il")])
     )  # perms fixed
-    assert not (await store.subscriptions(guild_id=GUILD_ID))[0].paused
+    assert not (await guild_subscriptions(store))[0].paused
+    assert bot.app.wakes > wakes  # type: ignore[union-attr]  # the worker is told: no wait for the interval
     assert sorted(a.delivery_id for a in await store.due_alerts()) == sorted(
         held
     )  # due now, not in 15 min

@@ -19,25 +19,27 @@ import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 
 import discord
 import pytest
 
 from bot import actions
-from bot.adapters.console import ConsoleSink
+from bot.adapters.console import CONSOLE, ConsoleSink
 from bot.adapters.discordbot.client import CivicBot, configure_api_base
 from bot.relevance import Classifier, load_classifier, load_topics
 from bot.settings import Settings
 from bot.store import Store
 from tests.adapters.conftest import (
     ALERTS,
-    GUILD_ID,
+    CogApp,
     article,
+    chan,
     guild_payload,
+    guild_subscriptions,
     interaction_payload,
     invoke,
     option,
+    seed_articles,
 )
 from tests.adapters.fakeapi import FakeDiscordAPI
 from tests.conftest import PROJECT_ROOT
@@ -75,13 +77,11 @@ def curfew_classifier(curfew_config: Path) -> Classifier:
 async def curfew_bot(
     api: FakeDiscordAPI, store: Store, settings: Settings, curfew_classifier: Classifier
 ) -> AsyncIterator[CivicBot]:
-    """Like the `bot` fixture, but its services carry the classifier of the curfew config."""
+    """Like the `bot` fixture, but its app carries the classifier of the curfew config."""
     old_base = discord.http.Route.BASE
     configure_api_base(api.base)
-    services = SimpleNamespace(
-        settings=settings, store=store, classifier=curfew_classifier, worker=None
-    )
-    client = CivicBot(settings, services=services, open_resources=False)
+    app = CogApp(settings=settings, store=store, classifier=curfew_classifier)
+    client = CivicBot(settings, app=app, open_resources=False)  # type: ignore[arg-type]
     await client.login("fake")
     client._connection._add_guild_from_data(guild_payload())
     client._ready.set()
@@ -189,20 +189,18 @@ async def test_subscribe_offers_the_new_topic_and_alerts_are_labelled(
             "subscribe", [option("city", "evanston-il"), option("topics", "curfews")]
         ),
     )
-    subs = {s.city: s.topics for s in await store.subscriptions(guild_id=GUILD_ID)}
+    subs = {s.city: s.topics for s in await guild_subscriptions(store)}
     assert subs == {"chicago-il": ("curfew",), "evanston-il": ("curfew",)}
 
     # labelled: a curfew story reaches the subscription; the embed and the console say "Curfews"
-    await store.save_articles(
-        "http://127.0.0.1:1/test-feed.xml", [article(1, CURFEW_HEADLINE, topics=("curfew",))]
-    )
-    alerts = [a for a in await store.due_alerts() if a.channel_id == ALERTS]
+    await seed_articles(store, [article(1, CURFEW_HEADLINE, topics=("curfew",))])
+    alerts = [a for a in await store.due_alerts() if a.destination == chan(ALERTS)]
     assert [a.story.title for a in alerts] == [CURFEW_HEADLINE]
     (embed,) = curfew_bot.sink.render(alerts)
     assert "Chicago, IL · Curfews" in (embed.description or "")
     out = io.StringIO()
     console = ConsoleSink(out, label=lambda c: "Chicago, IL", topic_label=curfew_bot.topics.label)
-    await console.send(0, alerts, "nonce")
+    await console.send(CONSOLE, alerts, "key")
     assert "Chicago, IL · Curfews" in out.getvalue()
 
 
@@ -211,11 +209,9 @@ async def test_all_topics_subscription_gets_the_new_topic(
 ) -> None:
     await invoke(curfew_bot, interaction_payload("subscribe", [option("city", "chicago-il")]))
     assert "(all topics)" in api.interaction_replies()[-1]["content"]
-    (sub,) = await store.subscriptions(guild_id=GUILD_ID)
+    (sub,) = await guild_subscriptions(store)
     assert sub.topics == ("*",)
-    await store.save_articles(
-        "http://127.0.0.1:1/test-feed.xml", [article(1, CURFEW_HEADLINE, topics=("curfew",))]
-    )
+    await seed_articles(store, [article(1, CURFEW_HEADLINE, topics=("curfew",))])
     assert [a.story.title for a in await store.due_alerts()] == [CURFEW_HEADLINE]
 
 
@@ -239,9 +235,7 @@ async def test_help_search_and_latest_list_the_new_topic(
         (callback,) = api.callbacks()
         assert callback["data"]["choices"] == [{"name": "Curfews", "value": "curfew"}]
 
-    await store.save_articles(
-        "http://127.0.0.1:1/test-feed.xml", [article(1, CURFEW_HEADLINE, topics=("curfew",))]
-    )
+    await seed_articles(store, [article(1, CURFEW_HEADLINE, topics=("curfew",))])
     api.requests.clear()
     await invoke(
         curfew_bot,

@@ -174,6 +174,48 @@ class World:
                     ids.append(int(match.group(1)))
         return ids
 
+    @property
+    def db_path(self) -> Path:
+        return self.tmp / "e2e.sqlite3"
+
+    def pending(self, channel: str | None = None) -> int:
+        """Undelivered alerts plus unmade edits in the bot's outbox (of one channel, or all).
+
+        Read from the database file with a separate connection while the bot process runs: the
+        same count as `store.queue_depth()`, narrowed to one channel's destination.
+        """
+        from tests.store.helpers import raw_rows
+
+        sql = (
+            "SELECT count(*) FROM deliveries d JOIN destinations dest ON dest.id = d.destination_id "
+            "WHERE (d.status <> 'sent' OR d.edit_pending = 1) AND dest.platform = 'discord' "
+            "AND (? IS NULL OR dest.address = ?)"
+        )
+        address = str(self.channels[channel]) if channel is not None else None
+        return int(raw_rows(self.db_path, sql, (address, address))[0][0])  # type: ignore[arg-type]
+
+    async def outbox_idle(self, channel: str | None = None, seconds: float = 20.0) -> None:
+        """Until nothing is left to post or edit (in `channel`): no later message can appear."""
+        deadline = asyncio.get_running_loop().time() + seconds
+        while self.pending(channel):
+            if asyncio.get_running_loop().time() > deadline:
+                pytest.fail(
+                    f"outbox not idle after {seconds}s ({self.pending(channel)} left"
+                    f"{f' for #{channel}' if channel else ''}); bot log:\n{self.bot.log_tail()}"
+                )
+            await asyncio.sleep(0.1)
+
+    def destination_row(self, channel: str) -> tuple[int, int] | None:
+        """(paused, notified) of a channel's destination row, None before it has one."""
+        from tests.store.helpers import raw_rows
+
+        rows = raw_rows(
+            self.db_path,
+            "SELECT paused, notified FROM destinations WHERE platform = 'discord' AND address = ?",
+            (str(self.channels[channel]),),
+        )
+        return (int(rows[0][0]), int(rows[0][1])) if rows else None  # type: ignore[call-overload]
+
     def assert_clean(self) -> None:
         assert self.standin.violations == [], [str(v) for v in self.standin.violations]
         assert self.standin.errors == [], self.standin.errors

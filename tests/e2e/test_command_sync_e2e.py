@@ -17,6 +17,16 @@ from tests.e2e.conftest import BotProcess, bot_env, write_feeds_file
 pytestmark = [pytest.mark.e2e]
 
 
+async def wait_for_log(bot: BotProcess, text: str, timeout: float) -> None:
+    """Until the running process's log (this start's part) contains `text`."""
+    try:
+        async with asyncio.timeout(timeout):
+            while text not in bot.log_path.read_text("utf-8", "replace").rsplit("===== start #", 1)[-1]:
+                await asyncio.sleep(0.1)
+    except TimeoutError:
+        pytest.fail(f"no {text!r} in the bot's log:\n{bot.log_tail()}")
+
+
 async def test_global_commands_synced_once_across_restarts(tmp_path: Path) -> None:
     from tests.feedserver import FeedServer
     from tests.standin import DiscordStandIn
@@ -34,7 +44,9 @@ async def test_global_commands_synced_once_across_restarts(tmp_path: Path) -> No
             for start in (1, 2):
                 await bot.start()
                 await standin.wait_identifies(start, timeout=40)
-                await asyncio.sleep(1.0)  # sync happens in setup_hook, before IDENTIFY; margin
+                # sync runs in setup_hook, before IDENTIFY; its log line says which way it went
+                said = "synced 8 global commands" if start == 1 else "global commands unchanged"
+                await wait_for_log(bot, said, 20)
                 puts = standin.requests_to("PUT", r"^/applications/\d+/commands$")
                 assert len(puts) == 1, (start, bot.log_tail())
                 assert await bot.stop() == 0, bot.log_tail()

@@ -126,7 +126,9 @@ async def first_cycle(world: World) -> dict[str, Any]:
     )
     alerts = world.channels["alerts"]
     await eventually(lambda: world.standin.messages(alerts), POLL_WAIT, "the Chicago alert", world)
-    await asyncio.sleep(3.0)  # anything else would have arrived by now
+    # the poll saved all three items (and queued their alerts) in one transaction before the
+    # alert went out: once nothing is left to send anywhere, nothing else can arrive
+    await world.outbox_idle()
     return {"response": response}
 
 
@@ -251,7 +253,7 @@ async def test_rate_limit_storm_delivers_every_alert_once(world: World) -> None:
         "12 Denver alerts after the storm",
         world,
     )
-    await asyncio.sleep(2.0)
+    await world.outbox_idle("storm")
     ids = world.alert_story_ids("storm")
     assert len(ids) == 12 and len(set(ids)) == 12, ids
     storm_posts = world.standin.requests_to(
@@ -306,7 +308,7 @@ async def test_subscribe_posts_a_catch_up_of_the_latest_three_once(world: World)
     ephemeral, text = await answer(handle)
     assert ephemeral and "catch-up" in text
     await eventually(lambda: len(world.alert_story_ids("quiet")) >= 3, 15, "the catch-up", world)
-    await asyncio.sleep(2.0)
+    await world.outbox_idle("quiet")
     ids = world.alert_story_ids("quiet")
     assert len(ids) == 3 and len(set(ids)) == 3, ids
     titles = [
@@ -331,7 +333,7 @@ async def test_server_error_is_retried_and_delivered_once(world: World) -> None:
         "the catch-up after a 503",
         world,
     )
-    await asyncio.sleep(1.5)
+    await world.outbox_idle("retry")
     ids = world.alert_story_ids("retry")
     assert rule.hits == 1 and len(ids) == 3 and len(set(ids)) == 3, (rule.hits, ids)
     world.assert_clean()
@@ -410,7 +412,14 @@ async def test_lost_permission_pauses_notifies_once_then_resumes_when_fixed(worl
     )
 
     await eventually(lambda: notices(world), 20, "a notice about the missing permission", world)
-    await asyncio.sleep(2.0)
+    # paused and marked notified, with no send in flight: a second notice could only come from a
+    # second pause, which the notified flag turns into silence
+    await eventually(
+        lambda: world.destination_row("flaky") == (1, 1) and world.pending("flaky") == 2,
+        10,
+        "#flaky paused and marked notified, both alerts held",
+        world,
+    )
     assert len(notices(world)) == 1 and "Embed Links" in notices(world)[0], notices(world)
     assert world.alert_story_ids("flaky") == []
     listed = (await answer(await world.slash("alerts", "subscriptions")))[1]
@@ -424,7 +433,7 @@ async def test_lost_permission_pauses_notifies_once_then_resumes_when_fixed(worl
         "the held Phoenix alerts after the fix",
         world,
     )
-    await asyncio.sleep(1.5)
+    await world.outbox_idle("flaky")
     ids = world.alert_story_ids("flaky")
     assert len(ids) == 2 and len(set(ids)) == 2, ids
     assert len(notices(world)) == 1
@@ -450,7 +459,13 @@ async def test_sigkill_mid_delivery_then_restart_loses_and_doubles_nothing(world
     await eventually(lambda: rule.hits >= 1, 30, "the first alert POST to #crash", world)
     world.bot.kill()
     assert await world.bot.wait_exit(10) is not None
-    await asyncio.sleep(3.5)  # let the held POST finish (or not) on the stand-in side
+    # the stand-in records a request when it has answered it: the held POST has finished
+    await eventually(
+        lambda: any(r.status == 200 for r in world.standin.requests_to("POST", rf"/channels/{crash}/messages$")),
+        10,
+        "the held POST to #crash to complete",
+        world,
+    )
     before = world.alert_story_ids("crash")
     # the hard case really happened: alerts stand in the channel that the dead bot never recorded
     assert before, (
@@ -465,7 +480,7 @@ async def test_sigkill_mid_delivery_then_restart_loses_and_doubles_nothing(world
         "14 Houston alerts after the restart",
         world,
     )
-    await asyncio.sleep(3.0)
+    await world.outbox_idle("crash")
     ids = world.alert_story_ids("crash")
     assert len(ids) == 14 and len(set(ids)) == 14, (before, ids)
     # no channel got anything twice across the restart

@@ -20,7 +20,6 @@ import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from tests.conftest import PROJECT_ROOT
@@ -121,6 +120,7 @@ async def in_process_bot(tmp: Path, *, channels: tuple[str, ...] = ("alerts",),
     from bot.relevance import load_classifier
     from bot.settings import Settings
     from bot.store import Store
+    from tests.adapters.conftest import CogApp
     from tests.standin import DiscordStandIn
     from tests.standin.fixtures import connected_client, require_openapi
 
@@ -136,11 +136,10 @@ async def in_process_bot(tmp: Path, *, channels: tuple[str, ...] = ("alerts",),
             settings = Settings(db_path=db, discord_token=standin.token,
                                 discord_api_base=standin.api_base, fetch_timeout=fetch_timeout,
                                 **settings_kw)
-            services = SimpleNamespace(settings=settings, store=store, classifier=classifier,
-                                       worker=None)
+            app = CogApp(settings=settings, store=store, classifier=classifier)
 
             def factory() -> Any:
-                return CivicBot(settings, services=services, open_resources=False)
+                return CivicBot(settings, app=app, open_resources=False)
 
             async with connected_client(standin, client_factory=factory) as bot:
                 await sync.sync_dev_guild(bot, int(guild.id))
@@ -335,6 +334,32 @@ class ProcessWorld:
             return []
         with contextlib.closing(sqlite3.connect(self.db, timeout=10)) as conn:
             return conn.execute(sql, args).fetchall()
+
+    def pending(self, channel: str) -> int:
+        """Undelivered alerts plus unmade edits for one channel (store.queue_depth(), narrowed)."""
+        return int(self.query(
+            "SELECT count(*) FROM deliveries d JOIN destinations dest ON dest.id = d.destination_id "
+            "WHERE (d.status <> 'sent' OR d.edit_pending = 1) AND dest.platform = 'discord' AND dest.address = ?",
+            str(self.channels[channel]))[0][0])
+
+    def destination(self, channel: str) -> tuple[int, int] | None:
+        """(paused, notified) of a channel's destination row; None when it has none."""
+        rows = self.query("SELECT paused, notified FROM destinations WHERE platform = 'discord' AND address = ?",
+                          str(self.channels[channel]))
+        return (int(rows[0][0]), int(rows[0][1])) if rows else None
+
+    def subscription_count(self, channel: str, *, others: bool = False) -> int:
+        """Subscriptions of a channel (or, with others=True, of every other destination)."""
+        op = "<>" if others else "="
+        return int(self.query(
+            "SELECT count(*) FROM subscriptions s JOIN destinations dest ON dest.id = s.destination_id "
+            f"WHERE dest.address {op} ?", str(self.channels[channel]))[0][0])
+
+    async def outbox_idle(self, channel: str, seconds: float = 30.0) -> None:
+        """Until nothing is left to post or edit in `channel` and no request of the bot is still
+        being answered: from then on no further message can appear there."""
+        await eventually(lambda: self.pending(channel) == 0 and self.standin.in_flight == 0, seconds,
+                         f"the outbox of #{channel} to be idle", self.log_tail)
 
     def execute(self, sql: str, *args: Any) -> None:
         import sqlite3

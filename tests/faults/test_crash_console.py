@@ -39,7 +39,7 @@ from tests.feedserver import FeedServer
 ROUNDS = int(os.environ.get("CIVIC_ALERTS_CRASH_DRILLS", "10"))
 ITEMS_PER_ROUND = 40
 MAX_KILL_DELAY = 1.0  # s after "polling feeds…": fetch, parse, save and delivery take ~0.5 s here
-CONSOLE_CHANNEL = 0
+CONSOLE_DESTINATION = ("console", "stdout")  # bot.adapters.console.CONSOLE: (platform, address)
 
 
 def _items(round_no: int, published: datetime) -> list[dict[str, Any]]:
@@ -144,9 +144,16 @@ async def test_sigkill_during_polling_loses_and_doubles_nothing(tmp_path: Path) 
     assert max(guids.values()) == 1, f"{context}: an item stored twice"
     stories = _query(db, "SELECT count(*) FROM stories")[0][0]
     assert stories == len(items), f"{context}: {stories} stories for {len(items)} items"
-    rows = _query(db, "SELECT story_id, channel_id, status FROM deliveries")
-    per_pair = Counter((story, channel) for story, channel, _ in rows)
-    lost = stories - len({s for s, ch, status in rows if ch == CONSOLE_CHANNEL and status == "sent"})
+    rows = [
+        (story, (platform, address), status)
+        for story, platform, address, status in _query(
+            db,
+            "SELECT d.story_id, dest.platform, dest.address, d.status FROM deliveries d "
+            "JOIN destinations dest ON dest.id = d.destination_id",
+        )
+    ]
+    per_pair = Counter((story, dest) for story, dest, _ in rows)
+    lost = stories - len({s for s, dest, status in rows if dest == CONSOLE_DESTINATION and status == "sent"})
     doubled = sum(n - 1 for n in per_pair.values())
     assert doubled == 0, f"{context}: {doubled} extra outbox rows"
     assert lost == 0, f"{context}: {lost} alerts never sent"

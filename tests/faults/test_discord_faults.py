@@ -17,7 +17,6 @@ Already drilled in tests/e2e/test_discord_e2e.py (not repeated here): the global
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from collections import Counter
@@ -109,10 +108,10 @@ async def add_feed(pw: ProcessWorld, channel: str, path: str, items: list[dict[s
 
 
 async def expect_alerts(pw: ProcessWorld, channel: str, n: int, what: str) -> list[int]:
-    """Until `n` alerts stand in the channel; then a moment more, and exactly `n`, none twice."""
+    """Until `n` alerts stand in the channel and its outbox is idle; then exactly `n`, none twice."""
     await eventually(lambda: len(pw.story_ids(channel)) >= n, DELIVERY_WAIT, f"{n} alerts in #{channel} ({what})",
                      pw.log_tail)
-    await asyncio.sleep(1.5)  # a double would have arrived by now
+    await pw.outbox_idle(channel)  # a double could only come from a row still queued
     ids = pw.story_ids(channel)
     assert len(ids) == n and len(set(ids)) == n, f"{what}: {ids}"
     return ids
@@ -199,12 +198,14 @@ async def test_lost_permission_pauses_tells_once_and_resumes(pw: ProcessWorld, c
     pw.execute("UPDATE feeds SET next_check = NULL WHERE url LIKE ?", f"%/dyn/{channel}.xml")
     await eventually(lambda: len(stories_for(pw, channel)) == 10, DELIVERY_WAIT, "the paused news stored",
                      pw.log_tail)
-    await asyncio.sleep(2.0)
+    # paused and marked notified, the 7 new alerts held (none in flight): a second notice could
+    # only follow a second first-time pause, which the notified flag rules out
+    await eventually(lambda: pw.destination(channel) == (1, 1) and pw.pending(channel) == 7
+                     and pw.standin.in_flight == 0, DELIVERY_WAIT, f"#{channel} paused with 7 alerts held",
+                     pw.log_tail)
     assert len(pw.story_ids(channel)) == 3
     told = notices(pw, channel)
     assert len(told) == 1 and label in told[0], told
-    paused = pw.query("SELECT count(*) FROM subscriptions WHERE channel_id = ? AND paused", pw.channels[channel])
-    assert paused == [(1,)]
     listed = (await answer(await pw.slash("general", "subscriptions"), timeout=15)).text
     assert "paused" in listed
 
@@ -230,13 +231,13 @@ async def test_unknown_channel_at_delivery_removes_its_subscriptions(pw: Process
     await subscribe(pw, "gone", "minneapolis-mn")
     rule = pw.standin.faults.fail_next("POST", rf"/channels/{cid}/messages$", 404, count=1, code=10003,
                                        message="Unknown Channel")
-    before_others = pw.query("SELECT count(*) FROM subscriptions WHERE channel_id <> ?", cid)
+    before_others = pw.subscription_count("gone", others=True)
+    assert pw.subscription_count("gone") == 1
     await add_feed(pw, "gone", "/dyn/gone.xml", drill_items("Minneapolis", "gone", 0, 4))
     await eventually(lambda: rule.hits == 1, DELIVERY_WAIT, "the alert POST to #gone", pw.log_tail)
-    await eventually(lambda: pw.query("SELECT count(*) FROM subscriptions WHERE channel_id = ?", cid) == [(0,)],
-                     10, "the #gone subscription removed", pw.log_tail)
-    assert pw.query("SELECT count(*) FROM subscriptions WHERE channel_id <> ?", cid) == before_others
-    await asyncio.sleep(1.0)
+    await eventually(lambda: pw.subscription_count("gone") == 0, 10, "the #gone subscription removed", pw.log_tail)
+    assert pw.subscription_count("gone", others=True) == before_others
+    await pw.outbox_idle("gone")  # its undelivered alerts were dropped with it: nothing left to post
     assert pw.story_ids("gone") == []
     await still_answers(pw)
     assert_clean(pw)
@@ -283,18 +284,24 @@ async def test_interaction_answered_after_its_token_expired(pw: ProcessWorld) ->
     and carries on; the next command works; no alert delivery is disturbed."""
     standin = pw.standin
     offset = len(pw.bot.stderr())
+
+    def expired_logged() -> int:
+        return pw.bot.stderr()[offset:].count("the interaction expired before the answer")
+
     held_callback = standin.faults.fail_next("POST", r"^/interactions/\d+/[^/]+/callback$", 200, delay=1.0)
     late = await pw.slash("expired", "subscriptions")
     await eventually(lambda: held_callback.hits == 1, 10, "the held callback", pw.log_tail)
     standin.faults.expire_interaction_tokens()
-    await asyncio.sleep(2.5)
+    await eventually(lambda: expired_logged() == 1 and standin.in_flight == 0, 15,
+                     "the bot to log the refused callback", pw.log_tail)
     assert late.callback is None and late.rejected and late.rejected[0][1].get("code") == 10062, late.rejected
 
     held_followup = standin.faults.fail_next("POST", r"^/webhooks/\d+/[^/]+$", 200, delay=1.0)
     late2 = await pw.slash("expired", "search", {"query": "ICE"})  # defers at once, then a follow-up
     await eventually(lambda: held_followup.hits == 1, 10, "the held follow-up", pw.log_tail)
     standin.faults.expire_interaction_tokens()
-    await asyncio.sleep(2.5)
+    await eventually(lambda: expired_logged() == 2 and standin.in_flight == 0, 15,
+                     "the bot to log the refused follow-up", pw.log_tail)
     assert late2.callback is not None and late2.callback.deferred and late2.followups == []
 
     assert pw.bot.running, pw.log_tail()

@@ -380,7 +380,7 @@ def test_members_without_permission_are_refused_and_nothing_changes(bt: BotThrea
     async def setup() -> None:
         # a clean slate (the fuzz tests subscribed whatever cities they hit), then something to
         # remove, set up by the owner through the same command
-        await w.store.remove_guild(w.guild_id)
+        await w.store.remove_group("discord", str(w.guild_id))
         owner = await w.slash("alerts", "subscribe", {"city": "chicago-il"})
         assert "will get alerts" in (await answer(owner)).text
         await w.store.add_guild_feed(w.guild_id, "https://feeds.example/rss.xml", "Example")
@@ -403,7 +403,8 @@ def test_members_without_permission_are_refused_and_nothing_changes(bt: BotThrea
         return out
 
     async def snapshot() -> tuple[list[Any], list[Any]]:
-        return (await w.store.subscriptions(guild_id=w.guild_id), await w.store.guild_feeds(w.guild_id))
+        return (await w.store.subscriptions(platform="discord", group=str(w.guild_id)),
+                await w.store.guild_feeds(w.guild_id))
 
     bt.run(setup())
     before = bt.run(snapshot())

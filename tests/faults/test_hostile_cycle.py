@@ -33,7 +33,7 @@ import pytest
 
 from bot.ingest.fetch import Fetcher, FetchLimits
 from bot.ingest.parse import MAX_ENTRIES, MAX_SUMMARY_CHARS, MAX_TITLE_CHARS
-from bot.models import FeedConfig, FeedState
+from bot.models import Destination, FeedConfig, FeedState
 from bot.poller import Poller, make_executor, process_feed_body
 from bot.settings import Settings
 from bot.store import Store
@@ -47,6 +47,7 @@ INTERVAL = 300
 MEMORY_LIMIT = 200 * MB
 GUILD = 1
 CHANNEL = 100
+DESTINATION = Destination(platform="discord", address=str(CHANNEL), group=str(GUILD))
 RETRY_AFTER = 450  # above one interval (honoured), below two (so the 2nd backoff is larger)
 
 
@@ -199,7 +200,7 @@ async def test_hostile_feeds_in_one_cycle_with_healthy_feeds(
         for fault in FAULTS:
             if fault.guild_only:
                 await store.add_guild_feed(GUILD, url_of[fault.path], None)
-        await store.subscribe(GUILD, CHANNEL, "chicago-il", ["*"])  # all topics
+        await store.subscribe(DESTINATION, "chicago-il", ["*"])  # all topics
 
         executor = make_executor(settings)
         try:
@@ -243,7 +244,7 @@ async def test_hostile_feeds_in_one_cycle_with_healthy_feeds(
     # -- healthy feeds stored and alerting as usual ----------------------------------------------
     assert outcomes[fresh].error is None and outcomes[fresh].new_articles == len(HEALTHY_TITLES)
     assert outcomes[sample].error is None and outcomes[sample].items > 0
-    alerted = {a.story.title for a in alerts if a.channel_id == CHANNEL}
+    alerted = {a.story.title for a in alerts if a.destination == DESTINATION}
     assert set(HEALTHY_TITLES) <= alerted, alerted
 
     # -- memory ------------------------------------------------------------------------------------

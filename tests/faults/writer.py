@@ -19,13 +19,15 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+from bot.assembly import StoryAssembler
 from bot.errors import StoreError
-from bot.models import Article, Match
+from bot.models import Article, Destination, Match
 from bot.store import Store
 
 BATCH = 20
 FEED = "https://writer.example/feed"
 CHANNEL = 100
+DESTINATION = Destination(platform="discord", address=str(CHANNEL), group="1")
 _MATCH = Match(topics=("immigration-enforcement",), cities=("chicago-il",), why=("drill",))
 
 
@@ -49,21 +51,23 @@ def batches(start: int = 0, *, summary_chars: int = 500) -> Iterator[list[tuple[
 
 async def loop(db: str) -> None:
     store = await Store.open(db)
-    await store.subscribe(1, CHANNEL, "chicago-il", ["immigration-enforcement"])
+    assembler = StoryAssembler(store.clock)
+    await store.subscribe(DESTINATION, "chicago-il", ["immigration-enforcement"])
     for done, items in enumerate(batches(), 1):
-        await store.save_articles(FEED, items)
+        await assembler.save(store, FEED, items)
         print(done, flush=True)
 
 
 async def fill(db: str) -> None:
     store = await Store.open(db)
+    assembler = StoryAssembler(store.clock)
     done = 0
     error = ""
     try:
-        await store.subscribe(1, CHANNEL, "chicago-il", ["immigration-enforcement"])
+        await store.subscribe(DESTINATION, "chicago-il", ["immigration-enforcement"])
         for items in batches(summary_chars=2000):
             try:
-                await store.save_articles(FEED, items)
+                await assembler.save(store, FEED, items)
             except StoreError as exc:
                 error = exc.user_message
                 break

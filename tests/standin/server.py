@@ -286,6 +286,7 @@ class DiscordStandIn:
         self.nonce_hits = 0
 
         self.requests: list[RequestRecord] = []
+        self.in_flight = 0  # REST requests received and not yet answered (e.g. held by a delay fault)
         self.invalid_requests = 0
         self.violations: list[Violation] = []
         self.warnings: list[str] = []  # things Discord accepts but silently alters (dropped embeds)
@@ -966,6 +967,13 @@ class DiscordStandIn:
         return web.Response(status=resp.status, body=json.dumps(resp.data).encode(), headers=headers)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        self.in_flight += 1
+        try:
+            return await self._handle_one(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _handle_one(self, request: web.Request) -> web.StreamResponse:
         method = request.method
         full = request.path
         rel = full[len(API_PREFIX):] if full.startswith(API_PREFIX + "/") else None

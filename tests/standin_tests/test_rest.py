@@ -298,3 +298,21 @@ async def test_remaining_rest_reads_and_command_crud(world: World, client: Any) 
     await client.http.delete_guild_command(s.app_id, g.id, cid)
     assert s.registered_commands(g.id) == []
     assert [v.location for v in s.violations] == ["name"]
+
+
+async def test_in_flight_counts_a_held_request_until_it_is_answered(world: World, client: Any) -> None:
+    """A delay fault holds a POST inside the stand-in: `in_flight` shows it until the answer."""
+    import asyncio
+
+    s = world.standin
+    assert s.in_flight == 0
+    rule = s.faults.fail_next("POST", rf"/channels/{world.alerts}/messages$", 200, delay=0.5)
+    send = asyncio.create_task(client.get_channel(world.alerts).send("held"))
+    async with asyncio.timeout(5):
+        while not rule.hits:
+            await asyncio.sleep(0.01)
+    assert s.in_flight == 1 and s.requests_to("POST", rf"/channels/{world.alerts}/messages$") == []
+    message = await send
+    assert s.in_flight == 0
+    assert [r.status for r in s.requests_to("POST", rf"/channels/{world.alerts}/messages$")] == [200]
+    assert s.messages(world.alerts)[0]["id"] == str(message.id)

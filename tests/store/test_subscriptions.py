@@ -194,7 +194,7 @@ async def test_wildcard_subscription_gets_every_topic_even_one_added_later(store
     """("*",) is "all topics": a topic the config gains later ("curfew") reaches it too."""
     await store.subscribe(dest(1, 100), CHI, ["*"])
     await store.subscribe(dest(1, 200), CHI, [IMM])
-    await save(store, 
+    await save(store,
         "f",
         [
             (article("ICE detains 2 in Chicago bakery"), match((IMM,), (CHI,))),
@@ -212,7 +212,7 @@ async def test_wildcard_subscription_gets_every_topic_even_one_added_later(store
 async def test_unsubscribing_keeps_alerts_a_wildcard_subscription_wants(store: Store) -> None:
     await store.subscribe(dest(1, 100), CHI, ["curfew"])
     await store.subscribe(dest(1, 100), CICERO, ["*"])
-    await save(store, 
+    await save(store,
         "f", [(article("Curfew on the Chicago-Cicero border"), match(("curfew",), (CHI, CICERO)))]
     )
     assert await store.unsubscribe(dest(1, 100), CHI) is True

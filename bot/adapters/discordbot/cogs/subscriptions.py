@@ -142,8 +142,10 @@ class Subscriptions(commands.Cog):
             f"✅ {where} will get alerts for **{E.inert(result.city_label)}** "
             f"({actions.topics_text(result.subscription.topics, self.bot.topics)})."
         ]
+        # a catch-up was queued, or a paused channel was resumed with its held alerts due now:
+        # either way they go out now, not at the next delivery interval (a wake is cheap)
+        self.bot.wake_delivery()
         if result.catchup_queued:
-            self.bot.wake_delivery()
             n = result.catchup_queued
             lines.append(
                 f"The {n} latest {'story is' if n == 1 else 'stories are'} on the way as a catch-up."
