@@ -21,14 +21,9 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
-from bot.ingest.normalize import (
-    article_identity,
-    canonical_url,
-    html_to_text,
-    is_google_news_url,
-    strip_source_suffix,
-)
+from bot.ingest.normalize import article_identity, canonical_url, html_to_text
 from bot.models import Article
+from bot.text import clip, is_google_news_url, strip_source_suffix
 
 __all__ = [
     "FUTURE_TOLERANCE",
@@ -93,13 +88,8 @@ def _text(value: Any, limit: int) -> str:
 
 
 def _cap(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    if space > limit * 0.8:
-        cut = cut[:space]
-    return cut.rstrip() + "…"
+    """Ingest's cap on titles and summaries: a word cut, no whitespace collapsing."""
+    return clip(text, limit, word_floor=0.8, collapse=False, trim=None)
 
 
 def _http_url(value: Any, base: str) -> str:

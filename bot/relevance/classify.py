@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import threading
 from pathlib import Path
 from typing import Any, TextIO
@@ -16,18 +15,15 @@ from typing import Any, TextIO
 from bot.models import Match
 from bot.relevance.places import Gazetteer, PlaceFinder, load_places_config, tokens_for
 from bot.relevance.topics import TopicRules, load_topic_rules
+from bot.text import strip_source_suffix as _strip_suffix
 
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 MAX_SUMMARY_CHARS = 4000
-_SOURCE_SUFFIX = re.compile(r"\s+[-\u2013\u2014|]\s+([^-\u2013\u2014|]{2,60})$")
 
 
 def strip_source_suffix(title: str) -> str:
     """Drop a trailing " - Outlet Name" (Google News titles): the outlet is not the place."""
-    m = _SOURCE_SUFFIX.search(title)
-    if m and len(m.group(1).split()) <= 6 and len(title[: m.start()].split()) >= 4:
-        return title[: m.start()]
-    return title
+    return _strip_suffix(title, guess=True)
 
 
 class Classifier:
