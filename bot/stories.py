@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
+from bot.lang import default_language
 from bot.text import fold, normalize_title
 from bot.text import is_google_news_url as _is_gn
 from bot.text import title_tokens as _title_tokens
@@ -29,16 +30,8 @@ WINDOW_SECONDS = 72 * 3600
 TOKEN_SORT_MIN = 90.0
 JACCARD_MIN = 0.6
 
-_STOP = frozenset(
-    "a an the of in on at to for from by with and or as is are was were be been after over into "
-    "new says say said amid about its it this that his her their they he she we you".split()
-)
-# Words that start capitalized in headlines without naming anything specific.
-_GENERIC_CAPS = frozenset(
-    "ice cbp dhs fbi federal agents agent police city state mayor governor judge court guard "
-    "national troops immigration immigrants officials official report reports video watch live "
-    "update updates breaking exclusive opinion analysis mr ms mrs dr".split()
-)
+# The stop words and generic capitalized words come from the language file
+# (config/lang/en.toml [stories]), loaded once per process (these functions run in workers).
 
 
 def _fold(text: str) -> str:
@@ -62,6 +55,8 @@ def title_fingerprint(title: str) -> str:
 def key_tokens(title: str) -> frozenset[str]:
     """Numbers and proper names in a headline: what makes one event differ from a look-alike."""
     keys: set[str] = set()
+    lang = default_language()
+    stop, generic = lang.stop_words, lang.generic_caps
     words = _words(_fold(title))
     for index, word in enumerate(words):
         clean = word.replace("’", "'")
@@ -70,7 +65,7 @@ def key_tokens(title: str) -> frozenset[str]:
         low = clean.casefold()
         if any(ch.isdigit() for ch in clean):
             keys.add(low)
-        elif index > 0 and clean[:1].isupper() and low not in _STOP and low not in _GENERIC_CAPS:
+        elif index > 0 and clean[:1].isupper() and low not in stop and low not in generic:
             # Headline Case capitalizes every word; only count it when the headline is not all caps-case.
             keys.add(low)
     return frozenset(keys)
@@ -85,17 +80,19 @@ def lead_key(title: str) -> str | None:
     words = _words(_fold(title))
     if not words:
         return None
+    lang = default_language()
     clean = words[0].replace("’", "'")
     if clean.endswith(("'s", "'S")):
         clean = clean[:-2]
     low = clean.casefold()
-    if not clean[:1].isupper() or low in _STOP or low in _GENERIC_CAPS or any(ch.isdigit() for ch in low):
+    if not clean[:1].isupper() or low in lang.stop_words or low in lang.generic_caps or any(ch.isdigit() for ch in low):
         return None
     return low
 
 
 def _is_headline_case(title: str) -> bool:
-    words = [w for w in _words(title) if w.casefold() not in _STOP]
+    stop = default_language().stop_words
+    words = [w for w in _words(title) if w.casefold() not in stop]
     if len(words) < 4:
         return False
     caps = sum(1 for w in words if w[:1].isupper())
@@ -145,7 +142,8 @@ class TitleSignature:
 
 @functools.lru_cache(maxsize=2048)
 def _tokens(normalized: str) -> frozenset[str]:
-    return frozenset(t for t in normalized.split() if t not in _STOP)
+    stop = default_language().stop_words
+    return frozenset(t for t in normalized.split() if t not in stop)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -15,6 +15,7 @@ from datetime import datetime
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
+from bot.lang import default_language
 from bot.text import (
     GOOGLE_NEWS_HOSTS,
     is_google_news_url,
@@ -207,18 +208,8 @@ class _TextExtractor(HTMLParser):
 
 
 _WS = re.compile(r"\s+")
-_BOILERPLATE = [
-    re.compile(p, re.IGNORECASE | re.DOTALL)
-    for p in (
-        r"\bThe post\b.{1,400}?\bappeared first on\b.{0,200}?(?:\.|$)",
-        r"\bContinue reading\b\s*(?:\.\.\.|…|»|→|>>)?(?:\s*\S{0,3}$)?",
-        r"\bRead more\b\s*(?:\.\.\.|…|»|→|>>|\[\s*\]|:)?",
-        r"\bafter newsletter promotion\b",
-        r"\bView full coverage on Google News\b",
-        r"\bSubscribe to (?:our|the) (?:RSS )?feed\b.{0,80}?(?:\.|$)",
-        r"\[(?:…|\.\.\.|&hellip;)\]",
-    )
-]
+# boilerplate phrases ("The post … appeared first on …", "Read more") are language data:
+# config/lang/en.toml [text] boilerplate, loaded once per process
 
 
 _MOJIBAKE_RUN = re.compile(r"[ÂÃâ][\u0080-\u00ff\u0152-\u2122]+")
@@ -291,7 +282,7 @@ def html_to_text(html_text: str, *, boilerplate: bool = True, max_input: int = 5
         text = fix_mojibake(text)
         text = "".join(_clean_char(ch) for ch in text)
         if boilerplate:
-            for pattern in _BOILERPLATE:
+            for pattern in default_language().boilerplate:
                 text = pattern.sub(" ", text)
         return _WS.sub(" ", text).strip()
     except Exception:  # defensive: never let one bad summary break a feed

@@ -5,6 +5,6 @@ See docs/relevance.md for the rules and the measured precision/recall.
 """
 
 from bot.relevance.classify import Classifier, classify_stream, load_classifier
-from bot.relevance.places import City, Gazetteer
+from bot.relevance.gazetteer import City, Gazetteer
 
 __all__ = ["City", "Classifier", "Gazetteer", "classify_stream", "load_classifier"]

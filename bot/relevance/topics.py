@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import ConfigError
+from bot.lang import Language, default_language
 from bot.relevance.text import Lexicon, Tokens, parse_phrase
 
 US_STATE_NAMES: tuple[str, ...] = (
@@ -73,7 +74,12 @@ _STRONG, _WEAK, _BLOCK, _UNBLOCK, _COMBO, _RULE, _CTX, _UNLESS, _COMBO_UNLESS, _
 class TopicRules:
     """Compiled topic rules: ``evaluate(tokens)`` → [(topic_id, evidence surfaces)]."""
 
-    def __init__(self, specs: list[TopicSpec], masks: list[str]) -> None:
+    def __init__(
+        self, specs: list[TopicSpec], masks: list[str], lang: Language | None = None
+    ) -> None:
+        lang = lang or default_language()
+        self.negators = lang.negators
+        self.negation_stops = lang.negation_stops
         self.specs = specs
         self.ids = tuple(s.id for s in specs)
         self._index = {s.id: i for i, s in enumerate(specs)}
@@ -128,7 +134,7 @@ class TopicRules:
             if masked is not None and not masked.isdisjoint(range(i, j)):
                 continue
             ti, kind, key = p
-            if kind == _KEEP and _negated(toks, i):
+            if kind == _KEEP and self._negated(toks, i):
                 continue  # "will not detain people on immigration holds": policy, no action
             st = state.get(ti)
             if st is None:
@@ -196,26 +202,29 @@ class TopicRules:
             ]
         return out
 
+    def _negated(self, toks: Tokens, i: int) -> bool:
+        """A negation ("not", "n't", "refuse(s)", "without") a few words before token i, same
+        clause; a ``negation_stops`` word ("but") ends the search."""
+        low = toks.lower
+        seps = toks.seps
+        negators = self.negators
+        stops = self.negation_stops
+        k = i
+        lo = max(0, i - NEGATION_WINDOW)
+        while k > lo:
+            if _NEG_BREAK.search(seps[k]):
+                return False
+            k -= 1
+            t = low[k]
+            if t in negators or (t == "t" and "'" in seps[k]):
+                return True
+            if t in stops:
+                return False
+        return False
 
-_NEGATORS = frozenset("not never no refuse refuses refused refusing without neither nor".split())
+
 _NEG_BREAK = re.compile(r"[.!?;:\n]")
 NEGATION_WINDOW = 6
-
-
-def _negated(toks: Tokens, i: int) -> bool:
-    """A negation ("not", "n't", "refuse(s)", "without") a few words before token i, same clause."""
-    low = toks.lower
-    seps = toks.seps
-    k = i
-    lo = max(0, i - NEGATION_WINDOW)
-    while k > lo:
-        if _NEG_BREAK.search(seps[k]):
-            return False
-        k -= 1
-        t = low[k]
-        if t in _NEGATORS or (t == "t" and "'" in seps[k]) or t == "but":
-            return t != "but"
-    return False
 
 
 def _expand(items: Any, lists: dict[str, list[str]], where: str) -> list[str]:
@@ -245,7 +254,8 @@ def _expand(items: Any, lists: dict[str, list[str]], where: str) -> list[str]:
     return out
 
 
-def load_topic_rules(path: Path) -> TopicRules:
+def load_topic_rules(path: Path, lang: Language | None = None) -> TopicRules:
+    """config/topics.toml → compiled rules (negation words from ``lang``, default English)."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -315,4 +325,4 @@ def load_topic_rules(path: Path) -> TopicRules:
         for other in spec.yields_to:
             if other not in seen:
                 raise ConfigError(f"{path}: topic {spec.id!r} yields to unknown topic {other!r}")
-    return TopicRules(specs, masks)
+    return TopicRules(specs, masks, lang)
