@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Hashable
 from dataclasses import dataclass, field
+from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +69,33 @@ class TopicSpec:
     rules: list[tuple[_Rule, list[str], list[str]]] = field(default_factory=list)
 
 
-# payload kinds (tuples keep scanning cheap): (topic_index, kind, key)
-_STRONG, _WEAK, _BLOCK, _UNBLOCK, _COMBO, _RULE, _CTX, _UNLESS, _COMBO_UNLESS, _KEEP = range(10)
+class TermKind(IntEnum):
+    """What a term does for its topic (the lexicon payload's ``kind``)."""
+
+    STRONG = 0
+    WEAK = 1
+    BLOCK = 2
+    UNBLOCK = 3
+    COMBO = 4  # key: (combo index, group index)
+    RULE = 5  # key: rule index
+    CTX = 6  # key: rule index
+    UNLESS = 7  # key: rule index
+    COMBO_UNLESS = 8  # key: combo index
+    KEEP = 9
+
+
+@dataclass(frozen=True, slots=True)
+class TopicTerm:
+    """A lexicon payload: which topic (index), what the term does, and its key."""
+
+    topic: int
+    kind: TermKind
+    key: Hashable
+
+
+_STRONG, _WEAK, _BLOCK, _UNBLOCK = TermKind.STRONG, TermKind.WEAK, TermKind.BLOCK, TermKind.UNBLOCK
+_COMBO, _RULE, _CTX, _UNLESS = TermKind.COMBO, TermKind.RULE, TermKind.CTX, TermKind.UNLESS
+_COMBO_UNLESS, _KEEP = TermKind.COMBO_UNLESS, TermKind.KEEP
 
 
 class TopicRules:
@@ -88,30 +115,30 @@ class TopicRules:
             self.lexicon.add(m, MASK)
         for ti, s in enumerate(specs):
             for t in s.strong:
-                self._add(t, (ti, _STRONG, t))
+                self._add(t, TopicTerm(ti, _STRONG, t))
             for t in s.weak:
-                self._add(t, (ti, _WEAK, t))
+                self._add(t, TopicTerm(ti, _WEAK, t))
             for t in s.block:
-                self._add(t, (ti, _BLOCK, 0))
+                self._add(t, TopicTerm(ti, _BLOCK, 0))
             for t in s.unblock:
-                self._add(t, (ti, _UNBLOCK, 0))
+                self._add(t, TopicTerm(ti, _UNBLOCK, 0))
             for ci, (_name, _w, groups, unless) in enumerate(s.combos):
                 for gi, g in enumerate(groups):
                     for t in g:
-                        self._add(t, (ti, _COMBO, (ci, gi)))
+                        self._add(t, TopicTerm(ti, _COMBO, (ci, gi)))
                 for t in unless:
-                    self._add(t, (ti, _COMBO_UNLESS, ci))
+                    self._add(t, TopicTerm(ti, _COMBO_UNLESS, ci))
             for t in s.keep_if:
-                self._add(t, (ti, _KEEP, 0))
+                self._add(t, TopicTerm(ti, _KEEP, 0))
             for ri, (rule, ctx, unless) in enumerate(s.rules):
                 for t in rule.terms:
-                    self._add(t, (ti, _RULE, ri))
+                    self._add(t, TopicTerm(ti, _RULE, ri))
                 for t in ctx:
-                    self._add(t, (ti, _CTX, ri))
+                    self._add(t, TopicTerm(ti, _CTX, ri))
                 for t in unless:
-                    self._add(t, (ti, _UNLESS, ri))
+                    self._add(t, TopicTerm(ti, _UNLESS, ri))
 
-    def _add(self, spec: str, payload: Any) -> None:
+    def _add(self, spec: str, payload: TopicTerm) -> None:
         try:
             self.lexicon.add(spec, payload)
         except ValueError as exc:
@@ -127,13 +154,13 @@ class TopicRules:
                 if masked is None:
                     masked = set()
                 masked.update(range(i, j))
-        state: dict[int, dict[int, Any]] = {}
+        state: dict[int, dict[TermKind, Any]] = {}
         for i, j, p in hits:
             if p is MASK:
                 continue
             if masked is not None and not masked.isdisjoint(range(i, j)):
                 continue
-            ti, kind, key = p
+            ti, kind, key = p.topic, p.kind, p.key
             if kind == _KEEP and self._negated(toks, i):
                 continue  # "will not detain people on immigration holds": policy, no action
             st = state.get(ti)
