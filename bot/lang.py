@@ -28,6 +28,23 @@ from bot.errors import ConfigError
 REPO_CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 DEFAULT_LANGUAGE = "en"
 _CODE = re.compile(r"^[a-z]{2,3}$")
+_TAG = re.compile(r"^\s*([A-Za-z]{2,3})(?:[-_][A-Za-z0-9-_]*)?\s*$")
+
+
+def primary_language(tag: object) -> str | None:
+    """The primary subtag of a language tag, lower-case: "en-US" → "en", "es_419" → "es".
+
+    None for anything that is not a tag ("", "English", None).
+    """
+    if not isinstance(tag, str):
+        return None
+    m = _TAG.match(tag)
+    return m.group(1).lower() if m else None
+
+
+def is_language_code(code: object) -> bool:
+    """A short lower-case language code as config files write it: "en", "es", "haw"."""
+    return isinstance(code, str) and bool(_CODE.match(code))
 
 
 @dataclass(frozen=True, slots=True)
