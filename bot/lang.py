@@ -58,6 +58,7 @@ class Language:
     landmark_after: frozenset[str]  # original casing
     name_particles: frozenset[str]
     place_nouns: frozenset[str]
+    list_conjunctions: frozenset[str]
     # clauses (bot.relevance.frames)
     abbreviations: frozenset[str]
     # topics (bot.relevance.topics)
@@ -113,6 +114,7 @@ def _parse(path: Path, code: str) -> Language:
         landmark_after=words("places", "landmark_after"),
         name_particles=words("places", "name_particles"),
         place_nouns=words("places", "place_nouns"),
+        list_conjunctions=words("places", "list_conjunctions"),
         abbreviations=words("clauses", "abbreviations"),
         negators=words("topics", "negators"),
         negation_stops=words("topics", "negation_stops"),

@@ -100,6 +100,19 @@ class Frames:
     street_before: frozenset[str]
     street_not_after: frozenset[str]
     cmp_than: frozenset[str]
+    legis_preps: frozenset[str]
+    loc_preps: frozenset[str]
+    road_words: frozenset[str]
+    cmp_as: frozenset[str]
+    cmp_pronouns: frozenset[str]
+    articles: frozenset[str]
+    frame_preps: frozenset[str]
+    party_letters: frozenset[str]
+    travel_preps: frozenset[str]
+    origin_preps: frozenset[str]
+    street_joiners: frozenset[str]
+    street_pair_joiners: frozenset[str]
+    opp_meet: frozenset[str]
     abbreviations: frozenset[str]  # a period after these ends no clause
 
     @classmethod
@@ -141,6 +154,19 @@ class Frames:
             street_before=low("street_before"),
             street_not_after=low("street_not_after"),
             cmp_than=low("cmp_than"),
+            legis_preps=low("legis_preps"),
+            loc_preps=low("loc_preps"),
+            road_words=low("road_words"),
+            cmp_as=low("cmp_as"),
+            cmp_pronouns=low("cmp_pronouns"),
+            articles=low("articles"),
+            frame_preps=low("frame_preps"),
+            party_letters=low("party_letters"),
+            travel_preps=low("travel_preps"),
+            origin_preps=low("origin_preps"),
+            street_joiners=low("street_joiners"),
+            street_pair_joiners=low("street_pair_joiners"),
+            opp_meet=low("opp_meet"),
             abbreviations=lang.abbreviations,
         )
 
@@ -241,7 +267,7 @@ def frame_of(
     possessive = end < n and lower[end] == "s" and "'" in seps[end]
 
     if capital and not possessive and not fr.has_event(toks, i, end):
-        if pre and p1 in ("in", "at", "to", "from") and fr.legislature_words.intersection(pre):
+        if pre and p1 in fr.legis_preps and fr.legislature_words.intersection(pre):
             return _frame(FrameKind.LEGIS, Side.PRE)
         if end < n and not fr.is_break(toks, end) and lower[end] in fr.legislature_words:
             return _frame(FrameKind.LEGIS, Side.POST)
@@ -251,28 +277,28 @@ def frame_of(
         if sports and not possessive and not alias:  # "at Soldier Field" is the venue
             if p1 in fr.opp_before or (p1 == "to" and p2 in fr.opp_to):
                 return _frame(FrameKind.OPP, Side.PRE)
-            if p1 in ("in", "at") and ("road" in pre or "away" in pre):
+            if p1 in fr.loc_preps and not fr.road_words.isdisjoint(pre):
                 return _frame(FrameKind.OPP, Side.PRE)  # "drop a road game in Columbus"
             # "beat the Green Bay Packers", "fell to the Los Angeles Lakers"
             if p1 == "the" and (
                 (p2 in fr.opp_before and p2 != "at") or (p2 == "to" and p3 in fr.opp_to)
             ):
                 return _frame(FrameKind.OPP, Side.PRE)
-        if p1 in fr.cmp_before or (p1 == "in" and p2 in ("as", "like", "than")):
+        if p1 in fr.cmp_before or (p1 == "in" and p2 in fr.cmp_as):
             return _frame(FrameKind.CMP, Side.PRE)
-        if p1 in ("in", "at") and p2 in ("those", "that", "one", "ones") and p3 in fr.cmp_than:
+        if p1 in fr.loc_preps and p2 in fr.cmp_pronouns and p3 in fr.cmp_than:
             return _frame(FrameKind.CMP, Side.PRE)  # "smaller than those in Los Angeles"
-        if p1 in ("the", "a", "an") and p2 in fr.cmp_before:
+        if p1 in fr.articles and p2 in fr.cmp_before:
             return _frame(FrameKind.CMP, Side.PRE)  # "after the Los Angeles deployment"
-        if p1 in ("in", "at", "of", "from", "to", "against", "for", "with", "near", "between"):
+        if p1 in fr.frame_preps:
             if fr.cmp_window.intersection(pre[:-1]):
                 return _frame(FrameKind.CMP, Side.PRE)
             for ph in fr.cmp_after:  # "last year's deployment in Los Angeles"
                 if len(ph) > 1 and _contains(pre[:-1], (*ph, "s")):
                     return _frame(FrameKind.CMP, Side.PRE)
-        if p1 in ("d", "r", "i") and "(" in seps[i - 1] and "-" in seps[i]:
+        if p1 in fr.party_letters and "(" in seps[i - 1] and "-" in seps[i]:
             return _frame(FrameKind.ORIGIN, Side.PRE)  # "Rep. Delia Ramirez (D-Chicago)": a district
-        if p1 in ("in", "at"):
+        if p1 in fr.loc_preps:
             if p2 in fr.court_nouns or p2 in fr.court_verbs:
                 return _frame(FrameKind.COURT, Side.PRE)
             # "U.S. District Judge Karin Immergut in Portland": a court noun, then a name
@@ -284,7 +310,7 @@ def frame_of(
                     return _frame(FrameKind.COURT, Side.PRE)
             if fr.seat_window.intersection(pre[:-1]):
                 return _frame(FrameKind.COURT, Side.PRE)  # "a freeze on federal grants in Washington"
-        if p1 in ("to", "for", "from", "in", "at", "through", "via", "into"):
+        if p1 in fr.travel_preps:
             # "nonstop flights from O'Hare to Portland": the other place does not end it
             if fr.travel_window.intersection(full_pre[:-1]):
                 return _frame(FrameKind.TRAVEL, Side.PRE)
@@ -292,14 +318,14 @@ def frame_of(
             # clause-initial "From Los Angeles to Chicago, …" is a span; "troops moved from
             # X" leave X (the story), but "a nurse who moved from X" comes from X
             return _frame(FrameKind.ORIGIN, Side.PRE)
-        if p1 in ("in", "at", "of", "near", "outside") and fr.origin_window.intersection(pre[:-1]):
+        if p1 in fr.origin_preps and fr.origin_window.intersection(pre[:-1]):
             return _frame(FrameKind.ORIGIN, Side.PRE)
         if small and not possessive and p1 in fr.street_before and p2 not in fr.street_not_after:
             return _frame(FrameKind.STREET, Side.PRE)
         if (
             small
             and not possessive
-            and p1 in ("near", "and", "at")
+            and p1 in fr.street_joiners
             and len(pre) >= 3
             and pre[-3] in fr.street_before
             and toks.orig[i - 2][:1].isupper()
@@ -308,7 +334,7 @@ def frame_of(
         if (
             small
             and not possessive
-            and p1 in ("near", "and")
+            and p1 in fr.street_pair_joiners
             and len(pre) >= 2
             and toks.orig[i - 2][:1].isupper()
             and not toks.orig[i - 2].isupper()
@@ -333,6 +359,6 @@ def frame_of(
             return _frame(FrameKind.ORIGIN, Side.POST)
         # "… for Seattle, where they face the Seahawks"
         if sports and not alias and nxt and nxt[0] == "where":
-            if any(w in fr.opp_before or w in ("play", "plays", "meet", "meets") for w in nxt[1:]):
+            if any(w in fr.opp_before or w in fr.opp_meet for w in nxt[1:]):
                 return _frame(FrameKind.OPP, Side.POST)
     return None

@@ -379,6 +379,7 @@ class PlaceFinder:
         """
         gaz = self.gaz
         fr = self.frames
+        conjunctions = self.lang.list_conjunctions
         lower = toks.lower
         seps = toks.seps
         n = len(lower)
@@ -422,7 +423,7 @@ class PlaceFinder:
             a_end = max(a_m.j, a_m.qualifier_end)
             if b_m.i - a_end > 1 or (a_end < title_end <= b_m.i):
                 continue
-            if any(lower[k] not in ("and", "or") for k in range(a_end, b_m.i)):
+            if any(lower[k] not in conjunctions for k in range(a_end, b_m.i)):
                 continue
             if any(_LIST_BREAK.search(seps[k]) for k in range(a_end, b_m.i + 1)):
                 continue
@@ -436,7 +437,7 @@ class PlaceFinder:
             a
             for a, b in linked
             if any(
-                lower[k] in ("and", "or")
+                lower[k] in conjunctions
                 for k in range(max(mentions[a][0].j, mentions[a][0].qualifier_end), b)
             )
         }
