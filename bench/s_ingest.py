@@ -44,10 +44,9 @@ def _warm_doc() -> bytes:
 
 
 async def _our_cycles(urls: list[str], db: str, workers: int, cycles: int, lag: bool) -> dict[str, Any]:
-    from bot.ingest.fetch import Fetcher
+    from bot.ingest.fetch import Fetcher, fetch_limits
     from bot.models import FeedConfig
     from bot.poller import Poller, make_executor, process_feed_body
-    from bot.ingest.fetch import fetch_limits
     from bot.settings import Settings
     from bot.store import Store
 

@@ -33,9 +33,9 @@ async def _run_async(port: int, n_feeds: int, interval: int, tick: float, db: Pa
 
     from bot.adapters.discordbot.client import bot_intents
     from bot.adapters.discordbot.sink import DiscordSink, destination
+    from bot.app import App
     from bot.models import FeedConfig
     from bot.relevance import load_classifier
-    from bot.app import App
     from bot.settings import Settings
     from tests.standin import DiscordStandIn, RateLimitConfig
 

@@ -45,7 +45,7 @@ def _cities() -> list[tuple[str, int]]:
     from bot.relevance import load_classifier
 
     gaz = load_classifier().gazetteer
-    cities = sorted(gaz._by_id.values(), key=lambda c: -c.population)[:150]
+    cities = sorted(gaz.cities, key=lambda c: -c.population)[:150]
     return [(c.id, c.population) for c in cities]
 
 

@@ -20,6 +20,7 @@ class FeedConfig:
     city: str | None = None  # default city id for a local outlet, e.g. "chicago-il"
     interval: int | None = None  # seconds between polls; None = the global default
     guild_id: int | None = None
+    lang: str | None = None  # declared language ("en"); the feed's own declaration wins
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,7 @@ class FeedState:
     items_seen: int = 0
     disabled: bool = False
     disabled_reason: str | None = None
+    lang: str | None = None  # the configured language, passed on to parse_feed
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +89,8 @@ class Article:
     image_url: str | None
     identity: str
     is_google_news: bool = False
+    # primary language subtag ("en"): the feed's declared language, else the feed config's
+    lang: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,9 +59,10 @@ def process_feed_body(
     feed_name: str | None,
     default_city: str | None,
     config_dir: str | None,
+    lang: str | None = None,
 ) -> ProcessedFeed:
     """Parse + classify one feed body. Top-level and picklable: runs in a worker process."""
-    parsed = parse_feed(body, feed_url=feed_url, headers=headers, feed_name=feed_name)
+    parsed = parse_feed(body, feed_url=feed_url, headers=headers, feed_name=feed_name, lang=lang)
     classifier = load_classifier(Path(config_dir) if config_dir else None)
     items = tuple(
         (article, classifier.classify(article.title, article.summary, default_city=default_city))
@@ -251,7 +252,7 @@ class Poller:
     async def _process(self, state: FeedState, result: FetchResult, body: bytes) -> ProcessedFeed:
         loop = asyncio.get_running_loop()
         args = (body, result.final_url or state.url, dict(result.headers), state.name, state.city,
-                str(self.settings.config_dir))
+                str(self.settings.config_dir), state.lang)
         future = loop.run_in_executor(self.executor, process_feed_body, *args)
         return await asyncio.wait_for(future, PARSE_TIMEOUT)
 

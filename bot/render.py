@@ -16,23 +16,12 @@ import re
 from collections.abc import Callable
 
 from bot.models import Story
+from bot.text import clip
 
 HEADLINE_MAX = 256
 SUMMARY_MAX = 350
 STORY_REF_RE = re.compile(r"story #(\d+)\s*$")
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]?(?=\s)")
-
-
-def clip(text: str, limit: int) -> str:
-    """Cut at a word boundary and mark the cut with an ellipsis."""
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    if space > limit * 0.6:
-        cut = cut[:space]
-    return cut.rstrip(" ,;:-—") + "…"
 
 
 def headline(story: Story) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bot.errors import ConfigError
+from bot.lang import is_language_code
 from bot.models import FeedConfig
 
 REPO_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
@@ -175,7 +176,7 @@ def load_feeds(path: Path) -> tuple[FeedConfig, ...]:
         raise ConfigError(f"{path}: expected at least one [[feeds]] table")
     feeds: list[FeedConfig] = []
     seen: set[str] = set()
-    allowed = {"url", "name", "city", "interval"}
+    allowed = {"url", "name", "city", "interval", "lang"}
     for index, entry in enumerate(entries, start=1):
         where = f"{path}: feeds entry #{index}"
         if not isinstance(entry, dict):
@@ -204,7 +205,12 @@ def load_feeds(path: Path) -> tuple[FeedConfig, ...]:
             isinstance(interval, bool) or not isinstance(interval, int) or interval < 30
         ):
             raise ConfigError(f"{where} ({url}): 'interval' must be a whole number of seconds ≥ 30")
-        feeds.append(FeedConfig(url=url, name=name.strip() if name else None, city=city, interval=interval))
+        lang = entry.get("lang")
+        if lang is not None and not is_language_code(lang):
+            raise ConfigError(f"{where} ({url}): 'lang' must be a short language code like 'en', got {lang!r}")
+        feeds.append(
+            FeedConfig(url=url, name=name.strip() if name else None, city=city, interval=interval, lang=lang)
+        )
     return tuple(feeds)
 
 

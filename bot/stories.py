@@ -13,53 +13,38 @@ from __future__ import annotations
 import functools
 import hashlib
 import html
-import re
 import sys
-import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
+from bot.lang import default_language
+from bot.text import fold, normalize_title
+from bot.text import is_google_news_url as _is_gn
+from bot.text import title_tokens as _title_tokens
+from bot.text import words as _words
+
 WINDOW_SECONDS = 72 * 3600
 TOKEN_SORT_MIN = 90.0
 JACCARD_MIN = 0.6
 
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
-_STOP = frozenset(
-    "a an the of in on at to for from by with and or as is are was were be been after over into "
-    "new says say said amid about its it this that his her their they he she we you".split()
-)
-# Words that start capitalized in headlines without naming anything specific.
-_GENERIC_CAPS = frozenset(
-    "ice cbp dhs fbi federal agents agent police city state mayor governor judge court guard "
-    "national troops immigration immigrants officials official report reports video watch live "
-    "update updates breaking exclusive opinion analysis mr ms mrs dr".split()
-)
+# The stop words and generic capitalized words come from the language file
+# (config/lang/en.toml [stories]), loaded once per process (these functions run in workers).
 
 
 def _fold(text: str) -> str:
-    text = html.unescape(text)
-    if text.isascii():  # NFKD leaves ASCII alone and it has no combining marks
-        return text
-    text = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in text if not unicodedata.combining(ch))
+    return fold(html.unescape(text), ascii_only=False)
 
 
 def title_tokens(title: str) -> list[str]:
     """Lower-case word tokens with possessives dropped ("Chicago's" → "chicago")."""
-    out = []
-    for word in _WORD.findall(_fold(title).casefold()):
-        word = word.replace("’", "'")
-        if word.endswith("'s"):
-            word = word[:-2]
-        out.append(word)
-    return out
+    return _title_tokens(title)
 
 
 def normalized_title(title: str) -> str:
-    return " ".join(title_tokens(title))
+    return normalize_title(title, mode="cluster")
 
 
 def title_fingerprint(title: str) -> str:
@@ -70,7 +55,9 @@ def title_fingerprint(title: str) -> str:
 def key_tokens(title: str) -> frozenset[str]:
     """Numbers and proper names in a headline: what makes one event differ from a look-alike."""
     keys: set[str] = set()
-    words = _WORD.findall(_fold(title))
+    lang = default_language()
+    stop, generic = lang.stop_words, lang.generic_caps
+    words = _words(_fold(title))
     for index, word in enumerate(words):
         clean = word.replace("’", "'")
         if clean.endswith(("'s", "'S")):
@@ -78,7 +65,7 @@ def key_tokens(title: str) -> frozenset[str]:
         low = clean.casefold()
         if any(ch.isdigit() for ch in clean):
             keys.add(low)
-        elif index > 0 and clean[:1].isupper() and low not in _STOP and low not in _GENERIC_CAPS:
+        elif index > 0 and clean[:1].isupper() and low not in stop and low not in generic:
             # Headline Case capitalizes every word; only count it when the headline is not all caps-case.
             keys.add(low)
     return frozenset(keys)
@@ -90,20 +77,22 @@ def lead_key(title: str) -> str | None:
     `key_tokens` skips it because sentence case capitalizes it anyway; `same_story` still keeps
     two headlines apart when each starts with such a word that the other never mentions.
     """
-    words = _WORD.findall(_fold(title))
+    words = _words(_fold(title))
     if not words:
         return None
+    lang = default_language()
     clean = words[0].replace("’", "'")
     if clean.endswith(("'s", "'S")):
         clean = clean[:-2]
     low = clean.casefold()
-    if not clean[:1].isupper() or low in _STOP or low in _GENERIC_CAPS or any(ch.isdigit() for ch in low):
+    if not clean[:1].isupper() or low in lang.stop_words or low in lang.generic_caps or any(ch.isdigit() for ch in low):
         return None
     return low
 
 
 def _is_headline_case(title: str) -> bool:
-    words = [w for w in _WORD.findall(title) if w.casefold() not in _STOP]
+    stop = default_language().stop_words
+    words = [w for w in _words(title) if w.casefold() not in stop]
     if len(words) < 4:
         return False
     caps = sum(1 for w in words if w[:1].isupper())
@@ -153,7 +142,8 @@ class TitleSignature:
 
 @functools.lru_cache(maxsize=2048)
 def _tokens(normalized: str) -> frozenset[str]:
-    return frozenset(t for t in normalized.split() if t not in _STOP)
+    stop = default_language().stop_words
+    return frozenset(t for t in normalized.split() if t not in stop)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -194,7 +184,8 @@ def same_story(a: TitleSignature, b: TitleSignature) -> bool:
 
 
 def is_google_news_url(url: str) -> bool:
-    return "://news.google.com/" in url
+    """Google News redirect? (substring test over canonical URLs; see ``bot.text``)."""
+    return _is_gn(url, canonical=True)
 
 
 def link_rank(url: str, published: float) -> tuple[int, float]:

@@ -23,6 +23,7 @@ url = "https://chicago.suntimes.com/rss/index.xml"
 name = "Chicago Sun-Times"
 city = "chicago-il"
 interval = 600
+lang = "en"
 
 [[feeds]]
 url = "  https://news.google.com/rss/search?q=ICE+Chicago  "
@@ -38,7 +39,8 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_load_feeds_good(tmp_path: Path) -> None:
     feeds = load_feeds(write(tmp_path, GOOD))
     assert feeds == (
-        FeedConfig(url="https://chicago.suntimes.com/rss/index.xml", name="Chicago Sun-Times", city="chicago-il", interval=600),
+        FeedConfig(url="https://chicago.suntimes.com/rss/index.xml", name="Chicago Sun-Times", city="chicago-il", interval=600,
+                   lang="en"),
         FeedConfig(url="https://news.google.com/rss/search?q=ICE+Chicago"),
     )
 
@@ -68,6 +70,10 @@ ENTRY_OK = '[[feeds]]\nurl = "https://a.example/rss"\n'
         ('url = "https://b.example/rss"\ninterval = true', "'interval' must be"),
         ('url = "https://b.example/rss"\ninterval = "600"', "'interval' must be"),
         ('url = "https://b.example/rss"\nname = "  "', "'name' must be a non-empty string"),
+        ('url = "https://b.example/rss"\nlang = "en-US"', "'lang' must be a short language code"),
+        ('url = "https://b.example/rss"\nlang = "EN"', "'lang' must be a short language code"),
+        ('url = "https://b.example/rss"\nlang = "english"', "'lang' must be a short language code"),
+        ('url = "https://b.example/rss"\nlang = 1', "'lang' must be a short language code"),
         ('url = "https://b.example/rss"\nurll = "typo"', "unknown key(s) urll"),
         ('url = "https://a.example/rss"', "duplicate url"),
         ('url = " https://a.example/rss "', "duplicate url"),

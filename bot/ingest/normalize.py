@@ -15,6 +15,15 @@ from datetime import datetime
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
+from bot.lang import default_language
+from bot.text import (
+    GOOGLE_NEWS_HOSTS,
+    is_google_news_url,
+    normalize_title,
+    strip_source_suffix,
+    unescape_fully,
+)
+
 __all__ = [
     "GOOGLE_NEWS_HOSTS",
     "TRACKING_PARAMS",
@@ -41,8 +50,6 @@ TRACKING_PARAMS: frozenset[str] = frozenset(
 )  # fmt: skip
 #: Prefixes of tracking parameter families (utm_source, at_medium (BBC), pk_campaign, ...).
 TRACKING_PREFIXES: tuple[str, ...] = ("utm_", "at_", "pk_", "mtm_", "hsa_", "oly_", "vero_")
-
-GOOGLE_NEWS_HOSTS: frozenset[str] = frozenset({"news.google.com"})
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _BAD_HOST_CHARS = re.compile(r"[\s<>\"{}|\\^`]")
@@ -133,15 +140,6 @@ def canonical_url(url: str, base: str | None = None) -> str:
         return ""
 
 
-def is_google_news_url(url: str) -> bool:
-    """True for news.google.com links (opaque redirects that cannot be decoded offline)."""
-    try:
-        host = (urlsplit(url.strip()).hostname or "").lower()
-    except ValueError:
-        return False
-    return host in GOOGLE_NEWS_HOSTS
-
-
 # --- HTML to text --------------------------------------------------------------------
 
 _SKIP_TAGS = frozenset(
@@ -209,20 +207,9 @@ class _TextExtractor(HTMLParser):
         self.size += len(data)
 
 
-_ESCAPED_ENTITY = re.compile(r"&(#\d{1,7}|#x[0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});")
 _WS = re.compile(r"\s+")
-_BOILERPLATE = [
-    re.compile(p, re.IGNORECASE | re.DOTALL)
-    for p in (
-        r"\bThe post\b.{1,400}?\bappeared first on\b.{0,200}?(?:\.|$)",
-        r"\bContinue reading\b\s*(?:\.\.\.|…|»|→|>>)?(?:\s*\S{0,3}$)?",
-        r"\bRead more\b\s*(?:\.\.\.|…|»|→|>>|\[\s*\]|:)?",
-        r"\bafter newsletter promotion\b",
-        r"\bView full coverage on Google News\b",
-        r"\bSubscribe to (?:our|the) (?:RSS )?feed\b.{0,80}?(?:\.|$)",
-        r"\[(?:…|\.\.\.|&hellip;)\]",
-    )
-]
+# boilerplate phrases ("The post … appeared first on …", "Read more") are language data:
+# config/lang/en.toml [text] boilerplate, loaded once per process
 
 
 _MOJIBAKE_RUN = re.compile(r"[ÂÃâ][\u0080-\u00ff\u0152-\u2122]+")
@@ -251,15 +238,6 @@ def fix_mojibake(text: str) -> str:
     if "Â" not in text and "Ã" not in text and "â" not in text:
         return text
     return _MOJIBAKE_RUN.sub(_unmojibake, text)
-
-
-def _unescape_fully(text: str) -> str:
-    # Feeds like kottke.org double-escape: after one unescape "&#8220;" is still literal.
-    for _ in range(2):
-        if not _ESCAPED_ENTITY.search(text):
-            break
-        text = html.unescape(text)
-    return text
 
 
 def _clean_char(ch: str) -> str:
@@ -294,7 +272,7 @@ def html_to_text(html_text: str, *, boilerplate: bool = True, max_input: int = 5
             text = "".join(extractor.parts)
         else:
             text = html.unescape(text)
-        text = _unescape_fully(text)
+        text = unescape_fully(text)
         if "<" in text and re.search(r"<[a-zA-Z/!]", text):
             # entities that decoded into markup ("&lt;b&gt;") are still markup, not text
             extractor = _TextExtractor(limit=max_input)
@@ -304,7 +282,7 @@ def html_to_text(html_text: str, *, boilerplate: bool = True, max_input: int = 5
         text = fix_mojibake(text)
         text = "".join(_clean_char(ch) for ch in text)
         if boilerplate:
-            for pattern in _BOILERPLATE:
+            for pattern in default_language().boilerplate:
                 text = pattern.sub(" ", text)
         return _WS.sub(" ", text).strip()
     except Exception:  # defensive: never let one bad summary break a feed
@@ -312,47 +290,6 @@ def html_to_text(html_text: str, *, boilerplate: bool = True, max_input: int = 5
 
 
 # --- titles and identity -------------------------------------------------------------
-
-_QUOTES = re.compile(r"[\"'`´‘’‚‛“”„‟«»‹›「」『』〝〞＂＇]")
-_NON_WORD = re.compile(r"[\W_]+")
-
-
-def normalize_title(title: str) -> str:
-    """Comparable form of a headline: casefolded, unescaped, no quotes or punctuation."""
-    if not title:
-        return ""
-    text = _unescape_fully(html.unescape(title))
-    text = unicodedata.normalize("NFKC", text).casefold()
-    text = _QUOTES.sub("", text)
-    text = _NON_WORD.sub(" ", text)
-    return _WS.sub(" ", text).strip()
-
-
-_SUFFIX_SEPARATORS = (" - ", " – ", " — ", " | ", " -- ")
-
-
-def strip_source_suffix(title: str, source: str | None) -> str:
-    """Drop a trailing " - Publisher" that Google News appends to every headline.
-
-    Repeated: when the publisher's own headline already ends with its name, Google News
-    appends it a second time ("… - Yahoo!ニュース - Yahoo!ニュース").
-    """
-    clean = _WS.sub(" ", title or "").strip()
-    src = _WS.sub(" ", source or "").strip()
-    if not src:
-        return clean
-    changed = True
-    while changed:
-        changed = False
-        lowered = clean.casefold()
-        for sep in _SUFFIX_SEPARATORS:
-            suffix = (sep + src).casefold()
-            if lowered.endswith(suffix) and len(clean) > len(suffix):
-                clean = clean[: -len(suffix)].rstrip()
-                changed = True
-                break
-    return clean
-
 
 def article_identity(
     *,

@@ -21,14 +21,10 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
-from bot.ingest.normalize import (
-    article_identity,
-    canonical_url,
-    html_to_text,
-    is_google_news_url,
-    strip_source_suffix,
-)
+from bot.ingest.normalize import article_identity, canonical_url, html_to_text
+from bot.lang import primary_language
 from bot.models import Article
+from bot.text import clip, is_google_news_url, strip_source_suffix
 
 __all__ = [
     "FUTURE_TOLERANCE",
@@ -93,13 +89,8 @@ def _text(value: Any, limit: int) -> str:
 
 
 def _cap(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    if space > limit * 0.8:
-        cut = cut[:space]
-    return cut.rstrip() + "…"
+    """Ingest's cap on titles and summaries: a word cut, no whitespace collapsing."""
+    return clip(text, limit, word_floor=0.8, collapse=False, trim=None)
 
 
 def _http_url(value: Any, base: str) -> str:
@@ -202,6 +193,7 @@ def _entry_to_article(
     base: str,
     default_source: str,
     now: datetime,
+    lang: str | None = None,
 ) -> Article:
     origlink = entry.get("feedburner_origlink")
     link = _http_url(origlink, base) or _http_url(entry.get("link"), base)
@@ -263,6 +255,7 @@ def _entry_to_article(
         image_url=_image(entry, base),
         identity=identity,
         is_google_news=is_gnews,
+        lang=lang,
     )
 
 
@@ -281,6 +274,7 @@ def parse_feed(
     headers: Mapping[str, str] | None = None,
     feed_name: str | None = None,
     now: datetime | None = None,
+    lang: str | None = None,
 ) -> ParsedFeed:
     """Parse one feed document into Articles (no dedup: that is the store's job).
 
@@ -293,10 +287,15 @@ def parse_feed(
 
     Never raises on hostile bytes: if the parser itself fails the result is
     `is_feed=False` with the reason in `bozo`.
+
+    Each article's `lang` is the feed's declared language (RSS <language>, Atom xml:lang)
+    reduced to its primary subtag ("en-US" → "en"), else `lang` (the feed config's), else None.
     """
     now = (now or datetime.now(UTC)).astimezone(UTC)
     try:
-        return _parse(body, feed_url=feed_url, headers=headers, feed_name=feed_name, now=now)
+        return _parse(
+            body, feed_url=feed_url, headers=headers, feed_name=feed_name, now=now, lang=lang
+        )
     except Exception as exc:  # a parser bug must cost one feed, not the poll cycle
         reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
         return ParsedFeed(
@@ -311,6 +310,7 @@ def _parse(
     headers: Mapping[str, str] | None,
     feed_name: str | None,
     now: datetime,
+    lang: str | None = None,
 ) -> ParsedFeed:
     safe_body = _strip_dtd(body or b"")
     # sanitize_html / resolve_relative_uris rewrite every HTML field through sgmllib (more than
@@ -340,9 +340,15 @@ def _parse(
         or (urlsplit(feed_url).hostname or "")
         or "unknown source"
     )[:MAX_SOURCE_CHARS]
+    article_lang = primary_language(feed.get("language")) or lang
     converted = (
         _entry_to_article(
-            entry, feed_url=feed_url, base=base, default_source=default_source, now=now
+            entry,
+            feed_url=feed_url,
+            base=base,
+            default_source=default_source,
+            now=now,
+            lang=article_lang,
         )
         for entry in entries[:MAX_ENTRIES]
     )

@@ -6,7 +6,7 @@ See docs/relevance.md for the rules and the measured precision/recall.
 """
 
 from bot.relevance.classify import Classifier, classify_stream, load_classifier
-from bot.relevance.places import City, Gazetteer
+from bot.relevance.gazetteer import City, Gazetteer
 from bot.relevance.topics import ALL_TOPICS, TopicCatalog, TopicInfo, load_topics
 
 __all__ = [

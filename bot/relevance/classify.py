@@ -1,4 +1,6 @@
-"""The classifier: topics (bot.relevance.topics) + places (bot.relevance.places) → Match.
+"""The classifier: topics (topics.py) + places (gazetteer.py, places.py) → Match.
+
+The words it needs come from the language file (config/lang/en.toml, bot/lang.py).
 
 ``classify_stream`` backs ``civic-alerts classify``: JSON Lines in, one JSON line out per
 input line, in order; a bad line gets ``{"id": ..., "error": ...}`` and never stops the stream.
@@ -8,35 +10,36 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import threading
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.lang import REPO_CONFIG_DIR, Language, default_language, load_language
 from bot.models import Match
-from bot.relevance.places import Gazetteer, PlaceFinder, load_places_config, tokens_for
+from bot.relevance.gazetteer import Gazetteer, load_places_config
+from bot.relevance.places import PlaceFinder, tokens_for
 from bot.relevance.topics import TopicCatalog, TopicRules, load_topic_rules
+from bot.text import strip_source_suffix as _strip_suffix
 
-DEFAULT_CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
+DEFAULT_CONFIG_DIR = REPO_CONFIG_DIR
 MAX_SUMMARY_CHARS = 4000
-_SOURCE_SUFFIX = re.compile(r"\s+[-\u2013\u2014|]\s+([^-\u2013\u2014|]{2,60})$")
 
 
 def strip_source_suffix(title: str) -> str:
     """Drop a trailing " - Outlet Name" (Google News titles): the outlet is not the place."""
-    m = _SOURCE_SUFFIX.search(title)
-    if m and len(m.group(1).split()) <= 6 and len(title[: m.start()].split()) >= 4:
-        return title[: m.start()]
-    return title
+    return _strip_suffix(title, guess=True)
 
 
 class Classifier:
     """Decides which topics and cities an item is about, with the evidence ("why")."""
 
-    def __init__(self, rules: TopicRules, gazetteer: Gazetteer) -> None:
+    def __init__(
+        self, rules: TopicRules, gazetteer: Gazetteer, lang: Language | None = None
+    ) -> None:
         self.rules = rules
         self.gazetteer = gazetteer
-        self._places = PlaceFinder(gazetteer)
+        self.lang = lang or default_language()
+        self._places = PlaceFinder(gazetteer, self.lang)
 
     @property
     def topic_ids(self) -> tuple[str, ...]:
@@ -61,9 +64,9 @@ class Classifier:
             city = self.gazetteer.get(default_city) or self.gazetteer.resolve(default_city)
             default = city.id if city else None
         cities: list[str] = []
-        for cid, evidence in self._places.find(toks, title_end, default):
-            cities.append(cid)
-            why.append(f"city:{cid} ← {evidence}")
+        for place in self._places.find(toks, title_end, default):
+            cities.append(place.city)
+            why.append(f"city:{place.city} ← {place.evidence}")
         return Match(topics=tuple(topics), cities=tuple(cities), why=tuple(why))
 
 
@@ -79,7 +82,8 @@ def _config_file(config_dir: Path, name: str) -> Path:
 def load_classifier(config_dir: Path | None = None) -> Classifier:
     """The classifier for a config dir (cached). Default: $CIVIC_ALERTS_CONFIG_DIR or <repo>/config.
 
-    A config dir without topics.toml / cities.toml falls back to the repo's own files.
+    A config dir without topics.toml / cities.toml / lang/en.toml falls back to the repo's
+    own files.
     """
     if config_dir is None:
         env = os.environ.get("CIVIC_ALERTS_CONFIG_DIR")
@@ -89,9 +93,10 @@ def load_classifier(config_dir: Path | None = None) -> Classifier:
         cached = _CACHE.get(key)
         if cached is not None:
             return cached
-        rules = load_topic_rules(_config_file(key, "topics.toml"))
+        lang = load_language(key, "en")
+        rules = load_topic_rules(_config_file(key, "topics.toml"), lang)
         gaz = _load_gazetteer(_config_file(key, "cities.toml"))
-        clf = Classifier(rules, gaz)
+        clf = Classifier(rules, gaz, lang)
         _CACHE[key] = clf
         return clf
 

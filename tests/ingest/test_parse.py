@@ -515,3 +515,42 @@ async def test_entity_attacks_in_wide_encodings(
     assert time.monotonic() - started < 10  # no exponential expansion
     joined = " ".join(a.title + a.summary for a in parsed.articles)
     assert "lollol" not in joined and "root:" not in joined
+
+
+def _rss(language: str | None) -> bytes:
+    lang = f"<language>{language}</language>" if language is not None else ""
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+        f"<link>https://a.example/</link>{lang}"
+        "<item><title>ICE agents in Pilsen</title><link>https://a.example/1</link></item>"
+        "</channel></rss>"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("declared", "configured", "expected"),
+    [
+        ("en-US", None, "en"),  # the feed's declaration, primary subtag only
+        ("es-419", "en", "es"),  # the feed's declaration beats the config
+        (None, "es", "es"),  # no declaration: the feed config's
+        ("", "es", "es"),
+        ("not a tag", None, None),
+        (None, None, None),
+    ],
+)
+def test_article_lang_from_feed_declaration_then_config(
+    declared: str | None, configured: str | None, expected: str | None
+) -> None:
+    parsed = parse_feed(_rss(declared), feed_url="https://a.example/rss", lang=configured)
+    assert [a.lang for a in parsed.articles] == [expected]
+
+
+def test_article_lang_from_atom_xml_lang() -> None:
+    body = (
+        b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom" xml:lang="es-MX">'
+        b"<title>T</title><id>urn:x</id><updated>2025-01-01T00:00:00Z</updated>"
+        b'<entry><title>Redadas de ICE</title><id>urn:1</id><link href="https://a.example/1"/>'
+        b"<updated>2025-01-01T00:00:00Z</updated></entry></feed>"
+    )
+    parsed = parse_feed(body, feed_url="https://a.example/atom")
+    assert [a.lang for a in parsed.articles] == ["es"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.relevance import Classifier
-from bot.relevance.frames import Frames, frame_of
+from bot.relevance.frames import Frame, FrameKind, Frames, Side, frame_of
 from bot.relevance.places import tokens_for
 
 
@@ -134,24 +134,24 @@ def _frame(text: str, name: str, *, sports: bool = False, small: bool = False):
 
 
 def test_frame_kinds() -> None:
-    assert _frame("a judge in San Francisco ruled", "San Francisco") == ("court", "pre")
-    assert _frame("a San Francisco-based federal judge", "San Francisco") == ("court", "post")
-    assert _frame("flown to El Paso overnight", "El Paso") == ("travel", "pre")
-    assert _frame("Marines from Twentynine Palms", "Twentynine Palms") == ("origin", "pre")
-    assert _frame("a Milwaukee man", "Milwaukee") == ("origin", "post")
+    assert _frame("a judge in San Francisco ruled", "San Francisco") == Frame(FrameKind.COURT, Side.PRE)
+    assert _frame("a San Francisco-based federal judge", "San Francisco") == Frame(FrameKind.COURT, Side.POST)
+    assert _frame("flown to El Paso overnight", "El Paso") == Frame(FrameKind.TRAVEL, Side.PRE)
+    assert _frame("Marines from Twentynine Palms", "Twentynine Palms") == Frame(FrameKind.ORIGIN, Side.PRE)
+    assert _frame("a Milwaukee man", "Milwaukee") == Frame(FrameKind.ORIGIN, Side.POST)
     assert _frame("troops withdrawn from Portland", "Portland") is None
-    assert _frame("just like Portland", "Portland") == ("cmp", "pre")
-    assert _frame("in Los Angeles last summer", "Los Angeles") == ("cmp", "post")
-    assert _frame("Bears beat Detroit", "Detroit", sports=True) == ("opp", "pre")
+    assert _frame("just like Portland", "Portland") == Frame(FrameKind.CMP, Side.PRE)
+    assert _frame("in Los Angeles last summer", "Los Angeles") == Frame(FrameKind.CMP, Side.POST)
+    assert _frame("Bears beat Detroit", "Detroit", sports=True) == Frame(FrameKind.OPP, Side.PRE)
     assert _frame("Bears beat Detroit", "Detroit") is None
-    assert _frame("crash on Montrose", "Montrose", small=True) == ("street", "pre")
+    assert _frame("crash on Montrose", "Montrose", small=True) == Frame(FrameKind.STREET, Side.PRE)
     assert _frame("agents descend on Cicero", "Cicero", small=True) is None
     assert _frame("Troops arrive in Chicago", "Chicago") is None
-    assert _frame("federal grants in Washington", "Washington") == ("court", "pre")
-    assert _frame("a Nashville chancellor", "Nashville") == ("court", "post")
-    assert _frame("fell to the Los Angeles Lakers", "Los Angeles", sports=True) == ("opp", "pre")
-    assert _frame("lost a road game in Columbus", "Columbus", sports=True) == ("opp", "pre")
-    assert _frame("a nurse who moved from Phoenix", "Phoenix") == ("origin", "pre")
+    assert _frame("federal grants in Washington", "Washington") == Frame(FrameKind.COURT, Side.PRE)
+    assert _frame("a Nashville chancellor", "Nashville") == Frame(FrameKind.COURT, Side.POST)
+    assert _frame("fell to the Los Angeles Lakers", "Los Angeles", sports=True) == Frame(FrameKind.OPP, Side.PRE)
+    assert _frame("lost a road game in Columbus", "Columbus", sports=True) == Frame(FrameKind.OPP, Side.PRE)
+    assert _frame("a nurse who moved from Phoenix", "Phoenix") == Frame(FrameKind.ORIGIN, Side.PRE)
     assert _frame("more than 1,500 in Houston", "Houston") is None
 
 
