@@ -12,7 +12,7 @@ from bot.store.db import Database, transaction
 
 _STATE_COLUMNS = (
     "url, name, city, interval, etag, last_modified, body_hash, last_status, last_error, "
-    "consecutive_errors, last_checked, next_check, items_seen, disabled, disabled_reason"
+    "consecutive_errors, last_checked, next_check, items_seen, disabled, disabled_reason, lang"
 )
 # A feed is polled when the catalogue lists it or at least one server added it.
 _ACTIVE = "(configured = 1 OR url IN (SELECT url FROM guild_feeds))"
@@ -39,6 +39,7 @@ def _state(row: sqlite3.Row) -> FeedState:
         items_seen=row["items_seen"],
         disabled=bool(row["disabled"]),
         disabled_reason=row["disabled_reason"],
+        lang=row["lang"],
     )
 
 
@@ -50,11 +51,14 @@ class FeedsMixin(Database):
             with transaction(c):
                 c.execute("UPDATE feeds SET configured = 0")
                 c.executemany(
-                    "INSERT INTO feeds(url, name, city, interval, configured) "
-                    "VALUES (:url, :name, :city, :interval, 1) "
+                    "INSERT INTO feeds(url, name, city, interval, lang, configured) "
+                    "VALUES (:url, :name, :city, :interval, :lang, 1) "
                     "ON CONFLICT(url) DO UPDATE SET name = excluded.name, city = excluded.city, "
-                    "interval = excluded.interval, configured = 1",
-                    [{"url": f.url, "name": f.name, "city": f.city, "interval": f.interval} for f in configs],
+                    "interval = excluded.interval, lang = excluded.lang, configured = 1",
+                    [
+                        {"url": f.url, "name": f.name, "city": f.city, "interval": f.interval, "lang": f.lang}
+                        for f in configs
+                    ],
                 )
 
         await self._run(fn, action="saving the feed catalogue")

@@ -196,7 +196,7 @@ class StoriesMixin(Database):
                 "gn": int(a.is_google_news),
                 "story": story_id,
                 "t": t,
-                "lang": getattr(a, "lang", None),
+                "lang": a.lang,
             },
         )
         assembly.stored(story_id, a)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import pytest
 
 from bot.errors import FeedExistsError
 from bot.models import FeedConfig
 from bot.store import Store
+from tests.store.helpers import article, match, raw_rows, save
 
 A = "https://a.example/rss"
 B = "https://b.example/rss"
@@ -104,3 +108,14 @@ async def test_readding_a_gone_feed_gives_it_a_fresh_chance(store: Store) -> Non
     await store.add_guild_feed(1, A, "A")
     s = await store.feed_state(A)
     assert s is not None and not s.disabled and s.disabled_reason is None and s.next_check is None
+
+
+async def test_language_of_a_feed_and_its_articles_is_stored(store: Store, db_path: Path) -> None:
+    """feeds.toml `lang` reaches the feed's state (the poller hands it to the parser); an
+    article's own language is stored with it."""
+    await store.sync_feeds([FeedConfig(url="https://es.example/rss", lang="es"), FeedConfig(url="https://x.example/rss")])
+    langs = {s.url: s.lang for s in await store.feed_states()}
+    assert langs == {"https://es.example/rss": "es", "https://x.example/rss": None}
+    spanish = dataclasses.replace(article("Redada de ICE en La Villita"), lang="es")
+    await save(store, "https://es.example/rss", [(spanish, match())])
+    assert raw_rows(db_path, "SELECT lang FROM articles") == [("es",)]
