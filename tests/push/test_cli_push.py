@@ -195,8 +195,8 @@ async def test_sigkill_during_push_delivery_loses_nothing(tmp_path: Path) -> Non
             while len(hook.received) < 3:
                 await asyncio.sleep(0.02)
         proc.send_signal(signal.SIGKILL)
-        out, err = await proc.communicate()
-        CAPTURED.append(("sigkill run", out.decode() + err.decode()))
+        killed_out, killed_err = await proc.communicate()
+        CAPTURED.append(("sigkill run", killed_out.decode() + killed_err.decode()))
         at_kill = len(hook.received)
         hook.delay = 0
         for _ in range(2):

@@ -97,7 +97,9 @@ async def test_email_through_a_local_smtp_server_is_html(store: Store) -> None:
         assert "ICE agents detain two in Pilsen" in str(msg["Subject"])
         parts = [p for p in msg.walk() if p.get_content_type() == "text/html"]
         assert parts, "e-mail carries an HTML part"
-        html = parts[0].get_payload(decode=True).decode()
+        raw = parts[0].get_payload(decode=True)
+        assert isinstance(raw, bytes)
+        html = raw.decode()
         assert '<a href="https://' in html and "Reported by 2 outlets" in html
         assert smtp.mailbox.envelopes[0][1] == ["team@example.org"]
         assert "team@example.org" not in (dest.name or "")
