@@ -442,6 +442,19 @@ async def _subscriptions(settings: Settings, args: argparse.Namespace) -> int:
     raise UserInputError(f"unknown subscriptions action {args.subs_command}")
 
 
+async def _sync_destinations_only(settings: Settings) -> None:
+    """Before the Discord client starts: config/destinations.toml into the database (the
+    Discord client delivers its own rows; push rows wait for `run --once` or a token-less run)."""
+    from bot.relevance import load_classifier
+    from bot.store import Store
+
+    store = await Store.open(settings.db_path)
+    try:
+        await _sync_destinations(store, load_classifier(settings.config_dir).gazetteer, settings)
+    finally:
+        await store.close()
+
+
 def _when(value: datetime | None) -> str:
     return f"{value.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if value else "never"
 
@@ -504,6 +517,7 @@ def _run(settings: Settings) -> int:
     if settings.discord_token:
         from bot.adapters.discordbot.client import run_bot
 
+        asyncio.run(_sync_destinations_only(settings))
         run_bot(settings)
         return 0
     print(
