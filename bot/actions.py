@@ -19,17 +19,25 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-from bot.errors import FeedError, FeedExistsError, UnknownCityError, UnsafeURLError, UserInputError
+from bot.errors import (
+    ConfigError,
+    FeedError,
+    FeedExistsError,
+    UnknownCityError,
+    UnsafeURLError,
+    UserInputError,
+)
 from bot.fanout import ALL, wants
 from bot.models import (
     Destination,
+    DestinationConfig,
     DestinationState,
     FeedConfig,
     FeedState,
@@ -490,6 +498,9 @@ class StatusReport:
     last_cycle: datetime | None
     queue_depth: int
     subscriptions: tuple[SubscriptionView, ...]
+    # delivery health per destination (last success, last error, pause): shown by /status and
+    # `civic-alerts status`; a push URL appears only as its masked name
+    destinations: tuple[DestinationHealth, ...] = ()
 
 
 async def status(
@@ -509,6 +520,7 @@ async def status(
     last_cycle = max(checked) if checked else None
     depth = await store.queue_depth()
     subs = await list_subscriptions(store, gazetteer, platform=platform, group=group, catalog=catalog)
+    health = await destination_health(store, platform=platform, group=group)
     return StatusReport(
         feeds_total=len(states),
         feeds_failing=failing,
@@ -516,6 +528,7 @@ async def status(
         last_cycle=last_cycle,
         queue_depth=depth,
         subscriptions=tuple(subs),
+        destinations=tuple(health),
     )
 
 
@@ -608,3 +621,215 @@ async def backup(store: Storage, target: Path, *, database: Path) -> None:
 
 async def integrity_check(store: Storage) -> str:
     return await store.integrity_check()
+
+
+# ---------------------------------------------------------------------------- destinations
+# (the command line's `subscriptions add/list/remove/test` and config/destinations.toml)
+
+MakeDestination = Callable[[str, "str | None"], Destination]
+"""(target, name) → Destination: the caller's adapter validates a push URL (or "console") and
+returns a destination whose `name` is safe to show. Passed in so this module imports no adapter."""
+
+TestSender = Callable[[Destination, str, str], Awaitable[None]]
+"""(destination, title, body) → sends now; raises a DeliveryError when the service refuses."""
+
+SECRET_PLATFORMS = frozenset({"apprise"})  # their address is a URL with tokens: never shown
+
+
+def destination_label(destination: Destination) -> str:
+    """How a destination is shown in lists and /status — never a push URL."""
+    if destination.platform in SECRET_PLATFORMS:
+        return destination.name or f"{destination.platform} destination (URL hidden)"
+    if destination.platform == "discord":
+        where = f"channel {destination.address}"
+        return f"{where} (server {destination.group})" if destination.group else where
+    return destination.name or destination.address
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationHealth:
+    id: int
+    platform: str
+    label: str
+    paused: bool
+    pause_reason: str | None
+    last_success: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+
+
+def _health(state: DestinationState) -> DestinationHealth:
+    return DestinationHealth(
+        id=state.id,
+        platform=state.destination.platform,
+        label=destination_label(state.destination),
+        paused=state.paused,
+        pause_reason=state.pause_reason,
+        last_success=state.last_success,
+        last_error=state.last_error,
+        last_error_at=state.last_error_at,
+    )
+
+
+async def destination_health(
+    store: Storage, *, platform: str | None = None, group: str | None = None
+) -> list[DestinationHealth]:
+    return [_health(d) for d in await store.destinations(platform=platform, group=group)]
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionRow:
+    """One line of `subscriptions list`: the subscription, where it goes, and how that goes."""
+
+    id: int
+    platform: str
+    destination: str  # destination_label(): masked for push
+    city: str
+    city_label: str
+    topics: tuple[str, ...]
+    topics_text: str
+    source: str  # "" by hand, "config" from config/destinations.toml
+    health: DestinationHealth
+
+    def as_json(self) -> dict[str, object]:
+        def when(value: datetime | None) -> str | None:
+            return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+
+        return {
+            "id": self.id,
+            "platform": self.platform,
+            "destination": self.destination,
+            "destination_id": self.health.id,
+            "city": self.city,
+            "city_label": self.city_label,
+            "topics": list(self.topics),
+            "source": self.source or "manual",
+            "paused": self.health.paused,
+            "pause_reason": self.health.pause_reason,
+            "last_success": when(self.health.last_success),
+            "last_error": self.health.last_error,
+            "last_error_at": when(self.health.last_error_at),
+        }
+
+
+async def subscription_rows(store: Storage, gazetteer: GazetteerLike) -> list[SubscriptionRow]:
+    """Every subscription of every platform, with its destination's delivery health."""
+    health = {h.id: h for h in await destination_health(store)}
+    sources = await store.subscription_sources()
+    rows = []
+    for sub in sorted(await store.subscriptions(), key=lambda s: s.id):
+        state = health.get(sub.destination_id) or DestinationHealth(
+            sub.destination_id, sub.destination.platform, destination_label(sub.destination),
+            sub.paused, sub.pause_reason, None, None, None,
+        )
+        rows.append(
+            SubscriptionRow(
+                id=sub.id,
+                platform=sub.destination.platform,
+                destination=destination_label(sub.destination),
+                city=sub.city,
+                city_label=city_label(gazetteer, sub.city) if sub.city != ALL else "every city",
+                topics=sub.topics,
+                topics_text=topics_text(sub.topics),
+                source=sources.get(sub.id, ""),
+                health=state,
+            )
+        )
+    return rows
+
+
+async def add_destination(
+    store: Storage,
+    gazetteer: GazetteerLike,
+    *,
+    target: str,
+    city: str,
+    topics: str | Sequence[str] | None,
+    name: str | None,
+    make_destination: MakeDestination,
+    catchup_count: int = 3,
+) -> SubscribeResult:
+    """`subscriptions add`: a push URL (validated by the adapter) or "console" follows a city."""
+    destination = make_destination(target, name)
+    return await subscribe(
+        store, gazetteer, destination=destination, city=city, topics=topics, catchup_count=catchup_count
+    )
+
+
+async def remove_subscription(store: Storage, subscription_id: int) -> Subscription:
+    removed = await store.remove_subscription(subscription_id)
+    if removed is None:
+        raise UserInputError(
+            f"no subscription {subscription_id}",
+            user_message=f"there is no subscription #{subscription_id} (see `subscriptions list`)",
+        )
+    return removed
+
+
+@dataclass(frozen=True, slots=True)
+class TestResult:
+    __test__ = False  # not a pytest test class, whatever its name
+
+    ok: bool
+    line: str  # one line for the operator; names the destination only by its label
+
+
+async def test_destination(
+    store: Storage, gazetteer: GazetteerLike, subscription_id: int, senders: Mapping[str, TestSender]
+) -> TestResult:
+    """Send a clearly marked test message now, through the platform's own sink.
+
+    A success on a paused destination resumes it: the owner just showed it works again."""
+    from bot.errors import DeliveryError
+
+    sub = await store.subscription(subscription_id)
+    if sub is None:
+        raise UserInputError(
+            f"no subscription {subscription_id}",
+            user_message=f"there is no subscription #{subscription_id} (see `subscriptions list`)",
+        )
+    label = destination_label(sub.destination)
+    sender = senders.get(sub.destination.platform)
+    if sender is None:
+        raise UserInputError(
+            f"cannot test {sub.destination.platform}",
+            user_message=f"subscription #{sub.id} is on {sub.destination.platform}; "
+            "the command line can test push and console destinations only",
+        )
+    place = city_label(gazetteer, sub.city) if sub.city != ALL else "every city"
+    title = "[TEST] civic-alerts test message"
+    body = (
+        f"[TEST] This is a test from civic-alerts for subscription #{sub.id} ({place}, "
+        f"{topics_text(sub.topics)}). No action needed — real alerts will look different."
+    )
+    try:
+        await sender(sub.destination, title, body)
+    except DeliveryError as exc:
+        return TestResult(False, f"test to {label} failed: {exc}")
+    resumed = await store.resume_destination(sub.destination_id) if sub.paused else 0
+    tail = " (it was paused; delivery resumed)" if resumed else ""
+    return TestResult(True, f"test sent to {label}{tail}")
+
+
+test_destination.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
+
+
+async def sync_destinations(
+    store: Storage,
+    gazetteer: GazetteerLike,
+    entries: Sequence[DestinationConfig],
+    make_destination: MakeDestination,
+) -> tuple[int, int]:
+    """Make config/destinations.toml's entries the file-managed subscriptions (add/update;
+    remove the ones the file dropped). A bad entry stops the sync before anything is written:
+    the error names the file, the entry number and the reason."""
+    rows: list[tuple[Destination, str, Sequence[str]]] = []
+    for entry in entries:
+        try:
+            destination = make_destination(entry.url, entry.name)
+            city_id = ALL if entry.city == ALL else resolve_city(gazetteer, entry.city).id
+            topics = parse_topics(entry.topics)
+        except UserInputError as exc:
+            raise ConfigError(f"{entry.where}: {exc.user_message}") from None
+        rows.append((destination, city_id, topics))
+    return await store.sync_config_subscriptions(rows)

@@ -19,12 +19,16 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from bot import __version__
+from bot import __version__, actions
 from bot.errors import CivicAlertError, ConfigError, UserInputError
-from bot.models import FeedConfig, SearchHit, Story
+from bot.models import Destination, FeedConfig, SearchHit, Story
 from bot.settings import Settings, load_feeds, load_settings
+
+if TYPE_CHECKING:
+    from bot.app import App
+    from bot.ports import Storage
 
 DISPLAY_MAX_AGE_DAYS = 7
 
@@ -54,6 +58,32 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="the long-running service (Discord with DISCORD_TOKEN, else the console)")
     db_opt(run)
     run.add_argument("--feeds", metavar="FILE", help="feeds file instead of config/feeds.toml")
+    run.add_argument(
+        "--once", action="store_true",
+        help="one poll cycle, deliver everything due to push and console destinations, then exit (for cron)",
+    )
+
+    subs = sub.add_parser("subscriptions", help="push/console subscriptions (and list every platform's)")
+    subs_sub = subs.add_subparsers(dest="subs_command", required=True, metavar="ACTION")
+    add = subs_sub.add_parser("add", help="a push destination (an Apprise URL) or 'console' follows a city")
+    add.add_argument("destination", metavar="DESTINATION", help="an Apprise URL (ntfy://…, mailto://…, signal://…) or 'console'")
+    add.add_argument("--city", required=True, help="city id or name, e.g. chicago-il")
+    add.add_argument("--topics", metavar="ID,…", help=f"comma-separated topic ids or labels, from: {_topic_ids_help()} (default: all)")
+    add.add_argument("--name", help="your label for this destination (shown in lists)")
+    db_opt(add)
+    lst = subs_sub.add_parser("list", help="every subscription with its delivery health")
+    lst.add_argument("--json", action="store_true", help="one JSON object per line")
+    db_opt(lst)
+    rm = subs_sub.add_parser("remove", help="remove one subscription by id")
+    rm.add_argument("id", type=int)
+    db_opt(rm)
+    tst = subs_sub.add_parser("test", help="send a clearly marked test message to a subscription's destination now")
+    tst.add_argument("id", type=int)
+    db_opt(tst)
+
+    status = sub.add_parser("status", help="feeds, outbox and destination health")
+    status.add_argument("--json", action="store_true", help="one JSON object")
+    db_opt(status)
 
     poll = sub.add_parser("poll", help="poll feeds and print new stories")
     poll.add_argument("--once", action="store_true", required=True, help="one cycle over all feeds, then exit")
@@ -124,6 +154,51 @@ def _scrub(text: str) -> str:
     return RedactFilter([os.environ.get("DISCORD_TOKEN", "")]).scrub(text)
 
 
+def _make_destination(target: str, name: str | None) -> Destination:
+    """`console` or an Apprise URL (validated by Apprise; errors never repeat the URL)."""
+    if target.strip().lower() == "console":
+        from bot.adapters.console import CONSOLE
+
+        return CONSOLE
+    from bot.adapters.push import destination, secrets
+    from bot.logs import register_secrets
+
+    register_secrets(secrets(target))  # before anything could print it
+    return destination(target, name)
+
+
+async def _watch_push_secrets(store: Storage) -> None:
+    """Register every stored push URL's secret parts with the log scrubber."""
+    states = await store.destinations(platform="apprise")
+    if not states:
+        return
+    from bot.adapters.push import secrets
+    from bot.logs import register_secrets
+
+    for state in states:
+        register_secrets(secrets(state.destination.address))
+
+
+async def _sync_destinations(store: Storage, gazetteer: actions.GazetteerLike, settings: Settings) -> None:
+    from bot.relevance import load_topics
+    from bot.settings import load_destinations
+
+    entries = load_destinations(settings.destinations_file, load_topics(settings.config_dir).ids)
+    for entry in entries:  # scrub the file's URLs before validation could mention them
+        if entry.url.lower() != "console":
+            from bot.adapters.push import secrets
+            from bot.logs import register_secrets
+
+            register_secrets(secrets(entry.url))
+    saved, removed = await actions.sync_destinations(store, gazetteer, entries, _make_destination)
+    if entries or removed:
+        print(
+            f"civic-alerts: {settings.destinations_file.name}: {saved} subscriptions in the file, "
+            f"{removed} removed",
+            file=sys.stderr,
+        )
+
+
 def _error(text: str) -> None:
     print(f"civic-alerts: {_scrub(text)}", file=sys.stderr)
 
@@ -150,7 +225,11 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "db":
         return asyncio.run(_db(settings, args))
     if args.command == "run":
-        return _run(settings)
+        return asyncio.run(_run_once(settings)) if args.once else _run(settings)
+    if args.command == "subscriptions":
+        return asyncio.run(_subscriptions(settings, args))
+    if args.command == "status":
+        return asyncio.run(_status(settings, args))
     if args.command == "sync-commands":
         if not settings.discord_token:
             raise ConfigError("DISCORD_TOKEN is not set; sync-commands talks to Discord")
@@ -201,7 +280,7 @@ async def _poll(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _search(settings: Settings, args: argparse.Namespace) -> int:
-    from bot import actions
+
     from bot.errors import UnknownCityError
     from bot.relevance import load_classifier
     from bot.store import Store
@@ -256,7 +335,7 @@ async def _search(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _feeds_check(settings: Settings) -> int:
-    from bot import actions
+
 
     feeds = load_feeds(settings.feeds_file)
     tty = sys.stderr.isatty()
@@ -279,7 +358,7 @@ async def _feeds_check(settings: Settings) -> int:
 
 
 async def _db(settings: Settings, args: argparse.Namespace) -> int:
-    from bot import actions
+
     from bot.store import Store
 
     store = await Store.open(settings.db_path)
@@ -300,10 +379,167 @@ async def _db(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _add_delivery_sinks(app: App, *, console: bool) -> None:
+    """The push sink (Apprise destinations) and, when asked, the console sink."""
+    from bot.adapters.console import ConsoleSink
+    from bot.adapters.push import ApprisePushSink
+
+    app.add_sink(ApprisePushSink(label=app.city_label))
+    if console:
+        app.add_sink(ConsoleSink(label=app.city_label))
+
+
+async def _run_once(settings: Settings) -> int:
+    """One poll cycle, then every due alert to every push/console destination; exit 0 when it ran.
+
+    Discord is not delivered here (its client is not connected); its rows wait for `run`."""
+    from bot.app import open_app
+
+    async with open_app(settings) as app:
+        await _watch_push_secrets(app.store)
+        await _sync_destinations(app.store, app.gazetteer, settings)
+        await _watch_push_secrets(app.store)
+        has_console = bool(await app.store.subscriptions(platform="console"))
+        await _add_delivery_sinks(app, console=has_console)
+        report = await app.run_once()
+        delivered = sum(w.sent_alerts for w in app.workers.values())
+        waiting = sum([await app.store.queue_depth(platform=p) for p in app.workers])
+    print(
+        f"civic-alerts: polled {len(report.feeds)} feeds ({len(report.failed)} failed), "
+        f"{len(report.new_stories)} new stories, {report.alerts_queued} alerts queued, "
+        f"{delivered} delivered, {waiting} waiting for a retry",
+        file=sys.stderr,
+    )
+    return 0
+
+
+async def _subscriptions(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.relevance import load_classifier
+    from bot.store import Store
+
+    store = await Store.open(settings.db_path)
+    try:
+        await _watch_push_secrets(store)
+        if args.subs_command == "list":
+            gazetteer = load_classifier(settings.config_dir).gazetteer
+            rows = await actions.subscription_rows(store, gazetteer)
+            _print_subscriptions(rows, as_json=args.json)
+            return 0
+        if args.subs_command == "remove":
+            removed = await actions.remove_subscription(store, args.id)
+            print(f"removed subscription #{removed.id} ({actions.destination_label(removed.destination)}, {removed.city})")
+            return 0
+        gazetteer = load_classifier(settings.config_dir).gazetteer
+        if args.subs_command == "add":
+            result = await actions.add_destination(
+                store, gazetteer, target=args.destination, city=args.city,
+                topics=args.topics.split(",") if args.topics else None, name=args.name,
+                make_destination=_make_destination, catchup_count=settings.catchup_count,
+            )
+            sub = result.subscription
+            print(
+                f"subscription #{sub.id}: {actions.destination_label(sub.destination)} follows "
+                f"{result.city_label} ({actions.topics_text(sub.topics)}); "
+                f"{result.catchup_queued} recent stories queued"
+            )
+            return 0
+        if args.subs_command == "test":
+            from bot.adapters.console import ConsoleSink
+            from bot.adapters.push import ApprisePushSink
+
+            console = ConsoleSink()
+
+            async def console_test(destination: Destination, title: str, body: str) -> None:
+                console.out.write(f"\n{title}\n{body}\n")
+                console.out.flush()
+
+            senders: dict[str, actions.TestSender] = {
+                "apprise": ApprisePushSink().send_test, "console": console_test,
+            }
+            outcome = await actions.test_destination(store, gazetteer, args.id, senders)
+            print(outcome.line, file=sys.stdout if outcome.ok else sys.stderr)
+            return 0 if outcome.ok else 1
+    finally:
+        await store.close()
+    raise UserInputError(f"unknown subscriptions action {args.subs_command}")
+
+
+async def _sync_destinations_only(settings: Settings) -> None:
+    """Before the Discord client starts: config/destinations.toml into the database (the
+    Discord client delivers its own rows; push rows wait for `run --once` or a token-less run)."""
+    from bot.relevance import load_classifier
+    from bot.store import Store
+
+    store = await Store.open(settings.db_path)
+    try:
+        await _sync_destinations(store, load_classifier(settings.config_dir).gazetteer, settings)
+    finally:
+        await store.close()
+
+
+def _when(value: datetime | None) -> str:
+    return f"{value.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if value else "never"
+
+
+def _print_subscriptions(rows: Sequence[actions.SubscriptionRow], *, as_json: bool) -> None:
+    if as_json:
+        for row in rows:
+            sys.stdout.write(json.dumps(row.as_json(), ensure_ascii=False) + "\n")
+        return
+    if not rows:
+        print("no subscriptions (add one: civic-alerts subscriptions add URL --city chicago-il)", file=sys.stderr)
+        return
+    for row in rows:
+        h = row.health
+        state = f"PAUSED: {h.pause_reason}" if h.paused else "active"
+        origin = " [config/destinations.toml]" if row.source == "config" else ""
+        print(f"#{row.id} {row.platform} {row.destination}{origin}")
+        print(f"    {row.city_label} · {row.topics_text} · {state}")
+        error = f"{h.last_error} ({_when(h.last_error_at)})" if h.last_error else "none"
+        print(f"    last success: {_when(h.last_success)} · last error: {error}")
+
+
+async def _status(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.relevance import load_classifier
+    from bot.store import Store
+
+    store = await Store.open(settings.db_path)
+    try:
+        await _watch_push_secrets(store)
+        gazetteer = load_classifier(settings.config_dir).gazetteer
+        report = await actions.status(store, gazetteer)
+    finally:
+        await store.close()
+    if args.json:
+        doc = {
+            "feeds": report.feeds_total,
+            "feeds_failing": len(report.feeds_failing),
+            "feeds_disabled": report.feeds_disabled,
+            "last_cycle": _when(report.last_cycle),
+            "queue_depth": report.queue_depth,
+            "destinations": [
+                {"id": d.id, "platform": d.platform, "destination": d.label, "paused": d.paused,
+                 "pause_reason": d.pause_reason, "last_success": _when(d.last_success),
+                 "last_error": d.last_error, "last_error_at": _when(d.last_error_at)}
+                for d in report.destinations
+            ],
+        }
+        print(json.dumps(doc, ensure_ascii=False))
+        return 0
+    print(f"feeds: {report.feeds_total} ({len(report.feeds_failing)} failing, {report.feeds_disabled} disabled); "
+          f"last poll: {_when(report.last_cycle)}; alerts waiting: {report.queue_depth}")
+    for d in report.destinations:
+        state = f"PAUSED ({d.pause_reason})" if d.paused else "ok"
+        error = f"{d.last_error} at {_when(d.last_error_at)}" if d.last_error else "none"
+        print(f"{d.platform} {d.label}: {state}; last success {_when(d.last_success)}; last error {error}")
+    return 0
+
+
 def _run(settings: Settings) -> int:
     if settings.discord_token:
         from bot.adapters.discordbot.client import run_bot
 
+        asyncio.run(_sync_destinations_only(settings))
         run_bot(settings)
         return 0
     print(
@@ -326,6 +562,11 @@ async def _console(settings: Settings) -> None:
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, app.stop.set)
         await app.store.subscribe(CONSOLE, "*", [ALL_TOPICS])
+        await _sync_destinations(app.store, app.gazetteer, settings)
+        await _watch_push_secrets(app.store)
+        from bot.adapters.push import ApprisePushSink
+
+        app.add_sink(ApprisePushSink(label=app.city_label, topic_label=app.classifier.topics.label))
         app.add_sink(ConsoleSink(label=app.city_label, topic_label=app.classifier.topics.label))
         app.start()
         print(f"civic-alerts: started {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; polling feeds…", file=sys.stderr)

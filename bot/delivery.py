@@ -49,6 +49,11 @@ class SinkLimits:
     sends_per_second: float = 1.0  # sends and edits across all destinations of this sink
     key_length: int = 0  # characters of idempotency key the platform accepts (0: none)
     can_edit: bool = False  # "also reported by" updates edit the sent message
+    # Pause the destination (with a reason, alerts kept) once a batch has failed this many
+    # times in a row with transient errors; 0 = never. Why opt-in: a chat platform's outage is
+    # everybody's and passes, while a push URL that keeps failing is usually a wrong or revoked
+    # address that only its owner can fix — retrying it forever only fills the outbox.
+    pause_after_failures: int = 0
 
 
 class ProblemKind(enum.Enum):
@@ -258,7 +263,13 @@ class DeliveryWorker:
             attempts = await self.store.attempts(ids)
             self._retry_at[dest_id] = now() + backoff(attempts)
             await self.store.mark_retry(ids, at=self._retry_at[dest_id], error=str(exc))
-            log.warning("delivery will be retried", extra={"destination_id": dest_id, "error": str(exc)})
+            limit = self.limits.pause_after_failures
+            if limit and attempts >= limit:
+                reason = f"paused after {attempts} failed attempts; last error: {exc}"
+                await self.store.pause_destination(dest_id, reason)
+                log.warning("destination paused", extra={"destination_id": dest_id, "reason": reason})
+            else:
+                log.warning("delivery will be retried", extra={"destination_id": dest_id, "error": str(exc)})
             return -1
         except ForbiddenDeliveryError as exc:
             self._retry_at[dest_id] = now() + BACKOFF_CAP

@@ -23,13 +23,25 @@ _PATTERNS = [
 ]
 
 
+# Secrets learnt while running (the parts of push URLs read from the database or typed on the
+# command line): every RedactFilter consults this set too, so a filter installed before the URL
+# was known still scrubs it.
+_REGISTERED: set[str] = set()
+
+
+def register_secrets(secrets: Iterable[str]) -> None:
+    """Scrub these strings from every later log line and CLI error (at least 4 characters)."""
+    _REGISTERED.update(s for s in secrets if s and len(s) >= 4)
+
+
 class RedactFilter(logging.Filter):
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
         self.secrets = [s for s in secrets if s and len(s) >= 4]
 
     def scrub(self, text: str) -> str:
-        for secret in self.secrets:
+        # longest first: a secret that contains a shorter one is removed whole
+        for secret in sorted({*self.secrets, *_REGISTERED}, key=len, reverse=True):
             text = text.replace(secret, "[redacted]")
         for pattern in _PATTERNS:
             text = pattern.sub(lambda m: m.group(1) + "[redacted]", text)
@@ -98,3 +110,8 @@ def setup_logging(level: str = "INFO", *, as_json: bool = False, secrets: Iterab
     # discord.py at DEBUG dumps gateway payloads; INFO is plenty for operators.
     logging.getLogger("discord").setLevel(logging.INFO if level.upper() == "DEBUG" else level.upper())
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # Apprise logs the URLs it loads and the responses it gets; the push adapter captures its
+    # warnings into one scrubbed line per failure, and nothing of it reaches our handler.
+    apprise_log = logging.getLogger("apprise")
+    apprise_log.propagate = False
+    apprise_log.setLevel(logging.WARNING)

@@ -152,6 +152,18 @@ class Destination:
 
 
 @dataclass(frozen=True, slots=True)
+class DestinationConfig:
+    """One `[[destinations]]` entry of config/destinations.toml (validated for shape only;
+    the URL is checked by the push adapter when the file is synced)."""
+
+    url: str  # an Apprise URL, or "console"
+    city: str
+    topics: tuple[str, ...] | None = None  # None = every topic
+    name: str | None = None
+    where: str = ""  # "config/destinations.toml: destinations entry #2", for error messages
+
+
+@dataclass(frozen=True, slots=True)
 class DestinationState:
     """A destination and its delivery health (what `subscriptions list` and /status show)."""
 

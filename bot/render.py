@@ -69,6 +69,14 @@ def also_reported(story: Story, limit: int = 6) -> str | None:
     return f"Also reported by {text}"
 
 
+def reported_by(story: Story) -> str:
+    """ "Reported by 3 outlets" — how widely a story is covered, in one short line."""
+    count = len({o for o in story.outlets if o}) or 1
+    if count == 1:
+        return f"Reported by {story.source}" if story.source else "Reported by 1 outlet"
+    return f"Reported by {count} outlets"
+
+
 def why_short(story: Story, limit: int = 120) -> str:
     """The evidence in a few words: the matched terms and places, without the rule names."""
     bits: list[str] = []

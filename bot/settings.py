@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from bot.errors import ConfigError
 from bot.lang import is_language_code
-from bot.models import FeedConfig
+from bot.models import DestinationConfig, FeedConfig
 
 REPO_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 DEFAULT_DB = Path("data") / "civic-alerts.sqlite3"
@@ -35,6 +35,7 @@ class Settings:
     db_path: Path = DEFAULT_DB
     config_dir: Path = REPO_CONFIG_DIR
     feeds_file: Path = REPO_CONFIG_DIR / "feeds.toml"
+    destinations_file: Path = REPO_CONFIG_DIR / "destinations.toml"
     discord_token: str | None = field(default=None, repr=False)
     discord_api_base: str = DEFAULT_API_BASE
     dev_guild_id: int | None = None
@@ -119,6 +120,7 @@ def load_settings(
         db_path=db_path,
         config_dir=config_dir,
         feeds_file=feeds_file,
+        destinations_file=Path(values.get("CIVIC_ALERTS_DESTINATIONS") or config_dir / "destinations.toml"),
         discord_token=(values.get("DISCORD_TOKEN") or "").strip() or None,
         discord_api_base=api_base,
         dev_guild_id=_int(values, "DEV_GUILD_ID", None),
@@ -217,3 +219,62 @@ def load_feeds(path: Path) -> tuple[FeedConfig, ...]:
 def _is_city_id(value: str) -> bool:
     head, _, state = value.rpartition("-")
     return bool(head) and len(state) == 2 and value == value.lower() and " " not in value
+
+
+def load_destinations(path: Path, topic_ids: Collection[str] = ()) -> tuple[DestinationConfig, ...]:
+    """Read config/destinations.toml; a missing file declares nothing. Every error names the
+    file, the entry and the reason — and never repeats a URL, which may carry a token.
+    `topic_ids` are the configured topics (config/topics.toml), which entries must name."""
+    if not path.is_file():
+        return ()
+    try:
+        doc = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read destinations file ({exc.strerror})") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    entries = doc.get("destinations", [])
+    unknown_top = set(doc) - {"destinations"}
+    if unknown_top:
+        raise ConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown_top))} (expected [[destinations]] tables)")
+    if not isinstance(entries, list):
+        raise ConfigError(f"{path}: 'destinations' must be [[destinations]] tables")
+    out: list[DestinationConfig] = []
+    seen: set[tuple[str, str]] = set()
+    allowed = {"url", "city", "topics", "name"}
+    for index, entry in enumerate(entries, start=1):
+        where = f"{path}: destinations entry #{index}"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: must be a table")
+        unknown = set(entry) - allowed
+        if unknown:
+            raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+        url = entry.get("url")
+        if not isinstance(url, str) or not url.strip():
+            raise ConfigError(f"{where}: 'url' is required: an Apprise URL or \"console\"")
+        city = entry.get("city")
+        if not isinstance(city, str) or not (city == "*" or _is_city_id(city)):
+            raise ConfigError(f"{where}: 'city' is required: a city id like 'chicago-il'")
+        topics = entry.get("topics")
+        if topics is not None:
+            if isinstance(topics, str):
+                topics = [topics]
+            if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
+                raise ConfigError(f"{where}: 'topics' must be a list of topic ids")
+            bad = sorted(set(topics) - set(topic_ids) - {"all", "*"})
+            if bad:
+                raise ConfigError(f"{where}: unknown topic(s) {', '.join(bad)} (known: {', '.join(topic_ids)})")
+        name = entry.get("name")
+        if name is not None and (not isinstance(name, str) or not name.strip()):
+            raise ConfigError(f"{where}: 'name' must be a non-empty string")
+        key = (url.strip(), city)
+        if key in seen:
+            raise ConfigError(f"{where}: the same url and city appear twice")
+        seen.add(key)
+        out.append(
+            DestinationConfig(
+                url=url.strip(), city=city, topics=tuple(topics) if topics is not None else None,
+                name=name.strip() if name else None, where=where,
+            )
+        )
+    return tuple(out)

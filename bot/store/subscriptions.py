@@ -115,6 +115,52 @@ class SubscriptionsMixin(Database):
 
         return await self._run(fn, action="saving the subscription")
 
+    async def sync_config_subscriptions(
+        self, entries: Sequence[tuple[Destination, str, Sequence[str]]]
+    ) -> tuple[int, int]:
+        """Make the subscriptions declared in a config file exist, as declared; drop the ones
+        the file declared before and no longer does. Hand-made subscriptions are never removed
+        (a file entry for the same destination and city takes one over). Returns (saved, removed)."""
+
+        def fn(c: sqlite3.Connection) -> tuple[int, int]:
+            with transaction(c):
+                keep: set[int] = set()
+                for destination, city, topics in entries:
+                    dest_id = self._ensure_destination(c, destination)
+                    c.execute(
+                        "INSERT INTO subscriptions(destination_id, city, topics, created, source) "
+                        "VALUES (:d, :city, :topics, :t, 'config') ON CONFLICT(destination_id, city) DO UPDATE "
+                        "SET topics = excluded.topics, source = 'config'",
+                        {"d": dest_id, "city": city, "topics": json.dumps(list(topics)), "t": self.clock.now()},
+                    )
+                    row = c.execute(
+                        "SELECT id FROM subscriptions WHERE destination_id = :d AND city = :city",
+                        {"d": dest_id, "city": city},
+                    ).fetchone()
+                    keep.add(int(row[0]))
+                stale = [
+                    int(r[0])
+                    for r in c.execute("SELECT id FROM subscriptions WHERE source = 'config'").fetchall()
+                    if int(r[0]) not in keep
+                ]
+                for sub_id in stale:
+                    target = subscriptions_where(c, "s.id = :id", {"id": sub_id})[0]
+                    others = subscriptions_where(
+                        c, "s.destination_id = :d AND s.id <> :id", {"d": target.destination_id, "id": sub_id}
+                    )
+                    self._drop_subscription(c, target, others)
+                return len(keep), len(stale)
+
+        return await self._run(fn, action="syncing config/destinations.toml")
+
+    async def subscription_sources(self) -> dict[int, str]:
+        """Subscription id → where it came from ('' by hand, 'config' from the destinations file)."""
+
+        def fn(c: sqlite3.Connection) -> dict[int, str]:
+            return {int(r[0]): str(r[1]) for r in c.execute("SELECT id, source FROM subscriptions")}
+
+        return await self._run(fn, action="listing subscriptions")
+
     async def unsubscribe(self, destination: Destination, city: str) -> bool:
         def fn(c: sqlite3.Connection) -> bool:
             with transaction(c):

@@ -1,0 +1,117 @@
+"""One alert (or a digest of several) worded for a push service's format and length limits.
+
+Why three shapes: SMS and Signal take plain text and count characters (an SMS is 160), so they
+get the essentials only — headline, city, topics, one link, how many outlets reported it;
+services whose Apprise plugin speaks Markdown (Slack, ntfy with format=markdown) get a linked
+headline; e-mail gets HTML with the summary. The wording itself comes from bot.render, shared
+with every other adapter.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from bot.models import Story
+from bot.render import clip, footer, headline, plain_topic, reported_by, summary, where_topics
+
+TEXT, MARKDOWN, HTML = "text", "markdown", "html"
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<])")
+Label = Callable[[str], str]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    title: str
+    body: str
+    fmt: str
+
+
+def _md(text: str) -> str:
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def _text_one(story: Story, label: Label, room: int, topic_label: Label = plain_topic) -> str:
+    """Plain text within `room` characters: the link always survives, details go first."""
+    where = where_topics(story, label, topic_label)
+    outlets = reported_by(story)
+    for parts in ((headline(story), where, story.url, outlets), (headline(story), where, story.url),
+                  (headline(story), story.url)):
+        text = "\n".join(p for p in parts if p)
+        if len(text) <= room:
+            return text
+    space = room - len(story.url) - 1
+    if space >= 20:
+        return clip(story.title, space) + "\n" + story.url
+    return clip(f"{headline(story)} {story.url}", room)
+
+
+def _markdown_one(story: Story, label: Label, topic_label: Label = plain_topic) -> str:
+    lines = [f"**[{_md(headline(story))}]({story.url})**", _md(where_topics(story, label, topic_label))]
+    if story.summary:
+        lines.append(_md(summary(story, 280)))
+    lines.append(f"_{_md(reported_by(story))}_ · {_md(footer(story))}")
+    return "\n".join(lines)
+
+
+def _html_one(story: Story, label: Label, topic_label: Label = plain_topic) -> str:
+    parts = [
+        f'<p><b><a href="{html.escape(story.url, quote=True)}">{html.escape(headline(story))}</a></b><br>',
+        f"{html.escape(where_topics(story, label, topic_label))}<br>",
+    ]
+    if story.summary:
+        parts.append(f"{html.escape(summary(story))}<br>")
+    parts.append(f"<small>{html.escape(reported_by(story))} · {html.escape(footer(story))}</small></p>")
+    return "".join(parts)
+
+
+def digest_title(stories: Sequence[Story], label: Label) -> str:
+    if len(stories) == 1:
+        return headline(stories[0])
+    cities: list[str] = []
+    for story in stories:
+        for city in story.cities[:1]:
+            if label(city) not in cities:
+                cities.append(label(city))
+    where = f" — {', '.join(cities[:3])}" if cities else ""
+    return f"{len(stories)} civic alerts{where}"
+
+
+def render(
+    stories: Sequence[Story],
+    fmt: str,
+    *,
+    body_max: int,
+    title_max: int,
+    label: Label = lambda c: c,
+    topic_label: Label = plain_topic,
+) -> Message:
+    """Title and body for one notification; `title_max` 0 means the service has no title."""
+    title = digest_title(stories, label)
+    if fmt == HTML:
+        body = "".join(_html_one(s, label, topic_label) for s in stories)
+    elif fmt == MARKDOWN:
+        body = "\n\n".join(_markdown_one(s, label, topic_label) for s in stories)
+    else:
+        title_room = 0 if title_max <= 0 else len(title[:title_max]) + 1
+        room = max(40, body_max - title_room)
+        if len(stories) == 1:
+            body = _text_one(stories[0], label, room, topic_label)
+        else:
+            body = "\n".join(
+                f"{i}. {headline(s)}\n{where_topics(s, label, topic_label)}\n{s.url}\n{reported_by(s)}"
+                for i, s in enumerate(stories, 1)
+            )
+    if title_max <= 0:  # no title field (Signal, SMS, WhatsApp): the digest title leads the body
+        if len(stories) > 1:
+            body = f"{title}\n\n{body}"
+        title = ""
+    else:
+        title = clip(title, title_max)
+    return Message(title=title, body=body, fmt=fmt)
+
+
+def fits(message: Message, *, body_max: int, title_max: int) -> bool:
+    return len(message.body) + len(message.title) <= body_max and len(message.title) <= max(0, title_max)
