@@ -23,6 +23,7 @@ from bot.clock import SYSTEM_CLOCK, Clock
 from bot.delivery import AlertSink, DeliveryWorker
 from bot.fanout import FanoutPolicy
 from bot.ingest.fetch import Fetcher, fetch_limits
+from bot.models import Destination
 from bot.poller import CycleReport, Poller, make_executor
 from bot.relevance import Classifier, Gazetteer, load_classifier
 from bot.settings import Settings, load_feeds
@@ -57,6 +58,33 @@ class App:
     def city_label(self, city_id: str) -> str:
         city = self.gazetteer.get(city_id)
         return city.label if city is not None else city_id
+
+    # -- destinations outside any chat platform ---------------------------------------
+    async def sync_destinations(self) -> tuple[int, int]:
+        """config/destinations.toml into the database; (subscriptions in the file, removed)."""
+        from bot import actions
+        from bot.settings import load_destinations
+
+        entries = load_destinations(self.settings.destinations_file, self.classifier.topics.ids)
+        for entry in entries:  # scrub the file's URLs before validation could mention them
+            if entry.url.lower() != "console":
+                watch_push_url(entry.url)
+        return await actions.sync_destinations(self.store, self.gazetteer, entries, make_destination)
+
+    async def add_push_sinks(self, *, console: bool | None = None) -> None:
+        """Deliver push (Apprise) destinations, and the console when it has subscriptions (or
+        when `console` says so): every way of running delivers them, Discord mode included."""
+        from bot.adapters.console import ConsoleSink
+        from bot.adapters.push import ApprisePushSink
+
+        for state in await self.store.destinations(platform="apprise"):
+            watch_push_url(state.destination.address)
+        topic_label = self.classifier.topics.label
+        self.add_sink(ApprisePushSink(label=self.city_label, topic_label=topic_label))
+        if console is None:
+            console = bool(await self.store.subscriptions(platform="console"))
+        if console:
+            self.add_sink(ConsoleSink(label=self.city_label, topic_label=topic_label))
 
     # -- delivery -------------------------------------------------------------------
     def add_sink(self, sink: AlertSink) -> DeliveryWorker:
@@ -190,6 +218,26 @@ class App:
                 await fetcher.__aexit__(None, None, None)
         self.executor.shutdown(wait=False, cancel_futures=True)
         await self.store.close()
+
+
+def watch_push_url(url: str) -> None:
+    """Register a push URL's secret parts with the log scrubber before anything could print it."""
+    from bot.adapters.push import secrets
+    from bot.logs import register_secrets
+
+    register_secrets(secrets(url))
+
+
+def make_destination(target: str, name: str | None) -> Destination:
+    """`console` or an Apprise URL (validated by Apprise; errors never repeat the URL)."""
+    if target.strip().lower() == "console":
+        from bot.adapters.console import CONSOLE
+
+        return CONSOLE
+    from bot.adapters.push import destination
+
+    watch_push_url(target)
+    return destination(target, name)
 
 
 @contextlib.asynccontextmanager

@@ -8,6 +8,7 @@ only changed when the batch commits, so it can never hold headlines the database
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -159,6 +160,11 @@ class StoryAssembler:
         self.clock = clock
         self.index = ClusterIndex(window=window)
         self._last_prune = 0.0
+        # One batch at a time: a batch placed while another one's headlines are written but not
+        # yet in the index would miss them and split one story in two (the poller saves several
+        # feeds concurrently; the database serializes their transactions, this keeps the index
+        # in step with that order).
+        self._saving = asyncio.Lock()
 
     async def load(self, store: StoryStore) -> None:
         """Fill the index with the headlines of recent stories."""
@@ -185,7 +191,8 @@ class StoryAssembler:
         self, store: StoryStore, feed_url: str, items: Sequence[tuple[Article, Match]]
     ) -> SaveReport:
         """Store one feed's items as stories and alerts; the index follows only on success."""
-        batch = self.begin()
-        report = await store.save_articles(feed_url, items, batch)
-        self.commit(batch)
-        return report
+        async with self._saving:
+            batch = self.begin()
+            report = await store.save_articles(feed_url, items, batch)
+            self.commit(batch)
+            return report

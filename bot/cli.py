@@ -27,7 +27,6 @@ from bot.models import Destination, FeedConfig, SearchHit, Story
 from bot.settings import Settings, load_feeds, load_settings
 
 if TYPE_CHECKING:
-    from bot.app import App
     from bot.ports import Storage
 
 DISPLAY_MAX_AGE_DAYS = 7
@@ -154,49 +153,12 @@ def _scrub(text: str) -> str:
     return RedactFilter([os.environ.get("DISCORD_TOKEN", "")]).scrub(text)
 
 
-def _make_destination(target: str, name: str | None) -> Destination:
-    """`console` or an Apprise URL (validated by Apprise; errors never repeat the URL)."""
-    if target.strip().lower() == "console":
-        from bot.adapters.console import CONSOLE
-
-        return CONSOLE
-    from bot.adapters.push import destination, secrets
-    from bot.logs import register_secrets
-
-    register_secrets(secrets(target))  # before anything could print it
-    return destination(target, name)
-
-
 async def _watch_push_secrets(store: Storage) -> None:
     """Register every stored push URL's secret parts with the log scrubber."""
-    states = await store.destinations(platform="apprise")
-    if not states:
-        return
-    from bot.adapters.push import secrets
-    from bot.logs import register_secrets
+    from bot.app import watch_push_url
 
-    for state in states:
-        register_secrets(secrets(state.destination.address))
-
-
-async def _sync_destinations(store: Storage, gazetteer: actions.GazetteerLike, settings: Settings) -> None:
-    from bot.relevance import load_topics
-    from bot.settings import load_destinations
-
-    entries = load_destinations(settings.destinations_file, load_topics(settings.config_dir).ids)
-    for entry in entries:  # scrub the file's URLs before validation could mention them
-        if entry.url.lower() != "console":
-            from bot.adapters.push import secrets
-            from bot.logs import register_secrets
-
-            register_secrets(secrets(entry.url))
-    saved, removed = await actions.sync_destinations(store, gazetteer, entries, _make_destination)
-    if entries or removed:
-        print(
-            f"civic-alerts: {settings.destinations_file.name}: {saved} subscriptions in the file, "
-            f"{removed} removed",
-            file=sys.stderr,
-        )
+    for state in await store.destinations(platform="apprise"):
+        watch_push_url(state.destination.address)
 
 
 def _error(text: str) -> None:
@@ -379,16 +341,6 @@ async def _db(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _add_delivery_sinks(app: App, *, console: bool) -> None:
-    """The push sink (Apprise destinations) and, when asked, the console sink."""
-    from bot.adapters.console import ConsoleSink
-    from bot.adapters.push import ApprisePushSink
-
-    app.add_sink(ApprisePushSink(label=app.city_label))
-    if console:
-        app.add_sink(ConsoleSink(label=app.city_label))
-
-
 async def _run_once(settings: Settings) -> int:
     """One poll cycle, then every due alert to every push/console destination; exit 0 when it ran.
 
@@ -396,11 +348,8 @@ async def _run_once(settings: Settings) -> int:
     from bot.app import open_app
 
     async with open_app(settings) as app:
-        await _watch_push_secrets(app.store)
-        await _sync_destinations(app.store, app.gazetteer, settings)
-        await _watch_push_secrets(app.store)
-        has_console = bool(await app.store.subscriptions(platform="console"))
-        await _add_delivery_sinks(app, console=has_console)
+        await _report_sync(settings, *await app.sync_destinations())
+        await app.add_push_sinks()
         report = await app.run_once()
         delivered = sum(w.sent_alerts for w in app.workers.values())
         waiting = sum([await app.store.queue_depth(platform=p) for p in app.workers])
@@ -431,10 +380,12 @@ async def _subscriptions(settings: Settings, args: argparse.Namespace) -> int:
             return 0
         gazetteer = load_classifier(settings.config_dir).gazetteer
         if args.subs_command == "add":
+            from bot.app import make_destination
+
             result = await actions.add_destination(
                 store, gazetteer, target=args.destination, city=args.city,
                 topics=args.topics.split(",") if args.topics else None, name=args.name,
-                make_destination=_make_destination, catchup_count=settings.catchup_count,
+                make_destination=make_destination, catchup_count=settings.catchup_count,
             )
             sub = result.subscription
             print(
@@ -464,17 +415,13 @@ async def _subscriptions(settings: Settings, args: argparse.Namespace) -> int:
     raise UserInputError(f"unknown subscriptions action {args.subs_command}")
 
 
-async def _sync_destinations_only(settings: Settings) -> None:
-    """Before the Discord client starts: config/destinations.toml into the database (the
-    Discord client delivers its own rows; push rows wait for `run --once` or a token-less run)."""
-    from bot.relevance import load_classifier
-    from bot.store import Store
-
-    store = await Store.open(settings.db_path)
-    try:
-        await _sync_destinations(store, load_classifier(settings.config_dir).gazetteer, settings)
-    finally:
-        await store.close()
+async def _report_sync(settings: Settings, saved: int, removed: int) -> None:
+    if saved or removed:
+        print(
+            f"civic-alerts: {settings.destinations_file.name}: {saved} subscriptions in the file, "
+            f"{removed} removed",
+            file=sys.stderr,
+        )
 
 
 def _when(value: datetime | None) -> str:
@@ -539,8 +486,7 @@ def _run(settings: Settings) -> int:
     if settings.discord_token:
         from bot.adapters.discordbot.client import run_bot
 
-        asyncio.run(_sync_destinations_only(settings))
-        run_bot(settings)
+        run_bot(settings)  # the client's app syncs config/destinations.toml and delivers push too
         return 0
     print(
         "civic-alerts: no DISCORD_TOKEN set — running with alerts printed to this console. "
@@ -552,7 +498,7 @@ def _run(settings: Settings) -> int:
 
 
 async def _console(settings: Settings) -> None:
-    from bot.adapters.console import CONSOLE, ConsoleSink
+    from bot.adapters.console import CONSOLE
     from bot.app import open_app
     from bot.relevance import ALL_TOPICS
 
@@ -562,12 +508,8 @@ async def _console(settings: Settings) -> None:
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, app.stop.set)
         await app.store.subscribe(CONSOLE, "*", [ALL_TOPICS])
-        await _sync_destinations(app.store, app.gazetteer, settings)
-        await _watch_push_secrets(app.store)
-        from bot.adapters.push import ApprisePushSink
-
-        app.add_sink(ApprisePushSink(label=app.city_label, topic_label=app.classifier.topics.label))
-        app.add_sink(ConsoleSink(label=app.city_label, topic_label=app.classifier.topics.label))
+        await _report_sync(settings, *await app.sync_destinations())
+        await app.add_push_sinks(console=True)
         app.start()
         print(f"civic-alerts: started {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; polling feeds…", file=sys.stderr)
         await app.stop.wait()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -355,3 +356,17 @@ async def test_failed_batch_leaves_the_cluster_index_as_the_database_has_it(stor
     # the database has one article; the index still knows only that headline for the story
     assert index.find("ICE agents detain 3 at Pilsen car wash, witnesses say", joining.published.timestamp()) == story.id
     assert index.find(joining.title, joining.published.timestamp()) is None
+
+
+async def test_concurrent_batches_see_each_others_stories(store: Store) -> None:
+    """Feeds are saved concurrently by the poller: the second batch must join the story the
+    first one created, whichever finishes its transaction first."""
+    assembler = assembler_of(store)
+    await assembler.load(store)
+    title = "Federal agents arrest 14 in Little Village raid as neighbors protest"
+    reports = await asyncio.gather(*(
+        assembler.save(store, f"https://feed{i}.example/rss", [(article(title, source=f"Outlet {i}"), match())])
+        for i in range(4)
+    ))
+    assert sum(len(r.new_stories) for r in reports) == 1
+    assert await store.counts() == {"articles": 4, "stories": 1, "feeds": 0}

@@ -270,6 +270,10 @@ class CivicBot(commands.Bot):
 
             await sync_on_start(self)
         if self._run_jobs and self.app is not None:
+            # push destinations (config/destinations.toml, `subscriptions add`) are delivered
+            # by the same process, beside Discord's own channels
+            await self.app.sync_destinations()
+            await self.app.add_push_sinks(console=False)
             self.app.add_sink(self.sink)
             self.app.start()
 
