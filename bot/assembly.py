@@ -43,6 +43,12 @@ class StoryFields:
     topics: tuple[str, ...]
     cities: tuple[str, ...]
     why: tuple[str, ...]
+    lead_known: bool = True  # the lead's date came from its feed (False: first-seen, a guess)
+    lead_key: str = ""  # the lead article's identity: the last, stable tie-break
+
+    @property
+    def lead_rank(self) -> tuple[int, int, float, str]:
+        return (self.link_rank, 0 if self.lead_known else 1, self.published, self.lead_key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +73,14 @@ class SaveReport:
     alerts_queued: int = 0
 
 
+def lead_rank(article: Article) -> tuple[int, int, float, str]:
+    """Lower leads: a publisher's own URL before a Google News redirect, a dated item before an
+    undated one (its time is only when we first saw it), the earliest, then the identity —
+    one total order, so the lead never depends on which feed happened to arrive first."""
+    published = article.published.timestamp()
+    return (link_rank(article.url, published)[0], 0 if article.published_known else 1, published, article.identity)
+
+
 def new_story(article: Article, match: Match) -> StoryFields:
     published = article.published.timestamp()
     return StoryFields(
@@ -81,47 +95,36 @@ def new_story(article: Article, match: Match) -> StoryFields:
         topics=tuple(match.topics),
         cities=tuple(match.cities),
         why=tuple(match.why),
+        lead_known=article.published_known,
+        lead_key=article.identity,
     )
 
 
 def join(current: StoryFields, article: Article, match: Match) -> StoryChange:
-    """An article joins a story: more outlets and tags; its link leads when it ranks better.
+    """An article joins a story: more outlets and tags; it becomes the lead when it ranks first.
 
-    The lead (title, link, source, summary, image) is the article with the best link rank — a
-    publisher's own URL over a Google News redirect, then the earliest; the story's time is
-    the earliest of its articles.
+    The lead (title, link, source, time, summary, image) is one article, chosen by `lead_rank`
+    and re-evaluated at every join; the story's title, URL, source and time always come from it
+    together. A summary or image the lead lacks is kept from the story.
     """
-    published = article.published.timestamp()
-    rank = link_rank(article.url, published)[0]
-    better = (rank, published) < (current.link_rank, current.published)
+    candidate = new_story(article, match)
+    better = lead_rank(article) < current.lead_rank
     new_outlet = article.source not in current.outlets
-    lead = current
-    if better:
-        lead = StoryFields(
-            title=article.title,
-            url=article.url or article.link,
-            source=article.source,
-            summary=article.summary or current.summary,
-            image_url=article.image_url or current.image_url,
-            published=current.published,
-            link_rank=rank,
-            outlets=current.outlets,
-            topics=current.topics,
-            cities=current.cities,
-            why=current.why,
-        )
+    lead = candidate if better else current
     fields = StoryFields(
         title=lead.title,
         url=lead.url,
         source=lead.source,
-        summary=lead.summary,
-        image_url=lead.image_url,
-        published=min(published, current.published),
+        summary=lead.summary or current.summary,
+        image_url=lead.image_url or current.image_url,
+        published=lead.published,
         link_rank=lead.link_rank,
         outlets=_merge(current.outlets, [article.source]),
         topics=_merge(current.topics, match.topics),
         cities=_merge(current.cities, match.cities),
         why=_merge(current.why, match.why)[:MAX_WHY],
+        lead_known=lead.lead_known,
+        lead_key=lead.lead_key,
     )
     return StoryChange(fields, new_outlet=new_outlet, lead_changed=better)
 

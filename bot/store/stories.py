@@ -62,6 +62,8 @@ def _fields(row: sqlite3.Row) -> StoryFields:
         topics=tuple(json.loads(row["topics"])),
         cities=tuple(json.loads(row["cities"])),
         why=tuple(json.loads(row["why"])),
+        lead_known=bool(row["lead_known"]),
+        lead_key=row["lead_key"],
     )
 
 
@@ -80,6 +82,8 @@ def _field_params(story_id: int | None, f: StoryFields, t: float) -> dict[str, o
         "topics": json.dumps(list(f.topics)),
         "cities": json.dumps(list(f.cities)),
         "why": json.dumps(list(f.why)),
+        "known": int(f.lead_known),
+        "key": f.lead_key,
     }
 
 
@@ -144,8 +148,9 @@ class StoriesMixin(Database):
             f = assembly.new_story(a, m)
             story_id = c.execute(
                 "INSERT INTO stories(title, url, source, summary, image_url, published, first_seen, "
-                "updated, link_rank, outlets, topics, cities, why) VALUES (:title, :url, :source, "
-                ":summary, :image, :pub, :t, :t, :rank, :outlets, :topics, :cities, :why)",
+                "updated, link_rank, outlets, topics, cities, why, lead_known, lead_key) VALUES (:title, "
+                ":url, :source, :summary, :image, :pub, :t, :t, :rank, :outlets, :topics, :cities, :why, "
+                ":known, :key)",
                 _field_params(None, f, t),
             ).lastrowid
             assert story_id is not None
@@ -155,7 +160,7 @@ class StoriesMixin(Database):
         else:
             row = c.execute(
                 "SELECT title, url, source, summary, image_url, published, link_rank, outlets, topics, "
-                "cities, why FROM stories WHERE id = :id",
+                "cities, why, lead_known, lead_key FROM stories WHERE id = :id",
                 {"id": story_id},
             ).fetchone()
             change = assembly.join(_fields(row), a, m)
@@ -163,6 +168,7 @@ class StoriesMixin(Database):
             c.execute(
                 "UPDATE stories SET title = :title, url = :url, source = :source, summary = :summary, "
                 "image_url = :image, published = :pub, link_rank = :rank, outlets = :outlets, "
+                "lead_known = :known, lead_key = :key, "
                 "topics = :topics, cities = :cities, why = :why, updated = :t WHERE id = :id",
                 _field_params(story_id, f, t),
             )

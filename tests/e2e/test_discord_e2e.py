@@ -302,6 +302,45 @@ async def test_outlet_joining_a_story_edits_the_alert_instead_of_posting(world: 
     world.assert_clean()
 
 
+async def test_original_arriving_after_its_copy_takes_over_the_alert(
+    world: World, first_cycle: dict[str, Any]
+) -> None:
+    """Issue 18: a syndicated copy is alerted first; the publisher's own (earlier) report arrives
+    a cycle later; the alert is edited to lead with the original — link and source."""
+    alerts = world.channels["alerts"]
+    title = "ICE agents raid Back of the Yards warehouse in Chicago, nine workers detained"
+    copy_url = world.feeds.set_feed(
+        "/dyn/lead-copy.xml",
+        title="Syndicator",
+        items=[{"title": title, "guid": "copy-1", "link": "https://syndicator.example/raid-copy",
+                "pubDate": now_rfc822(30), "description": "Republished from the Chicago Reporter."}],
+    )
+    await add_feed(world, "alerts", copy_url)
+
+    def alert_of(link: str) -> dict[str, Any] | None:
+        for message in world.standin.messages(alerts):
+            for embed in message.get("embeds") or []:
+                if embed.get("url") == link:
+                    return embed
+        return None
+
+    await eventually(lambda: alert_of("https://syndicator.example/raid-copy"), POLL_WAIT,
+                     "the copy's alert", world)
+    before = len(world.standin.messages(alerts))
+    original_url = world.feeds.set_feed(
+        "/dyn/lead-original.xml",
+        title="Chicago Reporter",
+        items=[{"title": title, "guid": "orig-1", "link": "https://chicagoreporter.example/raid",
+                "pubDate": now_rfc822(60), "description": "Our reporters were at the warehouse."}],
+    )
+    await add_feed(world, "alerts", original_url)
+    await eventually(lambda: alert_of("https://chicagoreporter.example/raid"), POLL_WAIT,
+                     "the alert to be edited to lead with the original", world)
+    assert alert_of("https://syndicator.example/raid-copy") is None  # the same message, now led by it
+    assert len(world.standin.messages(alerts)) == before  # edited, never re-posted
+    world.assert_clean()
+
+
 async def test_subscribe_posts_a_catch_up_of_the_latest_three_once(world: World) -> None:
     """A late subscriber gets the 3 newest Denver stories through the outbox, exactly once."""
     handle = await world.slash("quiet", "subscribe", {"city": "denver-co"})
