@@ -80,13 +80,12 @@ class RequestSchedule:
         return start + position * budget.spacing * (1 + budget.jitter / 2)
 
     def spread(self, url: str, count: int, window: float) -> list[float]:
-        """First-check times for `count` new feeds on `url`'s host: evenly over `window` (or
-        at the budget's pace if that is slower), each jittered within its share, in order."""
+        """First-check times for `count` new feeds on `url`'s host, in order: at the budget's
+        pace (as soon as it allows, never a burst), or evenly over `window` for an unbudgeted
+        host; each jittered within half its share."""
         now = self.clock.now()
         budget = self.budget_for(url)
         if count <= 0:
             return []
-        step = window / count
-        if budget is not None:
-            step = max(step, budget.spacing * (1 + budget.jitter / 2))
+        step = window / count if budget is None else budget.spacing * (1 + budget.jitter / 2)
         return [now + i * step + self._rng.uniform(0.0, step * 0.5) for i in range(count)]
