@@ -530,6 +530,17 @@ class StatusReport:
     # delivery health per destination (last success, last error, pause): shown by /status and
     # `civic-alerts status`; a push URL appears only as its masked name
     destinations: tuple[DestinationHealth, ...] = ()
+    # feeds per kind ("catalog", "server", "managed") and the cities managed feeds cover
+    feed_kinds: tuple[tuple[str, int], ...] = ()
+    managed_cities: int = 0
+
+
+def kinds_text(report: StatusReport) -> str:
+    """ "12 catalog, 2 server, 6 managed (3 cities)" for /status and `civic-alerts status`."""
+    parts = [f"{n} {kind}" for kind, n in report.feed_kinds]
+    if report.managed_cities:
+        parts[-1] += f" ({report.managed_cities} cities)" if parts and report.feed_kinds[-1][0] == "managed" else ""
+    return ", ".join(parts)
 
 
 async def status(
@@ -550,7 +561,13 @@ async def status(
     depth = await store.queue_depth()
     subs = await list_subscriptions(store, gazetteer, platform=platform, group=group, catalog=catalog)
     health = await destination_health(store, platform=platform, group=group)
+    kinds: dict[str, int] = {}
+    for s in states:
+        kinds[s.kind] = kinds.get(s.kind, 0) + 1
+    order = ("catalog", "server", "managed")
     return StatusReport(
+        feed_kinds=tuple((k, kinds[k]) for k in sorted(kinds, key=lambda k: (k not in order, order.index(k) if k in order else 0, k))),
+        managed_cities=len({s.managed_city for s in states if s.kind == "managed"}),
         feeds_total=len(states),
         feeds_failing=failing,
         feeds_disabled=sum(1 for s in states if s.disabled),

@@ -614,6 +614,8 @@ async def _status(settings: Settings, args: argparse.Namespace) -> int:
             "feeds": report.feeds_total,
             "feeds_failing": len(report.feeds_failing),
             "feeds_disabled": report.feeds_disabled,
+            "feed_kinds": dict(report.feed_kinds),
+            "managed_cities": report.managed_cities,
             "last_cycle": _when(report.last_cycle),
             "queue_depth": report.queue_depth,
             "destinations": [
@@ -627,6 +629,8 @@ async def _status(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     print(f"feeds: {report.feeds_total} ({len(report.feeds_failing)} failing, {report.feeds_disabled} disabled); "
           f"last poll: {_when(report.last_cycle)}; alerts waiting: {report.queue_depth}")
+    if report.feed_kinds:
+        print(f"feeds by kind: {actions.kinds_text(report)}")
     for d in report.destinations:
         state = f"PAUSED ({d.pause_reason})" if d.paused else "ok"
         error = f"{d.last_error} at {_when(d.last_error_at)}" if d.last_error else "none"
