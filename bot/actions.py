@@ -48,6 +48,7 @@ from bot.models import (
 from bot.relevance.topics import ALL_TOPICS, TopicCatalog, load_topics
 
 if TYPE_CHECKING:
+    from bot.coverage import Coverage
     from bot.ports import Storage
     from bot.settings import Settings
 
@@ -173,11 +174,13 @@ async def subscribe(
     topics: str | Sequence[str] | None = None,
     catchup_count: int = 3,
     catalog: TopicCatalog | None = None,
+    coverage: Coverage | None = None,
 ) -> SubscribeResult:
     """Save (upsert) a subscription and queue a short catch-up through the outbox.
 
     Why the outbox: the catch-up is delivered by the same worker as live alerts, so it is
-    delivered exactly once, survives a restart, and obeys the same rate limits.
+    delivered exactly once, survives a restart, and obeys the same rate limits. With
+    `coverage`, a city nobody followed gets its managed search feeds at once.
     """
     found = resolve_city(gazetteer, city)
     wanted = parse_topics(topics, catalog)
@@ -194,6 +197,7 @@ async def subscribe(
             f"{MAX_GUILD_SUBSCRIPTIONS}); remove one first.",
         )
     subscription = await store.subscribe(destination, found.id, wanted)
+    await _reconcile(coverage)
     if state is not None and state.paused:
         # the caller just checked the destination is deliverable again: resume it and make its
         # held alerts due now (they were backed off while forbidden)
@@ -218,8 +222,19 @@ async def _latest_matching(
     return [s for s in pool if wants(city_id, topics, s.cities, s.topics)][:count]
 
 
+async def _reconcile(coverage: Coverage | None) -> None:
+    """Coverage follows the subscriptions (bot/coverage.py); the app also reconciles every tick."""
+    if coverage is not None:
+        await coverage.reconcile()
+
+
 async def unsubscribe(
-    store: Storage, gazetteer: GazetteerLike, *, destination: Destination, city: str
+    store: Storage,
+    gazetteer: GazetteerLike,
+    *,
+    destination: Destination,
+    city: str,
+    coverage: Coverage | None = None,
 ) -> tuple[bool, str]:
     """Remove one city from one destination. Returns (removed?, city label)."""
     city_id = city.strip()
@@ -227,6 +242,8 @@ async def unsubscribe(
     if found is not None:
         city_id = found.id
     removed = await store.unsubscribe(destination, city_id)
+    if removed:
+        await _reconcile(coverage)
     if not removed and found is None:
         raise UnknownCityError(city)
     return removed, found.label if found is not None else city_id
@@ -373,6 +390,17 @@ class FeedPreview:
     title: str | None
     item_count: int
     newest_headline: str | None
+    found_by: str = "given"  # "given" (the URL was a feed), "link" (the page named it), "path" (/feed, /rss)
+    requested: str = ""  # the address the person gave
+
+    @property
+    def found_line(self) -> str:
+        """What discovery did, for the reply ("" when the address was the feed itself)."""
+        if self.found_by == "link":
+            return f"That page names its feed: {self.feed.url}"
+        if self.found_by == "path":
+            return f"That page names no feed; found one at {self.feed.url}"
+        return ""
 
 
 def check_feed_scheme(url: str) -> str:
@@ -444,39 +472,40 @@ async def add_feed(
             user_message=f"A server can add at most {MAX_GUILD_FEEDS} feeds; remove one first.",
         )
 
+    found = await _discover(settings, url, fetcher)
+    feed_url = found.url
+    if feed_url != url and any(f.url == feed_url for f in existing):
+        raise FeedExistsError(feed_url, user_message=f"This server already has the feed that page names ({feed_url[:200]}).")
+    articles = sorted(found.parsed.articles, key=lambda a: a.published, reverse=True)
+    title = (found.parsed.title or "").strip() or None
+    feed = await store.add_guild_feed(guild_id, feed_url, title)
+    return FeedPreview(
+        feed, title, len(articles), articles[0].title if articles else None, found_by=found.how, requested=url
+    )
+
+
+async def _discover(settings: Settings, url: str, fetcher: Any = None) -> Any:
+    """The feed at `url` or the one its page names (bot.ingest.discovery), through the guarded
+    fetcher; a refusal raises the error fit to show."""
+    from bot.ingest.discovery import NotFound, discover
+
     if fetcher is not None:
-        result = await fetcher.fetch(url)
+        found = await discover(fetcher, url)
     else:
         async with _fetcher_for(settings) as own:
-            result = await own.fetch(url)
-    if not result.ok or not result.body:
-        reason = result.error or (f"HTTP {result.status}" if result.status else "no response")
-        if (
-            "private" in reason.lower()
-            or "internal" in reason.lower()
-            or "unsafe" in reason.lower()
-        ):
-            raise UnsafeURLError(
-                reason, user_message="That URL leads to a private or internal address; refused."
+            found = await discover(own, url)
+    if isinstance(found, NotFound):
+        reason = found.reason
+        if "private" in reason.lower() or "internal" in reason.lower() or "unsafe" in reason.lower():
+            raise UnsafeURLError(reason, user_message="That URL leads to a private or internal address; refused.")
+        if found.result is not None and found.result.ok:
+            raise FeedError(
+                "not a feed",
+                user_message="That URL didn't return an RSS or Atom feed, and the page names none "
+                f"({reason[:150]}).",
             )
-        raise FeedError(
-            f"fetch failed: {reason}", user_message=f"I couldn't fetch that URL ({reason[:150]})."
-        )
-
-    from bot.ingest.parse import parse_feed
-
-    parsed = await asyncio.to_thread(
-        parse_feed, result.body, feed_url=result.final_url or url, headers=result.headers
-    )
-    if not parsed.is_feed:
-        raise FeedError(
-            "not a feed",
-            user_message="That URL didn't return an RSS or Atom feed (is it a web page?).",
-        )
-    articles = sorted(parsed.articles, key=lambda a: a.published, reverse=True)
-    title = (parsed.title or "").strip() or None
-    feed = await store.add_guild_feed(guild_id, url, title)
-    return FeedPreview(feed, title, len(articles), articles[0].title if articles else None)
+        raise FeedError(f"fetch failed: {reason}", user_message=f"I couldn't fetch that URL ({reason[:150]}).")
+    return found
 
 
 async def remove_feed(store: Storage, *, guild_id: int, url: str) -> bool:
@@ -501,6 +530,17 @@ class StatusReport:
     # delivery health per destination (last success, last error, pause): shown by /status and
     # `civic-alerts status`; a push URL appears only as its masked name
     destinations: tuple[DestinationHealth, ...] = ()
+    # feeds per kind ("catalog", "server", "managed") and the cities managed feeds cover
+    feed_kinds: tuple[tuple[str, int], ...] = ()
+    managed_cities: int = 0
+
+
+def kinds_text(report: StatusReport) -> str:
+    """ "12 catalog, 2 server, 6 managed (3 cities)" for /status and `civic-alerts status`."""
+    parts = [f"{n} {kind}" for kind, n in report.feed_kinds]
+    if report.managed_cities:
+        parts[-1] += f" ({report.managed_cities} cities)" if parts and report.feed_kinds[-1][0] == "managed" else ""
+    return ", ".join(parts)
 
 
 async def status(
@@ -521,7 +561,13 @@ async def status(
     depth = await store.queue_depth()
     subs = await list_subscriptions(store, gazetteer, platform=platform, group=group, catalog=catalog)
     health = await destination_health(store, platform=platform, group=group)
+    kinds: dict[str, int] = {}
+    for s in states:
+        kinds[s.kind] = kinds.get(s.kind, 0) + 1
+    order = ("catalog", "server", "managed")
     return StatusReport(
+        feed_kinds=tuple((k, kinds[k]) for k in sorted(kinds, key=lambda k: (k not in order, order.index(k) if k in order else 0, k))),
+        managed_cities=len({s.managed_city for s in states if s.kind == "managed"}),
         feeds_total=len(states),
         feeds_failing=failing,
         feeds_disabled=sum(1 for s in states if s.disabled),
@@ -748,16 +794,22 @@ async def add_destination(
     name: str | None,
     make_destination: MakeDestination,
     catchup_count: int = 3,
+    coverage: Coverage | None = None,
 ) -> SubscribeResult:
     """`subscriptions add`: a push URL (validated by the adapter) or "console" follows a city."""
     destination = make_destination(target, name)
     return await subscribe(
-        store, gazetteer, destination=destination, city=city, topics=topics, catchup_count=catchup_count
+        store, gazetteer, destination=destination, city=city, topics=topics, catchup_count=catchup_count,
+        coverage=coverage,
     )
 
 
-async def remove_subscription(store: Storage, subscription_id: int) -> Subscription:
+async def remove_subscription(
+    store: Storage, subscription_id: int, *, coverage: Coverage | None = None
+) -> Subscription:
     removed = await store.remove_subscription(subscription_id)
+    if removed is not None:
+        await _reconcile(coverage)
     if removed is None:
         raise UserInputError(
             f"no subscription {subscription_id}",
@@ -819,6 +871,8 @@ async def sync_destinations(
     gazetteer: GazetteerLike,
     entries: Sequence[DestinationConfig],
     make_destination: MakeDestination,
+    *,
+    coverage: Coverage | None = None,
 ) -> tuple[int, int]:
     """Make config/destinations.toml's entries the file-managed subscriptions (add/update;
     remove the ones the file dropped). A bad entry stops the sync before anything is written:
@@ -832,4 +886,192 @@ async def sync_destinations(
         except UserInputError as exc:
             raise ConfigError(f"{entry.where}: {exc.user_message}") from None
         rows.append((destination, city_id, topics))
-    return await store.sync_config_subscriptions(rows)
+    result = await store.sync_config_subscriptions(rows)
+    await _reconcile(coverage)
+    return result
+
+
+# ---------------------------------------------------------------------------- feeds of every kind
+# (`civic-alerts feeds list / coverage / import / export`, `/feeds list|import|export`, /status)
+
+OPERATOR_GROUP = 0  # the guild id of feeds the operator imports from the command line
+MAX_IMPORT_FEEDS = 200
+
+
+def feed_health(state: FeedState) -> str:
+    """ "ok", "never polled", "failing (×3): HTTP 503", "disabled: …" — one short word first."""
+    if state.disabled:
+        return f"disabled: {state.disabled_reason or 'by the poller'}"
+    if state.consecutive_errors or state.last_error:
+        return f"failing (×{state.consecutive_errors}): {state.last_error or f'HTTP {state.last_status}'}"
+    if state.last_checked is None:
+        return "never polled"
+    return "ok"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRow:
+    """One line of `feeds list` / `feeds coverage`: a feed, where it came from, its health."""
+
+    state: FeedState
+    city_label: str | None
+
+    @property
+    def health(self) -> str:
+        return feed_health(self.state)
+
+    def as_json(self) -> dict[str, object]:
+        s = self.state
+
+        def when(value: datetime | None) -> str | None:
+            return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+
+        return {
+            "url": s.url,
+            "name": s.name,
+            "kind": s.kind,
+            "city": s.managed_city or s.city,
+            "city_label": self.city_label,
+            "lang": s.lang,
+            "health": self.health.split(":")[0].split(" (")[0],
+            "detail": self.health,
+            "last_checked": when(s.last_checked),
+            "next_check": when(s.next_check),
+            "items_seen": s.items_seen,
+            "needed_until": when(s.needed_until),
+        }
+
+
+def _rows(states: Sequence[FeedState], gazetteer: GazetteerLike) -> list[FeedRow]:
+    rows = []
+    for s in states:
+        city = s.managed_city or s.city
+        rows.append(FeedRow(s, city_label(gazetteer, city) if city else None))
+    return rows
+
+
+async def feed_rows(store: Storage, gazetteer: GazetteerLike, *, city: str | None = None) -> list[FeedRow]:
+    """Every polled feed — catalogue, server-added and managed — with kind, city and health."""
+    return _rows(await store.feeds(city=city), gazetteer)
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageView:
+    city: str
+    city_label: str
+    feeds: tuple[FeedRow, ...]  # feeds covering the city now
+    planned: tuple[FeedConfig, ...]  # the managed feeds the city gets (from config/coverage.toml)
+    added: tuple[str, ...] = ()  # URLs added by --apply
+    subscribed: bool = False
+
+    def as_json(self) -> dict[str, object]:
+        have = {r.state.url for r in self.feeds}
+        return {
+            "city": self.city,
+            "city_label": self.city_label,
+            "subscribed": self.subscribed,
+            "feeds": [r.as_json() for r in self.feeds],
+            "missing": [
+                {"url": f.url, "name": f.name, "kind": "managed", "lang": f.lang} for f in self.planned if f.url not in have
+            ],
+            "added": list(self.added),
+        }
+
+
+async def feed_coverage(
+    store: Storage, gazetteer: GazetteerLike, coverage: Coverage, city: str, *, apply: bool = False
+) -> CoverageView:
+    """The feeds that cover a city; with `apply`, add its managed feeds now."""
+    found = resolve_city(gazetteer, city)
+    added: list[str] = []
+    if apply:
+        added = await coverage.apply(found.id)
+    rows = await feed_rows(store, gazetteer, city=found.id)
+    subscribed = found.id in await store.subscribed_cities()
+    return CoverageView(found.id, found.label, tuple(rows), tuple(coverage.feeds_for(found.id)), tuple(added), subscribed)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    added: tuple[str, ...]
+    lines: tuple[str, ...]  # one per feed: added (and how it was found), already followed, or why not
+
+
+async def import_opml(
+    store: Storage,
+    settings: Settings,
+    gazetteer: GazetteerLike,
+    *,
+    guild_id: int,
+    data: bytes,
+    city: str | None = None,
+    fetcher: Any = None,
+    max_feeds: int = MAX_IMPORT_FEEDS,
+) -> ImportReport:
+    """Import an OPML file's feeds for a server (or the operator, guild 0).
+
+    The file is checked whole first (bot.ingest.opml: size, DTD/entities, nesting, duplicates,
+    schemes, limits): a bad file raises OpmlError and changes nothing. Then each address goes
+    through the same guard and discovery as `/feeds add` (a home page finds its feed); the
+    feeds that answered are added in one transaction, the others get a line saying why."""
+    from bot.ingest.opml import OpmlError, parse_opml
+
+    entries = parse_opml(data)
+    default_city = resolve_city(gazetteer, city).id if city else None
+    existing = {f.url for f in await store.guild_feeds(guild_id)}
+    fresh = [e for e in entries if e.url not in existing]
+    if len(existing) + len(fresh) > max_feeds:
+        raise OpmlError(f"it would make {len(existing) + len(fresh)} feeds; the limit is {max_feeds}")
+    for entry in entries:
+        if entry.city is not None and gazetteer.get(entry.city) is None:
+            raise OpmlError(f"feed {entry.url[:80]} names an unknown city {entry.city[:40]!r}")
+    lines: list[str] = []
+    to_add: list[FeedConfig] = []
+
+    async def one(entry: Any) -> tuple[Any, FeedConfig | None, str]:
+        try:
+            url = check_feed_scheme(entry.url)
+            if not settings.allow_private_feeds:
+                url = await _check_public(url)
+            found = await _discover(settings, url, fetcher)
+        except UserInputError as exc:
+            return entry, None, f"skipped {entry.url[:200]}: {exc.user_message}"
+        except FeedError as exc:
+            return entry, None, f"skipped {entry.url[:200]}: {exc.user_message}"
+        title = entry.title or (found.parsed.title or "").strip() or None
+        note = f" (found {found.url} via the page)" if found.url != entry.url else ""
+        config = FeedConfig(url=found.url, name=title, city=entry.city or default_city, lang=entry.lang)
+        return entry, config, f"added {found.url}{note}" if note else f"added {found.url}"
+
+    for entry in entries:
+        if entry.url in existing:
+            lines.append(f"already followed: {entry.url[:200]}")
+    results = await asyncio.gather(*(one(e) for e in fresh))
+    seen: set[str] = set(existing)
+    for _entry, config, line in results:
+        if config is not None and config.url in seen:
+            lines.append(f"already followed: {config.url[:200]}")
+            continue
+        if config is not None:
+            seen.add(config.url)
+            to_add.append(config)
+        lines.append(line)
+    added = await store.import_server_feeds(guild_id, to_add) if to_add else []
+    return ImportReport(tuple(added), tuple(lines))
+
+
+async def export_opml(
+    store: Storage, *, guild_id: int | None = None, city: str | None = None, include_catalog: bool = False
+) -> str:
+    """OPML of server-added feeds (one server's with `guild_id`; the command line's export adds
+    the catalogue with `include_catalog`); managed feeds are derived, never exported."""
+    from bot.ingest.opml import OpmlFeed, render_opml
+
+    states = list(await store.server_feeds(guild_id))
+    if include_catalog:
+        known = {s.url for s in states}
+        states += [s for s in await store.feeds() if s.kind == "catalog" and s.url not in known]
+    if city is not None:
+        states = [s for s in states if s.city == city]
+    states.sort(key=lambda s: s.url)
+    return render_opml([OpmlFeed(s.url, s.name, s.city, s.lang) for s in states])

@@ -20,13 +20,15 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.assembly import StoryAssembler
 from bot.clock import SYSTEM_CLOCK, Clock
+from bot.coverage import Coverage
 from bot.delivery import AlertSink, DeliveryWorker
 from bot.fanout import FanoutPolicy
+from bot.ingest.budget import RequestSchedule
 from bot.ingest.fetch import Fetcher, fetch_limits
 from bot.models import Destination
 from bot.poller import CycleReport, Poller, make_executor
 from bot.relevance import Classifier, Gazetteer, load_classifier
-from bot.settings import Settings, load_feeds
+from bot.settings import Settings, load_coverage, load_feeds
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,7 @@ class App:
     scheduler: AsyncIOScheduler | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    coverage: Coverage | None = None  # managed feeds for subscribed cities (bot/coverage.py)
 
     @property
     def gazetteer(self) -> Gazetteer:
@@ -69,7 +72,9 @@ class App:
         for entry in entries:  # scrub the file's URLs before validation could mention them
             if entry.url.lower() != "console":
                 watch_push_url(entry.url)
-        return await actions.sync_destinations(self.store, self.gazetteer, entries, make_destination)
+        return await actions.sync_destinations(
+            self.store, self.gazetteer, entries, make_destination, coverage=self.coverage
+        )
 
     async def add_push_sinks(self, *, console: bool | None = None) -> None:
         """Deliver push (Apprise) destinations, and the console when it has subscriptions (or
@@ -110,6 +115,7 @@ class App:
 
     async def run_once(self) -> CycleReport:
         """One poll cycle over the catalogue, then deliver what is due; for cron and scripts."""
+        await self.reconcile_coverage()
         report = await self.poller.poll_once()
         await self.deliver_due()
         return report
@@ -134,7 +140,19 @@ class App:
         for worker in self.workers.values():
             self.tasks.append(asyncio.create_task(worker.run(self.stop, settings.delivery_interval)))
 
+    async def reconcile_coverage(self) -> None:
+        """Every subscribed city has its managed feeds; unneeded ones age out (never raises:
+        coverage must not stop polling)."""
+        if self.coverage is None:
+            return
+        try:
+            await self.coverage.reconcile()
+        except Exception:
+            log.exception("coverage reconcile failed")
+
     async def _poll_job(self) -> None:
+        # subscriptions may have changed through any adapter since the last tick
+        await self.reconcile_coverage()
         try:
             report = await asyncio.wait_for(self.poller.poll_once(only_due=True), self.settings.job_timeout)
         except TimeoutError:
@@ -177,6 +195,7 @@ class App:
     ) -> App:
         """Open the store, HTTP sessions, classifier and worker pool (inside the running loop)."""
         clock = clock or SYSTEM_CLOCK
+        coverage_config = load_coverage(settings.coverage_file)  # a bad file fails before opening
         fanout = FanoutPolicy(alert_max_age=settings.alert_max_age_hours * 3600)
         store = await Store.open(settings.db_path, clock=clock, fanout=fanout)
         opened: list[Fetcher] = []
@@ -199,11 +218,17 @@ class App:
                     await f.__aexit__(None, None, None)
             await store.close()
             raise
+        schedule = RequestSchedule(coverage_config.budgets, clock=clock)
         executor = make_executor(settings)
         poller = Poller(
-            store, fetcher, settings, executor, assembler=assembler, guild_fetcher=guild_fetcher, clock=clock
+            store, fetcher, settings, executor, assembler=assembler, guild_fetcher=guild_fetcher, clock=clock,
+            schedule=schedule,
         )
-        return cls(settings, clock, store, classifier, fetcher, guild_fetcher, executor, poller)
+        app = cls(settings, clock, store, classifier, fetcher, guild_fetcher, executor, poller)
+        app.coverage = Coverage(store, classifier.gazetteer, coverage_config, schedule, clock)
+        if sync_catalogue:
+            await app.reconcile_coverage()
+        return app
 
     async def close(self) -> None:
         self.stop_jobs()

@@ -27,6 +27,7 @@ from bot.models import Destination, FeedConfig, SearchHit, Story
 from bot.settings import Settings, load_feeds, load_settings
 
 if TYPE_CHECKING:
+    from bot.coverage import Coverage
     from bot.ports import Storage
 
 DISPLAY_MAX_AGE_DAYS = 7
@@ -106,6 +107,21 @@ def _parser() -> argparse.ArgumentParser:
     feeds_sub = feeds.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
     check = feeds_sub.add_parser("check", help="fetch every configured feed once and print a health table")
     check.add_argument("--feeds", metavar="FILE", help="feeds file instead of config/feeds.toml")
+    flist = feeds_sub.add_parser("list", help="every polled feed: catalogue, server-added, managed; kind, city, health")
+    flist.add_argument("--json", action="store_true", help="one JSON object per line")
+    db_opt(flist)
+    fcov = feeds_sub.add_parser("coverage", help="the feeds that cover a city (--apply adds its managed feeds)")
+    fcov.add_argument("city", metavar="CITY_ID", help="city id or name, e.g. portland-or")
+    fcov.add_argument("--json", action="store_true", help="one JSON object")
+    fcov.add_argument("--apply", action="store_true", help="add the city's managed search feeds now")
+    db_opt(fcov)
+    fimp = feeds_sub.add_parser("import", help="import an OPML file's feeds (home pages: their feed is found)")
+    fimp.add_argument("file", metavar="FILE.opml")
+    fimp.add_argument("--city", help="default city of the imported feeds, e.g. chicago-il")
+    db_opt(fimp)
+    fexp = feeds_sub.add_parser("export", help="OPML of the catalogue and imported/server feeds on stdout")
+    fexp.add_argument("--city", help="only feeds whose default city is this one")
+    db_opt(fexp)
 
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -183,7 +199,9 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "search":
         return asyncio.run(_search(settings, args))
     if args.command == "feeds":
-        return asyncio.run(_feeds_check(settings))
+        if args.feeds_command == "check":
+            return asyncio.run(_feeds_check(settings))
+        return asyncio.run(_feeds(settings, args))
     if args.command == "db":
         return asyncio.run(_db(settings, args))
     if args.command == "run":
@@ -319,6 +337,81 @@ async def _feeds_check(settings: Settings) -> int:
     return 0
 
 
+def _coverage_for(store: Storage, gazetteer: actions.GazetteerLike, settings: Settings) -> Coverage:
+    """The coverage policy over an open store (the CLI's subscription changes reconcile it)."""
+    from bot.coverage import Coverage
+    from bot.ingest.budget import RequestSchedule
+    from bot.relevance import Gazetteer
+    from bot.settings import load_coverage
+
+    config = load_coverage(settings.coverage_file)
+    assert isinstance(gazetteer, Gazetteer)
+    return Coverage(store, gazetteer, config, RequestSchedule(config.budgets))
+
+
+async def _feeds(settings: Settings, args: argparse.Namespace) -> int:
+    """`feeds list | coverage | import | export`."""
+    from bot.relevance import load_classifier
+    from bot.store import Store
+
+    gazetteer = load_classifier(settings.config_dir).gazetteer
+    data = b""
+    if args.feeds_command == "import":
+        try:
+            data = await asyncio.to_thread(Path(args.file).read_bytes)
+        except OSError as exc:
+            raise UserInputError(
+                f"cannot read {args.file}", user_message=f"cannot read {args.file}: {exc.strerror}"
+            ) from None
+    store = await Store.open(settings.db_path)
+    try:
+        if args.feeds_command == "list":
+            rows = await actions.feed_rows(store, gazetteer)
+            _print_feed_rows(rows, as_json=args.json)
+        elif args.feeds_command == "coverage":
+            view = await actions.feed_coverage(
+                store, gazetteer, _coverage_for(store, gazetteer, settings), args.city, apply=args.apply
+            )
+            if args.json:
+                print(json.dumps(view.as_json(), ensure_ascii=False))
+            else:
+                state = "subscribed" if view.subscribed else "no subscription"
+                print(f"{view.city_label} ({view.city}, {state}): {len(view.feeds)} feeds")
+                _print_feed_rows(view.feeds, as_json=False)
+                have = {r.state.url for r in view.feeds}
+                for feed in view.planned:
+                    if feed.url not in have:
+                        print(f"  missing managed feed ({feed.lang}): {feed.url}  (add with --apply)")
+                if args.apply:
+                    print(f"added {len(view.added)} managed feeds", file=sys.stderr)
+        elif args.feeds_command == "import":
+            report = await actions.import_opml(
+                store, settings, gazetteer, guild_id=actions.OPERATOR_GROUP, data=data, city=args.city
+            )
+            for line in report.lines:
+                print(_scrub(line))
+            print(f"imported {len(report.added)} feeds", file=sys.stderr)
+        elif args.feeds_command == "export":
+            city = actions.resolve_city(gazetteer, args.city).id if args.city else None
+            sys.stdout.write(await actions.export_opml(store, city=city, include_catalog=True))
+    finally:
+        await store.close()
+    return 0
+
+
+def _print_feed_rows(rows: Sequence[actions.FeedRow], *, as_json: bool) -> None:
+    if as_json:
+        for row in rows:
+            sys.stdout.write(json.dumps(row.as_json(), ensure_ascii=False) + "\n")
+        return
+    for row in rows:
+        s = row.state
+        where = row.city_label or "any city"
+        lang = f" [{s.lang}]" if s.lang else ""
+        grace = f"; retired after {_when(s.needed_until)}" if s.needed_until else ""
+        print(_scrub(f"{s.kind:8} {where:24} {row.health[:60]}{grace}  {s.name or ''}{lang}\n         {s.url}"))
+
+
 async def _db(settings: Settings, args: argparse.Namespace) -> int:
 
     from bot.store import Store
@@ -375,7 +468,10 @@ async def _subscriptions(settings: Settings, args: argparse.Namespace) -> int:
             _print_subscriptions(rows, as_json=args.json)
             return 0
         if args.subs_command == "remove":
-            removed = await actions.remove_subscription(store, args.id)
+            gazetteer = load_classifier(settings.config_dir).gazetteer
+            removed = await actions.remove_subscription(
+                store, args.id, coverage=_coverage_for(store, gazetteer, settings)
+            )
             print(f"removed subscription #{removed.id} ({actions.destination_label(removed.destination)}, {removed.city})")
             return 0
         gazetteer = load_classifier(settings.config_dir).gazetteer
@@ -386,6 +482,7 @@ async def _subscriptions(settings: Settings, args: argparse.Namespace) -> int:
                 store, gazetteer, target=args.destination, city=args.city,
                 topics=args.topics.split(",") if args.topics else None, name=args.name,
                 make_destination=make_destination, catchup_count=settings.catchup_count,
+                coverage=_coverage_for(store, gazetteer, settings),
             )
             sub = result.subscription
             print(
@@ -462,6 +559,8 @@ async def _status(settings: Settings, args: argparse.Namespace) -> int:
             "feeds": report.feeds_total,
             "feeds_failing": len(report.feeds_failing),
             "feeds_disabled": report.feeds_disabled,
+            "feed_kinds": dict(report.feed_kinds),
+            "managed_cities": report.managed_cities,
             "last_cycle": _when(report.last_cycle),
             "queue_depth": report.queue_depth,
             "destinations": [
@@ -475,6 +574,8 @@ async def _status(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     print(f"feeds: {report.feeds_total} ({len(report.feeds_failing)} failing, {report.feeds_disabled} disabled); "
           f"last poll: {_when(report.last_cycle)}; alerts waiting: {report.queue_depth}")
+    if report.feed_kinds:
+        print(f"feeds by kind: {actions.kinds_text(report)}")
     for d in report.destinations:
         state = f"PAUSED ({d.pause_reason})" if d.paused else "ok"
         error = f"{d.last_error} at {_when(d.last_error_at)}" if d.last_error else "none"

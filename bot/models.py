@@ -43,6 +43,11 @@ class FeedState:
     disabled: bool = False
     disabled_reason: str | None = None
     lang: str | None = None  # the configured language, passed on to parse_feed
+    # where the feed comes from: "catalog" (config/feeds.toml), "server" (a server added or
+    # imported it), "managed" (a search feed kept for a subscribed city; bot/coverage.py)
+    kind: str = "catalog"
+    managed_city: str | None = None  # the city a managed feed covers
+    needed_until: datetime | None = None  # managed and no longer needed: retired after this
 
 
 @dataclass(frozen=True, slots=True)

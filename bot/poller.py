@@ -25,6 +25,7 @@ from typing import Protocol
 
 from bot.assembly import StoryAssembler
 from bot.clock import SYSTEM_CLOCK, Clock
+from bot.ingest.budget import RequestSchedule
 from bot.ingest.fetch import Fetcher
 from bot.ingest.parse import parse_feed
 from bot.models import Article, FeedConfig, FeedState, FetchResult, Match, Story
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 
 class PollerStore(FeedStore, StoryStore, MetaStore, Protocol):
     """The storage a poll cycle needs: feeds, stories, the last-cycle note."""
+
+    async def postpone_feed(self, url: str, at: float) -> None: ...
 
 
 PARSE_TIMEOUT = 60.0
@@ -140,8 +143,12 @@ class Poller:
         on_saved: Callable[[], None] | None = None,
         guild_fetcher: Fetcher | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        schedule: RequestSchedule | None = None,
     ) -> None:
         self.store = store
+        # Per-host request budgets (config/coverage.toml): a feed on a budgeted host is fetched
+        # at its slot, or postponed to its estimated slot when none is free within a tick.
+        self.schedule = schedule
         self.clock = clock
         # Owns the cluster index; the app loads it from the store before the first cycle.
         self.assembler = assembler or StoryAssembler(clock)
@@ -171,8 +178,11 @@ class Poller:
             guarded = self.fetcher
             if any(s.url in guild_only for s in states):
                 guarded = await self._guarded_fetcher(stack)
+            slots = await self._slots(states)
+            states = [s for s in states if s.url in slots]
             outcomes = await asyncio.gather(
-                *(self._poll_feed(state, report, guarded if state.url in guild_only else self.fetcher)
+                *(self._poll_feed(state, report, guarded if state.url in guild_only else self.fetcher,
+                                  at=slots[state.url])
                   for state in states)
             )
             report.feeds.extend(outcomes)
@@ -187,6 +197,29 @@ class Poller:
             )
             return report
 
+    async def _slots(self, states: Sequence[FeedState]) -> dict[str, float | None]:
+        """When each feed may be fetched this cycle (None: now). Feeds on a budgeted host with
+        no free slot within a tick are left out and their next check moves to the estimated
+        slot, so a burst of due feeds becomes an even pace across the following ticks."""
+        if self.schedule is None or not self.schedule.budgets:
+            return {s.url: None for s in states}
+        out: dict[str, float | None] = {}
+        waiting: dict[str, int] = {}
+        horizon = max(1.0, float(self.settings.tick_seconds))
+        for state in sorted(states, key=lambda s: s.next_check.timestamp() if s.next_check else 0.0):
+            budget = self.schedule.budget_for(state.url)
+            if budget is None:
+                out[state.url] = None
+                continue
+            slot = self.schedule.reserve(state.url, within=horizon)
+            if slot is not None:
+                out[state.url] = slot
+                continue
+            position = waiting.get(budget.host, 0)
+            waiting[budget.host] = position + 1
+            await self.store.postpone_feed(state.url, self.schedule.estimate(state.url, position))
+        return out
+
     async def _guarded_fetcher(self, stack: contextlib.AsyncExitStack) -> Fetcher:
         """The fetcher for server-added feeds: refuses internal addresses unless allowed."""
         if self.guild_fetcher is not None:
@@ -195,7 +228,13 @@ class Poller:
             return self.fetcher
         return await stack.enter_async_context(Fetcher(self.fetcher.limits, allow_private=False))
 
-    async def _poll_feed(self, state: FeedState, report: CycleReport, fetcher: Fetcher | None = None) -> FeedOutcome:
+    async def _poll_feed(
+        self, state: FeedState, report: CycleReport, fetcher: Fetcher | None = None, *, at: float | None = None
+    ) -> FeedOutcome:
+        if at is not None:  # the host's budget gave this fetch a slot: wait for it
+            delay = at - self.clock.now()
+            if delay > 0:
+                await asyncio.sleep(delay)
         async with self._in_flight:
             started = time.monotonic()
             try:

@@ -11,11 +11,15 @@ import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from bot.errors import ConfigError
 from bot.lang import is_language_code
 from bot.models import DestinationConfig, FeedConfig
+
+if TYPE_CHECKING:
+    from bot.coverage import CoverageConfig
 
 REPO_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 DEFAULT_DB = Path("data") / "civic-alerts.sqlite3"
@@ -36,6 +40,10 @@ class Settings:
     config_dir: Path = REPO_CONFIG_DIR
     feeds_file: Path = REPO_CONFIG_DIR / "feeds.toml"
     destinations_file: Path = REPO_CONFIG_DIR / "destinations.toml"
+    # $CIVIC_ALERTS_COVERAGE also when Settings is built directly (tests point it at loopback)
+    coverage_file: Path = field(
+        default_factory=lambda: Path(os.environ.get("CIVIC_ALERTS_COVERAGE") or REPO_CONFIG_DIR / "coverage.toml")
+    )
     discord_token: str | None = field(default=None, repr=False)
     discord_api_base: str = DEFAULT_API_BASE
     dev_guild_id: int | None = None
@@ -121,6 +129,7 @@ def load_settings(
         config_dir=config_dir,
         feeds_file=feeds_file,
         destinations_file=Path(values.get("CIVIC_ALERTS_DESTINATIONS") or config_dir / "destinations.toml"),
+        coverage_file=Path(values.get("CIVIC_ALERTS_COVERAGE") or config_dir / "coverage.toml"),
         discord_token=(values.get("DISCORD_TOKEN") or "").strip() or None,
         discord_api_base=api_base,
         dev_guild_id=_int(values, "DEV_GUILD_ID", None),
@@ -278,3 +287,64 @@ def load_destinations(path: Path, topic_ids: Collection[str] = ()) -> tuple[Dest
             )
         )
     return tuple(out)
+
+
+def load_coverage(path: Path) -> CoverageConfig:
+    """config/coverage.toml → CoverageConfig. A missing file means no managed feeds (coverage
+    off); every error names the file and the key."""
+    from bot.coverage import CoverageConfig, LanguageQueries
+    from bot.ingest.budget import HostBudget
+
+    if not path.is_file():
+        return CoverageConfig(enabled=False)
+    try:
+        doc = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    gn: dict[str, Any] = doc.get("google_news", {})
+    if not isinstance(gn, dict):
+        raise ConfigError(f"{path}: [google_news] must be a table")
+
+    def number(table: dict[str, Any], key: str, default: float, least: float, where: str) -> float:
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < least:
+            raise ConfigError(f"{path}: {where}{key} must be a number ≥ {least:g}, got {value!r}")
+        return float(value)
+
+    base_url = str(gn.get("base_url", "https://news.google.com/rss/search")).strip()
+    if urlsplit(base_url).scheme not in {"http", "https"} or not urlsplit(base_url).hostname:
+        raise ConfigError(f"{path}: google_news.base_url must be an http(s) URL, got {base_url!r}")
+    languages = []
+    for n, entry in enumerate(gn.get("language", []), 1):
+        where = f"{path}: google_news.language #{n}"
+        code, params, queries = entry.get("code"), entry.get("params"), entry.get("queries")
+        if not is_language_code(code) or not isinstance(params, str) or not params.strip():
+            raise ConfigError(f"{where}: needs a language 'code' (\"en\") and Google News 'params'")
+        if not isinstance(queries, list) or not queries or not all(
+            isinstance(q, str) and "{place}" in q for q in queries
+        ):
+            raise ConfigError(f"{where}: 'queries' must be a list of templates, each with {{place}}")
+        languages.append(LanguageQueries(code, params.strip().lstrip("&?"), tuple(queries)))
+    budgets = []
+    for n, entry in enumerate(doc.get("budget", []), 1):
+        where = f"budget #{n}: "
+        host = entry.get("host")
+        if not isinstance(host, str) or not host.strip():
+            raise ConfigError(f"{path}: {where}'host' is required")
+        budgets.append(
+            HostBudget(
+                host=host.strip().lower(),
+                requests=int(number(entry, "requests", 30, 1, where)),
+                per_seconds=number(entry, "per_seconds", 60, 0.1, where),
+                jitter=number(entry, "jitter", 0.5, 0, where),
+            )
+        )
+    return CoverageConfig(
+        base_url=base_url,
+        interval=int(number(gn, "interval", 1800, 1, "google_news.")),
+        grace_seconds=number(gn, "grace_days", 7, 0, "google_news.") * 86400,
+        max_neighbourhoods=int(number(gn, "max_neighbourhoods", 3, 0, "google_news.")),
+        languages=tuple(languages),
+        budgets=tuple(budgets),
+        enabled=bool(languages),
+    )

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import time
 import zlib
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -308,6 +309,8 @@ class FeedServer:
         self.real_dir = real_dir
         self.data_dir = data_dir
         self.requests: Counter[str] = Counter()
+        # (time.monotonic(), path with query) of every request: rate tests count per second
+        self.request_log: list[tuple[float, str]] = []
         self.last_headers: dict[str, dict[str, str]] = {}
         self._dynamic: dict[str, _Doc] = {}
         self._failures: dict[str, _Failure] = {}
@@ -321,6 +324,7 @@ class FeedServer:
         app.router.add_get("/real/{name}", self._real)
         app.router.add_get("/data/{tail:.+}", self._data)
         app.router.add_get("/dyn/{tail:.+}", self._dyn)
+        app.router.add_get("/gnews/rss/search", self._gnews)
         app.router.add_get("/hostile/endless", self._endless)
         app.router.add_get("/hostile/trickle", self._trickle)
         app.router.add_get("/hostile/big", self._big)
@@ -425,6 +429,7 @@ class FeedServer:
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         path = request.path
         self.requests[path] += 1
+        self.request_log.append((time.monotonic(), request.path_qs))
         self.last_headers[path] = dict(request.headers)
         failure = self._failures.get(path)
         if failure is not None and failure.remaining > 0:
@@ -481,6 +486,34 @@ class FeedServer:
         if not path.is_relative_to(root) or not path.is_file():
             raise web.HTTPNotFound()
         return self._conditional(request, self._file_doc(path))
+
+    async def _gnews(self, request: web.Request) -> web.Response:
+        """A Google News-style search feed generated from the query: items whose titles end in
+        " - Outlet", with <source url=…>, and opaque news.google.com links."""
+        query = request.query.get("q", "")
+        place = query.split('"')[1] if query.count('"') >= 2 else query[:40]
+        digest = hashlib.sha256(request.path_qs.encode()).hexdigest()[:12]
+        now = datetime.now(UTC).replace(microsecond=0)
+        items = [
+            {
+                "title": f"ICE agents detain day laborers outside a hardware store {digest} - Local Outlet",
+                "link": f"https://news.google.com/rss/articles/CBMi{digest}a?oc=5",
+                "guid": f"gn-{digest}-a",
+                "pubDate": now - timedelta(minutes=5),
+                "source": "Local Outlet",
+                "source_url": "https://local-outlet.example",
+            },
+            {
+                "title": f"Immigration raid in {place} leaves families searching {digest} - Daily Paper",
+                "link": f"https://news.google.com/rss/articles/CBMi{digest}b?oc=5",
+                "guid": f"gn-{digest}-b",
+                "pubDate": now - timedelta(minutes=9),
+                "source": "Daily Paper",
+                "source_url": "https://daily-paper.example",
+            },
+        ]
+        body = rss_document(f'"{query}" - Google News', items, link="https://news.google.com/search")
+        return web.Response(body=body, content_type="application/rss+xml")
 
     async def _dyn(self, request: web.Request) -> web.Response:
         doc = self._dynamic.get(request.path)

@@ -12,6 +12,7 @@ from pathlib import Path
 from bot.assembly import SaveReport
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.fanout import FanoutPolicy
+from bot.store.coverage import CoverageMixin
 from bot.store.db import Database
 from bot.store.feeds import FeedsMixin
 from bot.store.stories import StoriesMixin, fts_query
@@ -20,7 +21,7 @@ from bot.store.subscriptions import SubscriptionsMixin
 __all__ = ["SaveReport", "Store", "fts_query"]
 
 
-class Store(FeedsMixin, StoriesMixin, SubscriptionsMixin, Database):
+class Store(FeedsMixin, CoverageMixin, StoriesMixin, SubscriptionsMixin, Database):
     @classmethod
     async def open(
         cls, path: str | Path, *, clock: Clock = SYSTEM_CLOCK, fanout: FanoutPolicy | None = None

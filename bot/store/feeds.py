@@ -10,12 +10,19 @@ from bot.errors import FeedExistsError
 from bot.models import FeedConfig, FeedState
 from bot.store.db import Database, transaction
 
+# A feed is polled when the catalogue lists it, a server added it, or coverage manages it.
+_ACTIVE = "(configured = 1 OR kind = 'managed' OR url IN (SELECT url FROM guild_feeds))"
+# What a feed is now: the catalogue wins (the operator's), then managed, then a server's.
+KIND = (
+    "CASE WHEN configured = 1 THEN 'catalog' WHEN kind = 'managed' THEN 'managed' "
+    "WHEN url IN (SELECT url FROM guild_feeds) THEN 'server' ELSE kind END"
+)
+
 _STATE_COLUMNS = (
     "url, name, city, interval, etag, last_modified, body_hash, last_status, last_error, "
-    "consecutive_errors, last_checked, next_check, items_seen, disabled, disabled_reason, lang"
+    "consecutive_errors, last_checked, next_check, items_seen, disabled, disabled_reason, lang, "
+    "managed_city, needed_until, " + KIND + " AS kind"
 )
-# A feed is polled when the catalogue lists it or at least one server added it.
-_ACTIVE = "(configured = 1 OR url IN (SELECT url FROM guild_feeds))"
 
 
 def _dt(value: float | None) -> datetime | None:
@@ -40,6 +47,9 @@ def _state(row: sqlite3.Row) -> FeedState:
         disabled=bool(row["disabled"]),
         disabled_reason=row["disabled_reason"],
         lang=row["lang"],
+        kind=row["kind"],
+        managed_city=row["managed_city"],
+        needed_until=_dt(row["needed_until"]),
     )
 
 
@@ -157,7 +167,9 @@ class FeedsMixin(Database):
     async def add_guild_feed(self, guild_id: int, url: str, name: str | None) -> FeedConfig:
         def fn(c: sqlite3.Connection) -> None:
             with transaction(c):
-                c.execute("INSERT OR IGNORE INTO feeds(url, name) VALUES (:u, :n)", {"u": url, "n": name})
+                c.execute(
+                    "INSERT OR IGNORE INTO feeds(url, name, kind) VALUES (:u, :n, 'server')", {"u": url, "n": name}
+                )
                 # A server re-adding a feed that 410'd gets a fresh chance.
                 c.execute(
                     "UPDATE feeds SET disabled = 0, disabled_reason = NULL, next_check = NULL "

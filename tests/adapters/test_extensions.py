@@ -29,6 +29,8 @@ CHECKED = {  # command → the permission its enforced check requires
     "feeds list": "manage_guild",
     "feeds add": "manage_guild",
     "feeds remove": "manage_guild",
+    "feeds import": "manage_guild",
+    "feeds export": "manage_guild",
 }
 
 

@@ -252,6 +252,7 @@ def bot_env(standin: Any, tmp: Path, feeds_file: Path, guild_id: int) -> dict[st
             "CIVIC_ALERTS_PARSE_WORKERS": "1",
             "CIVIC_ALERTS_CATCHUP": "3",
             "CIVIC_ALERTS_LOG_LEVEL": "INFO",
+            "CIVIC_ALERTS_COVERAGE": os.environ["CIVIC_ALERTS_COVERAGE"],  # loopback (tests/conftest.py)
             "PYTHONPATH": str(PROJECT_ROOT),
             "PYTHONUNBUFFERED": "1",
         }

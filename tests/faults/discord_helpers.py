@@ -165,6 +165,7 @@ def discord_env(standin: Any, tmp: Path, feeds_file: Path, guild_id: int, **extr
         "CIVIC_ALERTS_PARSE_WORKERS": "1",
         "CIVIC_ALERTS_CATCHUP": "0",
         "CIVIC_ALERTS_LOG_LEVEL": "INFO",
+        "CIVIC_ALERTS_COVERAGE": os.environ["CIVIC_ALERTS_COVERAGE"],  # loopback (tests/conftest.py)
         "PYTHONPATH": str(PROJECT_ROOT),
         "PYTHONUNBUFFERED": "1",
     })  # fmt: skip

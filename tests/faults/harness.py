@@ -55,6 +55,7 @@ def console_env(db: Path, feeds_file: Path, **extra: str) -> dict[str, str]:
             "CIVIC_ALERTS_DELIVERY_INTERVAL": "0.5",
             "CIVIC_ALERTS_PARSE_WORKERS": "1",
             "CIVIC_ALERTS_FETCH_TIMEOUT": "5",
+            "CIVIC_ALERTS_COVERAGE": os.environ["CIVIC_ALERTS_COVERAGE"],  # loopback (tests/conftest.py)
             "PYTHONUNBUFFERED": "1",
         }
     )

@@ -1,4 +1,9 @@
-"""/feeds list|add|remove — a server's own extra feeds (Manage Server).
+"""/feeds list|add|remove|import|export — a server's own extra feeds (Manage Server).
+
+/feeds list also shows the managed coverage feeds of the cities this server follows (kind,
+city, health); /feeds import takes an OPML attachment (checked whole first: a bad file changes
+nothing) and /feeds export returns this server's feeds as OPML. Home pages are accepted: the
+feed they name is found (bot.ingest.discovery) and the reply says which.
 
 Why strict: a feed URL given by a server makes *our* host fetch it. Non-http(s) schemes and
 internal addresses (localhost, 10/8, 169.254.169.254, …) are refused before any request
@@ -9,6 +14,7 @@ whether the URL is the feed they meant.
 
 from __future__ import annotations
 
+import io
 from typing import TYPE_CHECKING
 
 import discord
@@ -44,14 +50,76 @@ class Feeds(commands.Cog):
         feeds = await within_budget(
             interaction, actions.list_feeds(self.bot.store, guild_id=interaction.guild_id)
         )
-        if not feeds:
+        managed = await self._coverage_rows(interaction.guild_id)
+        if not feeds and not managed:
             await send(
                 interaction, "This server hasn't added feeds. Use `/feeds add url:` to add one."
             )
             return
         lines = [f"• {E.inert(f.name or 'untitled')} — <{E.clip(f.url, 300)}>" for f in feeds]
-        embed = E.info_embed(f"This server's feeds ({len(feeds)})", "\n".join(lines))
+        if not feeds:
+            lines.append("This server hasn't added feeds (`/feeds add url:`).")
+        if managed:
+            lines.append("")
+            lines.append(f"**Coverage of your cities ({len(managed)} managed search feeds):**")
+            for row in managed[:15]:
+                lang = f" ({row.state.lang})" if row.state.lang else ""
+                lines.append(f"• {E.inert(row.city_label or '?')}{lang} — {E.inert(row.health)[:80]}")
+        embed = E.info_embed(f"This server's feeds ({len(feeds)})", "\n".join(lines)[:4000])
         await send(interaction, embed=embed)
+
+    async def _coverage_rows(self, guild_id: int) -> list[actions.FeedRow]:
+        """Managed feeds of the cities this server follows."""
+        gazetteer = self.bot.require_gazetteer()
+        cities = {c for _label, c in await actions.subscribed_cities(
+            self.bot.store, gazetteer, platform="discord", group=str(guild_id)
+        )}
+        rows = await actions.feed_rows(self.bot.store, gazetteer)
+        return [r for r in rows if r.state.kind == "managed" and r.state.managed_city in cities]
+
+    @feeds.command(name="import", description="Import feeds from an OPML file (checked first).")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    @app_commands.describe(file="An .opml file exported from a feed reader", city="Default city of the feeds")
+    async def feeds_import(
+        self, interaction: discord.Interaction, file: discord.Attachment, city: str | None = None
+    ) -> None:
+        assert interaction.guild_id is not None
+        from bot.ingest.opml import MAX_BYTES, OpmlError
+
+        if file.size > MAX_BYTES:  # refused before downloading it
+            raise OpmlError(f"the file is {file.size:,} bytes; the limit is {MAX_BYTES:,}")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        data = await file.read()
+        report = await actions.import_opml(
+            self.bot.store,
+            self.bot.settings,
+            self.bot.require_gazetteer(),
+            guild_id=interaction.guild_id,
+            data=data,
+            city=city,
+            fetcher=self.bot.app.guild_fetcher if self.bot.app is not None else None,
+            max_feeds=actions.MAX_GUILD_FEEDS,
+        )
+        lines = [E.inert(line)[:300] for line in report.lines[:25]]
+        await interaction.followup.send(
+            embed=E.info_embed(f"Imported {len(report.added)} feeds", "\n".join(lines)[:4000]),
+            ephemeral=True,
+            allowed_mentions=E.NO_MENTIONS,
+        )
+
+    @feeds.command(name="export", description="This server's feeds as an OPML file.")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def feeds_export(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        text = await within_budget(
+            interaction, actions.export_opml(self.bot.store, guild_id=interaction.guild_id)
+        )
+        await interaction.response.send_message(
+            "This server's feeds (OPML):",
+            file=discord.File(io.BytesIO(text.encode("utf-8")), filename="feeds.opml"),
+            ephemeral=True,
+            allowed_mentions=E.NO_MENTIONS,
+        )
 
     @feeds.command(
         name="add",
@@ -77,6 +145,7 @@ class Feeds(commands.Cog):
         )
         lines = [
             f"Added <{E.clip(preview.feed.url, 300)}>",
+            *([E.inert(preview.found_line)[:400]] if preview.found_line else []),
             f"**Title:** {E.inert(preview.title or 'untitled')}",
             f"**Items:** {preview.item_count}",
         ]

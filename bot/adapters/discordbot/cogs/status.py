@@ -42,7 +42,8 @@ channel is paused.
 (add `public: True` to share the results).
 
 **Feeds** (needs *Manage Server*)
-`/feeds add url:` — add a local outlet's RSS/Atom feed; `/feeds list`, `/feeds remove`.
+`/feeds add url:` — add a local outlet's RSS/Atom feed (or its home page: I find the feed); \
+`/feeds list`, `/feeds remove`, `/feeds import` (OPML), `/feeds export`.
 
 **Health**
 `/status` — feeds polled, failing feeds, queue.
@@ -103,6 +104,7 @@ def status_embed(report: actions.StatusReport) -> discord.Embed:
         f"**Feeds polled:** {active}"
         + (f" ({report.feeds_disabled} disabled)" if report.feeds_disabled else ""),
         f"**Failing feeds:** {len(report.feeds_failing)}",
+        *([f"**Feeds by kind:** {kinds}"] if (kinds := actions.kinds_text(report)) else []),
         f"**Last poll:** {actions.ago(report.last_cycle)}",
         f"**Alerts waiting to be posted:** {report.queue_depth}",
     ]
