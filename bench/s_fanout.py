@@ -95,6 +95,7 @@ async def _phase(n_channels: int, n_stories: int, db: Path, timeout: float) -> d
 
     class BenchBot(discord.Client):
         gazetteer = load_classifier().gazetteer
+        topics = load_classifier().topics
 
     client = BenchBot(intents=bot_intents())
     stop = asyncio.Event()

@@ -63,6 +63,7 @@ async def _run_async(port: int, n_feeds: int, interval: int, tick: float, db: Pa
 
     class BenchBot(discord.Client):
         gazetteer = load_classifier().gazetteer
+        topics = load_classifier().topics
 
     client = BenchBot(intents=bot_intents())
     published: dict[int, float] = {}

@@ -61,16 +61,16 @@ async def test_parsing_stays_off_the_event_loop_during_a_50_feed_cycle(
             feeds.append(FeedConfig(url=server.set_body(f"/dyn/copy{i}.xml", body + f"<!-- {i} -->".encode())))
         assert len(feeds) == 50
         pool = CountingPool(2)
-        gaps: list[float] = []
+        gaps: list[tuple[float, float]] = []  # (wall, CPU of the loop's thread) between ticks
         stop = asyncio.Event()
 
         async def ticker() -> None:
-            last = time.perf_counter()
+            last, last_cpu = time.perf_counter(), time.thread_time()
             while not stop.is_set():
                 await asyncio.sleep(0.005)
-                now = time.perf_counter()
-                gaps.append(now - last)
-                last = now
+                now, cpu = time.perf_counter(), time.thread_time()
+                gaps.append((now - last, cpu - last_cpu))
+                last, last_cpu = now, cpu
 
         try:
             async with Fetcher() as fetcher:
@@ -85,8 +85,12 @@ async def test_parsing_stays_off_the_event_loop_during_a_50_feed_cycle(
     assert not report.failed, [(f.url, f.error) for f in report.failed]
     assert (await store.counts())["articles"] > 2000
     assert pool.submitted == ["process_feed_body"] * 50
-    blocked = sum(g - 0.05 for g in gaps if g > 0.05)
-    assert blocked < 1.0, f"event loop blocked {blocked:.2f}s in all (max gap {max(gaps):.3f}s)"
+    # Work done on the loop's own thread inside long gaps: parsing on the loop would be seconds
+    # of it. Wall time alone would also count a busy machine starving the process (a test must
+    # not depend on an idle machine), so the loop thread's CPU time is what is summed.
+    blocked = sum(cpu for wall, cpu in gaps if wall > 0.05)
+    longest = max(wall for wall, _ in gaps)
+    assert blocked < 1.0, f"the loop's thread worked {blocked:.2f}s in long gaps (max gap {longest:.3f}s)"
 
 
 async def test_failing_feed_does_not_stop_the_others_and_backs_off(store: Store, settings: Settings) -> None:
