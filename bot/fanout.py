@@ -114,13 +114,19 @@ class FanoutPolicy:
         return list(out.values())
 
     def release(
-        self, sub: Subscription, facts: StoryFacts, now: float, *, held_since: float
+        self, sub: Subscription, facts: StoryFacts, now: float, *, held_since: float, hold: str = HELD_FOR_OUTLETS
     ) -> Placement | None:
-        """A held alert's story gained an outlet: its new schedule, or None to keep holding.
+        """A held alert's story gained an outlet: its new schedule, or None to keep it as it is.
 
-        Released when the independent outlets reach `min_outlets` within the maximum hold;
-        with "drop", a story corroborated only after the hold stays unsent."""
+        Held for outlets: released when the independent outlets reach `min_outlets` within the
+        maximum hold; with "drop", a story corroborated only after the hold stays unsent.
+        Held by quiet hours: released now when the story has become urgent."""
         rules = sub.rules
+        if hold != HELD_FOR_OUTLETS:
+            if not urgent(rules, facts, sub.city):
+                return None
+            due, digest = release_time(rules, now, urgent=True)
+            return Placement(due, "", digest)
         if facts.outlets < rules.min_outlets:
             return None
         if rules.on_hold_timeout == "drop" and now > held_since + rules.max_hold_hours * 3600:

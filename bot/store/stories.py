@@ -230,10 +230,11 @@ class StoriesMixin(Database):
         return StoryFacts(f.title, f.summary, f.topics, f.cities, count, f.published)
 
     def _release_held(self, c: sqlite3.Connection, story_id: int, facts: StoryFacts, t: float) -> None:
-        """A later outlet joined: the policy decides which alerts held for outlets go out now."""
+        """A later outlet joined: the policy decides which held alerts (for outlets, or by quiet
+        hours when the story has become urgent) go out, and when."""
         held = c.execute(
-            "SELECT id, subscription_id, created FROM deliveries WHERE story_id = :id "
-            "AND status = 'pending' AND hold = :hold",
+            "SELECT id, subscription_id, created, hold, next_attempt FROM deliveries WHERE story_id = :id "
+            "AND status = 'pending' AND (hold = :hold OR digest = 1)",
             {"id": story_id, "hold": HELD_FOR_OUTLETS},
         ).fetchall()
         if not held:
@@ -249,8 +250,8 @@ class StoriesMixin(Database):
             sub = subs.get(row["subscription_id"])
             if sub is None:
                 continue
-            placed = self.fanout.release(sub, facts, t, held_since=row["created"])
-            if placed is not None:
+            placed = self.fanout.release(sub, facts, t, held_since=row["created"], hold=row["hold"])
+            if placed is not None and (row["hold"] or placed.due < row["next_attempt"]):
                 c.execute(
                     "UPDATE deliveries SET hold = :h, digest = :dg, next_attempt = :due WHERE id = :id",
                     {"h": placed.hold, "dg": int(placed.digest), "due": placed.due, "id": row["id"]},
