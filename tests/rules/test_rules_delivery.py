@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.assembly import StoryAssembler
-from bot.corroboration import load_owners
 from bot.clock import ManualClock
+from bot.corroboration import load_owners
 from bot.delivery import DeliveryWorker
 from bot.fanout import FanoutPolicy
 from bot.models import Destination
