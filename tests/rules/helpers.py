@@ -12,7 +12,8 @@ from bot.models import Alert, Destination
 
 class RecordingConsole(ConsoleSink):
     def __init__(self, clock: ManualClock) -> None:
-        super().__init__(out=io.StringIO())
+        self.buffer = io.StringIO()
+        super().__init__(out=self.buffer)
         self.clock = clock
         self.sent: list[tuple[float, list[Alert]]] = []
         self.texts: list[str] = []

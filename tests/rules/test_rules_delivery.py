@@ -125,7 +125,7 @@ async def test_the_edit_that_adds_outlets_updates_the_count(rig: Rig) -> None:
     assert "1 outlet — unconfirmed" in rig.sink.texts[0]
     await rig.report("ICE raids reported in Little Village", "Chicago Sun-Times")
     await rig.drain()
-    edited = rig.sink.out.getvalue().rsplit("↻", 1)[-1]
+    edited = rig.sink.buffer.getvalue().rsplit("↻", 1)[-1]
     assert "(2 outlets)" in edited
 
 
