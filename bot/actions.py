@@ -46,6 +46,7 @@ from bot.models import (
     Subscription,
 )
 from bot.relevance.topics import ALL_TOPICS, TopicCatalog, load_topics
+from bot.rules import Rules, check_condition_topics, parse_rules
 
 if TYPE_CHECKING:
     from bot.coverage import Coverage
@@ -175,6 +176,7 @@ async def subscribe(
     catchup_count: int = 3,
     catalog: TopicCatalog | None = None,
     coverage: Coverage | None = None,
+    rules: Rules | None = None,
 ) -> SubscribeResult:
     """Save (upsert) a subscription and queue a short catch-up through the outbox.
 
@@ -196,7 +198,9 @@ async def subscribe(
             user_message=f"This server already has {len(existing)} subscriptions (the limit is "
             f"{MAX_GUILD_SUBSCRIPTIONS}); remove one first.",
         )
-    subscription = await store.subscribe(destination, found.id, wanted)
+    if rules is not None:
+        check_rules(rules, catalog)
+    subscription = await store.subscribe(destination, found.id, wanted, rules)
     await _reconcile(coverage)
     if state is not None and state.paused:
         # the caller just checked the destination is deliverable again: resume it and make its
@@ -204,7 +208,11 @@ async def subscribe(
         await store.resume_destination(state.id)
     queued = 0
     if catchup_count > 0:
-        stories = await _latest_matching(store, found.id, wanted, catchup_count)
+        stories = await _latest_matching(store, found.id, wanted, catchup_count * 4)
+        # the catch-up follows the keyword rules too (holds and digests are for live alerts)
+        stories = [
+            s for s in stories if subscription.rules.keywords_match(s.title, s.summary)
+        ][:catchup_count]
         if stories:
             # oldest first, so the channel reads in order
             ids = [s.id for s in sorted(stories, key=lambda s: (s.published, s.id))]
@@ -249,11 +257,53 @@ async def unsubscribe(
     return removed, found.label if found is not None else city_id
 
 
+def check_rules(rules: Rules, catalog: TopicCatalog | None = None) -> None:
+    """Topic ids inside conditions must exist (the rest was validated by parse_rules)."""
+    known = topic_catalog(catalog).ids
+    check_condition_topics(rules.mention_when, known, "mention when")
+    check_condition_topics(rules.urgent, known, "urgent")
+
+
+RuleOptions = Mapping[str, Any]
+"""parse_rules keyword options as an adapter read them (None = unchanged, "" = clear)."""
+
+
+async def edit_rules(
+    store: Storage,
+    subscription_id: int,
+    options: RuleOptions,
+    *,
+    platform: str | None = None,
+    group: str | None = None,
+    catalog: TopicCatalog | None = None,
+) -> Subscription:
+    """Change one subscription's rules. `platform`/`group` confine it to the caller's place
+    (a server cannot change another server's subscription); the whole change is validated
+    before anything is saved."""
+    sub = await store.subscription(subscription_id)
+    if sub is None or (platform is not None and sub.destination.platform != platform) or (
+        group is not None and sub.destination.group != group
+    ):
+        raise UserInputError(
+            f"no subscription {subscription_id}",
+            user_message=f"there is no subscription #{subscription_id} here (see the subscriptions list)",
+        )
+    rules = parse_rules(sub.rules, **dict(options))
+    check_rules(rules, catalog)
+    saved = await store.set_rules(subscription_id, rules)
+    assert saved is not None
+    return saved
+
+
 @dataclass(frozen=True, slots=True)
 class SubscriptionView:
     subscription: Subscription
     city_label: str
     topics_text: str
+
+    @property
+    def rules_text(self) -> list[str]:
+        return self.subscription.rules.describe()
 
 
 async def list_subscriptions(
@@ -736,6 +786,7 @@ class SubscriptionRow:
     topics_text: str
     source: str  # "" by hand, "config" from config/destinations.toml
     health: DestinationHealth
+    rules: tuple[str, ...] = ()  # Rules.describe(): one line per rule that is not the default
 
     def as_json(self) -> dict[str, object]:
         def when(value: datetime | None) -> str | None:
@@ -755,6 +806,7 @@ class SubscriptionRow:
             "last_success": when(self.health.last_success),
             "last_error": self.health.last_error,
             "last_error_at": when(self.health.last_error_at),
+            "rules": list(self.rules),
         }
 
 
@@ -779,6 +831,7 @@ async def subscription_rows(store: Storage, gazetteer: GazetteerLike) -> list[Su
                 topics_text=topics_text(sub.topics),
                 source=sources.get(sub.id, ""),
                 health=state,
+                rules=tuple(sub.rules.describe()),
             )
         )
     return rows
@@ -795,12 +848,16 @@ async def add_destination(
     make_destination: MakeDestination,
     catchup_count: int = 3,
     coverage: Coverage | None = None,
+    rules: RuleOptions | None = None,
 ) -> SubscribeResult:
-    """`subscriptions add`: a push URL (validated by the adapter) or "console" follows a city."""
+    """`subscriptions add`: a push URL (validated by the adapter) or "console" follows a city,
+    with optional rules (validated before anything is saved)."""
     destination = make_destination(target, name)
+    parsed = parse_rules(**dict(rules)) if rules else None
     return await subscribe(
         store, gazetteer, destination=destination, city=city, topics=topics, catchup_count=catchup_count,
         coverage=coverage,
+        rules=parsed,
     )
 
 

@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from bot import __version__, actions
 from bot.errors import CivicAlertError, ConfigError, UserInputError
@@ -71,6 +71,26 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--topics", metavar="ID,…", help=f"comma-separated topic ids or labels, from: {_topic_ids_help()} (default: all)")
     add.add_argument("--name", help="your label for this destination (shown in lists)")
     db_opt(add)
+    def rule_opts(cmd: argparse.ArgumentParser) -> None:
+        g = cmd.add_argument_group("alert rules (see README: Alert rules); '' clears one")
+        g.add_argument("--include", metavar="W,…", help="alert only when one of these words/phrases appears (deport* = prefix)")
+        g.add_argument("--exclude", metavar="W,…", help="never alert when one of these appears, e.g. Pilsen")
+        g.add_argument("--min-outlets", metavar="N", help="hold an alert until N independent outlets report it (1–10)")
+        g.add_argument("--max-hold", metavar="HOURS", help="longest hold for outlets (default 6)")
+        g.add_argument("--after-hold", choices=["send", "drop"], help="after the hold: send marked unconfirmed, or drop")
+        g.add_argument("--mention", metavar="ID", help="one role/group id (or @room) to mention; '' = none")
+        g.add_argument("--mention-when", metavar="COND", help="e.g. 'topic:immigration-enforcement here outlets>=2'")
+        g.add_argument("--digest", metavar="WHEN", help="hourly or daily@HH:MM (in --tz); '' = off")
+        g.add_argument("--quiet", metavar="HH:MM-HH:MM", help="quiet hours in --tz, e.g. 22:00-07:00; '' = off")
+        g.add_argument("--urgent", metavar="COND", help="alerts meeting it break quiet hours (same form as --mention-when)")
+        g.add_argument("--tz", metavar="ZONE", help="IANA time zone, e.g. America/Chicago (default UTC)")
+        g.add_argument("--threads", choices=["on", "off"], help="post each story in its own thread where the platform can")
+
+    rule_opts(add)
+    edit = subs_sub.add_parser("edit", help="change one subscription's alert rules")
+    edit.add_argument("id", type=int)
+    rule_opts(edit)
+
     lst = subs_sub.add_parser("list", help="every subscription with its delivery health")
     lst.add_argument("--json", action="store_true", help="one JSON object per line")
     db_opt(lst)
@@ -482,7 +502,7 @@ async def _subscriptions(settings: Settings, args: argparse.Namespace) -> int:
                 store, gazetteer, target=args.destination, city=args.city,
                 topics=args.topics.split(",") if args.topics else None, name=args.name,
                 make_destination=make_destination, catchup_count=settings.catchup_count,
-                coverage=_coverage_for(store, gazetteer, settings),
+                coverage=_coverage_for(store, gazetteer, settings), rules=rule_options(args),
             )
             sub = result.subscription
             print(
@@ -490,6 +510,14 @@ async def _subscriptions(settings: Settings, args: argparse.Namespace) -> int:
                 f"{result.city_label} ({actions.topics_text(sub.topics)}); "
                 f"{result.catchup_queued} recent stories queued"
             )
+            return 0
+        if args.subs_command == "edit":
+            options = rule_options(args)
+            if not options:
+                raise UserInputError("nothing to change", user_message="give at least one rule option (see --help)")
+            sub = await actions.edit_rules(store, args.id, options)
+            lines = sub.rules.describe() or ["no rules (every matching story, at once)"]
+            print(f"subscription #{sub.id}: " + "; ".join(lines))
             return 0
         if args.subs_command == "test":
             from bot.adapters.console import ConsoleSink
@@ -521,6 +549,23 @@ async def _report_sync(settings: Settings, saved: int, removed: int) -> None:
         )
 
 
+_RULE_FLAGS = {
+    "include": "include", "exclude": "exclude", "min_outlets": "min_outlets", "max_hold": "max_hold_hours",
+    "after_hold": "on_hold_timeout", "mention": "mention", "mention_when": "mention_when", "digest": "digest",
+    "quiet": "quiet", "urgent": "urgent", "tz": "tz",
+}
+
+
+def rule_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The rule flags given on the command line, as bot.rules.parse_rules options."""
+    out: dict[str, Any] = {
+        option: getattr(args, flag) for flag, option in _RULE_FLAGS.items() if getattr(args, flag, None) is not None
+    }
+    if getattr(args, "threads", None) is not None:
+        out["threads"] = args.threads == "on"
+    return out
+
+
 def _when(value: datetime | None) -> str:
     return f"{value.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if value else "never"
 
@@ -541,6 +586,8 @@ def _print_subscriptions(rows: Sequence[actions.SubscriptionRow], *, as_json: bo
         print(f"    {row.city_label} · {row.topics_text} · {state}")
         error = f"{h.last_error} ({_when(h.last_error_at)})" if h.last_error else "none"
         print(f"    last success: {_when(h.last_success)} · last error: {error}")
+        for line in row.rules:
+            print(f"    rule: {line}")
 
 
 async def _status(settings: Settings, args: argparse.Namespace) -> int:

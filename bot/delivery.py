@@ -54,6 +54,13 @@ class SinkLimits:
     # everybody's and passes, while a push URL that keeps failing is usually a wrong or revoked
     # address that only its owner can fix — retrying it forever only fills the outbox.
     pause_after_failures: int = 0
+    # Alert rules (bot.rules): a digest is one message listing up to this many stories, best
+    # first (alerts with `digest` set); `threads`: the sink can post a story so that its
+    # discussion and later updates stay with it (a thread on the message, a forum post, thread
+    # replies, m.thread, a forum topic) — alerts with `thread` set then go one per message and
+    # edits of them also post the update into that thread. A sink without it posts plainly.
+    digest_size: int = 25
+    threads: bool = False
 
 
 class ProblemKind(enum.Enum):
@@ -70,6 +77,11 @@ class DeliveryProblem:
 
 
 class AlertSink(Protocol):
+    """A platform's delivery. Every `send` gets alerts that agree on `digest`, `mention` and
+    `thread` (the worker groups them): a digest batch is rendered as one listing; a batch with a
+    `mention` pings exactly that one role/group/room and permits nothing else; a `thread` batch
+    (only when `limits.threads`) is one story, posted so updates can follow in its thread."""
+
     platform: str
     limits: SinkLimits
 
@@ -224,13 +236,35 @@ class DeliveryWorker:
                 await self._edit(dest_id, ref, items)
             return sum(results)
 
+    def _batches(self, alerts: list[Alert]) -> list[list[Alert]]:
+        """Messages for one destination: alerts grouped by (digest, mention, thread), each group
+        in outbox order; a digest group best first (most independent outlets, then newest) and
+        cut at `digest_size`; other groups cut where the sink says a message is full."""
+        groups: dict[tuple[bool, str | None, bool], list[Alert]] = {}
+        for alert in alerts:
+            key = (alert.digest, alert.mention, alert.thread and self.limits.threads)
+            groups.setdefault(key, []).append(alert)
+        out: list[list[Alert]] = []
+        for (digest, _mention, thread), items in groups.items():
+            if digest:
+                items = sorted(items, key=lambda a: (-a.story.corroboration, -a.story.published.timestamp(), a.delivery_id))
+                size = max(1, self.limits.digest_size)
+                out.extend(items[i : i + size] for i in range(0, len(items), size))
+                continue
+            while items:
+                size = 1 if thread else max(1, min(self.limits.batch_size, self.sink.batch_size(items)))
+                out.append(items[:size])
+                items = items[size:]
+        return out
+
     async def _drain_destination(self, dest_id: int, alerts: list[Alert]) -> int:
         delivered = 0
-        while alerts:
+        batches = self._batches(alerts)
+        while batches:
             if self.clock.now() < self._global_pause_until:
                 break  # another destination hit the global limit: the rest stays due for later
-            size = max(1, min(self.limits.batch_size, self.sink.batch_size(alerts)))
-            batch, alerts = alerts[:size], alerts[size:]
+            batch = batches.pop(0)
+            alerts = [a for b in batches for a in b]
             outcome = await self._send(dest_id, batch)
             if outcome < 0:
                 # the destination failed: the rest waits for its retry time too (sending it now

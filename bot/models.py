@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.rules import DEFAULT_RULES, Rules
+
 
 @dataclass(frozen=True, slots=True)
 class FeedConfig:
@@ -126,6 +128,12 @@ class Story:
     summary: str
     why: tuple[str, ...] = ()
     image_url: str | None = None
+    # independent outlets behind it (owners and syndicated copies once; 0 = not counted yet)
+    independent: int = 0
+
+    @property
+    def corroboration(self) -> int:
+        return self.independent or max(1, len({o for o in self.outlets if o}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +201,7 @@ class Subscription:
     paused: bool = False
     pause_reason: str | None = None
     created: datetime | None = None
+    rules: Rules = DEFAULT_RULES  # keywords, corroboration, mentions, digests, quiet, threads
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,3 +218,6 @@ class Alert:
     story: Story
     kind: str = "new"  # "new" | "edit"
     message_ref: str | None = None
+    digest: bool = False  # part of one digest message (a digest period or the end of quiet hours)
+    mention: str | None = None  # the one role / group / "@room" this alert may ping (rules)
+    thread: bool = False  # post the story so its discussion and updates stay in a thread

@@ -23,6 +23,7 @@ from bot.models import (
     Story,
     Subscription,
 )
+from bot.rules import Rules
 
 if TYPE_CHECKING:
     from bot.assembly import AssemblyBatch, SaveReport
@@ -96,7 +97,10 @@ class SubscriptionStore(Protocol):
     async def destinations(
         self, *, platform: str | None = None, group: str | None = None
     ) -> list[DestinationState]: ...
-    async def subscribe(self, destination: Destination, city: str, topics: Sequence[str]) -> Subscription: ...
+    async def subscribe(
+        self, destination: Destination, city: str, topics: Sequence[str], rules: Rules | None = None
+    ) -> Subscription: ...
+    async def set_rules(self, subscription_id: int, rules: Rules) -> Subscription | None: ...
     async def unsubscribe(self, destination: Destination, city: str) -> bool: ...
     async def remove_subscription(self, subscription_id: int) -> Subscription | None: ...
     async def subscriptions(

@@ -13,7 +13,7 @@ pure. Without one, an id is shown readably ("national-guard" → "National guard
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from bot.models import Story
 from bot.text import clip
@@ -77,6 +77,32 @@ def reported_by(story: Story) -> str:
     return f"Reported by {count} outlets"
 
 
+def corroboration(story: Story) -> str:
+    """ "1 outlet — unconfirmed" / "4 outlets": independent outlets behind the story (owners and
+    syndicated copies count once, bot.corroboration). One outlet alone is a report, not a fact."""
+    n = story.corroboration
+    return "1 outlet — unconfirmed" if n <= 1 else f"{n} outlets"
+
+
+def digest_title(count: int) -> str:
+    return "Digest: 1 story" if count == 1 else f"Digest: {count} stories"
+
+
+def digest_line(rank: int, story: Story) -> str:
+    """One story of a digest: "1. Headline — 3 outlets · story #12" (the link follows)."""
+    return f"{rank}. {headline(story)} — {corroboration(story)} · story #{story.id}"
+
+
+def digest_text(stories: Sequence[Story]) -> str:
+    """A digest as plain text: best first as the outbox hands them over, one line and link each."""
+    lines = [digest_title(len(stories))]
+    for rank, story in enumerate(stories, 1):
+        lines.append(digest_line(rank, story))
+        if story.url:
+            lines.append(f"   {story.url}")
+    return "\n".join(lines)
+
+
 def why_short(story: Story, limit: int = 120) -> str:
     """The evidence in a few words: the matched terms and places, without the rule names."""
     bits: list[str] = []
@@ -105,7 +131,7 @@ def plain_text(
     if story.summary:
         lines.append(summary(story))
     lines.append(where_topics(story, label, topic_label))
-    lines.append(f"Source: {story.source} · {story.published:%Y-%m-%d %H:%M} UTC")
+    lines.append(f"Source: {story.source} · {story.published:%Y-%m-%d %H:%M} UTC · {corroboration(story)}")
     extra = also_reported(story)
     if extra:
         lines.append(extra)

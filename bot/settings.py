@@ -64,6 +64,8 @@ class Settings:
     max_feed_bytes: int = 10 * 1024 * 1024
     log_level: str = "INFO"
     log_json: bool = False
+    # outlet key → owner (config/outlets_owners.toml): outlets of one owner corroborate once
+    outlet_owners: tuple[tuple[str, str], ...] = ()
 
 
 def _int(env: Mapping[str, str], key: str, default: int | None) -> int | None:
@@ -114,6 +116,15 @@ def read_env(dotenv: Path | None = Path(".env"), env: Mapping[str, str] | None =
     return merged
 
 
+def _owners(config_dir: Path) -> tuple[tuple[str, str], ...]:
+    from bot.corroboration import load_owners
+
+    try:
+        return tuple(sorted(load_owners(config_dir / "outlets_owners.toml").items()))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def load_settings(
     *, db: str | Path | None = None, feeds: str | Path | None = None, env: Mapping[str, str] | None = None
 ) -> Settings:
@@ -127,6 +138,7 @@ def load_settings(
     settings = Settings(
         db_path=db_path,
         config_dir=config_dir,
+        outlet_owners=_owners(config_dir),
         feeds_file=feeds_file,
         destinations_file=Path(values.get("CIVIC_ALERTS_DESTINATIONS") or config_dir / "destinations.toml"),
         coverage_file=Path(values.get("CIVIC_ALERTS_COVERAGE") or config_dir / "coverage.toml"),

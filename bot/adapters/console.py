@@ -14,7 +14,7 @@ from typing import TextIO
 
 from bot.delivery import DeliveryProblem, SinkLimits
 from bot.models import Alert, Destination
-from bot.render import plain_text, plain_topic
+from bot.render import corroboration, digest_text, plain_text, plain_topic
 
 CONSOLE = Destination(platform="console", address="stdout", name="console")
 
@@ -41,15 +41,21 @@ class ConsoleSink:
         return min(len(alerts), self.limits.batch_size)
 
     async def send(self, destination: Destination, alerts: Sequence[Alert], key: str) -> str:
-        for alert in alerts:
-            self.out.write("\n🔔 " + plain_text(alert.story, self.label, self.topic_label) + "\n")
+        mention = f"[{alerts[0].mention}] " if alerts and alerts[0].mention else ""
+        if alerts and alerts[0].digest:
+            self.out.write("\n🗞 " + mention + digest_text([a.story for a in alerts]) + "\n")
+        for alert in alerts if not (alerts and alerts[0].digest) else ():
+            self.out.write("\n🔔 " + mention + plain_text(alert.story, self.label, self.topic_label) + "\n")
         self.out.flush()
         return f"{self._run}-{next(self._ids)}"
 
     async def edit(self, destination: Destination, message_ref: str, alerts: Sequence[Alert]) -> None:
         for alert in alerts:
             if len(alert.story.outlets) > 1:
-                self.out.write(f"\n↻ story #{alert.story.id} also reported by: {', '.join(alert.story.outlets[1:])}\n")
+                self.out.write(
+                    f"\n↻ story #{alert.story.id} ({corroboration(alert.story)}) also reported by: "
+                    f"{', '.join(alert.story.outlets[1:])}\n"
+                )
         self.out.flush()
 
     async def find_sent(

@@ -13,11 +13,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.models import Destination, Story, Subscription
+from bot.rules import rules_from_json
 
-STORY_COLUMNS = "id, title, url, source, summary, image_url, published, outlets, topics, cities, why"
+STORY_COLUMNS = "id, title, url, source, summary, image_url, published, outlets, topics, cities, why, independent"
 
 SUB_SELECT = (
-    "SELECT s.id, s.destination_id, s.city, s.topics, s.created, d.platform, d.address, d.grp, "
+    "SELECT s.id, s.destination_id, s.city, s.topics, s.rules, s.created, d.platform, d.address, d.grp, "
     "d.name, d.paused, d.pause_reason FROM subscriptions s JOIN destinations d ON d.id = s.destination_id"
 )
 
@@ -39,6 +40,7 @@ def story_from_row(row: Mapping[str, Any] | sqlite3.Row) -> Story:
         summary=row["summary"],
         why=tuple(json.loads(row["why"])),
         image_url=row["image_url"],
+        independent=int(row["independent"] or 0),
     )
 
 
@@ -56,6 +58,7 @@ def subscription_from_row(row: sqlite3.Row) -> Subscription:
         paused=bool(row["paused"]),
         pause_reason=row["pause_reason"],
         created=dt(row["created"]),
+        rules=rules_from_json(row["rules"]),
     )
 
 

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.assembly import AssemblyBatch, SaveReport, StoryFields
+from bot.assembly import AssemblyBatch, SaveReport, StoryChange, StoryFields
+from bot.fanout import HELD_FOR_OUTLETS, HOLD_FOREVER, StoryFacts
 from bot.models import Article, Match, SearchHit, Story
 from bot.store.db import Database, transaction
 from bot.store.rows import STORY_COLUMNS, dt, story_from_row, subscriptions_where
@@ -143,6 +144,7 @@ class StoriesMixin(Database):
             batch.duplicates += 1
             return
         t = self.clock.now()
+        change: StoryChange | None
         story_id = assembly.place(a)
         if story_id is None:
             f = assembly.new_story(a, m)
@@ -156,7 +158,7 @@ class StoriesMixin(Database):
             assert story_id is not None
             batch.new_ids.append(story_id)
             self._index_tags(c, story_id, f.topics, f.cities)
-            batch.queued += self._enqueue(c, story_id, f)
+            change = None
         else:
             row = c.execute(
                 "SELECT title, url, source, summary, image_url, published, link_rank, outlets, topics, "
@@ -180,7 +182,6 @@ class StoriesMixin(Database):
                     "AND message_ref IS NOT NULL AND sent_at >= :since",
                     {"id": story_id, "since": self.fanout.edit_since(t)},
                 )
-            batch.queued += self._enqueue(c, story_id, f)
         c.execute(
             "INSERT INTO articles(identity, feed_url, guid, url, link, title, summary, published, "
             "published_known, source, source_url, image_url, is_google_news, story_id, fetched, lang) "
@@ -207,6 +208,11 @@ class StoriesMixin(Database):
         )
         assembly.stored(story_id, a)
         batch.new_articles += 1
+        # with the article stored: count independent outlets, then queue / release alerts
+        facts = self._corroborate(c, story_id, f)
+        if change is not None:
+            self._release_held(c, story_id, facts, t)
+        batch.queued += self._enqueue(c, story_id, f, facts)
 
     @staticmethod
     def _index_tags(c: sqlite3.Connection, story_id: int, topics: Sequence[str], cities: Sequence[str]) -> None:
@@ -217,8 +223,48 @@ class StoriesMixin(Database):
             "INSERT OR IGNORE INTO story_cities(city, story_id) VALUES (?, ?)", [(x, story_id) for x in cities]
         )
 
-    def _enqueue(self, c: sqlite3.Connection, story_id: int, f: StoryFields) -> int:
-        """Queue one delivery per destination the fan-out policy names."""
+    def _corroborate(self, c: sqlite3.Connection, story_id: int, f: StoryFields) -> StoryFacts:
+        """Independent outlets of the story (policy: bot.corroboration), stored on the story."""
+        articles = [
+            (r[0], r[1], r[2])
+            for r in c.execute(
+                "SELECT source, title, summary FROM articles WHERE story_id = :id ORDER BY id", {"id": story_id}
+            )
+        ]
+        count = self.fanout.independent(articles)
+        c.execute("UPDATE stories SET independent = :n WHERE id = :id", {"n": count, "id": story_id})
+        return StoryFacts(f.title, f.summary, f.topics, f.cities, count, f.published)
+
+    def _release_held(self, c: sqlite3.Connection, story_id: int, facts: StoryFacts, t: float) -> None:
+        """A later outlet joined: the policy decides which held alerts (for outlets, or by quiet
+        hours when the story has become urgent) go out, and when."""
+        held = c.execute(
+            "SELECT id, subscription_id, created, hold, next_attempt FROM deliveries WHERE story_id = :id "
+            "AND status = 'pending' AND (hold = :hold OR digest = 1)",
+            {"id": story_id, "hold": HELD_FOR_OUTLETS},
+        ).fetchall()
+        if not held:
+            return
+        subs = {
+            s.id: s
+            for s in subscriptions_where(
+                c, "s.id IN (SELECT value FROM json_each(:ids))",
+                {"ids": json.dumps([r["subscription_id"] for r in held])},
+            )
+        }
+        for row in held:
+            sub = subs.get(row["subscription_id"])
+            if sub is None:
+                continue
+            placed = self.fanout.release(sub, facts, t, held_since=row["created"], hold=row["hold"])
+            if placed is not None and (row["hold"] or placed.due < row["next_attempt"]):
+                c.execute(
+                    "UPDATE deliveries SET hold = :h, digest = :dg, next_attempt = :due WHERE id = :id",
+                    {"h": placed.hold, "dg": int(placed.digest), "due": placed.due, "id": row["id"]},
+                )
+
+    def _enqueue(self, c: sqlite3.Connection, story_id: int, f: StoryFields, facts: StoryFacts) -> int:
+        """Queue one delivery per destination the fan-out policy names, when it says."""
         t = self.clock.now()
         if not f.topics or not self.fanout.alertable(f.published, t):
             return 0
@@ -226,15 +272,13 @@ class StoriesMixin(Database):
             c, "s.city = '*' OR s.city IN (SELECT value FROM json_each(:cities))",
             {"cities": json.dumps(list(f.cities))},
         )
-        chosen = self.fanout.recipients(
-            candidates, cities=f.cities, topics=f.topics, published=f.published, now=t
-        )
         queued = 0
-        for sub in chosen:
+        for sub, placed in self.fanout.placements(candidates, facts, t):
             cur = c.execute(
                 "INSERT OR IGNORE INTO deliveries(story_id, subscription_id, destination_id, status, "
-                "next_attempt, created) VALUES (:s, :sub, :dest, 'pending', :t, :t)",
-                {"s": story_id, "sub": sub.id, "dest": sub.destination_id, "t": t},
+                "next_attempt, created, hold, digest) VALUES (:s, :sub, :dest, 'pending', :due, :t, :h, :dg)",
+                {"s": story_id, "sub": sub.id, "dest": sub.destination_id, "t": t, "due": placed.due,
+                 "h": placed.hold, "dg": int(placed.digest)},
             )
             queued += cur.rowcount
         return queued
@@ -393,8 +437,8 @@ class StoriesMixin(Database):
             with transaction(c):
                 cur = c.execute(
                     "DELETE FROM stories WHERE published < :cut AND id NOT IN "
-                    "(SELECT story_id FROM deliveries WHERE status <> 'sent')",
-                    {"cut": cutoff},
+                    "(SELECT story_id FROM deliveries WHERE status <> 'sent' AND next_attempt < :forever)",
+                    {"cut": cutoff, "forever": HOLD_FOREVER},
                 )
                 return cur.rowcount
 

@@ -13,7 +13,9 @@ import json
 import sqlite3
 from collections.abc import Sequence
 
+from bot.fanout import FanoutPolicy
 from bot.models import Alert, Destination, DestinationState, Subscription
+from bot.rules import DEFAULT_RULES, Rules, rules_from_json, rules_to_json
 from bot.store.db import Database, transaction
 from bot.store.rows import (
     STORY_COLUMNS,
@@ -29,18 +31,27 @@ def _ids(ids: Sequence[int]) -> str:
 
 
 _S = ", ".join(f"s.{col} AS s_{col}" for col in STORY_COLUMNS.split(", "))
-_D = "dest.platform, dest.address, dest.grp, dest.name"
+_D = (
+    "dest.platform, dest.address, dest.grp, dest.name, d.digest, "
+    "(SELECT rules FROM subscriptions sub WHERE sub.id = d.subscription_id) AS sub_rules, "
+    "(SELECT city FROM subscriptions sub WHERE sub.id = d.subscription_id) AS sub_city"
+)
 
 
 def _alert(row: sqlite3.Row, kind: str) -> Alert:
     story_row = {col: row[f"s_{col}"] for col in STORY_COLUMNS.split(", ")}
+    story = story_from_row(story_row)
+    rules = rules_from_json(row["sub_rules"])
     return Alert(
         delivery_id=row["d_id"],
         destination_id=row["destination_id"],
         destination=destination_from_row(row),
-        story=story_from_row(story_row),
+        story=story,
         kind=kind,
         message_ref=row["message_ref"],
+        digest=bool(row["digest"]),
+        mention=FanoutPolicy.mention(rules, row["sub_city"] or "", story) if kind == "new" else None,
+        thread=rules.threads,
     )
 
 
@@ -94,17 +105,22 @@ class SubscriptionsMixin(Database):
         return await self._run(fn, action="listing destinations")
 
     # -- subscriptions ------------------------------------------------------------------
-    async def subscribe(self, destination: Destination, city: str, topics: Sequence[str]) -> Subscription:
-        """Create or update (same destination and city): re-subscribing also lifts a pause."""
+    async def subscribe(
+        self, destination: Destination, city: str, topics: Sequence[str], rules: Rules | None = None
+    ) -> Subscription:
+        """Create or update (same destination and city): re-subscribing also lifts a pause.
+        `rules` None keeps an existing subscription's rules (defaults for a new one)."""
 
         def fn(c: sqlite3.Connection) -> Subscription:
             with transaction(c):
                 dest_id = self._ensure_destination(c, destination)
                 c.execute(
-                    "INSERT INTO subscriptions(destination_id, city, topics, created) "
-                    "VALUES (:d, :city, :topics, :t) ON CONFLICT(destination_id, city) DO UPDATE SET "
-                    "topics = excluded.topics",
-                    {"d": dest_id, "city": city, "topics": json.dumps(list(topics)), "t": self.clock.now()},
+                    "INSERT INTO subscriptions(destination_id, city, topics, created, rules) "
+                    "VALUES (:d, :city, :topics, :t, :rules) ON CONFLICT(destination_id, city) DO UPDATE SET "
+                    "topics = excluded.topics, rules = CASE WHEN :keep THEN subscriptions.rules "
+                    "ELSE excluded.rules END",
+                    {"d": dest_id, "city": city, "topics": json.dumps(list(topics)), "t": self.clock.now(),
+                     "rules": rules_to_json(rules or DEFAULT_RULES), "keep": rules is None},
                 )
                 # subscribing again is how an owner says "fixed": lift a pause, announce the next
                 c.execute(
@@ -228,6 +244,20 @@ class SubscriptionsMixin(Database):
             return sorted(subs, key=lambda s: (s.destination.platform, s.destination.group, s.destination.address, s.city))
 
         return await self._run(fn, action="listing subscriptions")
+
+    async def set_rules(self, subscription_id: int, rules: Rules) -> Subscription | None:
+        """Replace one subscription's rules (alerts already queued keep their schedule)."""
+
+        def fn(c: sqlite3.Connection) -> Subscription | None:
+            with transaction(c):
+                c.execute(
+                    "UPDATE subscriptions SET rules = :r WHERE id = :id",
+                    {"r": rules_to_json(rules), "id": subscription_id},
+                )
+                found = subscriptions_where(c, "s.id = :id", {"id": subscription_id})
+                return found[0] if found else None
+
+        return await self._run(fn, action="saving the rules")
 
     async def subscription(self, subscription_id: int) -> Subscription | None:
         def fn(c: sqlite3.Connection) -> Subscription | None:
@@ -437,8 +467,10 @@ class SubscriptionsMixin(Database):
             return int(
                 c.execute(
                     "SELECT count(*) FROM deliveries d JOIN destinations dest ON dest.id = d.destination_id "
-                    "WHERE (d.status <> 'sent' OR d.edit_pending = 1) AND (:p IS NULL OR dest.platform = :p)",
-                    {"p": platform},
+                    "WHERE (d.status <> 'sent' OR d.edit_pending = 1) AND (:p IS NULL OR dest.platform = :p) "
+                    # scheduled by a rule (a digest, quiet hours, a hold for outlets) is not work due
+                    "AND NOT (d.status = 'pending' AND (d.hold <> '' OR d.digest = 1) AND d.next_attempt > :t)",
+                    {"p": platform, "t": self.clock.now()},
                 ).fetchone()[0]
             )
 

@@ -17,6 +17,7 @@ EXPECTED = {
     "subscribe",
     "unsubscribe",
     "subscriptions",
+    "rules",
     "search",
     "latest",
     "feeds",
@@ -26,6 +27,7 @@ EXPECTED = {
 CHECKED = {  # command → the permission its enforced check requires
     "subscribe": "manage_channels",
     "unsubscribe": "manage_channels",
+    "rules": "manage_channels",
     "feeds list": "manage_guild",
     "feeds add": "manage_guild",
     "feeds remove": "manage_guild",

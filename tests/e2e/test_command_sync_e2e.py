@@ -45,7 +45,7 @@ async def test_global_commands_synced_once_across_restarts(tmp_path: Path) -> No
                 await bot.start()
                 await standin.wait_identifies(start, timeout=40)
                 # sync runs in setup_hook, before IDENTIFY; its log line says which way it went
-                said = "synced 8 global commands" if start == 1 else "global commands unchanged"
+                said = "synced 9 global commands" if start == 1 else "global commands unchanged"
                 await wait_for_log(bot, said, 20)
                 puts = standin.requests_to("PUT", r"^/applications/\d+/commands$")
                 assert len(puts) == 1, (start, bot.log_tail())

@@ -558,7 +558,7 @@ async def test_sync_commands_cli_registers_globally(world: World) -> None:
     )
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 0, err.decode()
-    assert "synced 8 global commands" in out.decode()
+    assert "synced 9 global commands" in out.decode()
     assert {c["name"] for c in world.standin.registered_commands(None)} >= {
         "subscribe",
         "search",

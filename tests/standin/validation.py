@@ -328,6 +328,7 @@ def check_message_limits(body: Any, result: ValidationResult, *, prefix: tuple[s
             result.add((*prefix, "embeds"), "MAX_EMBED_SIZE_EXCEEDED",
                        f"Embed size exceeds maximum size of {EMBEDS_TOTAL_MAX} (got {total}).")
     mentions = body.get("allowed_mentions")
+    check_mention_policy(body, result, prefix)
     if isinstance(mentions, dict):
         parse = mentions.get("parse") or []
         for kind in ("users", "roles"):
@@ -338,6 +339,34 @@ def check_message_limits(body: Any, result: ValidationResult, *, prefix: tuple[s
         body.get(k) for k in ("content", "embeds", "components", "sticker_ids", "poll", "attachments")
     ):
         result.add(prefix, "MESSAGE_EMPTY", "Cannot send an empty message")
+
+
+_PING = re.compile(r"@everyone|@here|<@[!&]?\d+>")
+MENTION_STATS = {"messages": 0, "with_role": 0, "max_roles_allowed": 0}
+
+
+def check_mention_policy(body: dict[str, Any], result: ValidationResult, prefix: tuple[Any, ...] = ()) -> None:
+    """The project's rule on every message body (issue 14), beyond Discord's schema: allowed
+    mentions permit at most one role and never @everyone/@here, users or parsed roles; a body
+    without allowed_mentions may not contain anything that would ping (Discord's default
+    parses every mention in the content)."""
+    MENTION_STATS["messages"] += 1
+    mentions = body.get("allowed_mentions")
+    content = str(body.get("content") or "")
+    if not isinstance(mentions, dict):
+        if _PING.search(content):
+            result.add((*prefix, "allowed_mentions"), "PROJECT_MENTION_POLICY",
+                       "content pings but no allowed_mentions limits it")
+        return
+    parse = mentions.get("parse") or []
+    roles = mentions.get("roles") or []
+    users = mentions.get("users") or []
+    MENTION_STATS["max_roles_allowed"] = max(MENTION_STATS["max_roles_allowed"], len(roles))
+    if roles:
+        MENTION_STATS["with_role"] += 1
+    if parse or len(roles) > 1 or users or mentions.get("replied_user"):
+        result.add((*prefix, "allowed_mentions"), "PROJECT_MENTION_POLICY",
+                   f"allowed_mentions must permit at most one role and nothing else, got {mentions}")
 
 
 def _collect_custom_ids(components: Any, out: list[str]) -> None:

@@ -97,6 +97,7 @@ def alert_embed(
     if where:
         lines.append(f"📍 {inert(where)}")
     source_line = f"Source: {inert(story.source)}" if story.source else ""
+    source_line = f"{source_line} · {render.corroboration(story)}" if source_line else render.corroboration(story)
     also = render.also_reported(story)
     if also:
         source_line = f"{source_line} · {inert(also)}" if source_line else inert(also)
@@ -129,6 +130,43 @@ def alert_embeds(
     topic_label: TopicLabeler | None = None,
 ) -> list[discord.Embed]:
     return [alert_embed(a.story, city_label=city_label, topic_label=topic_label) for a in alerts]
+
+
+def digest_embed(alerts: Sequence[Alert]) -> discord.Embed:
+    """A digest: one embed listing the period's stories as the worker ordered them (best first),
+    each a linked headline with its outlet count; the footer keeps every "story #<id>" so
+    find_sent recognizes a digest after a crash."""
+    lines: list[str] = []
+    used = 0
+    for rank, alert in enumerate(alerts, 1):
+        story = alert.story
+        title = clip(inert(render.headline(story)), 180)
+        url = safe_url(story.url)
+        head = f"[{title}]({url})" if url else title
+        line = f"**{rank}.** {head} — {render.corroboration(story)}"
+        if used + len(line) + 1 > DESCRIPTION_MAX - 100:
+            lines.append(f"… and {len(alerts) - rank + 1} more")
+            break
+        lines.append(line)
+        used += len(line) + 1
+    embed = discord.Embed(
+        title=render.digest_title(len(alerts)), description="\n".join(lines), colour=ALERT_COLOUR
+    )
+    ids = " ".join(f"story #{a.story.id}" for a in alerts)
+    embed.set_footer(text=clip(ids, FOOTER_MAX))
+    return embed
+
+
+def mention_content(alerts: Sequence[Alert]) -> tuple[str | None, discord.AllowedMentions]:
+    """The ping of a batch (the worker groups alerts by mention): "<@&role>" with allowed mentions
+    that permit exactly that one role and nothing else; no mention → nothing permitted."""
+    role = alerts[0].mention if alerts else None
+    if not role or not role.isdigit():
+        return None, NO_MENTIONS
+    allowed = discord.AllowedMentions(
+        everyone=False, users=False, roles=[discord.Object(int(role))], replied_user=False
+    )
+    return f"<@&{role}>", allowed
 
 
 def batch_size(embeds: Sequence[discord.Embed]) -> int:

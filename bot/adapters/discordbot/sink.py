@@ -9,7 +9,8 @@ project's delivery exceptions, so the policy never has to know discord.py exists
     403 Forbidden               → ForbiddenDeliveryError(missing=(permission names, ...))
     404 (a cache miss confirmed by GET /channels/{id}) → ChannelGoneError; unavailable guild → retry
 
-Every send and edit passes AllowedMentions.none(): an alert never pings anyone.
+Every send and edit passes AllowedMentions.none(), except an alert of a subscription with a
+mention rule: that message permits exactly its one role (embeds.mention_content), nothing else.
 """
 
 from __future__ import annotations
@@ -154,10 +155,11 @@ class DiscordSink:
     async def send(self, destination: Destination, alerts: Sequence[Alert], key: str) -> str:
         guild_id, channel_id = channel_of(destination)
         channel = await self._channel(channel_id, guild_id)
-        embeds = self.render(alerts)
+        embeds = [E.digest_embed(alerts)] if alerts and alerts[0].digest else self.render(alerts)
+        content, allowed = E.mention_content(alerts)
         try:
             message = await channel.send(
-                embeds=embeds, nonce=key[:25], allowed_mentions=E.NO_MENTIONS
+                content=content, embeds=embeds, nonce=key[:25], allowed_mentions=allowed
             )
         except (discord.DiscordException, aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise self._translate(exc, channel, f"send to {channel_id}") from exc
@@ -171,9 +173,12 @@ class DiscordSink:
         guild_id, channel_id = channel_of(destination)
         message_id = int(message_ref)
         # the same order the message was sent in (outbox order: published, then delivery id)
-        alerts = sorted(alerts, key=lambda a: (a.story.published, a.delivery_id))
+        if alerts and alerts[0].digest:  # a digest lists best first, as the worker sent it
+            alerts = sorted(alerts, key=lambda a: (-a.story.corroboration, -a.story.published.timestamp(), a.delivery_id))
+        else:
+            alerts = sorted(alerts, key=lambda a: (a.story.published, a.delivery_id))
         channel = await self._channel(channel_id, guild_id)
-        embeds = self.render(alerts)
+        embeds = [E.digest_embed(alerts)] if alerts and alerts[0].digest else self.render(alerts)
         partial = channel.get_partial_message(message_id)  # type: ignore[attr-defined]
         try:
             await partial.edit(embeds=embeds, allowed_mentions=E.NO_MENTIONS)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.models import Story
-from bot.render import clip, footer, headline, plain_topic, reported_by, summary, where_topics
+from bot.render import clip, corroboration, footer, headline, plain_topic, summary, where_topics
 
 TEXT, MARKDOWN, HTML = "text", "markdown", "html"
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<])")
@@ -31,6 +31,11 @@ class Message:
 
 def _md(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def reported_by(story: Story) -> str:
+    """How many independent outlets stand behind it ("1 outlet — unconfirmed", "4 outlets")."""
+    return corroboration(story)
 
 
 def _text_one(story: Story, label: Label, room: int, topic_label: Label = plain_topic) -> str:

@@ -168,6 +168,80 @@ class Subscriptions(commands.Cog):
                 )
         await send(interaction, "\n".join(lines))
 
+    @app_commands.command(
+        name="rules", description="View or change a subscription's alert rules (keywords, outlets, digests…)."
+    )
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_channels=True)
+    @app_commands.checks.has_permissions(manage_channels=True)
+    @app_commands.describe(
+        subscription="Subscription number (see /subscriptions)",
+        include="Only alert when one of these appears: words, comma-separated (deport* = prefix); 'none' clears",
+        exclude="Never alert when one of these appears, e.g. Pilsen; 'none' clears",
+        min_outlets="Hold an alert until this many independent outlets report it",
+        after_hold="After the longest hold (6 h): send marked unconfirmed, or never",
+        mention="The one role to mention on these alerts",
+        mention_when="Only mention when e.g. 'topic:immigration-enforcement here outlets>=2'",
+        digest="hourly or daily@HH:MM instead of one alert each; 'none' clears",
+        quiet="Quiet hours HH:MM-HH:MM, e.g. 22:00-07:00; 'none' clears",
+        urgent="Alerts meeting this break quiet hours (same form as mention_when)",
+        timezone="IANA time zone for digests and quiet hours, e.g. America/Chicago",
+        no_mention="Stop mentioning a role",
+    )
+    @app_commands.choices(
+        after_hold=[Choice(name="send, marked unconfirmed", value="send"), Choice(name="never send", value="drop")]
+    )
+    async def rules(
+        self,
+        interaction: discord.Interaction,
+        subscription: app_commands.Range[int, 1],
+        include: app_commands.Range[str, 0, 1000] | None = None,
+        exclude: app_commands.Range[str, 0, 1000] | None = None,
+        min_outlets: app_commands.Range[int, 1, 10] | None = None,
+        after_hold: str | None = None,
+        mention: discord.Role | None = None,
+        mention_when: app_commands.Range[str, 0, 200] | None = None,
+        digest: app_commands.Range[str, 0, 20] | None = None,
+        quiet: app_commands.Range[str, 0, 20] | None = None,
+        urgent: app_commands.Range[str, 0, 200] | None = None,
+        timezone: app_commands.Range[str, 0, 64] | None = None,
+        no_mention: bool | None = None,
+    ) -> None:
+        if interaction.guild_id is None:
+            raise app_commands.NoPrivateMessage()
+        options = {
+            "include": include, "exclude": exclude, "min_outlets": min_outlets, "on_hold_timeout": after_hold,
+            "mention_when": mention_when, "digest": digest, "quiet": quiet, "urgent": urgent, "tz": timezone,
+            "mention": str(mention.id) if mention is not None else ("" if no_mention else None),
+        }
+        given = {k: v for k, v in options.items() if v is not None}
+        if given:
+            sub = await within_budget(
+                interaction,
+                actions.edit_rules(
+                    self.bot.store, subscription, given, platform=PLATFORM, group=str(interaction.guild_id),
+                    catalog=self.bot.topics,
+                ),
+            )
+        else:
+            found = await self.bot.store.subscription(subscription)
+            if found is None or found.destination.platform != PLATFORM or found.destination.group != str(interaction.guild_id):
+                await send(interaction, f"There is no subscription #{subscription} in this server (see /subscriptions).")
+                return
+            sub = found
+        lines = [rule_text(line) for line in sub.rules.describe()] or ["no rules: every matching story, at once"]
+        head = f"Rules of #{sub.id} (<#{sub.destination.address}>, {E.inert(sub.city)})"
+        await send(interaction, head + "\n" + "\n".join(f"• {line}" for line in lines))
+
+    @rules.autocomplete("timezone")
+    async def rules_timezone(self, interaction: discord.Interaction, current: str) -> list[Choice[str]]:
+        from bot.rules import zone_suggestions
+
+        names = zone_suggestions(current or "America/Chicago", limit=AUTOCOMPLETE_MAX) if current else [
+            "America/Chicago", "America/New_York", "America/Denver", "America/Los_Angeles", "UTC"
+        ]
+        return [Choice(name=n, value=n) for n in names][:AUTOCOMPLETE_MAX]
+
     @app_commands.command(name="unsubscribe", description="Stop alerts about a city in a channel.")
     @app_commands.guild_only()
     @app_commands.default_permissions(manage_channels=True)
@@ -247,13 +321,24 @@ class Subscriptions(commands.Cog):
         await send(interaction, embed=subscriptions_embed(views))
 
 
+def rule_text(line: str) -> str:
+    """A rule line for Discord: keywords escaped; "mention: <id>" shown as the role."""
+    if line.startswith("mention: "):
+        role, _, rest = line[9:].partition(" ")
+        shown = f"<@&{role}>" if role.isdigit() else E.inert(role)
+        return f"mention: {shown}" + (f" {E.inert(rest)}" if rest else "")
+    return E.inert(line)
+
+
 def subscription_line(view: actions.SubscriptionView) -> str:
     sub = view.subscription
     health = "✅ active"
     if sub.paused:
         reason = E.inert(sub.pause_reason or "delivery failed")
         health = f"⏸ paused — {reason}"
-    return f"<#{sub.destination.address}> · **{E.inert(view.city_label)}** · {view.topics_text} · {health}"
+    line = f"#{sub.id} <#{sub.destination.address}> · **{E.inert(view.city_label)}** · {view.topics_text} · {health}"
+    rules = view.rules_text
+    return line + ("\n   " + " · ".join(rule_text(r) for r in rules) if rules else "")
 
 
 def subscriptions_embed(
