@@ -71,6 +71,9 @@ class Language:
     boilerplate: tuple[re.Pattern[str], ...]
     # incidental-place frames (bot.relevance.frames): key → words, in file order
     frames: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    # places abroad (bot.relevance.world): key → words; demonyms: ISO code → adjectives
+    world: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    demonyms: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
 
 
 def _words(data: dict[str, Any], table: str, key: str, path: Path) -> list[str]:
@@ -107,6 +110,19 @@ def _parse(path: Path, code: str) -> Language:
     if not isinstance(raw_frames, dict):
         raise ConfigError(f"{path}: [frames] is missing")
     frames = {k: tuple(_words(data, "frames", k, path)) for k in raw_frames}
+    # [world] is optional: a language without it finds no demonyms or destinations
+    raw_world = data.get("world", {})
+    if not isinstance(raw_world, dict):
+        raise ConfigError(f"{path}: [world] must be a table")
+    world = {
+        k: tuple(_words(data, "world", k, path)) for k in raw_world if k != "demonyms"
+    }
+    raw_dem = raw_world.get("demonyms", {})
+    if not isinstance(raw_dem, dict) or not all(
+        isinstance(v, list) and all(isinstance(x, str) for x in v) for v in raw_dem.values()
+    ):
+        raise ConfigError(f"{path}: [world.demonyms] must map country codes to lists of words")
+    demonyms = {str(k): tuple(v) for k, v in raw_dem.items()}
     return Language(
         code=code,
         function_words=words("places", "function_words"),
@@ -122,6 +138,8 @@ def _parse(path: Path, code: str) -> Language:
         generic_caps=words("stories", "generic_caps"),
         boilerplate=tuple(patterns),
         frames=frames,
+        world=world,
+        demonyms=demonyms,
     )
 
 

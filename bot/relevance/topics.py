@@ -165,6 +165,9 @@ class TopicSpec:
     yields_to: list[str] = field(default_factory=list)
     keep_if: list[str] = field(default_factory=list)
     rules: list[tuple[_Rule, list[str], list[str]]] = field(default_factory=list)
+    # None: the topic is not limited to the US; a list (maybe empty): an item placed abroad
+    # keeps the topic only with a US place or one of these terms (issue 17)
+    us_frame: list[str] | None = None
 
 
 class TermKind(IntEnum):
@@ -236,6 +239,24 @@ class TopicRules:
                     self._add(t, TopicTerm(ti, _CTX, ri))
                 for t in unless:
                     self._add(t, TopicTerm(ti, _UNLESS, ri))
+
+        # US-frame terms sit in a lexicon of their own: they are read only for the few items
+        # that have a topic and a place abroad, so the common path pays nothing for them
+        self.us_frame_lexicon = Lexicon()
+        self.needs_us_frame = frozenset(s.id for s in specs if s.us_frame is not None)
+        for s in specs:
+            for t in s.us_frame or ():
+                try:
+                    self.us_frame_lexicon.add(t, s.id)
+                except ValueError as exc:
+                    raise ConfigError(f"topics: {exc}") from None
+
+    def us_frames(self, toks: Tokens) -> dict[str, str]:
+        """topic id → the first US-frame term found for it ("ICE", "from the U.S.")."""
+        out: dict[str, str] = {}
+        for i, j, tid in sorted(self.us_frame_lexicon.scan(toks), key=lambda h: h[0]):
+            out.setdefault(tid, toks.surface(i, j))
+        return out
 
     def _add(self, spec: str, payload: TopicTerm) -> None:
         try:
@@ -417,6 +438,9 @@ def load_topic_rules(path: Path, lang: Language | None = None) -> TopicRules:
             unblock=_expand(t.get("unblock"), lists, f"{where}.unblock"),
             yields_to=[str(x) for x in t.get("yields_to", [])],
             keep_if=_expand(t.get("keep_if"), lists, f"{where}.keep_if"),
+            us_frame=(
+                _expand(t["us_frame"], lists, f"{where}.us_frame") if "us_frame" in t else None
+            ),
         )
         masks.extend(_expand(t.get("mask"), lists, f"{where}.mask"))
         for k, c in enumerate(t.get("combo", [])):
