@@ -179,6 +179,10 @@ class FakeDiscordAPI:
         except ValueError:
             body = raw.decode("utf-8", "replace")
         self.requests.append(Recorded(request.method, path, dict(request.query), body))
+        if isinstance(body, str) and request.content_type == "multipart/form-data":
+            # a message with files: Discord reads the JSON part named payload_json
+            found = re.search(r'name="payload_json"[^\n]*\r?\n(?:[^\r\n]+\r?\n)*\r?\n(.*?)\r?\n--', body, re.S)
+            body = json.loads(found.group(1)) if found else None
         for failure in self.failures:
             if (
                 failure.times > 0

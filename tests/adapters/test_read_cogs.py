@@ -5,6 +5,7 @@ global error handler — through the real CommandTree, real store, real HTTP to 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -319,3 +320,40 @@ async def test_expired_search_buttons_are_removed(
     assert api.interaction_replies()[-1]["components"]  # buttons while the view lives
     await wait_for(lambda: api.calls("PATCH", r"^/webhooks/\d+/tok\d+/messages/\d+$"))
     assert api.calls("PATCH", r"^/webhooks/\d+/tok\d+/messages/\d+$")[-1].body["components"] == []
+
+
+async def test_feeds_import_takes_an_opml_attachment_and_export_returns_one(
+    bot: CivicBot, api: FakeDiscordAPI, store: Store, feeds: FeedServer
+) -> None:
+    """/feeds import reads the attached OPML (downloaded like any attachment), adds its feeds
+    with the same checks as /feeds add; /feeds export answers with an OPML file of them."""
+    bot.settings = type(bot.settings)(
+        **{
+            **{f: getattr(bot.settings, f) for f in bot.settings.__slots__},
+            "allow_private_feeds": True,  # the loopback feed server is "private"
+        }
+    )
+    url = feeds.set_feed(
+        "/dyn/reporter.xml",
+        title="Chicago Reporter",
+        items=[{"title": "ICE in Pilsen", "link": "https://reporter.example/1", "guid": "1",
+                "pubDate": "Tue, 24 Nov 2026 10:00:00 GMT"}],
+    )
+    opml = (
+        '<?xml version="1.0"?><opml version="2.0"><head><title>mine</title></head><body>'
+        f'<outline type="rss" text="Chicago Reporter" xmlUrl="{url}"/></body></opml>'
+    ).encode()
+    opml_url = feeds.set_body("/dyn/feeds.opml", opml, content_type="text/x-opml")
+    attachment = {"id": "777", "filename": "feeds.opml", "size": len(opml), "url": opml_url,
+                  "proxy_url": opml_url, "content_type": "text/x-opml"}
+    await invoke(bot, feed_cmd(
+        "import", [option("file", "777", 11)], resolved={"attachments": {"777": attachment}}
+    ))
+    assert "Imported 1 feeds" in texts(api.interaction_replies()[-1])
+    assert [f.url for f in await store.guild_feeds(GUILD_ID)] == [url]
+
+    await invoke(bot, feed_cmd("export", []))
+    (callback,) = [r for r in api.requests if r.path.endswith("/callback")][-1:]
+    body = callback.body if isinstance(callback.body, str) else json.dumps(callback.body)
+    assert 'filename="feeds.opml"' in body and url in body and "<opml" in body
+    assert '"flags": 64' in body or '"flags":64' in body  # only the admin who asked sees it
