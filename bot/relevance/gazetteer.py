@@ -243,6 +243,11 @@ def _geonames() -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[s
     return _GEONAMES
 
 
+def _release_geonames() -> None:
+    global _GEONAMES
+    _GEONAMES = None
+
+
 def _world_raw() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     countries, _us, world = _geonames()
     return countries, world
@@ -407,6 +412,7 @@ class Gazetteer:
         self._fuzzy_names = [k[0] for k in self._suggest_keys]
         countries, world_cities = _world_raw()
         self.world = World(self.config.world, countries, world_cities)
+        _release_geonames()  # built once per process: the raw rows are not needed again
         # a bare US name that a far bigger foreign place shares ("Athens", "Dublin",
         # "Birmingham") needs a state or a nearby place, like the ambiguous names
         dom = self.config.world.dominance
