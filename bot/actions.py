@@ -729,17 +729,15 @@ returns a destination whose `name` is safe to show. Passed in so this module imp
 TestSender = Callable[[Destination, str, str], Awaitable[None]]
 """(destination, title, body) → sends now; raises a DeliveryError when the service refuses."""
 
-SECRET_PLATFORMS = frozenset({"apprise"})  # their address is a URL with tokens: never shown
-
-
 def destination_label(destination: Destination) -> str:
-    """How a destination is shown in lists and /status — never a push URL."""
-    if destination.platform in SECRET_PLATFORMS:
-        return destination.name or f"{destination.platform} destination (URL hidden)"
-    if destination.platform == "discord":
-        where = f"channel {destination.address}"
-        return f"{where} (server {destination.group})" if destination.group else where
-    return destination.name or destination.address
+    """How a destination is shown in lists and /status — never an address that may hold a
+    secret. The adapter that made the destination gave it a safe `name` (a push URL's masked
+    form); a place inside a server/workspace is shown by its id there; anything else is hidden."""
+    if destination.name:
+        return destination.name
+    if destination.group:
+        return f"{destination.platform} {destination.address} (in {destination.group})"
+    return f"{destination.platform} destination (address hidden)"
 
 
 @dataclass(frozen=True, slots=True)

@@ -94,7 +94,7 @@ async def test_subscriptions_add_list_remove_never_show_a_secret(tmp_path: Path)
     assert [r["platform"] for r in rows] == ["apprise", "apprise", "discord"]
     assert rows[0]["destination"].startswith("Rapid response · signal://127.0.0.1:8080/")
     assert rows[1]["topics"] == ["national-guard"] and rows[1]["destination"] == "json://user:****@127.0.0.1:9/hook"
-    assert rows[2]["destination"] == "channel 555 (server 77)"
+    assert rows[2]["destination"] == "discord 555 (in 77)"
     assert {"last_success", "last_error", "paused", "pause_reason", "city"} <= set(rows[0])
     code, text, _ = await run_cli("subscriptions", "list", db=db)
     assert "#1 apprise Rapid response" in text and "last success: never" in text
