@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.models import Article, Match, Story
-from bot.stories import WINDOW_SECONDS, ClusterIndex, link_rank
+from bot.stories import WINDOW_SECONDS, ClusterIndex, IndexEntry, link_rank
 
 if TYPE_CHECKING:
     from bot.ports import StoryStore
@@ -131,17 +131,18 @@ def join(current: StoryFields, article: Article, match: Match) -> StoryChange:
 
 @dataclass(slots=True)
 class AssemblyBatch:
-    """One feed batch's view of the cluster index: staged headlines apply only on commit."""
+    """One feed batch's use of the cluster index: what it adds is taken back if it rolls back.
+
+    Headlines go into the index as the store writes them (a later article of the same batch
+    must find them), with an undo list; only one batch runs at a time (StoryAssembler.save).
+    """
 
     index: ClusterIndex
-    staged: ClusterIndex
-    entries: list[tuple[int, str, float]] = field(default_factory=list)
+    added: list[IndexEntry] = field(default_factory=list)
 
     def place(self, article: Article) -> int | None:
         """The story this article joins, or None for a new story."""
-        published = article.published.timestamp()
-        found = self.index.find(article.title, published)
-        return found if found is not None else self.staged.find(article.title, published)
+        return self.index.find(article.title, article.published.timestamp())
 
     def new_story(self, article: Article, match: Match) -> StoryFields:
         return new_story(article, match)
@@ -151,9 +152,12 @@ class AssemblyBatch:
 
     def stored(self, story_id: int, article: Article) -> None:
         """The store wrote the article into `story_id` (inside its transaction)."""
-        published = article.published.timestamp()
-        self.staged.add(story_id, article.title, published)
-        self.entries.append((story_id, article.title, published))
+        self.added.append(self.index.add(story_id, article.title, article.published.timestamp()))
+
+    def rollback(self) -> None:
+        for entry in reversed(self.added):
+            self.index.discard(entry)
+        self.added.clear()
 
 
 class StoryAssembler:
@@ -178,11 +182,10 @@ class StoryAssembler:
         self.index = fresh
 
     def begin(self) -> AssemblyBatch:
-        return AssemblyBatch(self.index, ClusterIndex(window=self.index.window))
+        return AssemblyBatch(self.index)
 
     def commit(self, batch: AssemblyBatch) -> None:
-        for story_id, title, published in batch.entries:
-            self.index.add(story_id, title, published)
+        batch.added.clear()
         t = self.clock.now()
         # The sweep walks the whole index; once per feed batch made a cold cycle quadratic.
         # Stale entries are harmless meanwhile (find() checks the window of every candidate).
@@ -196,6 +199,10 @@ class StoryAssembler:
         """Store one feed's items as stories and alerts; the index follows only on success."""
         async with self._saving:
             batch = self.begin()
-            report = await store.save_articles(feed_url, items, batch)
+            try:
+                report = await store.save_articles(feed_url, items, batch)
+            except BaseException:
+                batch.rollback()  # the index must not remember headlines the database dropped
+                raise
             self.commit(batch)
             return report

@@ -194,7 +194,7 @@ def link_rank(url: str, published: float) -> tuple[int, float]:
 
 
 @dataclass(slots=True)
-class _Entry:
+class IndexEntry:
     story_id: int
     sig: TitleSignature
     published: float
@@ -205,21 +205,46 @@ class ClusterIndex:
     """Recent stories (72 h) indexed by title token, so finding candidates is not a full scan."""
 
     window: float = WINDOW_SECONDS
-    _entries: dict[int, list[_Entry]] = field(default_factory=dict)
+    _entries: dict[int, list[IndexEntry]] = field(default_factory=dict)
     _by_token: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
     # keyed by the normalized title itself (equal fingerprint ⇔ equal normalized title): the
     # string is already held by the signature, a hex digest per entry would not be
     # (lists: nearly every headline is its own, and a one-element set costs 216 bytes)
     _by_fingerprint: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
 
-    def add(self, story_id: int, title: str, published: float) -> None:
-        entry = _Entry(story_id, TitleSignature.of(title), published)
+    def add(self, story_id: int, title: str, published: float) -> IndexEntry:
+        entry = IndexEntry(story_id, TitleSignature.of(title), published)
         self._entries.setdefault(story_id, []).append(entry)
         for token in entry.sig.tokens:
             self._by_token[token].add(story_id)
         same = self._by_fingerprint[entry.sig.normalized]
         if story_id not in same:
             same.append(story_id)
+        return entry
+
+    def discard(self, entry: IndexEntry) -> None:
+        """Take back one `add` (a rolled-back batch): the story's other headlines stay."""
+        entries = self._entries.get(entry.story_id)
+        if not entries or entry not in entries:
+            return
+        entries.remove(entry)
+        others = entries
+        if not others:
+            del self._entries[entry.story_id]
+        for token in entry.sig.tokens:
+            if any(token in e.sig.tokens for e in others):
+                continue
+            ids = self._by_token.get(token)
+            if ids is not None:
+                ids.discard(entry.story_id)
+                if not ids:
+                    del self._by_token[token]
+        if not any(e.sig.normalized == entry.sig.normalized for e in others):
+            fp = self._by_fingerprint.get(entry.sig.normalized)
+            if fp is not None and entry.story_id in fp:
+                fp.remove(entry.story_id)
+                if not fp:
+                    del self._by_fingerprint[entry.sig.normalized]
 
     def find(self, title: str, published: float) -> int | None:
         """The story this headline belongs to, or None for a new story."""

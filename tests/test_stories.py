@@ -138,3 +138,17 @@ def test_cluster_index_remove() -> None:
     assert idx.find("Guard convoy reaches Elwood", 0.0) == 2
     idx.add(1, "ICE agents arrest 5 people in Pilsen raid", 0.0)  # a reused id works again
     assert idx.find("ICE agents arrest 5 people in Pilsen raid", 0.0) == 1
+
+
+def test_cluster_index_discard_takes_back_exactly_one_headline() -> None:
+    """A rolled-back batch's headlines leave the index; the story's other headlines stay."""
+    index = ClusterIndex()
+    kept = index.add(7, "Federal agents detain 12 at Little Village car wash", 1000.0)
+    joined = index.add(7, "Immigration agents raid taco stand on 26th Street in Little Village", 1000.0)
+    assert index.find("Immigration agents raid taco stand on 26th Street in Little Village", 1000.0) == 7
+    index.discard(joined)
+    assert index.find("Immigration agents raid taco stand on 26th Street in Little Village", 1000.0) is None
+    assert index.find("Federal agents detain 12 at Little Village car wash", 1000.0) == 7
+    index.discard(kept)
+    assert len(index) == 0 and index.find("Federal agents detain 12 at Little Village car wash", 1000.0) is None
+    index.discard(kept)  # twice is harmless
