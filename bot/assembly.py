@@ -2,8 +2,9 @@
 
 Why out of the store: clustering and the choice of a story's lead are product decisions. The
 store runs one transaction per feed batch and, inside it, asks an `AssemblyBatch` where each
-new article goes and what the joined story's fields become. The in-memory cluster index is
-only changed when the batch commits, so it can never hold headlines the database rolled back.
+new article goes and what the joined story's fields become. One batch runs at a time; the
+headlines it adds to the in-memory cluster index are taken back if its transaction rolls back,
+so the index never holds headlines the database does not have.
 """
 
 from __future__ import annotations
