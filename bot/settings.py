@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -184,6 +184,21 @@ def load_settings(
     return settings
 
 
+def _tables(
+    path: Path, kind: str, entries: list[Any], allowed: set[str]
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each [[kind]] entry with where it stands ("file: kind entry #N"), refused when it is not
+    a table or names a key the file format does not have."""
+    for index, entry in enumerate(entries, start=1):
+        where = f"{path}: {kind} entry #{index}"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: must be a table")
+        unknown = set(entry) - allowed
+        if unknown:
+            raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+        yield where, entry
+
+
 def load_feeds(path: Path) -> tuple[FeedConfig, ...]:
     """Read and validate a feeds file; every error names the file, the entry and the reason."""
     try:
@@ -200,13 +215,7 @@ def load_feeds(path: Path) -> tuple[FeedConfig, ...]:
     feeds: list[FeedConfig] = []
     seen: set[str] = set()
     allowed = {"url", "name", "city", "interval", "lang"}
-    for index, entry in enumerate(entries, start=1):
-        where = f"{path}: feeds entry #{index}"
-        if not isinstance(entry, dict):
-            raise ConfigError(f"{where}: must be a table")
-        unknown = set(entry) - allowed
-        if unknown:
-            raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    for where, entry in _tables(path, "feeds", entries, allowed):
         url = entry.get("url")
         if not isinstance(url, str) or not url.strip():
             raise ConfigError(f"{where}: 'url' is required and must be a string")
@@ -263,13 +272,7 @@ def load_destinations(path: Path, topic_ids: Collection[str] = ()) -> tuple[Dest
     out: list[DestinationConfig] = []
     seen: set[tuple[str, str]] = set()
     allowed = {"url", "city", "topics", "name"}
-    for index, entry in enumerate(entries, start=1):
-        where = f"{path}: destinations entry #{index}"
-        if not isinstance(entry, dict):
-            raise ConfigError(f"{where}: must be a table")
-        unknown = set(entry) - allowed
-        if unknown:
-            raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    for where, entry in _tables(path, "destinations", entries, allowed):
         url = entry.get("url")
         if not isinstance(url, str) or not url.strip():
             raise ConfigError(f"{where}: 'url' is required: an Apprise URL or \"console\"")
