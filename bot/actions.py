@@ -496,7 +496,7 @@ async def add_feed(
     store: Storage,
     settings: Settings,
     *,
-    guild_id: int,
+    owner: str,
     url: str,
     fetcher: Any = None,
     resolver: Any = None,
@@ -513,7 +513,7 @@ async def add_feed(
     url = check_feed_scheme(url)
     if not settings.allow_private_feeds:
         url = await _check_public(url, resolver)
-    existing = await store.guild_feeds(guild_id)
+    existing = await store.guild_feeds(owner)
     if any(f.url == url for f in existing):
         raise FeedExistsError(url, user_message="This server already has that feed.")
     if len(existing) >= MAX_GUILD_FEEDS:
@@ -528,7 +528,7 @@ async def add_feed(
         raise FeedExistsError(feed_url, user_message=f"This server already has the feed that page names ({feed_url[:200]}).")
     articles = sorted(found.parsed.articles, key=lambda a: a.published, reverse=True)
     title = (found.parsed.title or "").strip() or None
-    feed = await store.add_guild_feed(guild_id, feed_url, title)
+    feed = await store.add_guild_feed(owner, feed_url, title)
     return FeedPreview(
         feed, title, len(articles), articles[0].title if articles else None, found_by=found.how, requested=url
     )
@@ -558,12 +558,12 @@ async def _discover(settings: Settings, url: str, fetcher: Any = None) -> Any:
     return found
 
 
-async def remove_feed(store: Storage, *, guild_id: int, url: str) -> bool:
-    return await store.remove_guild_feed(guild_id, (url or "").strip())
+async def remove_feed(store: Storage, *, owner: str, url: str) -> bool:
+    return await store.remove_guild_feed(owner, (url or "").strip())
 
 
-async def list_feeds(store: Storage, *, guild_id: int) -> list[FeedConfig]:
-    return list(await store.guild_feeds(guild_id))
+async def list_feeds(store: Storage, *, owner: str) -> list[FeedConfig]:
+    return list(await store.guild_feeds(owner))
 
 
 # ---------------------------------------------------------------------------- status
@@ -949,7 +949,7 @@ async def sync_destinations(
 # ---------------------------------------------------------------------------- feeds of every kind
 # (`civic-alerts feeds list / coverage / import / export`, `/feeds list|import|export`, /status)
 
-OPERATOR_GROUP = 0  # the guild id of feeds the operator imports from the command line
+OPERATOR_GROUP = "0"  # the feed owner key of feeds the operator imports from the command line
 MAX_IMPORT_FEEDS = 200
 
 
@@ -1057,13 +1057,13 @@ async def import_opml(
     settings: Settings,
     gazetteer: GazetteerLike,
     *,
-    guild_id: int,
+    owner: str,
     data: bytes,
     city: str | None = None,
     fetcher: Any = None,
     max_feeds: int = MAX_IMPORT_FEEDS,
 ) -> ImportReport:
-    """Import an OPML file's feeds for a server (or the operator, guild 0).
+    """Import an OPML file's feeds for a server (or the operator, owner OPERATOR_GROUP).
 
     The file is checked whole first (bot.ingest.opml: size, DTD/entities, nesting, duplicates,
     schemes, limits): a bad file raises OpmlError and changes nothing. Then each address goes
@@ -1073,7 +1073,7 @@ async def import_opml(
 
     entries = parse_opml(data)
     default_city = resolve_city(gazetteer, city).id if city else None
-    existing = {f.url for f in await store.guild_feeds(guild_id)}
+    existing = {f.url for f in await store.guild_feeds(owner)}
     fresh = [e for e in entries if e.url not in existing]
     if len(existing) + len(fresh) > max_feeds:
         raise OpmlError(f"it would make {len(existing) + len(fresh)} feeds; the limit is {max_feeds}")
@@ -1111,18 +1111,18 @@ async def import_opml(
             seen.add(config.url)
             to_add.append(config)
         lines.append(line)
-    added = await store.import_server_feeds(guild_id, to_add) if to_add else []
+    added = await store.import_server_feeds(owner, to_add) if to_add else []
     return ImportReport(tuple(added), tuple(lines))
 
 
 async def export_opml(
-    store: Storage, *, guild_id: int | None = None, city: str | None = None, include_catalog: bool = False
+    store: Storage, *, owner: str | None = None, city: str | None = None, include_catalog: bool = False
 ) -> str:
-    """OPML of server-added feeds (one server's with `guild_id`; the command line's export adds
+    """OPML of server-added feeds (one owner's with `owner`; the command line's export adds
     the catalogue with `include_catalog`); managed feeds are derived, never exported."""
     from bot.ingest.opml import OpmlFeed, render_opml
 
-    states = list(await store.server_feeds(guild_id))
+    states = list(await store.server_feeds(owner))
     if include_catalog:
         known = {s.url for s in states}
         states += [s for s in await store.feeds() if s.kind == "catalog" and s.url not in known]

@@ -93,11 +93,16 @@ class App:
 
     # -- delivery -------------------------------------------------------------------
     def add_sink(self, sink: AlertSink) -> DeliveryWorker:
-        """Deliver the outbox rows of `sink.platform` through `sink` (one worker per platform)."""
+        """Deliver the outbox rows of `sink.platform` through `sink` (one worker per platform:
+        a reconnected adapter's new sink replaces the old one in the running worker)."""
+        existing = self.workers.get(sink.platform)
+        if existing is not None:
+            existing.sink, existing.limits = sink, sink.limits
+            return existing
         worker = DeliveryWorker(self.store, sink, clock=self.clock)
         self.workers[sink.platform] = worker
-        if self.tasks:  # already running: start this worker too
-            self.tasks.append(asyncio.create_task(worker.run(self.stop, self.settings.delivery_interval)))
+        if self.scheduler is not None:  # already running: start this worker too
+            self.tasks.append(self._worker_task(worker))
         return worker
 
     def wake_delivery(self) -> None:
@@ -138,7 +143,20 @@ class App:
         scheduler.start()
         self.scheduler = scheduler
         for worker in self.workers.values():
-            self.tasks.append(asyncio.create_task(worker.run(self.stop, settings.delivery_interval)))
+            self.tasks.append(self._worker_task(worker))
+
+    def _worker_task(self, worker: DeliveryWorker) -> asyncio.Task[None]:
+        """A delivery loop whose unexpected death is logged (a silent dead worker loses nothing but
+        delays every alert of its platform until the next restart)."""
+        task = asyncio.create_task(worker.run(self.stop, self.settings.delivery_interval),
+                                   name=f"delivery-{worker.platform}")
+
+        def died(t: asyncio.Task[None]) -> None:
+            if not t.cancelled() and t.exception() is not None:
+                log.error("delivery worker for %s stopped: %r", worker.platform, t.exception())
+
+        task.add_done_callback(died)
+        return task
 
     async def reconcile_coverage(self) -> None:
         """Every subscribed city has its managed feeds; unneeded ones age out (never raises:

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
-import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -182,11 +180,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+# the environment variables that hold credentials (also scrubbed before settings load)
+SECRET_ENV = (
+    "DISCORD_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "TELEGRAM_BOT_TOKEN", "MATRIX_ACCESS_TOKEN",
+    "MATRIX_PASSWORD",
+)
+
+
 def _scrub(text: str) -> str:
     """Scrubbed like the logs: messages may quote a feed URL that carries a webhook token."""
     from bot.logs import RedactFilter
 
-    return RedactFilter([os.environ.get("DISCORD_TOKEN", "")]).scrub(text)
+    return RedactFilter([os.environ.get(key, "") for key in SECRET_ENV]).scrub(text)
 
 
 async def _watch_push_secrets(store: Storage) -> None:
@@ -207,7 +212,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     setup_logging(
         settings.log_level if args.command == "run" else "WARNING",
         as_json=settings.log_json,
-        secrets=[settings.discord_token or ""],
+        secrets=settings.secrets,
     )
     if args.command == "classify":
         from bot.relevance import classify_stream, load_classifier
@@ -406,7 +411,7 @@ async def _feeds(settings: Settings, args: argparse.Namespace) -> int:
                     print(f"added {len(view.added)} managed feeds", file=sys.stderr)
         elif args.feeds_command == "import":
             report = await actions.import_opml(
-                store, settings, gazetteer, guild_id=actions.OPERATOR_GROUP, data=data, city=args.city
+                store, settings, gazetteer, owner=actions.OPERATOR_GROUP, data=data, city=args.city
             )
             for line in report.lines:
                 print(_scrub(line))
@@ -461,7 +466,7 @@ async def _run_once(settings: Settings) -> int:
     from bot.app import open_app
 
     async with open_app(settings) as app:
-        await _report_sync(settings, *await app.sync_destinations())
+        _report_sync(settings, *await app.sync_destinations())
         await app.add_push_sinks()
         report = await app.run_once()
         delivered = sum(w.sent_alerts for w in app.workers.values())
@@ -540,7 +545,7 @@ async def _subscriptions(settings: Settings, args: argparse.Namespace) -> int:
     raise UserInputError(f"unknown subscriptions action {args.subs_command}")
 
 
-async def _report_sync(settings: Settings, saved: int, removed: int) -> None:
+def _report_sync(settings: Settings, saved: int, removed: int) -> None:
     if saved or removed:
         print(
             f"civic-alerts: {settings.destinations_file.name}: {saved} subscriptions in the file, "
@@ -631,33 +636,23 @@ async def _status(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _run(settings: Settings) -> int:
-    if settings.discord_token:
-        from bot.adapters.discordbot.client import run_bot
+    """The service: every chat platform whose credentials are set, else the console."""
+    from bot.service import configured_adapters, run_service
 
-        run_bot(settings)  # the client's app syncs config/destinations.toml and delivers push too
-        return 0
-    print(
-        "civic-alerts: no DISCORD_TOKEN set — running with alerts printed to this console. "
-        "Ctrl-C stops.",
-        file=sys.stderr,
-    )
-    asyncio.run(_console(settings))
+    if not configured_adapters(settings):
+        print(
+            "civic-alerts: no DISCORD_TOKEN set (nor Slack, Telegram or Matrix credentials) — "
+            "running with alerts printed to this console. Ctrl-C stops.",
+            file=sys.stderr,
+        )
+
+    def started(app: Any, platforms: list[str], synced: tuple[int, int]) -> None:
+        _report_sync(settings, *synced)
+        where = ", ".join(platforms) if platforms else "the console"
+        print(
+            f"civic-alerts: started {datetime.now(UTC):%Y-%m-%d %H:%M} UTC for {where}; polling feeds…",
+            file=sys.stderr,
+        )
+
+    asyncio.run(run_service(settings, on_started=started))
     return 0
-
-
-async def _console(settings: Settings) -> None:
-    from bot.adapters.console import CONSOLE
-    from bot.app import open_app
-    from bot.relevance import ALL_TOPICS
-
-    async with open_app(settings) as app:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, app.stop.set)
-        await app.store.subscribe(CONSOLE, "*", [ALL_TOPICS])
-        await _report_sync(settings, *await app.sync_destinations())
-        await app.add_push_sinks(console=True)
-        app.start()
-        print(f"civic-alerts: started {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; polling feeds…", file=sys.stderr)
-        await app.stop.wait()

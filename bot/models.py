@@ -13,15 +13,25 @@ from datetime import datetime
 from bot.rules import DEFAULT_RULES, Rules
 
 
+def feed_owner(platform: str, group: str) -> str:
+    """The key a server's/chat's own feeds are filed under (guild_feeds.guild_id, TEXT-valued).
+
+    Why Discord's is the bare guild id: that is how rows were keyed before other platforms
+    existed, so existing servers keep their feeds; every other platform is prefixed so a Slack
+    team id can never collide with a Discord snowflake or a Telegram chat id.
+    """
+    return group if platform == "discord" else f"{platform}:{group}"
+
+
 @dataclass(frozen=True, slots=True)
 class FeedConfig:
-    """One entry of config/feeds.toml (or a server's own feed when guild_id is set)."""
+    """One entry of config/feeds.toml (or a server's own feed when `owner` is set)."""
 
     url: str
     name: str | None = None
     city: str | None = None  # default city id for a local outlet, e.g. "chicago-il"
     interval: int | None = None  # seconds between polls; None = the global default
-    guild_id: int | None = None
+    owner: str | None = None  # feed_owner() of the server/chat that added it
     lang: str | None = None  # declared language ("en"); the feed's own declaration wins
 
 

@@ -47,6 +47,17 @@ class Settings:
     discord_token: str | None = field(default=None, repr=False)
     discord_api_base: str = DEFAULT_API_BASE
     dev_guild_id: int | None = None
+    # Other chat platforms (bot/service.py starts each whose credentials are set). The *_api_base
+    # settings exist so the same binary can talk to a local stand-in; leave them at the default.
+    slack_bot_token: str | None = field(default=None, repr=False)
+    slack_app_token: str | None = field(default=None, repr=False)
+    slack_api_base: str = "https://slack.com/api/"
+    telegram_bot_token: str | None = field(default=None, repr=False)
+    telegram_api_base: str = "https://api.telegram.org"
+    matrix_homeserver: str | None = None
+    matrix_user_id: str | None = None
+    matrix_access_token: str | None = field(default=None, repr=False)
+    matrix_password: str | None = field(default=None, repr=False)
     poll_interval: int = 300  # seconds between polls of one feed, unless the feed says otherwise
     tick_seconds: float = 15.0  # how often the scheduler looks for due feeds
     delivery_interval: float = 2.0  # how often the outbox is drained when nothing wakes it
@@ -66,6 +77,28 @@ class Settings:
     log_json: bool = False
     # outlet key → owner (config/outlets_owners.toml): outlets of one owner corroborate once
     outlet_owners: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def secrets(self) -> list[str]:
+        """Every credential, for the log scrubber: no token or password may reach any output."""
+        values = (
+            self.discord_token, self.slack_bot_token, self.slack_app_token, self.telegram_bot_token,
+            self.matrix_access_token, self.matrix_password,
+        )
+        return [v for v in values if v]
+
+
+def _secret(env: Mapping[str, str], key: str) -> str | None:
+    return (env.get(key) or "").strip() or None
+
+
+def _http_base(env: Mapping[str, str], key: str, default: str) -> str:
+    """An API base URL setting; a typo fails at start with the setting's name, not at first use."""
+    value = (env.get(key) or "").strip() or default
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError(f"{key} must be an http(s) URL")
+    return value
 
 
 def _int(env: Mapping[str, str], key: str, default: int | None) -> int | None:
@@ -145,6 +178,15 @@ def load_settings(
         discord_token=(values.get("DISCORD_TOKEN") or "").strip() or None,
         discord_api_base=api_base,
         dev_guild_id=_int(values, "DEV_GUILD_ID", None),
+        slack_bot_token=_secret(values, "SLACK_BOT_TOKEN"),
+        slack_app_token=_secret(values, "SLACK_APP_TOKEN"),
+        slack_api_base=_http_base(values, "SLACK_API_BASE", "https://slack.com/api/"),
+        telegram_bot_token=_secret(values, "TELEGRAM_BOT_TOKEN"),
+        telegram_api_base=_http_base(values, "TELEGRAM_API_BASE", "https://api.telegram.org"),
+        matrix_homeserver=(values.get("MATRIX_HOMESERVER") or "").strip().rstrip("/") or None,
+        matrix_user_id=(values.get("MATRIX_USER_ID") or "").strip() or None,
+        matrix_access_token=_secret(values, "MATRIX_ACCESS_TOKEN"),
+        matrix_password=_secret(values, "MATRIX_PASSWORD"),
         poll_interval=_int(values, "CIVIC_ALERTS_POLL_INTERVAL", 300) or 0,  # 0 is refused below
         tick_seconds=_float(values, "CIVIC_ALERTS_TICK_SECONDS", 15.0),
         delivery_interval=_float(values, "CIVIC_ALERTS_DELIVERY_INTERVAL", 2.0),

@@ -147,7 +147,7 @@ class CoverageMixin(Database):
 
         await self._run(fn, action="scheduling a feed")
 
-    async def import_server_feeds(self, guild_id: int, feeds: Sequence[FeedConfig]) -> list[str]:
+    async def import_server_feeds(self, owner: str, feeds: Sequence[FeedConfig]) -> list[str]:
         """Add feeds for a server (or the operator, guild 0) in one transaction; feeds it already
         follows are skipped. Returns the URLs added."""
 
@@ -155,7 +155,7 @@ class CoverageMixin(Database):
             added: list[str] = []
             with transaction(c):
                 for feed in feeds:
-                    params = {"u": feed.url, "n": feed.name, "c": feed.city, "l": feed.lang, "g": guild_id,
+                    params = {"u": feed.url, "n": feed.name, "c": feed.city, "l": feed.lang, "g": owner,
                               "t": self.clock.now()}
                     c.execute(
                         "INSERT INTO feeds(url, name, city, lang, kind) VALUES (:u, :n, :c, :l, 'server') "
@@ -173,12 +173,12 @@ class CoverageMixin(Database):
 
         return await self._run(fn, action="importing feeds")
 
-    async def server_feeds(self, guild_id: int | None = None) -> list[FeedState]:
-        """Feeds servers added (one server's when `guild_id` is given), with their city and lang."""
-        where = "WHERE url IN (SELECT url FROM guild_feeds" + (" WHERE guild_id = :g)" if guild_id is not None else ")")
+    async def server_feeds(self, owner: str | None = None) -> list[FeedState]:
+        """Feeds servers added (one owner's when `owner` is given), with their city and lang."""
+        where = "WHERE url IN (SELECT url FROM guild_feeds" + (" WHERE guild_id = :g)" if owner is not None else ")")
 
         def fn(c: sqlite3.Connection) -> list[FeedState]:
-            rows = c.execute(f"SELECT {_STATE_COLUMNS} FROM feeds {where} ORDER BY url", {"g": guild_id})
+            rows = c.execute(f"SELECT {_STATE_COLUMNS} FROM feeds {where} ORDER BY url", {"g": owner})
             return [_state(r) for r in rows]
 
         return await self._run(fn, action="listing feeds")

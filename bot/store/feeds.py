@@ -164,7 +164,7 @@ class FeedsMixin(Database):
 
         return await self._run(fn, action="reading feeds")
 
-    async def add_guild_feed(self, guild_id: int, url: str, name: str | None) -> FeedConfig:
+    async def add_guild_feed(self, owner: str, url: str, name: str | None) -> FeedConfig:
         def fn(c: sqlite3.Connection) -> None:
             with transaction(c):
                 c.execute(
@@ -179,29 +179,29 @@ class FeedsMixin(Database):
                 try:
                     c.execute(
                         "INSERT INTO guild_feeds(guild_id, url, name, added) VALUES (:g, :u, :n, :t)",
-                        {"g": guild_id, "u": url, "n": name, "t": self.clock.now()},
+                        {"g": owner, "u": url, "n": name, "t": self.clock.now()},
                     )
                 except sqlite3.IntegrityError:
                     raise FeedExistsError(
-                        f"feed {url} already added in guild {guild_id}",
+                        f"feed {url} already added by {owner}",
                         user_message="This server already follows that feed.",
                     ) from None
 
         await self._run(fn, action="adding a feed")
-        return FeedConfig(url=url, name=name, guild_id=guild_id)
+        return FeedConfig(url=url, name=name, owner=owner)
 
-    async def remove_guild_feed(self, guild_id: int, url: str) -> bool:
+    async def remove_guild_feed(self, owner: str, url: str) -> bool:
         def fn(c: sqlite3.Connection) -> bool:
-            cur = c.execute("DELETE FROM guild_feeds WHERE guild_id = :g AND url = :u", {"g": guild_id, "u": url})
+            cur = c.execute("DELETE FROM guild_feeds WHERE guild_id = :g AND url = :u", {"g": owner, "u": url})
             return cur.rowcount > 0
 
         return await self._run(fn, action="removing a feed")
 
-    async def guild_feeds(self, guild_id: int) -> list[FeedConfig]:
+    async def guild_feeds(self, owner: str) -> list[FeedConfig]:
         def fn(c: sqlite3.Connection) -> list[FeedConfig]:
             rows = c.execute(
-                "SELECT url, name FROM guild_feeds WHERE guild_id = :g ORDER BY added", {"g": guild_id}
+                "SELECT url, name FROM guild_feeds WHERE guild_id = :g ORDER BY added", {"g": owner}
             )
-            return [FeedConfig(url=r["url"], name=r["name"], guild_id=guild_id) for r in rows]
+            return [FeedConfig(url=r["url"], name=r["name"], owner=owner) for r in rows]
 
         return await self._run(fn, action="listing feeds")

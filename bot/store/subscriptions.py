@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from bot.fanout import FanoutPolicy
-from bot.models import Alert, Destination, DestinationState, Subscription
+from bot.models import Alert, Destination, DestinationState, Subscription, feed_owner
 from bot.rules import DEFAULT_RULES, Rules, rules_from_json, rules_to_json
 from bot.store.db import Database, transaction
 from bot.store.rows import (
@@ -317,8 +317,8 @@ class SubscriptionsMixin(Database):
             with transaction(c):
                 ids = "SELECT id FROM destinations WHERE platform = :p AND grp = :g"
                 c.execute(f"DELETE FROM deliveries WHERE destination_id IN ({ids}) AND status <> 'sent'", {"p": platform, "g": group})
-                # feeds the server added (keyed by its group id) stop being polled for it
-                c.execute("DELETE FROM guild_feeds WHERE CAST(guild_id AS TEXT) = :g", {"g": group})
+                # feeds the server added (filed under its feed_owner key) stop being polled for it
+                c.execute("DELETE FROM guild_feeds WHERE CAST(guild_id AS TEXT) = :g", {"g": feed_owner(platform, group)})
                 return c.execute(f"DELETE FROM subscriptions WHERE destination_id IN ({ids})", {"p": platform, "g": group}).rowcount
 
         return await self._run(fn, action="removing a server")

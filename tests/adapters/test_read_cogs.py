@@ -245,7 +245,7 @@ async def test_feeds_add_refuses_unsafe_urls(
     assert reply["flags"] & EPHEMERAL
     assert expected in reply["content"]
     assert GENERIC_APOLOGY not in reply["content"]
-    assert await store.guild_feeds(GUILD_ID) == []
+    assert await store.guild_feeds(str(GUILD_ID)) == []
 
 
 async def test_feeds_need_manage_server(bot: CivicBot, api: FakeDiscordAPI, store: Store) -> None:
@@ -285,7 +285,7 @@ async def test_feeds_add_previews_then_lists_and_removes(
     text = texts(api.interaction_replies()[-1])
     assert "Pilsen Post" in text and "**Items:** 2" in text
     assert "ICE seen near 18th St" in text and "@everyone" not in text
-    assert [f.url for f in await store.guild_feeds(GUILD_ID)] == [url]
+    assert [f.url for f in await store.guild_feeds(str(GUILD_ID))] == [url]
 
     await invoke(bot, feed_cmd("add", [option("url", url)]))
     assert "already has that feed" in texts(api.interaction_replies()[-1])
@@ -294,7 +294,7 @@ async def test_feeds_add_previews_then_lists_and_removes(
     assert "Pilsen Post" in texts(api.interaction_replies()[-1])
     await invoke(bot, feed_cmd("remove", [option("url", url)]))
     assert api.interaction_replies()[-1]["content"] == "Feed removed."
-    assert await store.guild_feeds(GUILD_ID) == []
+    assert await store.guild_feeds(str(GUILD_ID)) == []
 
 
 async def test_feeds_add_refuses_a_web_page(
@@ -308,7 +308,7 @@ async def test_feeds_add_refuses_a_web_page(
     )
     await invoke(bot, feed_cmd("add", [option("url", feeds.url("/hostile/page.html"))]))
     assert "RSS or Atom" in texts(api.interaction_replies()[-1])
-    assert await store.guild_feeds(GUILD_ID) == []
+    assert await store.guild_feeds(str(GUILD_ID)) == []
 
 
 async def test_expired_search_buttons_are_removed(
@@ -350,7 +350,7 @@ async def test_feeds_import_takes_an_opml_attachment_and_export_returns_one(
         "import", [option("file", "777", 11)], resolved={"attachments": {"777": attachment}}
     ))
     assert "Imported 1 feeds" in texts(api.interaction_replies()[-1])
-    assert [f.url for f in await store.guild_feeds(GUILD_ID)] == [url]
+    assert [f.url for f in await store.guild_feeds(str(GUILD_ID))] == [url]
 
     await invoke(bot, feed_cmd("export", []))
     (callback,) = [r for r in api.requests if r.path.endswith("/callback")][-1:]

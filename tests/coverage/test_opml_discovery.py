@@ -80,7 +80,7 @@ async def test_twenty_hostile_opml_files_change_nothing_and_each_gets_one_line(
     before = await store.feeds()
     for name, data in files.items():
         with pytest.raises(OpmlError) as caught:
-            await actions.import_opml(store, loopback_settings(db_path), gazetteer, guild_id=0, data=data)
+            await actions.import_opml(store, loopback_settings(db_path), gazetteer, owner="0", data=data)
         line = caught.value.user_message
         assert line.startswith("OPML refused: ") and "\n" not in line and len(line) < 200, (name, line)
     assert await store.feeds() == before == []
@@ -101,7 +101,7 @@ async def test_round_trip_export_then_import_into_an_empty_database_is_lossless(
                 + "/>"
                 for i, u in enumerate(urls)
             )
-            report = await actions.import_opml(first, settings, gazetteer, guild_id=0, data=opml(data))
+            report = await actions.import_opml(first, settings, gazetteer, owner="0", data=opml(data))
             assert len(report.added) == 5
             exported = await actions.export_opml(first)
             original = {(s.url, s.name, s.city, s.lang) for s in await first.server_feeds()}
@@ -110,7 +110,7 @@ async def test_round_trip_export_then_import_into_an_empty_database_is_lossless(
         second = await Store.open(tmp_path / "b.sqlite3")
         try:
             report = await actions.import_opml(
-                second, loopback_settings(tmp_path / "b.sqlite3"), gazetteer, guild_id=0, data=exported.encode()
+                second, loopback_settings(tmp_path / "b.sqlite3"), gazetteer, owner="0", data=exported.encode()
             )
             assert len(report.added) == 5
             again = {(s.url, s.name, s.city, s.lang) for s in await second.server_feeds()}
@@ -168,10 +168,10 @@ async def test_add_feed_accepts_a_home_page_and_says_which_feed_it_found(store: 
         feed = server.set_feed("/dyn/outlet/rss", items=ITEM, title="Outlet")
         page = b'<head><link rel="alternate" type="application/rss+xml" href="/dyn/outlet/rss"></head>'
         home = server.set_body("/dyn/outlet/", page, content_type="text/html")
-        preview = await actions.add_feed(store, loopback_settings(db_path), guild_id=7, url=home)
+        preview = await actions.add_feed(store, loopback_settings(db_path), owner="7", url=home)
         assert preview.feed.url == feed and preview.found_by == "link" and feed in preview.found_line
-        assert [f.url for f in await store.guild_feeds(7)] == [feed]
+        assert [f.url for f in await store.guild_feeds("7")] == [feed]
         bare = server.set_body("/dyn/nothing/", b"<p>no feed</p>", content_type="text/html")
         with pytest.raises(FeedError) as caught:
-            await actions.add_feed(store, loopback_settings(db_path), guild_id=7, url=bare)
+            await actions.add_feed(store, loopback_settings(db_path), owner="7", url=bare)
         assert "RSS or Atom" in caught.value.user_message

@@ -186,7 +186,7 @@ def test_feeds_add_survives_hostile_urls(bt: BotThread, batch: list[str]) -> Non
     for o, a in zip(options, answers, strict=True):
         check_clear(a, f"/feeds add {o!r:.200}")
         assert "Feed added" not in a.text, f"{o!r:.200} was accepted: {a.text}"
-    assert bt.run(w.store.guild_feeds(w.guild_id)) == []
+    assert bt.run(w.store.guild_feeds(str(w.guild_id))) == []
     COUNTS["feeds add"] += len(options)
     check_clean(w, bt, "/feeds add")
 
@@ -276,7 +276,7 @@ def test_feeds_add_refuses_every_internal_destination(bt: BotThread) -> None:
         assert ("http://" in text and "https://" in text) or "private or internal" in text or "refused" in text, (
             url, a.text)
         assert "feed added" not in text
-    assert bt.run(w.store.guild_feeds(w.guild_id)) == []
+    assert bt.run(w.store.guild_feeds(str(w.guild_id))) == []
     check_clean(w, bt, "internal destinations")
 
 
@@ -332,17 +332,17 @@ def test_feeds_add_refuses_redirects_to_internal_destinations(bt: BotThread) -> 
             async with Fetcher(limits, allow_private=False, allowed_hosts={"feeds.example"},
                                resolver=ToLoopback()) as fetcher:
                 control = await actions.add_feed(
-                    w.store, w.settings, guild_id=1, url=f"http://feeds.example:{port}/data/chicago-sample.xml",
+                    w.store, w.settings, owner="1", url=f"http://feeds.example:{port}/data/chicago-sample.xml",
                     fetcher=fetcher, resolver=public_name)
                 assert control.item_count > 0  # the hooks really reach the loopback server
-                await w.store.remove_guild_feed(1, control.feed.url)
+                await w.store.remove_guild_feed("1", control.feed.url)
                 before = server.requests["/data/chicago-sample.xml"]
                 for target in targets:
                     from urllib.parse import quote
 
                     start = f"http://feeds.example:{port}/hostile/redirect?to={quote(target, safe='')}"
                     try:
-                        await actions.add_feed(w.store, w.settings, guild_id=w.guild_id, url=start,
+                        await actions.add_feed(w.store, w.settings, owner=str(w.guild_id), url=start,
                                                fetcher=fetcher, resolver=public_name)
                     except CivicAlertError as exc:
                         out.append((target, exc.user_message))
@@ -356,7 +356,7 @@ def test_feeds_add_refuses_redirects_to_internal_destinations(bt: BotThread) -> 
         assert message != "ACCEPTED", target
         assert "private or internal" in message or "refused" in message or "couldn't fetch" in message, (
             target, message)
-    assert bt.run(w.store.guild_feeds(w.guild_id)) == []
+    assert bt.run(w.store.guild_feeds(str(w.guild_id))) == []
     check_clean(w, bt, "redirects")
 
 
@@ -383,7 +383,7 @@ def test_members_without_permission_are_refused_and_nothing_changes(bt: BotThrea
         await w.store.remove_group("discord", str(w.guild_id))
         owner = await w.slash("alerts", "subscribe", {"city": "chicago-il"})
         assert "will get alerts" in (await answer(owner)).text
-        await w.store.add_guild_feed(w.guild_id, "https://feeds.example/rss.xml", "Example")
+        await w.store.add_guild_feed(str(w.guild_id), "https://feeds.example/rss.xml", "Example")
 
     async def drill() -> list[tuple[str, Answer]]:
         cases = [
@@ -404,7 +404,7 @@ def test_members_without_permission_are_refused_and_nothing_changes(bt: BotThrea
 
     async def snapshot() -> tuple[list[Any], list[Any]]:
         return (await w.store.subscriptions(platform="discord", group=str(w.guild_id)),
-                await w.store.guild_feeds(w.guild_id))
+                await w.store.guild_feeds(str(w.guild_id)))
 
     bt.run(setup())
     before = bt.run(snapshot())

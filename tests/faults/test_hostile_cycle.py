@@ -199,7 +199,7 @@ async def test_hostile_feeds_in_one_cycle_with_healthy_feeds(
         configured += [FeedConfig(url=url_of[f.path]) for f in FAULTS if not f.guild_only]
         for fault in FAULTS:
             if fault.guild_only:
-                await store.add_guild_feed(GUILD, url_of[fault.path], None)
+                await store.add_guild_feed(str(GUILD), url_of[fault.path], None)
         await store.subscribe(DESTINATION, "chicago-il", ["*"])  # all topics
 
         executor = make_executor(settings)
@@ -330,7 +330,7 @@ async def test_guild_added_feeds_refuse_private_addresses_by_default(store: Stor
                 "pubDate": datetime.now(UTC)}  # fmt: skip
         catalogue = server.set_feed("/dyn/operator.xml", items=[item])
         added = server.set_feed("/dyn/added-by-a-server.xml", items=[item])
-        await store.add_guild_feed(GUILD, added, "added")
+        await store.add_guild_feed(str(GUILD), added, "added")
         async with Fetcher(FetchLimits(total_timeout=5)) as fetcher:
             strict = Poller(store, fetcher, Settings(db_path=db_path, allow_private_feeds=False))
             report = await strict.poll_once([FeedConfig(url=catalogue)])

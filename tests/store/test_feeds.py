@@ -82,30 +82,30 @@ async def test_410_disables_feed(store: Store) -> None:
 
 
 async def test_guild_feeds_add_remove_duplicate(store: Store) -> None:
-    cfg = await store.add_guild_feed(1, A, "Outlet A")
-    assert cfg == FeedConfig(url=A, name="Outlet A", guild_id=1)
-    await store.add_guild_feed(1, B, None)
-    await store.add_guild_feed(2, A, "Same feed, other server")
+    cfg = await store.add_guild_feed("1", A, "Outlet A")
+    assert cfg == FeedConfig(url=A, name="Outlet A", owner="1")
+    await store.add_guild_feed("1", B, None)
+    await store.add_guild_feed("2", A, "Same feed, other server")
     with pytest.raises(FeedExistsError) as info:
-        await store.add_guild_feed(1, A, "again")
+        await store.add_guild_feed("1", A, "again")
     assert info.value.user_message == "This server already follows that feed."
-    assert [(f.url, f.name) for f in await store.guild_feeds(1)] == [(A, "Outlet A"), (B, None)]
+    assert [(f.url, f.name) for f in await store.guild_feeds("1")] == [(A, "Outlet A"), (B, None)]
     # a server's feed is active (polled) though not in the catalogue
     assert {s.url for s in await store.feed_states()} == {A, B}
     assert {s.url for s in await store.due_feeds(0.0)} == {A, B}
-    assert await store.remove_guild_feed(1, A) is True
-    assert await store.remove_guild_feed(1, A) is False
-    assert [f.url for f in await store.guild_feeds(1)] == [B]
+    assert await store.remove_guild_feed("1", A) is True
+    assert await store.remove_guild_feed("1", A) is False
+    assert [f.url for f in await store.guild_feeds("1")] == [B]
     assert {s.url for s in await store.feed_states()} == {A, B}  # server 2 still follows A
-    assert await store.remove_guild_feed(2, A) is True
+    assert await store.remove_guild_feed("2", A) is True
     assert {s.url for s in await store.feed_states()} == {B}
 
 
 async def test_readding_a_gone_feed_gives_it_a_fresh_chance(store: Store) -> None:
-    await store.add_guild_feed(1, A, "A")
+    await store.add_guild_feed("1", A, "A")
     await store.record_fetch(A, status=410, error="gone", next_check=9e9, disable_reason="410")
-    await store.remove_guild_feed(1, A)
-    await store.add_guild_feed(1, A, "A")
+    await store.remove_guild_feed("1", A)
+    await store.add_guild_feed("1", A, "A")
     s = await store.feed_state(A)
     assert s is not None and not s.disabled and s.disabled_reason is None and s.next_check is None
 

@@ -100,8 +100,8 @@ async def test_remove_channel_and_guild(store: Store, db_path: Path) -> None:
     await store.subscribe(dest(1, 100), CICERO, [IMM])
     await store.subscribe(dest(1, 101), CHI, [IMM])
     await store.subscribe(dest(2, 200), CHI, [IMM])
-    await store.add_guild_feed(1, "https://one.example/rss", "One")
-    await store.add_guild_feed(2, "https://two.example/rss", "Two")
+    await store.add_guild_feed("1", "https://one.example/rss", "One")
+    await store.add_guild_feed("2", "https://two.example/rss", "Two")
     await save(store, "f", [(article("ICE story"), match()), (article("Guard story"), match())])
     sent = [a for a in await store.due_alerts() if ch(a) == 101][:1]
     await store.mark_sending([sent[0].delivery_id], "n")
@@ -112,8 +112,8 @@ async def test_remove_channel_and_guild(store: Store, db_path: Path) -> None:
     assert await store.remove_group("discord", str(1)) == 1
     assert {ch(a) for a in await store.due_alerts()} == {200}
     assert [int(s.destination.group) for s in await store.subscriptions()] == [2]
-    assert await store.guild_feeds(1) == []
-    assert [f.url for f in await store.guild_feeds(2)] == ["https://two.example/rss"]
+    assert await store.guild_feeds("1") == []
+    assert [f.url for f in await store.guild_feeds("2")] == ["https://two.example/rss"]
     assert raw_rows(
         db_path,
         "SELECT d.status, d.message_ref FROM deliveries d JOIN destinations x ON x.id = d.destination_id "

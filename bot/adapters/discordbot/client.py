@@ -187,7 +187,8 @@ class CivicTree(app_commands.CommandTree):
 
 
 class CivicBot(commands.Bot):
-    """The Discord adapter's client. Pass an open `app` to reuse it (tests); else it opens one."""
+    """The Discord adapter's client. Pass an open `app` to reuse it (tests, and `hosted` inside
+    the service, which runs polling and delivery itself); else it opens one."""
 
     def __init__(
         self,
@@ -197,6 +198,7 @@ class CivicBot(commands.Bot):
         open_resources: bool = True,
         sync_commands: bool = True,
         run_jobs: bool = True,
+        hosted: bool = False,
     ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,  # no message-content intent: no prefix commands
@@ -212,6 +214,7 @@ class CivicBot(commands.Bot):
         self._open_resources = open_resources
         self._sync_commands = sync_commands and open_resources
         self._run_jobs = run_jobs and open_resources
+        self._hosted = hosted  # inside bot/service.py: the service runs the jobs; we add our sink
         self.sink = DiscordSink(self)
         self.reply_budget = 2.0  # seconds of work before an interaction is deferred (replies.py)
         self.search_view_timeout = 600.0  # paging buttons live this long (< the 15 min token)
@@ -269,7 +272,9 @@ class CivicBot(commands.Bot):
             from bot.adapters.discordbot.sync import sync_on_start
 
             await sync_on_start(self)
-        if self._run_jobs and self.app is not None:
+        if self._hosted and self.app is not None:
+            self.app.add_sink(self.sink)
+        elif self._run_jobs and self.app is not None:
             # push destinations (config/destinations.toml, `subscriptions add`) are delivered
             # by the same process, beside Discord's own channels
             await self.app.sync_destinations()

@@ -25,6 +25,7 @@ from discord.ext import commands
 from bot import actions
 from bot.adapters.discordbot import embeds as E
 from bot.adapters.discordbot.replies import send, within_budget
+from bot.models import feed_owner
 
 if TYPE_CHECKING:
     from bot.adapters.discordbot.client import CivicBot
@@ -48,7 +49,7 @@ class Feeds(commands.Cog):
     async def feeds_list(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
         feeds = await within_budget(
-            interaction, actions.list_feeds(self.bot.store, guild_id=interaction.guild_id)
+            interaction, actions.list_feeds(self.bot.store, owner=feed_owner("discord", str(interaction.guild_id)))
         )
         managed = await self._coverage_rows(interaction.guild_id)
         if not feeds and not managed:
@@ -94,7 +95,7 @@ class Feeds(commands.Cog):
             self.bot.store,
             self.bot.settings,
             self.bot.require_gazetteer(),
-            guild_id=interaction.guild_id,
+            owner=feed_owner("discord", str(interaction.guild_id)),
             data=data,
             city=city,
             fetcher=self.bot.app.guild_fetcher if self.bot.app is not None else None,
@@ -112,7 +113,7 @@ class Feeds(commands.Cog):
     async def feeds_export(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
         text = await within_budget(
-            interaction, actions.export_opml(self.bot.store, guild_id=interaction.guild_id)
+            interaction, actions.export_opml(self.bot.store, owner=feed_owner("discord", str(interaction.guild_id)))
         )
         await interaction.response.send_message(
             "This server's feeds (OPML):",
@@ -137,7 +138,7 @@ class Feeds(commands.Cog):
         preview = await actions.add_feed(
             self.bot.store,
             self.bot.settings,
-            guild_id=interaction.guild_id,
+            owner=feed_owner("discord", str(interaction.guild_id)),
             url=url,
             # the service's guarded fetcher (allow_private_feeds, every redirect hop re-checked);
             # None in a bot without services → add_feed opens a one-off one with the same rule
@@ -168,7 +169,7 @@ class Feeds(commands.Cog):
     ) -> None:
         assert interaction.guild_id is not None
         removed = await within_budget(
-            interaction, actions.remove_feed(self.bot.store, guild_id=interaction.guild_id, url=url)
+            interaction, actions.remove_feed(self.bot.store, owner=feed_owner("discord", str(interaction.guild_id)), url=url)
         )
         text = "Feed removed." if removed else "This server has no such feed (see `/feeds list`)."
         await send(interaction, text)
@@ -179,7 +180,7 @@ class Feeds(commands.Cog):
     ) -> list[Choice[str]]:
         if interaction.guild_id is None:
             return []
-        feeds = await actions.list_feeds(self.bot.store, guild_id=interaction.guild_id)
+        feeds = await actions.list_feeds(self.bot.store, owner=feed_owner("discord", str(interaction.guild_id)))
         needle = current.casefold()
         out = []
         for feed in feeds:

@@ -1,0 +1,51 @@
+"""The Discord adapter as one platform of the service (bot/service.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+import discord
+
+from bot.errors import ConfigError
+from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+
+class DiscordAdapter:
+    platform = "discord"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    async def run(self, app: App, stop: asyncio.Event) -> None:
+        """Connect with the service's App (the client adds its sink; jobs belong to the service)."""
+        from bot.adapters.discordbot.client import CivicBot, configure_api_base
+
+        configure_api_base(self.settings.discord_api_base)
+        bot = CivicBot(self.settings, app=app, hosted=True)
+        async with bot:
+            runner = asyncio.create_task(bot.start(self.settings.discord_token or ""), name="discord")
+            waiter = asyncio.create_task(stop.wait(), name="discord-stop")
+            done, _ = await asyncio.wait({runner, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            if runner in done:
+                waiter.cancel()
+                try:
+                    runner.result()
+                except discord.LoginFailure:
+                    raise ConfigError("Discord refused the token (DISCORD_TOKEN)") from None
+                except discord.PrivilegedIntentsRequired:
+                    raise ConfigError("Discord refused the intents") from None
+                return
+            await bot.close()
+            runner.cancel()
+            try:
+                await runner
+            except (asyncio.CancelledError, Exception):
+                pass
+
+
+def make_adapter(settings: Settings) -> DiscordAdapter:
+    return DiscordAdapter(settings)
