@@ -1,0 +1,300 @@
+"""`/civic <subcommand> …`: Slack's syntax parsed here, the work done by bot.actions.
+
+Why one slash command: a Slack app's commands share one namespace per workspace, so one
+`/civic` with subcommands collides with nothing. Options are `key=value` words (quotes group
+words: `include="rent strike"`); everything else is the subcommand's argument, so a city keeps
+its comma: `/civic subscribe Chicago, IL topics=immigration-enforcement digest=daily`.
+
+Who may do what: everyone may search, read latest/list/status/help. Subscribing, rule changes
+and feeds need a workspace admin/owner (users.info) or the channel's manager — Slack gives bots
+no API for channel managers, so the channel's creator (conversations.info) stands for one. In a
+direct message with the bot the person manages their own DM.
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import actions
+from bot.adapters.slack.blocks import escape, link
+from bot.adapters.slack.sink import destination
+from bot.errors import CivicAlertError, UserInputError
+from bot.models import feed_owner
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+log = logging.getLogger(__name__)
+
+RULE_KEYS = {
+    "include": "include", "exclude": "exclude", "min_outlets": "min_outlets", "min-outlets": "min_outlets",
+    "max_hold_hours": "max_hold_hours", "hold": "max_hold_hours", "on_hold_timeout": "on_hold_timeout",
+    "mention": "mention", "mention_when": "mention_when", "digest": "digest", "quiet": "quiet",
+    "urgent": "urgent", "tz": "tz", "threads": "threads", "thread": "threads",
+}
+OTHER_KEYS = {"topics", "topic", "city", "days", "page"}
+REPLY_MAX = 3000
+
+HELP = """*civic-alert-bot* — `/civic <command>`
+• `/civic subscribe Chicago, IL [topics=a,b] [include="rent strike"] [exclude=…] [min_outlets=2] [mention=@here|S0123] [digest=daily] [quiet=22-7] [tz=America/Chicago] [threads=on]` — alerts for a city in this channel (channel managers and workspace admins)
+• `/civic unsubscribe Chicago, IL` — stop them (managers/admins)
+• `/civic rules <subscription #> key=value …` — change a subscription's alert rules (managers/admins)
+• `/civic list` — this channel's subscriptions
+• `/civic search raid [city=…] [topic=…] [days=7]` — search recent stories (anyone)
+• `/civic latest Chicago, IL [topic=…]` — the newest stories of a city (anyone)
+• `/civic status` — feeds, queue and this workspace's subscriptions
+• `/civic feeds add <url>` / `feeds list` / `feeds remove <url>` — the workspace's own feeds (admins)
+Topics: {topics}"""
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    team_id: str
+    channel_id: str
+    user_id: str
+    channel_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    text: str
+    in_channel: bool = False  # visible to the channel (a subscription change), else ephemeral
+
+
+def split(text: str) -> tuple[str, list[str], dict[str, str]]:
+    """(subcommand, positional words, key=value options)."""
+    try:
+        words = shlex.split(text.replace("“", '"').replace("”", '"'))
+    except ValueError:
+        raise UserInputError("bad quoting", user_message="An opening quote has no closing quote.") from None
+    if not words:
+        return "help", [], {}
+    sub, rest = words[0].lower(), words[1:]
+    args: list[str] = []
+    options: dict[str, str] = {}
+    for word in rest:
+        key, eq, value = word.partition("=")
+        if eq and (key.lower() in RULE_KEYS or key.lower() in OTHER_KEYS):
+            options[key.lower()] = value
+        else:
+            args.append(word)
+    return sub, args, options
+
+
+def rule_options(options: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in options.items():
+        name = RULE_KEYS.get(key)
+        if name is None:
+            continue
+        if name == "threads":
+            flag = value.strip().lower()
+            if flag not in {"on", "off", "true", "false", "yes", "no", "1", "0"}:
+                raise UserInputError("bad threads", user_message="threads= takes on or off.")
+            out[name] = flag in {"on", "true", "yes", "1"}
+        else:
+            out[name] = value
+    return out
+
+
+async def is_manager(client: AsyncWebClient, inv: Invocation) -> bool:
+    """Workspace admin/owner, the channel's creator, or the person in their own DM."""
+    if inv.channel_id.startswith("D"):
+        return True
+    user = (await client.users_info(user=inv.user_id)).get("user") or {}
+    if user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"):
+        return True
+    channel = (await client.conversations_info(channel=inv.channel_id)).get("channel") or {}
+    return bool(channel.get("creator")) and channel.get("creator") == inv.user_id
+
+
+async def bot_is_member(client: AsyncWebClient, channel_id: str) -> bool:
+    if channel_id.startswith("D"):
+        return True
+    channel = (await client.conversations_info(channel=channel_id)).get("channel") or {}
+    return bool(channel.get("is_member"))
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= REPLY_MAX else text[: REPLY_MAX - 1] + "…"
+
+
+class Commands:
+    """The `/civic` handler of one running adapter."""
+
+    def __init__(self, app: App, client: AsyncWebClient) -> None:
+        self.app = app
+        self.client = client
+
+    async def handle(self, inv: Invocation, text: str) -> Reply:
+        """One clear line for anything the person can fix; never a traceback or a token."""
+        try:
+            sub, args, options = split(text or "")
+            handler = getattr(self, f"cmd_{sub.replace('-', '_')}", None)
+            if handler is None:
+                return Reply(f"I don't know `{escape(sub[:40])}`. Try `/civic help`.")
+            reply: Reply = await handler(inv, args, options)
+            return Reply(_clip(reply.text), reply.in_channel)
+        except CivicAlertError as exc:
+            return Reply(escape(exc.user_message))
+        except Exception as exc:
+            log.error("/civic %s failed: %s: %s", (text or "").split(" ")[0][:20], type(exc).__name__, str(exc)[:200])
+            return Reply("Something went wrong on my side; please try again in a minute.")
+
+    async def _require_manager(self, inv: Invocation) -> None:
+        if not await is_manager(self.client, inv):
+            raise UserInputError(
+                "not a manager",
+                user_message="Only this channel's manager or a workspace admin can change its alerts or feeds.",
+            )
+
+    def _dest(self, inv: Invocation) -> Any:
+        return destination(inv.team_id, inv.channel_id, inv.channel_name)
+
+    # ------------------------------------------------------------------ subcommands
+    async def cmd_help(self, inv: Invocation, args: list[str], options: dict[str, str]) -> Reply:
+        topics = ", ".join(f"`{t.id}`" for t in self.app.classifier.topics)
+        return Reply(HELP.format(topics=topics))
+
+    async def cmd_subscribe(self, inv: Invocation, args: list[str], options: dict[str, str]) -> Reply:
+        await self._require_manager(inv)
+        city = " ".join(args).strip()
+        if not city:
+            raise UserInputError("no city", user_message="Which city? e.g. `/civic subscribe Chicago, IL`")
+        if not await bot_is_member(self.client, inv.channel_id):
+            raise UserInputError(
+                "not a member", user_message="Invite me to this channel first (`/invite @civic-alerts`), then subscribe."
+            )
+        rules = None
+        extra = rule_options(options)
+        if extra:
+            from bot.rules import parse_rules
+
+            rules = parse_rules(**extra)
+        topics = options.get("topics") or options.get("topic")
+        result = await actions.subscribe(
+            self.app.store, self.app.gazetteer, destination=self._dest(inv), city=city, topics=topics,
+            catchup_count=self.app.settings.catchup_count, catalog=self.app.classifier.topics,
+            coverage=self.app.coverage, rules=rules,
+        )
+        self.app.wake_delivery()
+        topics_text = actions.topics_text(result.subscription.topics, self.app.classifier.topics)
+        lines = [f"This channel now gets alerts for *{escape(result.city_label)}* ({escape(topics_text)}) "
+                 f"— subscription #{result.subscription.id}."]
+        lines += [f"• {escape(r)}" for r in result.subscription.rules.describe()]
+        if result.catchup_queued:
+            lines.append(f"The latest {result.catchup_queued} stories are on their way.")
+        return Reply("\n".join(lines), in_channel=True)
+
+    async def cmd_unsubscribe(self, inv: Invocation, args: list[str], options: dict[str, str]) -> Reply:
+        await self._require_manager(inv)
+        city = " ".join(args).strip()
+        if not city:
+            raise UserInputError("no city", user_message="Which city? e.g. `/civic unsubscribe Chicago, IL`")
+        removed, label = await actions.unsubscribe(
+            self.app.store, self.app.gazetteer, destination=self._dest(inv), city=city, coverage=self.app.coverage
+        )
+        if not removed:
+            return Reply(f"This channel was not subscribed to {escape(label)}.")
+        return Reply(f"This channel no longer gets alerts for *{escape(label)}*.", in_channel=True)
+
+    async def cmd_rules(self, inv: Invocation, args: list[str], options: dict[str, str]) -> Reply:
+        await self._require_manager(inv)
+        if not args or not args[0].lstrip("#").isdigit():
+            raise UserInputError("no id", user_message="Which subscription? e.g. `/civic rules 3 digest=daily`")
+        extra = rule_options(options)
+        if not extra:
+            raise UserInputError("no rules", user_message="Give at least one rule, e.g. `min_outlets=2`.")
+        sub = await actions.edit_rules(
+            self.app.store, int(args[0].lstrip("#")), extra, platform="slack", group=inv.team_id,
+            catalog=self.app.classifier.topics,
+        )
+        lines = [f"Subscription #{sub.id} rules:"] + [f"• {escape(r)}" for r in sub.rules.describe()]
+        return Reply("\n".join(lines))
+
+    async def cmd_list(self, inv: Invocation, args: list[str], options: dict[str, str]) -> Reply:
+        views = await actions.list_subscriptions(
+            self.app.store, self.app.gazetteer, platform="slack", group=inv.team_id,
+            catalog=self.app.classifier.topics,
+        )
+        if not views:
+            return Reply("This workspace has no subscriptions yet (`/civic subscribe Chicago, IL`).")
+        lines = ["*Subscriptions in this workspace:*"]
+        for v in views:
+            where = f"<#{v.subscription.destination.address}>"
+            paused = " — *paused*" if v.subscription.paused else ""
+            lines.append(f"• #{v.subscription.id} {where}: {escape(v.city_label)} ({escape(v.topics_text)}){paused}")
+        return Reply("\n".join(lines))
+
+    cmd_subscriptions = cmd_list
+
+    async def cmd_search(self, inv: Invocation, args: list[str], options: dict[str, str]) -> Reply:
+        days = options.get("days")
+        page = await actions.search(
+            self.app.store, self.app.gazetteer, " ".join(args), city=options.get("city"),
+            topic=options.get("topic"), days=float(days) if days and days.replace(".", "", 1).isdigit() else None,
+            page=max(0, int(options["page"]) - 1) if options.get("page", "").isdigit() else 0,
+            catalog=self.app.classifier.topics,
+        )
+        if not page.hits:
+            return Reply(f"No stories match “{escape(page.query)}”.")
+        lines = [f"*Search: {escape(page.query)}*"]
+        for rank, hit in enumerate(page.hits, page.first_rank):
+            lines.append(f"{rank}. {link(hit.url, hit.title[:200])} — {escape(hit.source)}, {hit.published:%Y-%m-%d}")
+        if page.has_more:
+            lines.append(f"More: add `page={page.page + 2}`")
+        return Reply("\n".join(lines))
+
+    async def cmd_latest(self, inv: Invocation, args: list[str], options: dict[str, str]) -> Reply:
+        label, stories = await actions.latest(
+            self.app.store, self.app.gazetteer, " ".join(args) or options.get("city", ""),
+            topic=options.get("topic"), catalog=self.app.classifier.topics,
+        )
+        if not stories:
+            return Reply(f"No stories yet for {escape(label)}.")
+        lines = [f"*Latest for {escape(label)}*"]
+        lines += [f"• {link(s.url, s.title[:200])} — {escape(s.source)}, {s.published:%Y-%m-%d %H:%M} UTC" for s in stories]
+        return Reply("\n".join(lines))
+
+    async def cmd_status(self, inv: Invocation, args: list[str], options: dict[str, str]) -> Reply:
+        report = await actions.status(
+            self.app.store, self.app.gazetteer, platform="slack", group=inv.team_id, catalog=self.app.classifier.topics
+        )
+        active = report.feeds_total - report.feeds_disabled
+        lines = [
+            f"*Feeds polled:* {active}", f"*Failing feeds:* {len(report.feeds_failing)}",
+            f"*Last poll:* {actions.ago(report.last_cycle)}", f"*Alerts waiting:* {report.queue_depth}",
+            f"*Subscriptions here:* {len(report.subscriptions)}",
+        ]
+        for health in report.destinations:
+            if health.paused:
+                lines.append(f"• paused: {escape(health.label)} — {escape((health.pause_reason or '')[:200])}")
+        return Reply("\n".join(lines))
+
+    async def cmd_feeds(self, inv: Invocation, args: list[str], options: dict[str, str]) -> Reply:
+        action = (args[0].lower() if args else "list")
+        owner = feed_owner("slack", inv.team_id)
+        if action == "list":
+            feeds = await actions.list_feeds(self.app.store, owner=owner)
+            if not feeds:
+                return Reply("This workspace has added no feeds (`/civic feeds add <url>`).")
+            return Reply("\n".join(["*This workspace's feeds:*"] + [f"• {escape(f.name or f.url)} — {escape(f.url)}" for f in feeds]))
+        await self._require_manager(inv)
+        if len(args) < 2:
+            raise UserInputError("no url", user_message=f"Which address? e.g. `/civic feeds {action} https://example.org/rss`")
+        url = args[1].strip("<>").split("|")[0]
+        if action == "add":
+            preview = await actions.add_feed(self.app.store, self.app.settings, owner=owner, url=url)
+            lines = [f"Added {escape(preview.title or preview.feed.url)} ({preview.item_count} items)."]
+            if preview.found_line:
+                lines.append(escape(preview.found_line))
+            return Reply("\n".join(lines))
+        if action == "remove":
+            removed = await actions.remove_feed(self.app.store, owner=owner, url=url)
+            return Reply("Feed removed." if removed else "This workspace has no such feed.")
+        return Reply("`/civic feeds` takes add, list or remove.")
