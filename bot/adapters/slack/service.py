@@ -41,7 +41,7 @@ class SlackAdapter:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    async def _whoami(self, client: AsyncWebClient) -> tuple[str, str]:
+    async def _whoami(self, client: AsyncWebClient) -> dict[str, Any]:
         try:
             auth = await client.auth_test()
         except SlackApiError as exc:
@@ -49,15 +49,30 @@ class SlackAdapter:
             if error in REFUSED:
                 raise ConfigError(f"Slack refused the bot token (SLACK_BOT_TOKEN): {error}") from None
             raise TransientDeliveryError(f"Slack auth.test failed: {error or exc.response.status_code}") from None
-        return str(auth.get("user_id") or ""), str(auth.get("team_id") or "")
+        return dict(auth.data) if isinstance(auth.data, dict) else {}
 
     async def run(self, app: App, stop: asyncio.Event) -> None:
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
         from slack_bolt.app.async_app import AsyncApp
 
         client = AsyncWebClient(token=self.settings.slack_bot_token, base_url=api_base(self.settings.slack_api_base))
-        bot_user_id, team_id = await self._whoami(client)
-        bolt = AsyncApp(client=client, logger=logging.getLogger("slack_bolt"))
+        from slack_bolt.authorization import AuthorizeResult
+
+        auth = await self._whoami(client)
+        bot_user_id, team_id = str(auth.get("user_id") or ""), str(auth.get("team_id") or "")
+        token = self.settings.slack_bot_token or ""
+
+        async def authorize(**_kw: Any) -> AuthorizeResult:
+            """The one workspace this token belongs to, from our own auth.test at start (Bolt's
+            default asks auth.test again per process through a client that adds `team_id`)."""
+            return AuthorizeResult(
+                enterprise_id=auth.get("enterprise_id"), team_id=team_id, bot_user_id=bot_user_id,
+                bot_id=auth.get("bot_id"), bot_token=token,
+            )
+
+        bolt = AsyncApp(
+            client=AsyncWebClient(base_url=client.base_url), authorize=authorize, logger=logging.getLogger("slack_bolt")
+        )
         commands = Commands(app, client)
         self._register(bolt, app, commands, bot_user_id)
         app.add_sink(
