@@ -75,6 +75,8 @@ class SlackStandIn:
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.hold_posts = 0.0  # seconds chat.postMessage answers wait after the message stands
+        self.posts_held = 0  # how many answers are being held right now
 
     # -- lifecycle ----------------------------------------------------------------
     async def __aenter__(self) -> Self:
@@ -133,6 +135,12 @@ class SlackStandIn:
         status, answer = self._answer(method, params, auth)
         error = None if answer.get("ok") else str(answer.get("error"))
         self.calls.append(Call(method, params, status, error))
+        if method == "chat.postMessage" and error is None and self.hold_posts > 0:
+            self.posts_held += 1  # the message stands in the channel; the bot hears of it later
+            try:
+                await asyncio.sleep(self.hold_posts)
+            finally:
+                self.posts_held -= 1
         headers = {}
         if status == 429:
             headers["Retry-After"] = str(answer.pop("_retry_after"))

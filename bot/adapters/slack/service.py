@@ -31,6 +31,15 @@ ACK_BUDGET = 2.5  # Slack wants a slash command acknowledged within 3 s
 REFUSED = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked", "not_allowed_token_type"})
 
 
+class _TokenSkipped(logging.Filter):
+    """Bolt warns that SLACK_BOT_TOKEN (read from the environment) is unused once `authorize`
+    is given; that is this adapter's design, not something the operator must fix."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("As you gave `client`") or "SLACK_BOT_TOKEN env variable) will be ignored" in message)
+
+
 def api_base(value: str) -> str:
     return value if value.endswith("/") else value + "/"
 
@@ -70,9 +79,10 @@ class SlackAdapter:
                 bot_id=auth.get("bot_id"), bot_token=token,
             )
 
-        bolt = AsyncApp(
-            client=AsyncWebClient(base_url=client.base_url), authorize=authorize, logger=logging.getLogger("slack_bolt")
-        )
+        bolt_log = logging.getLogger("slack_bolt")
+        if not any(isinstance(f, _TokenSkipped) for f in bolt_log.filters):
+            bolt_log.addFilter(_TokenSkipped())
+        bolt = AsyncApp(client=AsyncWebClient(base_url=client.base_url), authorize=authorize, logger=bolt_log)
         commands = Commands(app, client)
         self._register(bolt, app, commands, bot_user_id)
         app.add_sink(
