@@ -113,3 +113,32 @@ async def test_deleted_channel_ends_the_subscription(world: World) -> None:
     lines = [line for line in world.log_text().splitlines() if "destination gone" in line]
     assert lines, "the ended subscription is logged"
     world.assert_clean()
+
+
+async def test_rule_options_and_thread_replies(world: World) -> None:
+    """`threads=on` (and other rule options) from the command line; the "also reported by"
+    update edits the alert and replies in its thread."""
+    channel = world.standin.add_channel("threads")
+    answer = await world.civic(channel, f'subscribe {CITY} threads=on include="warehouse" min_outlets=1')
+    assert "now gets alerts" in answer, answer
+    sub_id = answer.split("subscription #")[1].split(".")[0]
+    bad = await world.civic(channel, f"rules {sub_id} min_outlets=lots")
+    assert "\n" not in bad.strip() and "min" in bad.lower(), bad
+    assert "only this channel's manager" in (await world.civic(channel, f"rules {sub_id} digest=daily", user=MEMBER)).lower()
+
+    first = items("thread", 400, 1)
+    world.publish(first)
+    await world.eventually(lambda: world.story_counts(channel), 40, "the threaded alert")
+    [message] = channel.top_level()
+    same = dict(first[0], guid="thread-other", link="https://third.example/0")
+    other = world.feeds.set_feed("/dyn/third.xml", title="Chicago Third", items=[same])
+    assert "Added" in await world.civic(channel, f"feeds add {other}")
+    await world.eventually(lambda: channel.replies(message["ts"]), 40, "the thread reply")
+    assert "Also reported by" in channel.replies(message["ts"])[0]["text"]
+    assert len(channel.top_level()) == 1
+    listing = await world.civic(channel, "list", user=MEMBER)
+    assert f"#{sub_id}" in listing
+    assert "/civic subscribe" in await world.civic(channel, "help", user=MEMBER)
+    assert "don't know" in await world.civic(channel, "frobnicate", user=MEMBER)
+    await world.civic(channel, f"unsubscribe {CITY}")
+    world.assert_clean()
