@@ -12,7 +12,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack import blocks as B
 from bot.adapters.slack.sink import SlackSink, destination
-from bot.errors import ChannelGoneError, ForbiddenDeliveryError, RateLimitedError
+from bot.errors import (
+    ChannelGoneError,
+    ForbiddenDeliveryError,
+    RateLimitedError,
+    TransientDeliveryError,
+)
 from bot.models import Alert, Story
 from tests.slack_standin import BOT_TOKEN, BOT_USER, TEAM_ID, SlackStandIn
 
@@ -99,3 +104,32 @@ def test_ten_long_stories_stay_inside_block_kit_limits() -> None:
     assert all(len(b["text"]["text"]) <= B.SECTION_MAX for b in blocks if b["type"] == "section")
     digest = B.alert_blocks([alert(i, "C000000001", story=story(i, "y" * 250), digest=True) for i in range(25)], str, str)
     assert all(len(b["text"]["text"]) <= B.SECTION_MAX for b in digest if b["type"] == "section")
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "outcome"),
+    [
+        ("account_inactive", 200, ChannelGoneError),  # the app was uninstalled: subscriptions end
+        ("token_revoked", 200, ChannelGoneError),
+        ("invalid_auth", 200, TransientDeliveryError),  # a mistyped token never ends subscriptions
+        ("restricted_action", 200, ForbiddenDeliveryError),
+        ("missing_scope", 200, ForbiddenDeliveryError),
+        ("internal_error", 500, TransientDeliveryError),
+    ],
+)
+async def test_every_slack_error_has_one_outcome(
+    standin: SlackStandIn, error: str, status: int, outcome: type[Exception]
+) -> None:
+    channel = standin.add_channel("alerts")
+    standin.fail("chat.postMessage", error, status=status)
+    with pytest.raises(outcome) as caught:
+        await sink_for(standin).send(destination(TEAM_ID, channel.id), [alert(1, channel.id)], "k")
+    assert "\n" not in str(caught.value) and BOT_TOKEN[:12] not in str(caught.value)
+    assert standin.violations == []
+
+
+async def test_a_deleted_alert_is_not_an_edit_failure(standin: SlackStandIn) -> None:
+    channel = standin.add_channel("alerts")
+    sink = sink_for(standin)
+    await sink.edit(destination(TEAM_ID, channel.id), "1700000000.000001", [alert(1, channel.id, kind="edit")])
+    assert standin.count("chat.update", ok=False) == 1 and standin.violations == []

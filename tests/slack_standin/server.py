@@ -66,6 +66,7 @@ class SlackStandIn:
             MEMBER: {"id": MEMBER, "name": "member", "is_admin": False, "is_owner": False},
         }
         self.rate_limits: dict[str, list[float]] = {}  # method → Retry-After of the next 429s
+        self.failures: dict[str, list[tuple[int, str]]] = {}  # method → (HTTP status, error) of next calls
         self.responses: dict[str, list[dict[str, Any]]] = {}  # response_url posts per envelope
         self.acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self.sockets: list[web.WebSocketResponse] = []
@@ -113,6 +114,10 @@ class SlackStandIn:
     def rate_limit(self, method: str, times: int, retry_after: float = 1.0) -> None:
         self.rate_limits.setdefault(method, []).extend([retry_after] * times)
 
+    def fail(self, method: str, error: str, *, status: int = 200, times: int = 1) -> None:
+        """The next `times` calls of `method` answer {"ok": false, "error": error} with `status`."""
+        self.failures.setdefault(method, []).extend([(status, error)] * times)
+
     def count(self, method: str, *, ok: bool | None = None) -> int:
         return sum(1 for c in self.calls if c.method == method and (ok is None or (c.error is None) == ok))
 
@@ -157,6 +162,10 @@ class SlackStandIn:
         waits = self.rate_limits.get(method)
         if waits:
             return 429, {"ok": False, "error": "ratelimited", "_retry_after": waits.pop(0)}
+        failures = self.failures.get(method)
+        if failures:
+            status, error = failures.pop(0)
+            return status, {"ok": False, "error": error}
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
             return 200, {"ok": True}

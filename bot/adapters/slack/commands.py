@@ -68,8 +68,12 @@ class Reply:
 
 def split(text: str) -> tuple[str, list[str], dict[str, str]]:
     """(subcommand, positional words, key=value options)."""
+    lexer = shlex.shlex(text.replace("“", '"').replace("”", '"'), posix=True)
+    lexer.quotes = '"'  # an apostrophe is part of a word: Coeur d'Alene, the mayor's office
+    lexer.whitespace_split = True
+    lexer.commenters = ""
     try:
-        words = shlex.split(text.replace("“", '"').replace("”", '"'))
+        words = list(lexer)
     except ValueError:
         raise UserInputError("bad quoting", user_message="An opening quote has no closing quote.") from None
     if not words:
