@@ -142,3 +142,15 @@ async def test_rule_options_and_thread_replies(world: World) -> None:
     assert "don't know" in await world.civic(channel, "frobnicate", user=MEMBER)
     await world.civic(channel, f"unsubscribe {CITY}")
     world.assert_clean()
+
+
+async def test_slow_command_is_acked_at_once_and_answered_later(world: World) -> None:
+    """Slack wants an ack within 3 s: a feed that takes 4 s to answer gets "Working on it…"
+    first, then the real answer through the command's response_url."""
+    channel = world.standin.add_channel("slow")
+    slow = world.feeds.url("/hostile/slow-headers?delay=4")
+    answered_late = len(world.standin.responses)
+    answer = await world.civic(channel, f"feeds add {slow}")
+    assert len(world.standin.responses) == answered_late + 1, "the answer did not come by response_url"
+    assert answer and "\n" not in answer.strip() and "Working on it" not in answer, answer
+    world.assert_clean()
