@@ -154,3 +154,12 @@ async def test_slow_command_is_acked_at_once_and_answered_later(world: World) ->
     assert len(world.standin.responses) == answered_late + 1, "the answer did not come by response_url"
     assert answer and "\n" not in answer.strip() and "Working on it" not in answer, answer
     world.assert_clean()
+
+
+async def test_channel_deleted_event_ends_the_subscription_at_once(world: World) -> None:
+    channel = world.standin.add_channel("evented")
+    assert "now gets alerts" in await world.civic(channel, f"subscribe {CITY}")
+    channel.deleted = True
+    await world.standin.event({"type": "channel_deleted", "channel": channel.id})
+    await world.eventually(lambda: world.subscriptions(channel) == 0, 20, "the subscription to end")
+    world.assert_clean()
