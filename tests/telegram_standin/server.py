@@ -218,6 +218,7 @@ class TelegramStandIn:
         self.rate_limit_next = 0  # answer this many sendMessage/editMessageText calls with 429
         self.retry_after = 1
         self.rate_limited = 0
+        self.send_times: list[tuple[int, float, bool]] = []  # (chat, loop time, answered 429)
         self.after_send: Callable[[Posted], Any] | None = None  # awaited before the answer
         self._runner: web.AppRunner | None = None
         self.api_base = ""
@@ -276,6 +277,18 @@ class TelegramStandIn:
     def story_ids(self, chat_id: int) -> list[int]:
         """Story ids of every alert in the chat (repeats included), from each message's footers."""
         return [int(m) for p in self.messages(chat_id, any_thread=True) for m in re.findall(r"story #(\d+)", p.plain)]
+
+    def early_retries(self) -> list[str]:
+        """Sends to a chat sooner than `retry_after` after Telegram answered it 429."""
+        early = []
+        for i, (chat, when, limited) in enumerate(self.send_times):
+            if limited:
+                for later_chat, later, _ in self.send_times[i + 1:]:
+                    if later_chat == chat:
+                        if later - when < self.retry_after * 0.95:
+                            early.append(f"chat {chat}: {later - when:.2f} s after a 429")
+                        break
+        return early
 
     # ----------------------------------------------------------------- server side
     def _me(self) -> dict[str, Any]:
@@ -452,6 +465,7 @@ class TelegramStandIn:
         if isinstance(chat, web.Response):
             return chat
         fault = self.send_fault(chat)
+        self.send_times.append((chat.id, asyncio.get_running_loop().time(), fault is not None and fault.status == 429))
         if fault is not None:
             return fault
         thread = params.get("message_thread_id")
