@@ -4,7 +4,7 @@ Syntax (Telegram has no typed options, so options are `key=value` words; quote v
 spaces: include="city council"):
 
     /subscribe <city> [topics=a,b] [include=…] [exclude=…] [min_outlets=N] [mention=@name]
-               [digest=daily 08:00] [quiet=22:00-07:00] [tz=America/Chicago] …   (admins)
+               [digest=daily@08:00] [quiet=22:00-07:00] [tz=America/Chicago] …   (admins)
     /unsubscribe <city>                                                           (admins)
     /rules <subscription id> key=value …                                          (admins)
     /subscriptions   /search <words> [city=…] [topic=…] [days=N]   /latest <city> [topic=…]
@@ -67,7 +67,7 @@ ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
 HELP = """<b>Civic alerts</b> — local news alerts by city and topic.
 
 /subscribe <i>city</i> [topics=a,b] — alerts for a city in this chat (inside a forum topic: in that topic)
-Rules, as key=value: include=, exclude= (keywords), min_outlets=N, mention=@name, digest=, quiet=22:00-07:00, tz=
+Rules, as key=value: include=, exclude= (keywords), min_outlets=N, mention=@name, digest=hourly|daily@08:00, quiet=22:00-07:00, tz=America/Chicago
 /unsubscribe <i>city</i> · /rules <i>id</i> key=value · /subscriptions
 /search <i>words</i> [city=] [topic=] [days=] · /latest <i>city</i> [topic=]
 /feeds add|remove <i>url</i> · /feeds list · /status
