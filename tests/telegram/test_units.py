@@ -94,9 +94,11 @@ def test_alert_html_is_valid_and_within_the_limit() -> None:
         assert problems == []
         assert fmt.visible_length(plain) <= fmt.TEXT_MAX
         assert plain.rstrip().endswith(f"story #{batch[-1].story.id}")
-    digest = fmt.alerts_message([Alert(i, 1, dest, _story(i, "t & <u>" * 30), digest=True) for i in range(60)])
+    digest = fmt.alerts_message([Alert(i, 1, dest, _story(i, "t & <u>" * 30), digest=True, mention="@desk")
+                                 for i in range(60)])
     plain, problems = parse_html(digest)
     assert problems == [] and fmt.visible_length(plain) <= fmt.TEXT_MAX
+    assert plain.startswith("@desk\n\nDigest: 60 stories") and "story #0" in plain
 
 
 async def test_a_refused_token_is_a_config_error() -> None:

@@ -70,12 +70,13 @@ def alerts_message(
     topic_label: Callable[[str], str] = render.plain_topic,
 ) -> str:
     """One message for `alerts` (a digest lists them), always within TEXT_MAX visible characters."""
-    if alerts and alerts[0].digest:
-        return digest_message([a.story for a in alerts])
     head_html = head_text = ""
     mention = alerts[0].mention if alerts else None
-    if mention:
+    if mention:  # the one @name the subscription's mention rule allows (Telegram has no roles)
+        mention = clip(mention, 64)
         head_html, head_text = esc(mention) + SEPARATOR, mention + SEPARATOR
+    if alerts and alerts[0].digest:
+        return head_html + digest_message([a.story for a in alerts], reserve=visible_length(head_text))
     for summary_max in (render.SUMMARY_MAX, 160, 0):
         parts = [alert_parts(a.story, label, topic_label, summary_max) for a in alerts]
         html = head_html + SEPARATOR.join(h for h, _ in parts)
@@ -91,9 +92,9 @@ def fits(alerts: Sequence[Alert]) -> bool:
     return total + 300 <= TEXT_MAX  # room for labels longer than ids and a mention line
 
 
-def digest_message(stories: Sequence[Story]) -> str:
+def digest_message(stories: Sequence[Story], reserve: int = 0) -> str:
     lines = [f"<b>{esc(render.digest_title(len(stories)))}</b>"]
-    used = visible_length(render.digest_title(len(stories)))
+    used = reserve + visible_length(render.digest_title(len(stories)))
     for rank, story in enumerate(stories, 1):
         line = render.digest_line(rank, story)
         if used + visible_length(line) + 1 > TEXT_MAX:
