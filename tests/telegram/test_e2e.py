@@ -78,8 +78,8 @@ async def test_subscribe_alert_edit_search_unsubscribe(tmp_path: Path) -> None:
             text = await ask(tg, bot, FORUM_ID, ADMIN_ID, "/subscribe Chicago", thread=TOPIC_ID)
             assert "Subscribed this topic" in text, text
             # an anonymous administrator (posting as the group) may too; a private chat owns itself
-            text = await ask(tg, bot, PRIVATE_ID, PRIVATE_ID, "/subscribe Chicago")
-            assert "Subscribed this chat" in text, text
+            text = await ask(tg, bot, PRIVATE_ID, PRIVATE_ID, "/subscribe Chicago threads=on")
+            assert "Subscribed this chat" in text and "threads: on" in text, text
             text = await ask(tg, bot, GROUP_ID, 0, "/subscriptions", anonymous=True)
             assert "Chicago" in text and "include: ICE" in text
 
@@ -107,6 +107,11 @@ async def test_subscribe_alert_edit_search_unsubscribe(tmp_path: Path) -> None:
             _force_poll(db)
             await eventually(lambda: "Also reported by Lakefront Post" in alert.plain, 60, "the edit", bot.stderr)
             assert alert.edits == 1 and len(alerts(GROUP_ID)) == 1
+            # threads=on (the private chat): the update also answers the alert in its reply thread
+            threaded = alerts(PRIVATE_ID)[0]
+            await eventually(lambda: [p for p in tg.messages(PRIVATE_ID) if p.reply_to == threaded.message_id], 30,
+                             "the update as a reply", bot.stderr)
+            assert not [p for p in tg.messages(GROUP_ID, any_thread=True) if p.reply_to is not None]
             await eventually(lambda: [c for c, _ in tg.calls].count("editMessageText") == 3, 30,
                              "the edit in all three places", bot.stderr)
 

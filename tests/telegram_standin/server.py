@@ -198,6 +198,7 @@ class Posted:
     plain: str  # after entity parsing
     thread_id: int | None
     edits: int = 0
+    reply_to: int | None = None
 
 
 class TelegramStandIn:
@@ -471,9 +472,12 @@ class TelegramStandIn:
         thread = params.get("message_thread_id")
         if thread is not None and not chat.is_forum:
             return self._fail(400, "Bad Request: message thread not found")
+        reply_to = (params.get("reply_parameters") or {}).get("message_id")
+        if reply_to is not None and (chat.id, reply_to) not in self.posted:
+            return self._fail(400, "Bad Request: message to be replied not found")
         self._message_id += 1
         plain = parse_html(params["text"])[0] if params.get("parse_mode") == "HTML" else params["text"]
-        posted = Posted(self._message_id, chat.id, params["text"], plain, thread)
+        posted = Posted(self._message_id, chat.id, params["text"], plain, thread, reply_to=reply_to)
         self.posted[(chat.id, posted.message_id)] = posted
         if self.after_send is not None:
             await self.after_send(posted)

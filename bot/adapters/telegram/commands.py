@@ -111,6 +111,21 @@ def parse_args(text: str) -> Parsed:
     return Parsed(tuple(words), options)
 
 
+ON_WORDS = frozenset({"on", "yes", "true", "1"})
+OFF_WORDS = frozenset({"off", "no", "false", "0", "", "none"})
+
+
+def rule_options(options: dict[str, str]) -> dict[str, object]:
+    """The rule keys of `options` as parse_rules takes them (threads=on/off → a bool)."""
+    out: dict[str, object] = {k: v for k, v in options.items() if k in RULE_KEYS}
+    if "threads" in out:
+        word = str(out["threads"]).casefold()
+        if word not in ON_WORDS | OFF_WORDS:
+            raise UserInputError("bad threads", user_message="threads= takes on or off.")
+        out["threads"] = word in ON_WORDS
+    return out
+
+
 def split_command(text: str, username: str) -> tuple[str, str] | None:
     """("subscribe", "chicago topics=ice") from "/subscribe@me chicago topics=ice"; None when
     it is not a command or is addressed to another bot."""
@@ -201,7 +216,7 @@ class Commands:
         if unknown:
             raise UserInputError("unknown option", user_message=f"Unknown option: {', '.join(sorted(unknown))} (see /help).")
         chat_id, thread = self.here(message)
-        rules = {k: v for k, v in parsed.options.items() if k in RULE_KEYS}
+        rules = rule_options(parsed.options)
         result = await actions.subscribe(
             self.app.store, self.app.gazetteer, destination=destination(chat_id, thread), city=parsed.rest,
             topics=parsed.options.get("topics") or parsed.options.get("topic"),
@@ -259,7 +274,7 @@ class Commands:
         unknown = set(parsed.options) - RULE_KEYS
         if unknown or not parsed.options:
             raise UserInputError("bad rules", user_message=f"Give rules as key=value; known keys: {', '.join(sorted(RULE_KEYS))}.")
-        sub = await actions.edit_rules(self.app.store, int(parsed.words[0].lstrip("#")), parsed.options,
+        sub = await actions.edit_rules(self.app.store, int(parsed.words[0].lstrip("#")), rule_options(parsed.options),
                                        platform=PLATFORM, group=str(message.chat.id), catalog=self._topics())
         lines = [f"Rules of subscription #{sub.id} saved."] + [f"• {fmt.esc(r)}" for r in sub.rules.describe()]
         return "\n".join(lines)

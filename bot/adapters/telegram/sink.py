@@ -1,8 +1,12 @@
 """The Telegram AlertSink: posts, edits and classifies Bot API outcomes for the DeliveryWorker.
 
 Destination: `group` is the chat id; `address` is the chat id, or "<chat id>/<topic id>" for a
-forum topic (a subscription made inside a topic posts there: Telegram's form of the "threads"
-rule — `SinkLimits.threads` stays False because the bot does not open a topic per story).
+forum topic (a subscription made inside a topic posts there). Threads (`SinkLimits.threads`,
+the subscription's `threads` rule): Telegram's thread of a message is its reply chain, so a
+story's alert goes alone in its message and each "also reported by" update edits it *and*
+answers it as a reply, which members see in the chat and in the message's replies. (Opening a
+forum topic per story would flood a forum's topic list; subscribing inside a topic is the
+forum way.)
 
 Outcome → the project's delivery exceptions (the worker owns the policy):
 
@@ -33,7 +37,7 @@ from aiogram.exceptions import (
     TelegramNotFound,
     TelegramRetryAfter,
 )
-from aiogram.types import LinkPreviewOptions
+from aiogram.types import LinkPreviewOptions, ReplyParameters
 
 from bot import render
 from bot.adapters.telegram import fmt
@@ -52,7 +56,9 @@ PLATFORM = "telegram"
 #: Telegram's documented bot limits: about 30 messages a second overall, 1 a second per chat and
 #: 20 a minute per group. The worker paces the overall rate; per-chat floods answer 429 with
 #: retry_after, which the worker honours for that chat alone.
-LIMITS = SinkLimits(batch_size=fmt.MESSAGE_ALERTS_MAX, sends_per_second=25.0, key_length=0, can_edit=True)
+LIMITS = SinkLimits(
+    batch_size=fmt.MESSAGE_ALERTS_MAX, sends_per_second=25.0, key_length=0, can_edit=True, threads=True
+)
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 GONE_PHRASES = (
@@ -151,6 +157,25 @@ class TelegramSink:
             raise translate(exc, f"edit {message_ref} in chat {chat_id}") from None
         except (TelegramAPIError, TimeoutError, OSError) as exc:
             raise translate(exc, f"edit {message_ref} in chat {chat_id}") from None
+        if ordered and ordered[0].thread and not ordered[0].digest:
+            await self._thread_reply(destination, int(message_ref), ordered[0])
+
+    async def _thread_reply(self, destination: Destination, message_id: int, alert: Alert) -> None:
+        """The update as a reply to the alert (its thread); a deleted alert gets none."""
+        chat_id, thread_id = chat_of(destination)
+        text = render.also_reported(alert.story) or render.corroboration(alert.story)
+        body = f"Update: {fmt.esc(text)} ({fmt.esc(render.corroboration(alert.story))})"
+        try:
+            await self.bot.send_message(
+                chat_id=chat_id, text=body, message_thread_id=thread_id, link_preview_options=NO_PREVIEW,
+                reply_parameters=ReplyParameters(message_id=message_id, allow_sending_without_reply=False),
+            )
+        except TelegramBadRequest as exc:
+            if "message to be replied not found" in exc.message.casefold():
+                return
+            raise translate(exc, f"reply to {message_id} in chat {chat_id}") from None
+        except (TelegramAPIError, TimeoutError, OSError) as exc:
+            raise translate(exc, f"reply to {message_id} in chat {chat_id}") from None
 
     async def find_sent(
         self, destination: Destination, story_ids: Sequence[int], *, limit: int = 100
