@@ -57,6 +57,7 @@ async def test_sigkill_during_delivery_loses_nothing_and_doubles_only_the_window
     require_spec()
     seed = int(os.environ.get("CIVIC_ALERTS_TELEGRAM_CRASH_SEED") or random.randrange(1 << 30))
     rng = random.Random(seed)
+    print(f"\ntelegram crash drill: seed {seed}, {ROUNDS} rounds")
     items: list[dict[str, Any]] = []
     in_window: set[int] = set()  # stories standing in the chat, unrecorded, when the bot died
     modes: Counter[str] = Counter()
@@ -112,7 +113,9 @@ async def test_sigkill_during_delivery_loses_nothing_and_doubles_only_the_window
                 in_window |= unrecorded()
 
             # the clean run: everything due goes out, then a graceful stop
+            starts = connected()
             bot.start()
+            await eventually(lambda: connected() > starts, 60, "the clean run to connect", bot.stderr)
 
             def settled() -> bool:
                 stories = query(db, "SELECT count(*) FROM stories")[0][0]
@@ -121,7 +124,8 @@ async def test_sigkill_during_delivery_loses_nothing_and_doubles_only_the_window
                 return bool(stored == len(items) and queued == 0 and len(set(tg.story_ids(GROUP_ID))) == stories)
 
             await eventually(settled, 120, f"everything delivered (seed {seed})", bot.stderr)
-            assert await bot.stop() == 0, bot.stderr()[-3000:]
+            code = await bot.stop()
+            assert code == 0, f"exit status {code} after SIGTERM (seed {seed}):\n{bot.stderr()[-3000:]}"
 
         context = f"seed {seed}, {ROUNDS} kills {dict(modes)}"
         assert query(db, "PRAGMA integrity_check") == [("ok",)], context

@@ -129,7 +129,8 @@ async def test_subscribe_alert_edit_search_unsubscribe(tmp_path: Path) -> None:
             assert "follows no city" in text
             text = await ask(tg, bot, GROUP_ID, ADMIN_ID, "/subscribe Chicago min_outlets=nine")
             assert "not a whole number" in text
-            assert await bot.stop() == 0, bot.stderr()[-3000:]
+            code = await bot.stop()
+            assert code == 0, f"exit status {code} after SIGTERM:\n{bot.stderr()[-3000:]}"
         assert tg.violations == []
         assert "Traceback" not in bot.stderr(), bot.stderr()[-3000:]
         no_token_anywhere(tg, bot, db)

@@ -23,6 +23,7 @@ from tests.telegram.helpers import (
 from tests.telegram_standin import Chat, TelegramStandIn
 
 STORM, RIGHTS, KICKED, GONE, LEFT = (-100111, -100222, -100333, -100444, -100555)
+OLD_GROUP, SUPERGROUP = -4001, -1004001  # a basic group that is upgraded to a supergroup
 BLOCKED = 5550123  # a private chat whose user blocked the bot
 N_ITEMS = 6
 RATE_LIMITED = 5
@@ -39,6 +40,7 @@ async def test_rate_limits_rights_and_gone_chats(tmp_path: Path) -> None:
         for chat_id in (STORM, RIGHTS, KICKED, GONE, LEFT):
             tg.add_chat(Chat(chat_id, title=f"chat {chat_id}", admins={ADMIN_ID}))
         tg.add_chat(Chat(BLOCKED, type="private"))
+        tg.add_chat(Chat(OLD_GROUP, type="group", title="upgraded", admins={ADMIN_ID}))
         url = feeds.set_feed("/dyn/f.xml", title="Chicago Desk", items=[])
         feeds_file = write_feeds_file(tmp_path / "feeds.toml", [{"url": url, "name": "Chicago Desk",
                                                                  "city": "chicago-il", "interval": 30}])
@@ -49,8 +51,9 @@ async def test_rate_limits_rights_and_gone_chats(tmp_path: Path) -> None:
             for chat_id in (STORM, RIGHTS, KICKED, GONE, LEFT):
                 tg.command(chat_id, ADMIN_ID, "/subscribe Chicago")
             tg.command(BLOCKED, BLOCKED, "/subscribe Chicago")
-            everyone = {STORM, RIGHTS, KICKED, GONE, LEFT, BLOCKED}
-            await eventually(lambda: subscribed(db) == everyone, 30, "six subscriptions", bot.stderr)
+            tg.command(OLD_GROUP, ADMIN_ID, "/subscribe Chicago include=ICE")
+            everyone = {STORM, RIGHTS, KICKED, GONE, LEFT, BLOCKED, OLD_GROUP}
+            await eventually(lambda: subscribed(db) == everyone, 30, "seven subscriptions", bot.stderr)
             await eventually(lambda: query(db, "SELECT count(*) FROM feeds WHERE last_checked IS NOT NULL")[0][0],
                              60, "the first poll", bot.stderr)
 
@@ -61,6 +64,12 @@ async def test_rate_limits_rights_and_gone_chats(tmp_path: Path) -> None:
             tg.chats[GONE].bot_status = "gone"  # "chat not found"
             tg.member_update(LEFT, "member", "left")  # the bot was removed: told by my_chat_member
             await eventually(lambda: LEFT not in subscribed(db), 30, "the removed chat's subscription to end", bot.stderr)
+            tg.migrate(OLD_GROUP, SUPERGROUP)  # the subscription (and its rules) moves to the new id
+            await eventually(lambda: OLD_GROUP not in subscribed(db) and SUPERGROUP in subscribed(db), 30,
+                             "the subscription to follow the upgrade", bot.stderr)
+            rules = query(db, "SELECT s.rules FROM subscriptions s JOIN destinations d ON d.id = s.destination_id "
+                              "WHERE d.grp = ?", str(SUPERGROUP))
+            assert "ICE" in str(rules), rules
             tg.retry_after = 1
             tg.rate_limit_next = RATE_LIMITED
             feeds.set_feed("/dyn/f.xml", title="Chicago Desk", items=items("Chicago", "storm", 0, N_ITEMS))
@@ -75,7 +84,7 @@ async def test_rate_limits_rights_and_gone_chats(tmp_path: Path) -> None:
                 return len(set(tg.story_ids(STORM))) == stories()
 
             await eventually(storm_done, 90, "every alert in the storm chat", bot.stderr)
-            await eventually(lambda: subscribed(db) == {STORM, RIGHTS}, 60, "gone chats to end", bot.stderr)
+            await eventually(lambda: subscribed(db) == {STORM, RIGHTS, SUPERGROUP}, 60, "gone chats to end", bot.stderr)
             await eventually(lambda: query(db, "SELECT paused FROM destinations WHERE grp = ?", str(RIGHTS)) == [(1,)],
                              60, "the chat without rights to be paused", bot.stderr)
             assert tg.rate_limited == RATE_LIMITED
@@ -89,12 +98,13 @@ async def test_rate_limits_rights_and_gone_chats(tmp_path: Path) -> None:
             await eventually(lambda: query(db, "SELECT count(*) FROM deliveries WHERE status <> 'sent'")[0][0] == 0,
                              30, "an idle outbox", bot.stderr)
             total = stories()
-            assert await bot.stop() == 0, bot.stderr()[-3000:]
+            code = await bot.stop()
+            assert code == 0, f"exit status {code} after SIGTERM:\n{bot.stderr()[-3000:]}"
 
-        for chat_id in (STORM, RIGHTS):
+        for chat_id in (STORM, RIGHTS, SUPERGROUP):
             counts = Counter(tg.story_ids(chat_id))
             assert len(counts) == total and max(counts.values()) == 1, (chat_id, counts)
-        for chat_id in (KICKED, GONE, LEFT, BLOCKED):
+        for chat_id in (KICKED, GONE, LEFT, BLOCKED, OLD_GROUP):
             assert tg.story_ids(chat_id) == []
         assert tg.violations == []
         err = bot.stderr()

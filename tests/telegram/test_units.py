@@ -46,7 +46,7 @@ METHOD = SendMessage(chat_id=1, text="x")
     (TelegramForbiddenError(METHOD, "Forbidden: user is deactivated"), ChannelGoneError),
     (TelegramBadRequest(METHOD, "Bad Request: chat not found"), ChannelGoneError),
     (TelegramBadRequest(METHOD, "Bad Request: message thread not found"), ChannelGoneError),
-    (TelegramMigrateToChat(METHOD, "Bad Request: group chat was upgraded to a supergroup chat", -1001), ChannelGoneError),
+    (TelegramMigrateToChat(METHOD, "Bad Request: group chat was upgraded to a supergroup chat", -1001), TransientDeliveryError),
     (TelegramBadRequest(METHOD, "Bad Request: not enough rights to send text messages to the chat"), ForbiddenDeliveryError),
     (TelegramForbiddenError(METHOD, "Forbidden: CHAT_WRITE_FORBIDDEN"), ForbiddenDeliveryError),
     (TelegramBadRequest(METHOD, "Bad Request: can't parse entities"), TransientDeliveryError),
@@ -110,3 +110,10 @@ async def test_a_refused_token_is_a_config_error() -> None:
         settings = load_settings(env={"TELEGRAM_BOT_TOKEN": "not-a-token", "TELEGRAM_API_BASE": tg.api_base})
         with pytest.raises(ConfigError, match="not a bot token"):
             await TelegramAdapter(settings).run(cast(Any, None), asyncio.Event())
+
+
+def test_help_is_valid_telegram_html() -> None:
+    from bot.adapters.telegram.commands import HELP
+
+    plain, problems = parse_html(HELP)
+    assert problems == [] and "/subscribe city" in plain

@@ -261,6 +261,17 @@ class TelegramStandIn:
             "date": 1_800_000_000, "old_chat_member": member(old), "new_chat_member": member(new),
         }})
 
+    def migrate(self, old_id: int, new_id: int) -> int:
+        """A group upgraded to a supergroup: the new chat, the service message in the old one."""
+        old = self.chats[old_id]
+        self.add_chat(Chat(new_id, type="supergroup", title=old.title, admins=set(old.admins)))
+        old.bot_status = "migrated"
+        self._message_id += 1
+        return self._push({"message": {
+            "message_id": self._message_id, "date": 1_800_000_000, "chat": self._chat_json(old),
+            "from": {"id": 1, "is_bot": False, "first_name": "owner"}, "migrate_to_chat_id": new_id,
+        }})
+
     def _push(self, update: dict[str, Any]) -> int:
         self._update_id += 1
         update["update_id"] = self._update_id
@@ -453,6 +464,9 @@ class TelegramStandIn:
             self.rate_limit_next -= 1
             self.rate_limited += 1
             return self._fail(429, f"Too Many Requests: retry after {self.retry_after}", retry_after=self.retry_after)
+        if chat.bot_status == "migrated":
+            new = next(c.id for c in self.chats.values() if c.title == chat.title and c.id != chat.id)
+            return self._fail(400, "Bad Request: group chat was upgraded to a supergroup chat", migrate_to_chat_id=new)
         if chat.bot_status == "kicked":
             if chat.type == "private":
                 return self._fail(403, "Forbidden: bot was blocked by the user")

@@ -30,8 +30,9 @@ from aiogram.utils.token import TokenValidationError
 
 from bot import actions
 from bot.adapters.telegram.commands import Commands, register_commands
-from bot.adapters.telegram.sink import PLATFORM, TelegramSink
-from bot.errors import ConfigError
+from bot.adapters.telegram.sink import PLATFORM, TelegramSink, chat_of, destination
+from bot.errors import CivicAlertError, ConfigError
+from bot.models import feed_owner
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 POLL_TIMEOUT = 25  # seconds getUpdates waits for news (Telegram allows up to 50)
-ALLOWED_UPDATES = ["message", "my_chat_member"]
+ALLOWED_UPDATES = ["message", "my_chat_member"]  # commands, migrations; the bot's own standing
 RETRY_WAIT = 3.0  # after a failed getUpdates (network, Telegram 5xx)
 GONE_STATUSES = frozenset({"left", "kicked"})
 
@@ -121,12 +122,32 @@ class TelegramAdapter:
 
     async def _dispatch(self, commands: Commands, app: App, update: Update) -> None:
         try:
-            if update.message is not None:
+            if update.message is not None and update.message.migrate_to_chat_id:
+                await self.migrated(app, update.message.chat.id, update.message.migrate_to_chat_id)
+            elif update.message is not None:
                 await commands.handle(update.message)
             elif update.my_chat_member is not None:
                 await self.member_changed(app, update.my_chat_member)
         except Exception:
             log.exception("telegram: update %s failed", update.update_id)
+
+    async def migrated(self, app: App, old_chat: int, new_chat: int) -> None:
+        """A group became a supergroup (a new chat id): its subscriptions move with it, rules
+        and topics kept, so the group keeps its alerts without anyone subscribing again."""
+        moved = 0
+        for sub in await app.store.subscriptions(platform=PLATFORM, group=str(old_chat)):
+            _chat, thread = chat_of(sub.destination)
+            await app.store.subscribe(destination(new_chat, thread), sub.city, sub.topics, sub.rules)
+            moved += 1
+        await actions.group_removed(app.store, PLATFORM, str(old_chat))
+        feeds_moved = 0
+        for feed in await actions.list_feeds(app.store, owner=feed_owner(PLATFORM, str(old_chat))):
+            with contextlib.suppress(CivicAlertError):
+                await app.store.add_guild_feed(feed_owner(PLATFORM, str(new_chat)), feed.url, feed.name)
+                feeds_moved += 1
+            await actions.remove_feed(app.store, owner=feed_owner(PLATFORM, str(old_chat)), url=feed.url)
+        log.info("telegram: chat %s became supergroup %s; %d subscriptions and %d feeds moved",
+                 old_chat, new_chat, moved, feeds_moved)
 
     async def member_changed(self, app: App, change: ChatMemberUpdated) -> None:
         """The bot's own standing in a chat changed: removed → the chat's subscriptions end;

@@ -87,8 +87,9 @@ def translate(exc: BaseException, what: str) -> Exception:
     text = getattr(exc, "message", "") or str(exc)
     lowered = text.casefold()
     if isinstance(exc, TelegramMigrateToChat):
-        # the group became a supergroup: its subscriptions must be made again there
-        return ChannelGoneError(f"{what}: the group moved to supergroup {exc.migrate_to_chat_id}")
+        # the group became a supergroup: the migration message moves its subscriptions (service.py);
+        # until then keep the alerts
+        return TransientDeliveryError(f"{what}: the group moved to supergroup {exc.migrate_to_chat_id}")
     if isinstance(exc, (TelegramForbiddenError, TelegramBadRequest, TelegramNotFound)):
         if any(p in lowered for p in FORBIDDEN_PHRASES):
             return ForbiddenDeliveryError(f"{what}: {text[:200]}", ("Send Messages",))
