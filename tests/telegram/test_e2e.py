@@ -121,6 +121,17 @@ async def test_subscribe_alert_edit_search_unsubscribe(tmp_path: Path) -> None:
             assert "ICE agents detain" in text
             text = await ask(tg, bot, GROUP_ID, MEMBER_ID, "/status")
             assert "Feeds: " in text and "Subscriptions here: 1" in text
+            own = feeds.set_feed("/dyn/own.xml", title="Our block club", items=items("Chicago", "own", 50, 2))
+            text = await ask(tg, bot, GROUP_ID, MEMBER_ID, f"/feeds add {own}")
+            assert "Only administrators" in text
+            text = await ask(tg, bot, GROUP_ID, ADMIN_ID, f"/feeds add {own}")
+            assert "Added" in text and "Our block club" in text, text
+            text = await ask(tg, bot, GROUP_ID, MEMBER_ID, "/feeds list")
+            assert own in text
+            text = await ask(tg, bot, GROUP_ID, ADMIN_ID, f"/feeds remove {own}")
+            assert "Feed removed" in text
+            text = await ask(tg, bot, GROUP_ID, MEMBER_ID, "/help")
+            assert "/subscribe city" in text
             text = await ask(tg, bot, GROUP_ID, MEMBER_ID, "/unsubscribe Chicago")
             assert "Only administrators" in text
             text = await ask(tg, bot, GROUP_ID, ADMIN_ID, "/unsubscribe Chicago")
