@@ -158,3 +158,33 @@ async def world(synapse: Synapse, tmp_path_factory: pytest.TempPathFactory) -> A
     finally:
         await w.bot.stop()
         await w.feeds.close()
+
+
+def db_rows(world: World, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    """Read the bot's database (read-only, a second connection: the bot keeps running)."""
+    import sqlite3
+
+    con = sqlite3.connect(f"file:{world.tmp / 'matrix.sqlite3'}?mode=ro", uri=True, timeout=30)
+    try:
+        return list(con.execute(sql, args))
+    finally:
+        con.close()
+
+
+def alert_items(city: str, n: int, guid: str) -> list[dict[str, Any]]:
+    """n distinct stories about `city` that match the immigration-enforcement topic."""
+    from datetime import UTC, datetime, timedelta
+
+    places = ["car wash", "bakery", "construction site", "church", "school", "bus stop", "courthouse",
+              "grocery store", "restaurant", "factory", "apartment complex", "gas station", "park",
+              "hospital", "library", "warehouse", "farm", "hotel", "laundromat", "market"]
+    return [
+        {
+            "title": f"ICE agents arrest {i + 2} people at {city} {places[i % len(places)]} ({guid}{i})",
+            "guid": f"{guid}-{i}",
+            "link": f"https://{guid}.example/{i}",
+            "pubDate": datetime.now(UTC) - timedelta(minutes=i + 1),
+            "description": f"Immigration agents arrested {i + 2} people at a {places[i % len(places)]} in {city}.",
+        }
+        for i in range(n)
+    ]

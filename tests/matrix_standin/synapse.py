@@ -218,7 +218,7 @@ class Person:
         data = await self.ok("GET", f"{self._room(room_id)}/joined_members")
         return list(data["joined"])
 
-    async def override_ratelimit(self, user_id: str, per_second: float, burst: int) -> None:
+    async def override_ratelimit(self, user_id: str, per_second: int, burst: int) -> None:
         await self.ok(
             "POST",
             f"/_synapse/admin/v1/users/{quote(user_id, safe='')}/override_ratelimit",

@@ -53,6 +53,8 @@ SYNC_FILTER = json.dumps(
     }
 )
 POLL_MS = 10_000
+REPLY_TRIES = 4  # a command's answer is retried this often when the homeserver rate-limits it
+REPLY_WAIT_MAX = 30.0
 
 
 class MatrixAdapter:
@@ -167,7 +169,15 @@ class _Rooms:
         reply = await self.commands.run(room_id, sender, parsed)
         answer = fmt.reply_content(reply)
         answer["m.relates_to"] = {"m.in_reply_to": {"event_id": event.get("event_id")}}
-        await self.client.send(room_id, answer, txn_id=f"careply{event.get('event_id')}")
+        txn = f"careply{event.get('event_id')}"  # the same reply twice is one event
+        for attempt in range(REPLY_TRIES):
+            try:
+                await self.client.send(room_id, answer, txn_id=txn)
+                return
+            except MatrixHTTPError as exc:  # a rate limit: wait as told, then the same txn again
+                if exc.errcode != "M_LIMIT_EXCEEDED" or attempt == REPLY_TRIES - 1:
+                    raise
+                await asyncio.sleep(min(REPLY_WAIT_MAX, exc.retry_after or 1.0))
 
     async def levels_changed(self, room_id: str, levels: dict[str, Any]) -> None:
         """The bot may post again → the room's held alerts go out now."""
