@@ -66,7 +66,9 @@ class MatrixSink:
         """A homeserver answer as the worker's error kinds (one line, no token)."""
         if isinstance(exc, MatrixHTTPError):
             if exc.status == 429 or exc.errcode == "M_LIMIT_EXCEEDED":
-                return RateLimitedError(exc.retry_after if exc.retry_after is not None else 1.0)
+                wait = exc.retry_after if exc.retry_after is not None else 1.0
+                log.info("matrix rate limit on %s in %s: waiting %.3f s as the homeserver asked", what, room_id, wait)
+                return RateLimitedError(wait)
             if exc.errcode in GONE_CODES or exc.status == 404:
                 return ChannelGoneError(f"{what}: {exc.errcode or exc.status}")
             if exc.errcode == "M_FORBIDDEN" or exc.status == 403:
