@@ -134,7 +134,9 @@ def write_feeds_file(path: Path, feed_url: str) -> None:
     )
 
 
-async def make_world(synapse: Synapse, tmp: Path, name: str, *, use_password: bool = False) -> World:
+async def make_world(
+    synapse: Synapse, tmp: Path, name: str, *, use_password: bool = False, homeserver: str | None = None
+) -> World:
     feeds = FeedServer()
     await feeds.start()
     person = await synapse.register(f"person{secrets.token_hex(3)}", "person-pass-" + secrets.token_hex(4), admin=True)
@@ -144,7 +146,7 @@ async def make_world(synapse: Synapse, tmp: Path, name: str, *, use_password: bo
     feeds_file = tmp / "feeds.toml"
     write_feeds_file(feeds_file, feed_url)
     creds = {"password": password} if use_password else {"access_token": bot_user.token}
-    env = bot_env(tmp, feeds_file, synapse.base, bot_user.user_id, **creds)
+    env = bot_env(tmp, feeds_file, homeserver or synapse.base, bot_user.user_id, **creds)
     bot = BotProcess(env, tmp, tmp / "bot.log")
     await bot.start()
     return World(synapse, person, bot_user, feeds, bot, tmp, password)
