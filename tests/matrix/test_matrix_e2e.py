@@ -93,3 +93,46 @@ async def test_commands_alert_edit_search_unsubscribe(world: World) -> None:
 
     out = world.log_text()
     assert world.bot_user.token not in out and world.password not in out
+
+
+async def test_rule_options_room_mention_exclude_and_thread_updates(world: World) -> None:
+    """exclude drops the Pilsen story; mention=@room pings the room (m.mentions.room) on this
+    subscription only; threads=on posts the "also reported by" update into the alert's thread."""
+    room = await world.room("rules")
+    reply = await world.command(room, "!alerts subscribe Chicago, IL mention=@room threads=on exclude=Pilsen")
+    assert "Subscription #" in reply, reply
+    sub_id = reply.split("Subscription #")[1].split(".")[0]
+    bad = await world.command(room, f"!alerts rules {sub_id} tz=Mars/Olympus")
+    assert bad.startswith("Sorry:") and "\n" not in bad, bad
+    assert "#" + sub_id in await world.command(room, "!alerts list")
+
+    village = {
+        **item("lv-1", "https://village.example/1", title="ICE agents raid Little Village home in Chicago"),
+        "description": "Immigration agents arrested a father at his Little Village home in Chicago on Monday.",
+    }
+    pilsen = item("pl-1", "https://pilsen2.example/1", title="ICE agents raid Pilsen bakery in Chicago", minutes_ago=6)
+    url = world.feeds.set_feed("/dyn/village.xml", title="Village Voice", items=[village, pilsen])
+    assert "Added" in await world.command(room, f"!alerts feeds add {url}")
+
+    alerts = await wait_for(lambda: world.alerts(room), "the Little Village alert", POLL_WAIT)
+    assert len(alerts) == 1 and "Little Village" in alerts[0]["content"]["body"]
+    content = alerts[0]["content"]
+    assert content["body"].startswith("@room ") and content["m.mentions"] == {"room": True}
+
+    copy = {**village, "guid": "lv-copy", "link": "https://sun-times.example/lv",
+            "title": "ICE agents raid a Little Village home in Chicago"}
+    url2 = world.feeds.set_feed("/dyn/suntimes.xml", title="Sun-Times", items=[copy])
+    assert "Added" in await world.command(room, f"!alerts feeds add {url2}")
+
+    async def thread_update() -> list[dict[str, Any]]:
+        return [
+            e for e in await world.person.events(room, 500)
+            if (e["content"].get("m.relates_to") or {}).get("rel_type") == "m.thread"
+        ]
+
+    updates = await wait_for(thread_update, "the update in the alert's thread", POLL_WAIT)
+    assert updates[0]["content"]["m.relates_to"]["event_id"] == alerts[0]["event_id"]
+    assert "Also reported by" in updates[0]["content"]["body"]
+    assert updates[0]["content"]["m.mentions"] == {}  # an update never pings the room again
+    assert len(await world.alerts(room)) == 1
+    assert not any("Pilsen bakery" in e["content"]["body"] for e in await world.alerts(room))
