@@ -38,6 +38,8 @@ async def test_commands_alert_edit_search_unsubscribe(world: World) -> None:
     helped = await world.command(room, "!alerts help")
     assert "!alerts subscribe" in helped
 
+    unknown = await world.command(room, "!alerts subscribe Chicagoo")
+    assert unknown.startswith("Sorry:") and "Did you mean: Chicago, IL" in unknown, unknown
     reply = await world.command(room, "!alerts subscribe Chicago, IL")
     assert "Chicago, IL" in reply and "Subscription #" in reply, reply
     listed = await world.command(room, "!alerts list")

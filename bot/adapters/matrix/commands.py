@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot import actions
 from bot.adapters.matrix import PLATFORM
-from bot.errors import CivicAlertError, UserInputError
+from bot.errors import CivicAlertError, UnknownCityError, UserInputError
 from bot.models import Destination, feed_owner
 from bot.rules import parse_rules
 
@@ -134,6 +134,10 @@ class Commands:
             return f"Unknown command '{parsed.command[:40]}'. Type !alerts help."
         try:
             reply: str = await handler(room_id, parsed)
+        except UnknownCityError:  # Matrix has no autocomplete: suggest instead
+            guesses = actions.city_suggestions(self.app.gazetteer, parsed.text, limit=5)
+            hint = f" Did you mean: {'; '.join(label for label, _ in guesses)}?" if guesses else ""
+            return f"Sorry: I don't know the city “{parsed.text[:80]}”.{hint}"
         except CivicAlertError as exc:  # includes RuleError: a user's mistake, said in one line
             return f"Sorry: {exc.user_message}"
         return reply
