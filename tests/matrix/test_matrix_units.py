@@ -59,3 +59,10 @@ def test_alert_content_escapes_and_marks_stories() -> None:
     edit = fmt.edit_content("$e", pinged)
     assert edit["m.relates_to"] == {"rel_type": "m.replace", "event_id": "$e"}
     assert edit["m.new_content"]["m.mentions"] == {} and edit["m.mentions"] == {}
+
+
+def test_digest_content_lists_stories_with_marks() -> None:
+    content = fmt.alert_content([alert(4, digest=True), alert(5, digest=True)], str, str)
+    assert content["body"].startswith("Digest: 2 stories")
+    assert fmt.story_ids_of(content) == [4, 5]
+    assert "<ol>" in content["formatted_body"] and "&lt;b&gt;" in content["formatted_body"]

@@ -123,6 +123,11 @@ class _Rooms:
             except MatrixHTTPError as exc:
                 if exc.status == 401:
                     raise ConfigError("the Matrix homeserver no longer accepts the bot's access token") from None
+                if exc.errcode == "M_LIMIT_EXCEEDED":  # wait as told, then sync on from the same point
+                    log.info("matrix sync rate-limited; waiting %.1f s", exc.retry_after or 1.0)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), min(REPLY_WAIT_MAX, exc.retry_after or 1.0))
+                    continue
                 raise
             await self.handle(answer, first=since is None)
             since = str(answer.get("next_batch") or since or "")
