@@ -1,0 +1,279 @@
+"""`!alerts …` commands typed in a room, parsed into calls of bot.actions.
+
+Syntax: `!alerts <command> <words…> [option=value …]`. The words are free text (a city such as
+"Chicago, IL" or a search query); options are `name=value` tokens, quoted when the value has
+spaces (`include="ice raid, deportation"`). Why options as name=value: a city name contains
+commas and spaces, so positional options could not be told from the city.
+
+Who may do what: anyone in the room may read (search, latest, list, status, help); changing
+what the room receives — subscribe, unsubscribe, rules, feeds add/remove — needs power level
+≥ 50 in the room (a moderator in Matrix terms), as a channel setting would on other platforms.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bot import actions
+from bot.adapters.matrix import PLATFORM
+from bot.errors import CivicAlertError, UnknownCityError, UserInputError
+from bot.models import Destination, feed_owner
+from bot.rules import parse_rules
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+PREFIX = "!alerts"
+MODERATOR = 50
+RULE_OPTIONS = {
+    "include": "include",
+    "exclude": "exclude",
+    "min-outlets": "min_outlets",
+    "min_outlets": "min_outlets",
+    "max-hold-hours": "max_hold_hours",
+    "on-hold-timeout": "on_hold_timeout",
+    "mention": "mention",
+    "mention-when": "mention_when",
+    "digest": "digest",
+    "quiet": "quiet",
+    "urgent": "urgent",
+    "tz": "tz",
+    "threads": "threads",
+}
+READ_ONLY = frozenset({"help", "search", "latest", "list", "status"})
+
+HELP = """civic-alert-bot — local news alerts for this room.
+!alerts subscribe <city> [topics=a,b] [option=value …]   follow a city (moderators)
+!alerts unsubscribe <city>                              stop following it (moderators)
+!alerts list                                            this room's subscriptions
+!alerts rules <subscription #> option=value …           change a subscription's rules (moderators)
+!alerts search <words> [city=…] [topic=…] [days=…]      search recent stories
+!alerts latest <city> [topic=…]                         the newest stories of a city
+!alerts status                                          feeds and delivery health
+!alerts feeds add <url> | feeds list | feeds remove <url>   this room's own feeds (moderators)
+Rule options: include="a, b" exclude="c" min-outlets=2 mention=@room mention-when=… digest=daily
+quiet=22:00-07:00 urgent=… tz=America/Chicago threads=on ("none" clears one)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    command: str
+    words: tuple[str, ...]
+    options: dict[str, str]
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.words)
+
+
+def parse(body: str) -> Parsed | None:
+    """`!alerts …` → Parsed; None when the message is not for us."""
+    text = body.strip()
+    if not (text == PREFIX or text.startswith(PREFIX + " ")):
+        return None
+    rest = text[len(PREFIX):].strip()
+    try:
+        tokens = shlex.split(rest)
+    except ValueError:  # an unbalanced quote: take the words as typed
+        tokens = rest.split()
+    words: list[str] = []
+    options: dict[str, str] = {}
+    for token in tokens:
+        name, eq, value = token.partition("=")
+        if eq and name and name.replace("-", "").replace("_", "").isalpha():
+            options[name.lower()] = value
+        else:
+            words.append(token)
+    if not words:
+        return Parsed("help", (), options)
+    return Parsed(words[0].lower(), tuple(words[1:]), options)
+
+
+def needs_moderator(parsed: Parsed) -> bool:
+    if parsed.command == "feeds":
+        return bool(parsed.words) and parsed.words[0].lower() in {"add", "remove"}
+    return parsed.command not in READ_ONLY
+
+
+def rule_options(options: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in options.items():
+        key = RULE_OPTIONS.get(name)
+        if key is None:
+            continue
+        if key == "threads":
+            out[key] = value.strip().lower() in {"on", "yes", "true", "1"}
+        else:
+            out[key] = value
+    return out
+
+
+def unknown_options(options: dict[str, str], allowed: set[str]) -> list[str]:
+    return sorted(n for n in options if n not in allowed)
+
+
+class Commands:
+    """Runs one parsed command for one room; returns the reply text (one clear message)."""
+
+    def __init__(self, app: App, power: Callable[[str, str], Awaitable[int]]) -> None:
+        self.app = app
+        self.power = power  # (room_id, user_id) → the member's power level
+
+    def destination(self, room_id: str) -> Destination:
+        return Destination(PLATFORM, room_id, room_id)
+
+    async def run(self, room_id: str, sender: str, parsed: Parsed) -> str:
+        known = hasattr(self, f"cmd_{parsed.command}")
+        if known and needs_moderator(parsed) and await self.power(room_id, sender) < MODERATOR:
+            return f"Only room moderators (power level {MODERATOR} or more) may use !alerts {parsed.command} here."
+        handler = getattr(self, f"cmd_{parsed.command}", None)
+        if handler is None:
+            return f"Unknown command '{parsed.command[:40]}'. Type !alerts help."
+        try:
+            reply: str = await handler(room_id, parsed)
+        except UnknownCityError:  # Matrix has no autocomplete: suggest instead
+            guesses = actions.city_suggestions(self.app.gazetteer, parsed.text, limit=5)
+            hint = f" Did you mean: {'; '.join(label for label, _ in guesses)}?" if guesses else ""
+            return f"Sorry: I don't know the city “{parsed.text[:80]}”.{hint}"
+        except CivicAlertError as exc:  # includes RuleError: a user's mistake, said in one line
+            return f"Sorry: {exc.user_message}"
+        return reply
+
+    @property
+    def catalog(self) -> Any:
+        return self.app.classifier.topics
+
+    async def cmd_help(self, room_id: str, parsed: Parsed) -> str:
+        return HELP
+
+    async def cmd_subscribe(self, room_id: str, parsed: Parsed) -> str:
+        allowed = {"topics", "topic", *RULE_OPTIONS}
+        bad = unknown_options(parsed.options, allowed)
+        if bad:
+            raise UserInputError("bad option", user_message=f"unknown option {bad[0]}= (see !alerts help)")
+        if not parsed.text:
+            raise UserInputError("no city", user_message="say which city: !alerts subscribe Chicago, IL")
+        rules_opts = rule_options(parsed.options)
+        rules = parse_rules(**rules_opts) if rules_opts else None
+        result = await actions.subscribe(
+            self.app.store,
+            self.app.gazetteer,
+            destination=self.destination(room_id),
+            city=parsed.text,
+            topics=parsed.options.get("topics") or parsed.options.get("topic"),
+            catchup_count=self.app.settings.catchup_count,
+            catalog=self.catalog,
+            coverage=self.app.coverage,
+            rules=rules,
+        )
+        self.app.wake_delivery()
+        sub = result.subscription
+        lines = [
+            f"This room will get alerts for {result.city_label} "
+            f"({actions.topics_text(sub.topics, self.catalog)}). Subscription #{sub.id}."
+        ]
+        lines += [f"  {line}" for line in sub.rules.describe()]
+        if result.catchup_queued:
+            lines.append(f"The {result.catchup_queued} latest stories follow.")
+        return "\n".join(lines)
+
+    async def cmd_unsubscribe(self, room_id: str, parsed: Parsed) -> str:
+        if not parsed.text:
+            raise UserInputError("no city", user_message="say which city: !alerts unsubscribe Chicago, IL")
+        removed, label = await actions.unsubscribe(
+            self.app.store, self.app.gazetteer, destination=self.destination(room_id), city=parsed.text,
+            coverage=self.app.coverage,
+        )
+        return f"Unsubscribed from {label}." if removed else f"This room was not subscribed to {label}."
+
+    async def cmd_list(self, room_id: str, parsed: Parsed) -> str:
+        views = await actions.list_subscriptions(
+            self.app.store, self.app.gazetteer, platform=PLATFORM, address=room_id, catalog=self.catalog
+        )
+        if not views:
+            return "This room has no subscriptions. !alerts subscribe <city> adds one."
+        lines = ["This room's subscriptions:"]
+        for view in views:
+            lines.append(f"#{view.subscription.id} {view.city_label} ({view.topics_text})")
+            lines += [f"    {line}" for line in view.rules_text]
+        return "\n".join(lines)
+
+    async def cmd_rules(self, room_id: str, parsed: Parsed) -> str:
+        bad = unknown_options(parsed.options, set(RULE_OPTIONS))
+        if bad:
+            raise UserInputError("bad option", user_message=f"unknown rule option {bad[0]}=")
+        try:
+            sub_id = int(parsed.text.lstrip("#"))
+        except ValueError:
+            raise UserInputError("no id", user_message="say which subscription: !alerts rules 3 min-outlets=2") from None
+        sub = await actions.edit_rules(
+            self.app.store, sub_id, rule_options(parsed.options), platform=PLATFORM, group=room_id,
+            catalog=self.catalog,
+        )
+        described = sub.rules.describe()
+        return f"Subscription #{sub.id} rules: " + ("; ".join(described) if described else "defaults")
+
+    async def cmd_search(self, room_id: str, parsed: Parsed) -> str:
+        days = parsed.options.get("days")
+        page = await actions.search(
+            self.app.store,
+            self.app.gazetteer,
+            parsed.text,
+            city=parsed.options.get("city"),
+            topic=parsed.options.get("topic"),
+            days=float(days) if days and days.replace(".", "", 1).isdigit() else None,
+            page_size=self.app.settings.search_page_size,
+            catalog=self.catalog,
+        )
+        if not page.hits:
+            return f"No stories match '{page.query}'."
+        lines = [f"Stories matching '{page.query}':"]
+        for rank, hit in enumerate(page.hits, page.first_rank):
+            lines.append(f"{rank}. {hit.title} — {hit.source}, {hit.published:%Y-%m-%d} — {hit.url}")
+        return "\n".join(lines)
+
+    async def cmd_latest(self, room_id: str, parsed: Parsed) -> str:
+        label, stories = await actions.latest(
+            self.app.store, self.app.gazetteer, parsed.text, topic=parsed.options.get("topic"), catalog=self.catalog
+        )
+        if not stories:
+            return f"No recent stories for {label}."
+        lines = [f"Latest for {label}:"] + [f"- {s.title} — {s.source} — {s.url}" for s in stories]
+        return "\n".join(lines)
+
+    async def cmd_status(self, room_id: str, parsed: Parsed) -> str:
+        report = await actions.status(
+            self.app.store, self.app.gazetteer, platform=PLATFORM, group=room_id, catalog=self.catalog
+        )
+        lines = [
+            f"Feeds: {report.feeds_total} ({actions.kinds_text(report)}), {len(report.feeds_failing)} failing; "
+            f"last poll {actions.ago(report.last_cycle)}; queue {report.queue_depth}.",
+            f"Subscriptions here: {len(report.subscriptions)}.",
+        ]
+        for dest in report.destinations:
+            state = f"paused: {dest.pause_reason}" if dest.paused else "delivering"
+            lines.append(f"Delivery: {state}; last success {actions.ago(dest.last_success)}.")
+        return "\n".join(lines)
+
+    async def cmd_feeds(self, room_id: str, parsed: Parsed) -> str:
+        owner = feed_owner(PLATFORM, room_id)
+        sub = parsed.words[0].lower() if parsed.words else "list"
+        arg = " ".join(parsed.words[1:]).strip()
+        if sub == "list":
+            feeds = await actions.list_feeds(self.app.store, owner=owner)
+            if not feeds:
+                return "This room has added no feeds. !alerts feeds add <url> adds one."
+            return "This room's feeds:\n" + "\n".join(f"- {f.name or f.url} — {f.url}" for f in feeds)
+        if sub == "add" and arg:
+            preview = await actions.add_feed(self.app.store, self.app.settings, owner=owner, url=arg)
+            lines = [f"Added {preview.title or preview.feed.url} ({preview.item_count} items)."]
+            if preview.found_line:
+                lines.append(preview.found_line)
+            return "\n".join(lines)
+        if sub == "remove" and arg:
+            removed = await actions.remove_feed(self.app.store, owner=owner, url=arg)
+            return "Feed removed." if removed else "This room has no such feed."
+        return "Use: !alerts feeds list | feeds add <url> | feeds remove <url>"
