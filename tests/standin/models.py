@@ -301,8 +301,12 @@ class Guild:
             data["approximate_presence_count"] = 0
         return data
 
-    def create_payload(self) -> dict[str, Any]:
-        """GUILD_CREATE: the guild plus channels, members (incl. the bot's own), counts."""
+    def create_payload(self, *, members_intent: bool = True, me: int | None = None) -> dict[str, Any]:
+        """GUILD_CREATE: the guild plus channels, members (incl. the bot's own), counts.
+
+        Without the privileged GUILD_MEMBERS intent Discord lists only the bot's own member
+        (`me`), so a client cannot find the owner (or anyone) in its cache.
+        """
         data = self.payload()
         data.update(
             joined_at=iso_now(),
@@ -310,7 +314,7 @@ class Guild:
             unavailable=False,
             member_count=len(self.members),
             voice_states=[],
-            members=[m.payload() for m in self.members.values()],
+            members=[m.payload() for uid, m in self.members.items() if members_intent or uid == me],
             channels=[c.payload() for c in self.channels.values()],
             threads=[],
             presences=[],

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 from aiohttp import web
 
-from .gateway import GUILD_MESSAGES, Gateway
+from .gateway import GUILD_MEMBERS, GUILD_MESSAGES, Gateway
 from .models import (
     EPHEMERAL,
     GUILD_TEXT,
@@ -289,6 +289,8 @@ class DiscordStandIn:
         self.in_flight = 0  # REST requests received and not yet answered (e.g. held by a delay fault)
         self.invalid_requests = 0
         self.violations: list[Violation] = []
+        self.dm_channels: dict[int, int] = {}  # DM channel id -> recipient user id
+        self.direct_messages: list[tuple[int, dict[str, Any]]] = []  # (recipient, message) the bot sent
         self.warnings: list[str] = []  # things Discord accepts but silently alters (dropped embeds)
         self.errors: list[str] = []  # unknown routes, stand-in exceptions
         self.unknown_routes: list[tuple[str, str]] = []
@@ -452,7 +454,9 @@ class DiscordStandIn:
             )
         self.guilds[gid] = guild
         self.commands.setdefault(gid, {})
-        self.dispatch("GUILD_CREATE", guild.create_payload())
+        for session in self.gateway.live_sessions():  # the member list depends on each session's intents
+            self.gateway._dispatch_to(session, "GUILD_CREATE", guild.create_payload(
+                members_intent=bool(session.intents & GUILD_MEMBERS), me=self.bot_user_id))
         return guild
 
     def remove_guild(self, guild_id: int) -> None:
@@ -898,6 +902,7 @@ class DiscordStandIn:
         r("GET", "/guilds/{guild_id}/channels", self._get_guild_channels, "guilds.channels", "guild_id")
         r("GET", "/guilds/{guild_id}/roles", self._get_guild_roles, "guilds.roles", "guild_id")
         r("GET", "/guilds/{guild_id}/members/{user_id}", self._get_member, "guilds.member", "guild_id")
+        r("POST", "/users/@me/channels", self._create_dm, "users.dm")
         r("GET", "/channels/{channel_id}", self._get_channel, "channels.get", "channel_id")
         r("POST", "/channels/{channel_id}/messages", self._post_message, "messages.create", "channel_id")
         r("GET", "/channels/{channel_id}/messages", self._list_messages, "messages.list", "channel_id")
@@ -1357,7 +1362,41 @@ class DiscordStandIn:
                                  allowed_flags=allowed_flags)
         return result
 
+    async def _create_dm(self, req: _Req) -> _Resp:
+        """POST /users/@me/channels: open (or reuse) the DM channel with a user."""
+        result = ValidationResult()
+        self._schema_check(req, result)
+        if not result.ok:
+            return self._reject(req, result)
+        body = req.body if isinstance(req.body, dict) else {}
+        try:
+            uid = int(body.get("recipient_id") or 0)
+        except (TypeError, ValueError):
+            uid = 0
+        if uid not in self.users:
+            return _error(400, 50033, "Invalid Recipients")
+        cid = next((c for c, u in self.dm_channels.items() if u == uid), None) or self.snowflake()
+        self.dm_channels[cid] = uid
+        return _Resp(200, {"id": str(cid), "type": 1, "last_message_id": None, "flags": 0,
+                           "recipients": [self.users[uid].payload()]})
+
+    async def _post_dm(self, req: _Req, cid: int) -> _Resp:
+        result = self._check_message_body(req, allowed_flags=CHANNEL_MESSAGE_FLAGS)
+        if not result.ok:
+            return self._reject(req, result)
+        body = dict(req.body or {})
+        payload = {
+            "id": str(self.snowflake()), "channel_id": str(cid), "type": 0, "author": self.bot_user.payload(),
+            "content": body.get("content") or "", "embeds": body.get("embeds") or [], "attachments": [],
+            "mentions": [], "mention_roles": [], "mention_everyone": False, "pinned": False, "tts": False,
+            "timestamp": iso_now(), "edited_timestamp": None, "components": [], "flags": 0,
+        }
+        self.direct_messages.append((self.dm_channels[cid], payload))
+        return _Resp(200, payload)
+
     async def _post_message(self, req: _Req) -> _Resp:
+        if int(req.params["channel_id"]) in self.dm_channels:
+            return await self._post_dm(req, int(req.params["channel_id"]))
         found = self._channel_or_error(req, need=0)
         if isinstance(found, _Resp):
             return found

@@ -16,6 +16,7 @@ mention rule: that message permits exactly its one role (embeds.mention_content)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -234,15 +235,26 @@ class DiscordSink:
             "(or run /subscribe again)."
         )
         await self._ready()
-        guild = self.bot.get_guild(guild_id) if guild_id is not None else None
-        if guild is None:
+        if guild_id is None:
             return
+        # Without the privileged members intent the cache holds no owner and may lack the
+        # guild itself (not yet streamed, or evicted): what is missing comes over REST.
+        guild = self.bot.get_guild(guild_id)
+        if guild is None:
+            try:
+                guild = await self.bot.fetch_guild(guild_id)
+            except (discord.DiscordException, aiohttp.ClientError, TimeoutError, OSError) as exc:
+                log.warning("notify_problem: guild %s not reachable: %s", guild_id, exc)
+                return
         body = E.clip(discord.utils.escape_mentions(text), 1900)
         embed = E.info_embed(
             "civic-alert-bot needs attention", body, colour=discord.Colour.orange()
         )
         targets: list[discord.abc.Messageable] = []
         me = guild.me
+        if me is None and self.bot.user is not None:
+            with contextlib.suppress(discord.DiscordException, aiohttp.ClientError, TimeoutError, OSError):
+                me = await guild.fetch_member(self.bot.user.id)
         if guild.system_channel is not None and me is not None:
             targets.append(guild.system_channel)
         if me is not None:
@@ -261,6 +273,7 @@ class DiscordSink:
                 log.info("notify_problem: %s refused (%s); trying the next place", target, exc)
         if guild.owner_id:
             try:
+                # guild.owner is None without the members intent: fetch the user, then DM
                 owner = guild.owner or await self.bot.fetch_user(guild.owner_id)
                 await owner.send(
                     content=f"About your server “{discord.utils.escape_mentions(guild.name)}”:",
