@@ -46,3 +46,18 @@ async def test_mention_permits_exactly_the_one_role(live: SimpleNamespace) -> No
     assert "1 outlet — unconfirmed" in posted[1]["embeds"][0]["description"]
     assert MENTION_STATS["max_roles_allowed"] == 1
     clean(live.standin)  # the OpenAPI schema and the one-role policy, for every message
+
+
+async def test_a_digest_sent_before_a_crash_is_found_whole(live: SimpleNamespace) -> None:  # noqa: F811
+    """Digest crash recovery (issue 14): the worker marks rows `sending`, the digest is posted,
+    the process dies before `mark_sent`. On restart `reconcile()` asks `find_sent`; every story
+    of that digest must be found in the one message — else the rest would go out again."""
+    sink = live.bot.sink
+    dest = _alert(1, live).destination
+    digest = [_alert(i, live, digest=True) for i in (11, 12, 13)]
+    await sink.send(dest, digest, "nonce-digest-crash")
+    await sink.send(dest, [_alert(14, live)], "nonce-single-14")
+    posted = live.standin.messages(live.channels["alerts"])
+    found = await sink.find_sent(dest, [11, 12, 13, 14, 15])
+    assert found == {11: posted[0]["id"], 12: posted[0]["id"], 13: posted[0]["id"], 14: posted[1]["id"]}
+    clean(live.standin)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +59,20 @@ def destination(guild_id: int | None, channel_id: int) -> Destination:
 def channel_of(dest: Destination) -> tuple[int | None, int]:
     """(guild id, channel id) of a Discord destination."""
     return (int(dest.group) if dest.group else None), int(dest.address)
+
+
+# a digest's footer is nothing but "story #<id>" refs (embeds.digest_embed); a single alert's
+# footer ends with one (render.STORY_REF_RE, anchored so a headline cannot forge one)
+_DIGEST_FOOTER_RE = re.compile(r"^\s*(?:story #\d+\s*)+$")
+_REF_RE = re.compile(r"story #(\d+)")
+
+
+def story_refs(footer: str) -> list[int]:
+    """The story ids an embed footer says its message carries."""
+    if _DIGEST_FOOTER_RE.match(footer):
+        return [int(m.group(1)) for m in _REF_RE.finditer(footer)]
+    match = render.STORY_REF_RE.search(footer)
+    return [int(match.group(1))] if match else []
 
 
 class DiscordSink:
@@ -214,9 +229,9 @@ class DiscordSink:
                     text = embed.footer.text if embed.footer else None
                     if not text:
                         continue
-                    match = render.STORY_REF_RE.search(text)
-                    if match:
-                        story_id = int(match.group(1))
+                    # a digest's footer names every story it lists: all of them were sent by
+                    # this one message (only the first would re-send the rest after a crash)
+                    for story_id in story_refs(text):
                         if story_id in wanted and story_id not in found:
                             found[story_id] = str(message.id)
                 if len(found) == len(wanted):
