@@ -30,6 +30,7 @@ from bot.adapters.discordbot.checks import (
 )
 from bot.adapters.discordbot.replies import send, within_budget
 from bot.adapters.discordbot.sink import PLATFORM, destination
+from bot.rules import DEFAULT_RULES, parse_rules
 
 if TYPE_CHECKING:
     from bot.adapters.discordbot.client import CivicBot
@@ -106,6 +107,13 @@ class Subscriptions(commands.Cog):
         city="The city to follow, e.g. Chicago, IL (pick from the list)",
         topics="Which topic to alert on (default: all topics, including ones added later)",
         channel="Where to post the alerts (default: this channel)",
+        include="Only alert when one of these appears: words, comma-separated (deport* = prefix)",
+        exclude="Never alert when one of these appears, e.g. Pilsen",
+        min_outlets="Hold an alert until this many independent outlets report it",
+        digest="hourly or daily@HH:MM instead of one alert each",
+        quiet="Quiet hours HH:MM-HH:MM, e.g. 22:00-07:00",
+        timezone="IANA time zone for digests and quiet hours, e.g. America/Chicago",
+        mention="The one role to mention on these alerts",
     )
     @app_commands.autocomplete(city=city_autocomplete, topics=topics_autocomplete)
     async def subscribe(
@@ -114,10 +122,25 @@ class Subscriptions(commands.Cog):
         city: app_commands.Range[str, 1, 100],
         topics: app_commands.Range[str, 1, 100] | None = None,
         channel: discord.TextChannel | None = None,
+        include: app_commands.Range[str, 1, 1000] | None = None,
+        exclude: app_commands.Range[str, 1, 1000] | None = None,
+        min_outlets: app_commands.Range[int, 1, 10] | None = None,
+        digest: app_commands.Range[str, 1, 20] | None = None,
+        quiet: app_commands.Range[str, 1, 20] | None = None,
+        timezone: app_commands.Range[str, 1, 64] | None = None,
+        mention: discord.Role | None = None,
     ) -> None:
         target_id = channel.id if channel is not None else interaction.channel_id
         if target_id is None or interaction.guild_id is None:
             raise app_commands.NoPrivateMessage()
+        # rule options (issue 14), validated before anything is saved: a mistake is one line
+        # and leaves no half-made subscription behind
+        options = {
+            "include": include, "exclude": exclude, "min_outlets": min_outlets, "digest": digest,
+            "quiet": quiet, "tz": timezone, "mention": str(mention.id) if mention is not None else None,
+        }
+        given = {k: v for k, v in options.items() if v is not None}
+        rules = parse_rules(DEFAULT_RULES, **given) if given else None  # type: ignore[arg-type]
         target = channel if channel is not None else interaction.channel
         missing = bot_missing_in(interaction, target)
         where = f"<#{target_id}>"
@@ -136,12 +159,16 @@ class Subscriptions(commands.Cog):
                 topics=topics,
                 catchup_count=self.bot.settings.catchup_count,
                 catalog=self.bot.topics,
+                rules=rules,
             ),
         )
         lines = [
             f"✅ {where} will get alerts for **{E.inert(result.city_label)}** "
             f"({actions.topics_text(result.subscription.topics, self.bot.topics)})."
         ]
+        if rules is not None:
+            sub = result.subscription
+            lines.append(f"Rules of #{sub.id}: " + "; ".join(rule_text(line) for line in sub.rules.describe()))
         # a catch-up was queued, or a paused channel was resumed with its held alerts due now:
         # either way they go out now, not at the next delivery interval (a wake is cheap)
         self.bot.wake_delivery()
