@@ -61,3 +61,27 @@ async def test_a_digest_sent_before_a_crash_is_found_whole(live: SimpleNamespace
     found = await sink.find_sent(dest, [11, 12, 13, 14, 15])
     assert found == {11: posted[0]["id"], 12: posted[0]["id"], 13: posted[0]["id"], 14: posted[1]["id"]}
     clean(live.standin)
+
+
+async def test_thread_rule_starts_a_thread_and_updates_go_into_it(live: SimpleNamespace) -> None:  # noqa: F811
+    """Issue 14 threads: an alert with `thread` gets a public thread on its message (POST
+    /channels/{id}/messages/{id}/threads, validated by the spec); an edit that adds outlets
+    also posts "Also reported by …" into that thread, mentioning no one."""
+    from dataclasses import replace
+
+    sink = live.bot.sink
+    assert sink.limits.threads
+    first = replace(_alert(21, live), thread=True)
+    dest = first.destination
+    ref = await sink.send(dest, [first], "nonce-thread-21")
+    thread = live.standin.guild_of(live.channels["alerts"]).channels.get(int(ref))
+    assert thread is not None and thread.parent_id == live.channels["alerts"]
+    assert thread.name.startswith("ICE raid 21 reported in Little Village")
+    joined = replace(first, story=replace(first.story, outlets=("Block Club Chicago", "WBEZ", "Chicago Tribune")))
+    await sink.edit(dest, ref, [joined])
+    (update,) = live.standin.messages(int(ref))
+    assert update["content"] == "Also reported by WBEZ, Chicago Tribune"
+    assert live.standin.requests_to("POST", rf"^/channels/{live.channels['alerts']}/messages/{ref}/threads$")
+    plain = await sink.send(dest, [_alert(22, live)], "nonce-plain-22")  # no thread rule: no thread
+    assert int(plain) not in live.standin.guild_of(live.channels["alerts"]).channels
+    clean(live.standin)

@@ -22,12 +22,12 @@ async def test_subscribe_with_rules_saves_them_and_refuses_mistakes_in_one_line(
             assert await w.store.subscriptions(platform="discord") == [], options
         reply = await answer(await w.slash("alerts", "subscribe", {
             "city": "chicago-il", "exclude": "Pilsen", "min_outlets": 2,
-            "digest": "daily@08:00", "timezone": "America/Chicago",
+            "digest": "daily@08:00", "timezone": "America/Chicago", "thread": True,
         }))  # fmt: skip
         assert "will get alerts" in reply.text and "Rules of #" in reply.text, reply.text
         (sub,) = await w.store.subscriptions(platform="discord")
         assert sub.rules.exclude == ("pilsen",) or "Pilsen" in " ".join(sub.rules.describe())
-        assert sub.rules.min_outlets == 2 and sub.rules.tz == "America/Chicago"
+        assert sub.rules.min_outlets == 2 and sub.rules.tz == "America/Chicago" and sub.rules.threads
         assert "Pilsen" in reply.text and "08:00" in reply.text
         w.standin.assert_clean()
         assert w.standin.warnings == []

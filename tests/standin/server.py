@@ -23,11 +23,12 @@ from typing import Any, NamedTuple
 
 from aiohttp import web
 
-from .gateway import GUILD_MEMBERS, GUILD_MESSAGES, Gateway
+from .gateway import GUILD_MEMBERS, GUILD_MESSAGES, GUILDS, Gateway
 from .models import (
     EPHEMERAL,
     GUILD_TEXT,
     LOADING,
+    PUBLIC_THREAD,
     CallbackRecord,
     Channel,
     Guild,
@@ -907,6 +908,8 @@ class DiscordStandIn:
         r("POST", "/channels/{channel_id}/messages", self._post_message, "messages.create", "channel_id")
         r("GET", "/channels/{channel_id}/messages", self._list_messages, "messages.list", "channel_id")
         r("GET", "/channels/{channel_id}/messages/{message_id}", self._get_message, "messages.get", "channel_id")
+        r("POST", "/channels/{channel_id}/messages/{message_id}/threads", self._thread_from_message, "threads.create",
+          "channel_id")
         r("PATCH", "/channels/{channel_id}/messages/{message_id}", self._patch_message, "messages.edit", "channel_id")
         r("DELETE", "/channels/{channel_id}/messages/{message_id}", self._delete_message, "messages.edit", "channel_id")
         r("POST", "/channels/{channel_id}/typing", self._typing, "typing", "channel_id")
@@ -1239,7 +1242,7 @@ class DiscordStandIn:
         g = self._guild_or_error(req)
         if isinstance(g, _Resp):
             return g
-        return _Resp(200, [c.payload() for c in g.channels.values()])
+        return _Resp(200, [c.payload() for c in g.channels.values() if c.type != PUBLIC_THREAD])
 
     async def _get_guild_roles(self, req: _Req) -> _Resp:
         g = self._guild_or_error(req)
@@ -1362,6 +1365,35 @@ class DiscordStandIn:
                                  allowed_flags=allowed_flags)
         return result
 
+    async def _thread_from_message(self, req: _Req) -> _Resp:
+        """POST /channels/{id}/messages/{id}/threads: a public thread on a message; the thread's
+        id is the message's id, as on Discord."""
+        found = self._channel_message(req)
+        if isinstance(found, _Resp):
+            return found
+        ch, stored = found
+        guild = self.guilds[ch.guild_id]
+        if not guild.bot_permissions(ch.id) & Perm.CREATE_PUBLIC_THREADS:
+            return _error(403, 50013, "Missing Permissions")
+        if ch.type == PUBLIC_THREAD:
+            return _error(400, 50024, "Cannot execute action on this channel type")
+        result = ValidationResult()
+        self._schema_check(req, result)
+        body = req.body if isinstance(req.body, dict) else {}
+        if not isinstance(body.get("name"), str) or not 1 <= len(body["name"]) <= 100:
+            result.add(("name",), "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
+        if not result.ok:
+            return self._reject(req, result)
+        if stored.id in guild.channels:
+            return _error(400, 160004, "A thread has already been created for this message")
+        thread = Channel(id=stored.id, guild_id=guild.id, name=body["name"], type=PUBLIC_THREAD,
+                         parent_id=ch.id, owner_id=self.bot_user_id,
+                         auto_archive_duration=int(body.get("auto_archive_duration") or 1440))
+        guild.channels[thread.id] = thread
+        stored.payload["thread"] = thread.payload()
+        self.dispatch("THREAD_CREATE", {**thread.payload(), "newly_created": True}, intent=GUILDS)
+        return _Resp(201, thread.payload())
+
     async def _create_dm(self, req: _Req) -> _Resp:
         """POST /users/@me/channels: open (or reuse) the DM channel with a user."""
         result = ValidationResult()
@@ -1403,7 +1435,8 @@ class DiscordStandIn:
         _, ch, perms = found
         if not perms & Perm.VIEW_CHANNEL:
             return _error(403, 50001, "Missing Access")
-        if not perms & Perm.SEND_MESSAGES:
+        need = Perm.SEND_MESSAGES_IN_THREADS if ch.type == PUBLIC_THREAD else Perm.SEND_MESSAGES
+        if not perms & need:
             return _error(403, 50013, "Missing Permissions")
         if not ch.is_text:
             return _error(400, 50008, "Cannot send messages in a non-text channel")

@@ -48,7 +48,10 @@ PLATFORM = "discord"
 #: Discord allows a bot 50 requests/s in all. Sends and edits are paced just under that, so a
 #: fan-out to hundreds of channels flows steadily instead of bursting into global 429s (unpaced,
 #: 1,000 channels at once drew 4,833 of them and managed 39 messages/s: bench fanout).
-LIMITS = SinkLimits(batch_size=E.MESSAGE_EMBEDS_MAX, sends_per_second=47.0, key_length=25, can_edit=True)
+LIMITS = SinkLimits(
+    batch_size=E.MESSAGE_EMBEDS_MAX, sends_per_second=47.0, key_length=25, can_edit=True, threads=True
+)
+THREAD_NAME_MAX = 100
 
 
 def destination(guild_id: int | None, channel_id: int) -> Destination:
@@ -179,7 +182,35 @@ class DiscordSink:
             )
         except (discord.DiscordException, aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise self._translate(exc, channel, f"send to {channel_id}") from exc
+        if alerts and alerts[0].thread and isinstance(channel, discord.TextChannel):
+            await self._start_thread(message, alerts[0])
         return str(message.id)
+
+    async def _start_thread(self, message: discord.Message, alert: Alert) -> None:
+        """A public thread on the alert, named after the story, where its updates will go.
+
+        Never raises: the alert itself is posted, and failing here must not make the worker
+        post it again; without a thread, updates still edit the alert.
+        """
+        name = E.clip(render.headline(alert.story), THREAD_NAME_MAX) or f"story {alert.story.id}"
+        try:
+            await message.create_thread(name=name, auto_archive_duration=1440)
+        except (discord.DiscordException, aiohttp.ClientError, TimeoutError, OSError) as exc:
+            log.warning("could not start a thread on alert %s: %s", message.id, exc)
+
+    async def _post_update_in_thread(self, message_id: int, alerts: Sequence[Alert]) -> None:
+        """"Also reported by …" into the alert's thread (a thread on a message has the message's
+        id). Best effort: the edit of the alert already carries the update."""
+        lines = [text for a in alerts if (text := render.also_reported(a.story))]
+        if not lines:
+            return
+        content = E.clip(discord.utils.escape_mentions("\n".join(lines)), 1900)
+        try:
+            await self.bot.get_partial_messageable(message_id).send(
+                content=content, allowed_mentions=E.NO_MENTIONS
+            )
+        except (discord.DiscordException, aiohttp.ClientError, TimeoutError, OSError) as exc:
+            log.info("no thread update for alert %s: %s", message_id, exc)
 
     async def edit(
         self, destination: Destination, message_ref: str, alerts: Sequence[Alert] | Alert
@@ -198,6 +229,8 @@ class DiscordSink:
         partial = channel.get_partial_message(message_id)  # type: ignore[attr-defined]
         try:
             await partial.edit(embeds=embeds, allowed_mentions=E.NO_MENTIONS)
+            if alerts and alerts[0].thread and not alerts[0].digest:
+                await self._post_update_in_thread(message_id, alerts)
         except discord.NotFound as exc:
             if exc.code == 10008:  # unknown message: someone deleted the alert; nothing to edit
                 log.info("alert message %s in %s was deleted; edit skipped", message_id, channel_id)

@@ -114,6 +114,7 @@ class Subscriptions(commands.Cog):
         quiet="Quiet hours HH:MM-HH:MM, e.g. 22:00-07:00",
         timezone="IANA time zone for digests and quiet hours, e.g. America/Chicago",
         mention="The one role to mention on these alerts",
+        thread="Start a thread on each alert; later outlets are posted into it",
     )
     @app_commands.autocomplete(city=city_autocomplete, topics=topics_autocomplete)
     async def subscribe(
@@ -129,6 +130,7 @@ class Subscriptions(commands.Cog):
         quiet: app_commands.Range[str, 1, 20] | None = None,
         timezone: app_commands.Range[str, 1, 64] | None = None,
         mention: discord.Role | None = None,
+        thread: bool | None = None,
     ) -> None:
         target_id = channel.id if channel is not None else interaction.channel_id
         if target_id is None or interaction.guild_id is None:
@@ -138,6 +140,7 @@ class Subscriptions(commands.Cog):
         options = {
             "include": include, "exclude": exclude, "min_outlets": min_outlets, "digest": digest,
             "quiet": quiet, "tz": timezone, "mention": str(mention.id) if mention is not None else None,
+            "threads": thread,
         }
         given = {k: v for k, v in options.items() if v is not None}
         rules = parse_rules(DEFAULT_RULES, **given) if given else None  # type: ignore[arg-type]
@@ -214,6 +217,7 @@ class Subscriptions(commands.Cog):
         urgent="Alerts meeting this break quiet hours (same form as mention_when)",
         timezone="IANA time zone for digests and quiet hours, e.g. America/Chicago",
         no_mention="Stop mentioning a role",
+        thread="Start a thread on each alert; later outlets are posted into it",
     )
     @app_commands.choices(
         after_hold=[Choice(name="send, marked unconfirmed", value="send"), Choice(name="never send", value="drop")]
@@ -233,6 +237,7 @@ class Subscriptions(commands.Cog):
         urgent: app_commands.Range[str, 0, 200] | None = None,
         timezone: app_commands.Range[str, 0, 64] | None = None,
         no_mention: bool | None = None,
+        thread: bool | None = None,
     ) -> None:
         if interaction.guild_id is None:
             raise app_commands.NoPrivateMessage()
@@ -240,6 +245,7 @@ class Subscriptions(commands.Cog):
             "include": include, "exclude": exclude, "min_outlets": min_outlets, "on_hold_timeout": after_hold,
             "mention_when": mention_when, "digest": digest, "quiet": quiet, "urgent": urgent, "tz": timezone,
             "mention": str(mention.id) if mention is not None else ("" if no_mention else None),
+            "threads": thread,
         }
         given = {k: v for k, v in options.items() if v is not None}
         if given:
