@@ -34,6 +34,7 @@ GUILD_VOICE = 2
 GUILD_CATEGORY = 4
 GUILD_ANNOUNCEMENT = 5
 PUBLIC_THREAD = 11
+GUILD_FORUM = 15
 
 # message flags
 EPHEMERAL = 1 << 6
@@ -160,6 +161,10 @@ class Channel:
                 default_auto_archive_duration=1440,
                 last_pin_timestamp=None,
             )
+        if self.type == GUILD_FORUM:
+            data.update(topic=self.topic, rate_limit_per_user=0, last_message_id=None, available_tags=[],
+                        default_reaction_emoji=None, default_thread_rate_limit_per_user=0,
+                        default_auto_archive_duration=1440, default_sort_order=None, default_forum_layout=0)
         if self.type == PUBLIC_THREAD:
             # a thread: no overwrites of its own (its parent's apply), plus its metadata
             data.pop("permission_overwrites")
@@ -252,6 +257,7 @@ class Guild:
         if channel_id is None:
             return base
         ch = self.channels[channel_id]
+        text = ch.is_text or ch.type == GUILD_FORUM
         if ch.type == PUBLIC_THREAD and ch.parent_id in self.channels:
             ch = self.channels[ch.parent_id]  # a thread has its parent's permissions
         return channel_permissions(
@@ -260,7 +266,7 @@ class Guild:
             member_id=user_id,
             member_role_ids=role_ids,
             overwrites=ch.overwrites,
-            text_channel=ch.is_text,
+            text_channel=text,
         )
 
     def bot_permissions(self, channel_id: int | None = None) -> int:

@@ -26,6 +26,7 @@ from aiohttp import web
 from .gateway import GUILD_MEMBERS, GUILD_MESSAGES, GUILDS, Gateway
 from .models import (
     EPHEMERAL,
+    GUILD_FORUM,
     GUILD_TEXT,
     LOADING,
     PUBLIC_THREAD,
@@ -910,6 +911,7 @@ class DiscordStandIn:
         r("GET", "/channels/{channel_id}/messages/{message_id}", self._get_message, "messages.get", "channel_id")
         r("POST", "/channels/{channel_id}/messages/{message_id}/threads", self._thread_from_message, "threads.create",
           "channel_id")
+        r("POST", "/channels/{channel_id}/threads", self._forum_post, "threads.create", "channel_id")
         r("PATCH", "/channels/{channel_id}/messages/{message_id}", self._patch_message, "messages.edit", "channel_id")
         r("DELETE", "/channels/{channel_id}/messages/{message_id}", self._delete_message, "messages.edit", "channel_id")
         r("POST", "/channels/{channel_id}/typing", self._typing, "typing", "channel_id")
@@ -1393,6 +1395,41 @@ class DiscordStandIn:
         stored.payload["thread"] = thread.payload()
         self.dispatch("THREAD_CREATE", {**thread.payload(), "newly_created": True}, intent=GUILDS)
         return _Resp(201, thread.payload())
+
+    async def _forum_post(self, req: _Req) -> _Resp:
+        """POST /channels/{forum}/threads: a forum post — a thread plus its starter message,
+        whose id is the thread's id (as on Discord). Only forum channels are served."""
+        found = self._channel_or_error(req, need=0)
+        if isinstance(found, _Resp):
+            return found
+        guild, ch, perms = found
+        if ch.type != GUILD_FORUM:
+            self._record_error(f"POST {req.path}: only forum posts are modelled (channel type {ch.type})")
+            return _error(400, 50024, "Cannot execute action on this channel type")
+        if not perms & Perm.VIEW_CHANNEL:
+            return _error(403, 50001, "Missing Access")
+        if not perms & Perm.SEND_MESSAGES:
+            return _error(403, 50013, "Missing Permissions")
+        result = ValidationResult()
+        self._schema_check(req, result)
+        body = req.body if isinstance(req.body, dict) else {}
+        message = body.get("message")
+        if not isinstance(message, dict):
+            result.add(("message",), "BASE_TYPE_REQUIRED", "This field is required")
+        else:
+            check_message_limits(message, result, prefix=("message",), allowed_flags=CHANNEL_MESSAGE_FLAGS)
+        if not result.ok:
+            return self._reject(req, result)
+        assert isinstance(message, dict)
+        thread = Channel(id=self.snowflake(), guild_id=guild.id, name=str(body["name"]), type=PUBLIC_THREAD,
+                         parent_id=ch.id, owner_id=self.bot_user_id,
+                         auto_archive_duration=int(body.get("auto_archive_duration") or 1440))
+        guild.channels[thread.id] = thread
+        payload = self._message_payload(thread, message, flags=int(message.get("flags") or 0))
+        payload["id"] = str(thread.id)  # the starter message has the thread's id
+        stored = self._store(thread, payload, message)
+        self.dispatch("THREAD_CREATE", {**thread.payload(), "newly_created": True}, intent=GUILDS)
+        return _Resp(201, {**thread.payload(), "message": _fetched(stored.payload)})
 
     async def _create_dm(self, req: _Req) -> _Resp:
         """POST /users/@me/channels: open (or reuse) the DM channel with a user."""

@@ -51,6 +51,7 @@ SPEC_LAGS: frozenset[tuple[str, str]] = frozenset({
     ("", "nsfw"),  # application command `nsfw` (discord.py sends it in every command payload)
     ("embeds", "flags"),  # embed flags: discord.py 2.7's Embed.to_dict always sends them
     ("", "tts"), ("data", "tts"),  # discord.py sends tts=false on message edits and type-7 updates
+    ("message", "tts"), ("", "type"),  # forum posts: discord.py sends the thread type and message.tts
 })
 
 
@@ -266,7 +267,7 @@ class OpenAPISchemas:
                 out.extend(self.unknown_keys(props[key], v, (*path, key)))
             elif isinstance(extra, dict):
                 out.extend(self.unknown_keys(extra, v, (*path, key)))
-            elif extra is not True:
+            elif extra is not True and (next((p for p in reversed(path) if isinstance(p, str)), ""), key) not in SPEC_LAGS:
                 out.append((path, key))
         return out
 

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -137,6 +137,8 @@ class DiscordSink:
                 ) from None
             except (discord.DiscordException, aiohttp.ClientError, TimeoutError, OSError) as exc:
                 raise self._translate(exc, None, f"look up channel {channel_id}") from exc
+        if isinstance(channel, discord.ForumChannel):
+            return channel  # type: ignore[return-value]  # alerts become forum posts (send)
         if not isinstance(channel, discord.abc.Messageable):
             raise ChannelGoneError(f"channel {channel_id} cannot hold messages")
         return channel
@@ -176,6 +178,8 @@ class DiscordSink:
         channel = await self._channel(channel_id, guild_id)
         embeds = [E.digest_embed(alerts)] if alerts and alerts[0].digest else self.render(alerts)
         content, allowed = E.mention_content(alerts)
+        if isinstance(channel, discord.ForumChannel):
+            return await self._forum_post(channel, alerts, embeds, content, allowed)
         try:
             message = await channel.send(
                 content=content, embeds=embeds, nonce=key[:25], allowed_mentions=allowed
@@ -185,6 +189,28 @@ class DiscordSink:
         if alerts and alerts[0].thread and isinstance(channel, discord.TextChannel):
             await self._start_thread(message, alerts[0])
         return str(message.id)
+
+    async def _forum_post(
+        self,
+        forum: discord.ForumChannel,
+        alerts: Sequence[Alert],
+        embeds: list[discord.Embed],
+        content: str | None,
+        allowed: discord.AllowedMentions,
+    ) -> str:
+        """A forum channel takes each alert as a post (a thread and its starter message, which
+        share one id); later updates go into that post like into a thread."""
+        first = alerts[0]
+        name = E.clip(render.headline(first.story), THREAD_NAME_MAX) or f"story {first.story.id}"
+        if first.digest:
+            name = E.clip(embeds[0].title or "Digest", THREAD_NAME_MAX)
+        try:
+            post = await forum.create_thread(
+                name=name, content=content, embeds=embeds, allowed_mentions=allowed
+            )
+        except (discord.DiscordException, aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise self._translate(exc, forum, f"post in forum {forum.id}") from exc
+        return str(post.message.id)
 
     async def _start_thread(self, message: discord.Message, alert: Alert) -> None:
         """A public thread on the alert, named after the story, where its updates will go.
@@ -226,10 +252,14 @@ class DiscordSink:
             alerts = sorted(alerts, key=lambda a: (a.story.published, a.delivery_id))
         channel = await self._channel(channel_id, guild_id)
         embeds = [E.digest_embed(alerts)] if alerts and alerts[0].digest else self.render(alerts)
-        partial = channel.get_partial_message(message_id)  # type: ignore[attr-defined]
+        forum = isinstance(channel, discord.ForumChannel)
+        if forum:  # a forum post's starter message lives in the post's thread (same id)
+            partial = self.bot.get_partial_messageable(message_id).get_partial_message(message_id)
+        else:
+            partial = channel.get_partial_message(message_id)  # type: ignore[attr-defined]
         try:
             await partial.edit(embeds=embeds, allowed_mentions=E.NO_MENTIONS)
-            if alerts and alerts[0].thread and not alerts[0].digest:
+            if alerts and (alerts[0].thread or forum) and not alerts[0].digest:
                 await self._post_update_in_thread(message_id, alerts)
         except discord.NotFound as exc:
             if exc.code == 10008:  # unknown message: someone deleted the alert; nothing to edit
@@ -255,7 +285,7 @@ class DiscordSink:
         channel = await self._channel(channel_id)
         me = self.bot.user
         try:
-            async for message in channel.history(limit=limit):
+            async for message in self._recent_own_posts(channel, limit):
                 if me is None or message.author.id != me.id:
                     continue
                 for embed in message.embeds:
@@ -272,6 +302,21 @@ class DiscordSink:
         except (discord.DiscordException, aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise self._translate(exc, channel, f"history of {channel_id}") from exc
         return found
+
+    async def _recent_own_posts(self, channel: Any, limit: int) -> AsyncIterator[discord.Message]:
+        """The channel's recent messages; for a forum, the starter messages of the bot's recent
+        posts (a forum has no history of its own: each post is a thread)."""
+        if not isinstance(channel, discord.ForumChannel):
+            async for message in channel.history(limit=limit):
+                yield message
+            return
+        me = self.bot.user
+        threads = sorted(channel.threads, key=lambda t: t.id, reverse=True)
+        for thread in [t for t in threads if me is not None and t.owner_id == me.id][:limit]:
+            try:
+                yield await thread.fetch_message(thread.id)
+            except discord.NotFound:
+                continue  # the starter message was deleted
 
     async def notify_problem(self, destination: Destination, problem: DeliveryProblem) -> None:
         """Tell the server where someone will see it; never raises (best effort)."""

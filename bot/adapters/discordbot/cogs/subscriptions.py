@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord import app_commands
 from discord.app_commands import Choice
+from discord.app_commands.transformers import UnionChannelTransformer
 from discord.ext import commands
 
 from bot import actions
@@ -75,6 +76,19 @@ async def city_autocomplete(interaction: discord.Interaction, current: str) -> l
     ]
 
 
+class AlertChannel(UnionChannelTransformer[Any]):
+    """Text, announcement or forum channels: where alerts can go (a forum takes each alert as
+    a post). Not media channels, whose posts must carry an attachment — which is also why the
+    union is spelled out instead of discord.py's ForumChannel mapping (forum + media)."""
+
+    def __init__(self) -> None:
+        super().__init__(discord.TextChannel, discord.ForumChannel)
+
+    @property
+    def channel_types(self) -> list[discord.ChannelType]:
+        return [discord.ChannelType.text, discord.ChannelType.news, discord.ChannelType.forum]
+
+
 def bot_missing_in(interaction: discord.Interaction, channel: Any) -> tuple[str, ...] | None:
     """What the bot lacks in `channel`; None when it cannot be computed from the cache.
 
@@ -106,7 +120,7 @@ class Subscriptions(commands.Cog):
     @app_commands.describe(
         city="The city to follow, e.g. Chicago, IL (pick from the list)",
         topics="Which topic to alert on (default: all topics, including ones added later)",
-        channel="Where to post the alerts (default: this channel)",
+        channel="Where to post the alerts (default: this channel); in a forum each alert is a post",
         include="Only alert when one of these appears: words, comma-separated (deport* = prefix)",
         exclude="Never alert when one of these appears, e.g. Pilsen",
         min_outlets="Hold an alert until this many independent outlets report it",
@@ -122,7 +136,7 @@ class Subscriptions(commands.Cog):
         interaction: discord.Interaction,
         city: app_commands.Range[str, 1, 100],
         topics: app_commands.Range[str, 1, 100] | None = None,
-        channel: discord.TextChannel | None = None,
+        channel: app_commands.Transform[discord.TextChannel | discord.ForumChannel, AlertChannel] | None = None,
         include: app_commands.Range[str, 1, 1000] | None = None,
         exclude: app_commands.Range[str, 1, 1000] | None = None,
         min_outlets: app_commands.Range[int, 1, 10] | None = None,
@@ -287,7 +301,7 @@ class Subscriptions(commands.Cog):
         self,
         interaction: discord.Interaction,
         city: app_commands.Range[str, 1, 100],
-        channel: discord.TextChannel | None = None,
+        channel: app_commands.Transform[discord.TextChannel | discord.ForumChannel, AlertChannel] | None = None,
     ) -> None:
         target_id = channel.id if channel is not None else interaction.channel_id
         if target_id is None or interaction.guild_id is None:
