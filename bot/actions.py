@@ -933,6 +933,7 @@ async def sync_destinations(
     remove the ones the file dropped). A bad entry stops the sync before anything is written:
     the error names the file, the entry number and the reason."""
     rows: list[tuple[Destination, str, Sequence[str]]] = []
+    wanted_rules: list[tuple[Destination, str, Rules]] = []
     for entry in entries:
         try:
             destination = make_destination(entry.url, entry.name)
@@ -940,8 +941,18 @@ async def sync_destinations(
             topics = parse_topics(entry.topics)
         except UserInputError as exc:
             raise ConfigError(f"{entry.where}: {exc.user_message}") from None
+        try:
+            rules = parse_rules(**{k: v for k, v in entry.rules})  # type: ignore[arg-type]
+        except UserInputError as exc:
+            raise ConfigError(f"{entry.where}: {exc.user_message}") from None
         rows.append((destination, city_id, topics))
+        wanted_rules.append((destination, city_id, rules))
     result = await store.sync_config_subscriptions(rows)
+    # the file says what a file-managed subscription's rules are (none given: the defaults)
+    for destination, city_id, rules in wanted_rules:
+        for sub in await store.subscriptions(platform=destination.platform, address=destination.address):
+            if sub.city == city_id and sub.rules != rules:
+                await store.set_rules(sub.id, rules)
     await _reconcile(coverage)
     return result
 

@@ -184,6 +184,8 @@ class DestinationConfig:
     topics: tuple[str, ...] | None = None  # None = every topic
     name: str | None = None
     where: str = ""  # "config/destinations.toml: destinations entry #2", for error messages
+    # alert-rule keys of the entry (bot.rules.parse_rules options, already validated), in file order
+    rules: tuple[tuple[str, object], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

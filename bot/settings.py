@@ -313,7 +313,7 @@ def load_destinations(path: Path, topic_ids: Collection[str] = ()) -> tuple[Dest
         raise ConfigError(f"{path}: 'destinations' must be [[destinations]] tables")
     out: list[DestinationConfig] = []
     seen: set[tuple[str, str]] = set()
-    allowed = {"url", "city", "topics", "name"}
+    allowed = {"url", "city", "topics", "name", *DESTINATION_RULE_KEYS}
     for where, entry in _tables(path, "destinations", entries, allowed):
         url = entry.get("url")
         if not isinstance(url, str) or not url.strip():
@@ -333,6 +333,7 @@ def load_destinations(path: Path, topic_ids: Collection[str] = ()) -> tuple[Dest
         name = entry.get("name")
         if name is not None and (not isinstance(name, str) or not name.strip()):
             raise ConfigError(f"{where}: 'name' must be a non-empty string")
+        rules = _destination_rules(where, entry)
         key = (url.strip(), city)
         if key in seen:
             raise ConfigError(f"{where}: the same url and city appear twice")
@@ -340,10 +341,35 @@ def load_destinations(path: Path, topic_ids: Collection[str] = ()) -> tuple[Dest
         out.append(
             DestinationConfig(
                 url=url.strip(), city=city, topics=tuple(topics) if topics is not None else None,
-                name=name.strip() if name else None, where=where,
+                name=name.strip() if name else None, where=where, rules=rules,
             )
         )
     return tuple(out)
+
+
+# alert-rule keys a [[destinations]] entry may carry (issue 14), as `parse_rules` options
+DESTINATION_RULE_KEYS = (
+    "include", "exclude", "min_outlets", "max_hold_hours", "on_hold_timeout", "mention", "mention_when",
+    "digest", "quiet", "urgent", "tz",
+)
+
+
+def _destination_rules(where: str, entry: dict[str, Any]) -> tuple[tuple[str, object], ...]:
+    """The entry's rule keys, checked here so a mistake stops start-up with one line naming
+    the entry (lists of words are accepted for include/exclude)."""
+    from bot.rules import RuleError, parse_rules
+
+    given = [(k, entry[k]) for k in DESTINATION_RULE_KEYS if k in entry]
+    for key, value in given:
+        if isinstance(value, list) and key in ("include", "exclude") and all(isinstance(v, str) for v in value):
+            continue
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise ConfigError(f"{where}: '{key}' must be text or a number")
+    try:
+        parse_rules(**{k: (v if isinstance(v, list) else str(v)) for k, v in given})  # type: ignore[arg-type]
+    except RuleError as exc:
+        raise ConfigError(f"{where}: {exc.user_message}") from None
+    return tuple((k, tuple(v) if isinstance(v, list) else v if isinstance(v, str) else str(v)) for k, v in given)
 
 
 def load_coverage(path: Path) -> CoverageConfig:

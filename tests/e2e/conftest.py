@@ -38,6 +38,7 @@ CHANNELS = (
     "flaky",
     "retry",
     "gone",
+    "oversized",
 )
 READY_TIMEOUT = 40.0
 
@@ -219,6 +220,8 @@ class World:
     def assert_clean(self) -> None:
         assert self.standin.violations == [], [str(v) for v in self.standin.violations]
         assert self.standin.errors == [], self.standin.errors
+        # what Discord would accept but silently alter (embeds dropped without Embed Links)
+        assert self.standin.warnings == [], self.standin.warnings
 
 
 def write_feeds_file(path: Path, feed_url: str) -> None:

@@ -479,6 +479,46 @@ async def test_lost_permission_pauses_notifies_once_then_resumes_when_fixed(worl
     world.assert_clean()
 
 
+# ------------------------------------------------------------------ autocomplete, buttons, embed limits
+
+
+async def test_oversized_items_autocomplete_and_paging_buttons_through_the_real_process(world: World) -> None:
+    """Issue 16 item 10: traffic the other scenarios never sent — autocomplete, a button press
+    and items long enough to hit Discord's embed limits — validated by the stand-in."""
+    choices = await world.standin.invoke_autocomplete(
+        world.guild_id, world.channels["oversized"], world.owner_id, "subscribe", focused="city", value="sacra"
+    )
+    assert 0 < len(choices) <= 25 and "sacramento-ca" in {c["value"] for c in choices}, choices
+    handle = await world.slash("oversized", "subscribe", {"city": "sacramento-ca"})
+    await handle.wait_response(10)
+    items = [
+        {
+            "title": f"ICE agents arrest {i + 2} workers at Sacramento {PLACES[i]} " + "🚨 very long headline " * 40,
+            "guid": f"sac-{i}",
+            "link": f"https://sacramento.example/{i}?" + "q=" + "x" * 1500,
+            "pubDate": now_rfc822(i + 1),
+            "description": f"Immigration agents arrested {i + 2} workers in Sacramento. " + "Witnesses said. " * 1500,
+        }
+        for i in range(12)
+    ]
+    url = world.feeds.set_feed("/dyn/sacramento.xml", title="Sacramento Desk " + "S" * 300, items=items)
+    await add_feed(world, "oversized", url)
+    await eventually(lambda: len(world.alert_story_ids("oversized")) >= 12, 60, "12 oversized alerts", world)
+    await world.outbox_idle("oversized")
+    for message in world.standin.messages(world.channels["oversized"]):
+        for embed in message.get("embeds") or []:
+            assert len(embed.get("title") or "") <= 256 and len(embed.get("description") or "") <= 4096
+    search = await world.slash("oversized", "search", {"query": "Sacramento workers", "public": True})
+    await search.wait_response(10)
+    page = (await search.wait_followups(1, 15))[0]
+    assert "Results 1–5" in page["embeds"][0]["footer"]["text"], page
+    click = await world.standin.press_button(page, "civic:search:next", user_id=world.owner_id)
+    record = await click.wait_response(10)
+    assert record.type == 7 and "Results 6–10" in record.embeds[0]["footer"]["text"]
+    world.assert_clean()
+
+
+
 # ------------------------------------------------------------------ SIGKILL mid-delivery (last)
 
 
@@ -565,3 +605,4 @@ async def test_sync_commands_cli_registers_globally(world: World) -> None:
         "feeds",
     }
     world.assert_clean()
+

@@ -297,7 +297,8 @@ class Gateway:
             self.ready_count += 1
             if intents & GUILDS:
                 for guild in list(hub.guilds.values()):
-                    self._dispatch_to(session, "GUILD_CREATE", guild.create_payload())
+                    self._dispatch_to(session, "GUILD_CREATE", guild.create_payload(
+                        members_intent=bool(intents & GUILD_MEMBERS), me=hub.bot_user_id))
             return
         if op == RESUME:
             if not isinstance(d, dict):

@@ -33,6 +33,8 @@ GUILD_TEXT = 0
 GUILD_VOICE = 2
 GUILD_CATEGORY = 4
 GUILD_ANNOUNCEMENT = 5
+PUBLIC_THREAD = 11
+GUILD_FORUM = 15
 
 # message flags
 EPHEMERAL = 1 << 6
@@ -132,10 +134,12 @@ class Channel:
     overwrites: list[Overwrite] = field(default_factory=list)
     last_message_id: int | None = None
     rate_limit_per_user: int = 0
+    owner_id: int | None = None  # threads: who started it
+    auto_archive_duration: int = 1440  # threads
 
     @property
     def is_text(self) -> bool:
-        return self.type in (GUILD_TEXT, GUILD_ANNOUNCEMENT)
+        return self.type in (GUILD_TEXT, GUILD_ANNOUNCEMENT, PUBLIC_THREAD)
 
     def payload(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -157,6 +161,18 @@ class Channel:
                 default_auto_archive_duration=1440,
                 last_pin_timestamp=None,
             )
+        if self.type == GUILD_FORUM:
+            data.update(topic=self.topic, rate_limit_per_user=0, last_message_id=None, available_tags=[],
+                        default_reaction_emoji=None, default_thread_rate_limit_per_user=0,
+                        default_auto_archive_duration=1440, default_sort_order=None, default_forum_layout=0)
+        if self.type == PUBLIC_THREAD:
+            # a thread: no overwrites of its own (its parent's apply), plus its metadata
+            data.pop("permission_overwrites")
+            data.pop("position")
+            data.update(owner_id=str(self.owner_id or 0), message_count=0, member_count=1,
+                        total_message_sent=0, thread_metadata={
+                            "archived": False, "auto_archive_duration": self.auto_archive_duration,
+                            "archive_timestamp": iso_now(), "locked": False})
         elif self.type == GUILD_VOICE:
             data.update(bitrate=64000, user_limit=0, rtc_region=None, rate_limit_per_user=0, last_message_id=None)
         return data
@@ -241,13 +257,16 @@ class Guild:
         if channel_id is None:
             return base
         ch = self.channels[channel_id]
+        text = ch.is_text or ch.type == GUILD_FORUM
+        if ch.type == PUBLIC_THREAD and ch.parent_id in self.channels:
+            ch = self.channels[ch.parent_id]  # a thread has its parent's permissions
         return channel_permissions(
             base,
             guild_id=self.id,
             member_id=user_id,
             member_role_ids=role_ids,
             overwrites=ch.overwrites,
-            text_channel=ch.is_text,
+            text_channel=text,
         )
 
     def bot_permissions(self, channel_id: int | None = None) -> int:
@@ -301,8 +320,12 @@ class Guild:
             data["approximate_presence_count"] = 0
         return data
 
-    def create_payload(self) -> dict[str, Any]:
-        """GUILD_CREATE: the guild plus channels, members (incl. the bot's own), counts."""
+    def create_payload(self, *, members_intent: bool = True, me: int | None = None) -> dict[str, Any]:
+        """GUILD_CREATE: the guild plus channels, members (incl. the bot's own), counts.
+
+        Without the privileged GUILD_MEMBERS intent Discord lists only the bot's own member
+        (`me`), so a client cannot find the owner (or anyone) in its cache.
+        """
         data = self.payload()
         data.update(
             joined_at=iso_now(),
@@ -310,9 +333,9 @@ class Guild:
             unavailable=False,
             member_count=len(self.members),
             voice_states=[],
-            members=[m.payload() for m in self.members.values()],
-            channels=[c.payload() for c in self.channels.values()],
-            threads=[],
+            members=[m.payload() for uid, m in self.members.items() if members_intent or uid == me],
+            channels=[c.payload() for c in self.channels.values() if c.type != PUBLIC_THREAD],
+            threads=[c.payload() for c in self.channels.values() if c.type == PUBLIC_THREAD],
             presences=[],
             stage_instances=[],
             guild_scheduled_events=[],

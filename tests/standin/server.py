@@ -23,11 +23,13 @@ from typing import Any, NamedTuple
 
 from aiohttp import web
 
-from .gateway import GUILD_MESSAGES, Gateway
+from .gateway import GUILD_MEMBERS, GUILD_MESSAGES, GUILDS, Gateway
 from .models import (
     EPHEMERAL,
+    GUILD_FORUM,
     GUILD_TEXT,
     LOADING,
+    PUBLIC_THREAD,
     CallbackRecord,
     Channel,
     Guild,
@@ -289,6 +291,8 @@ class DiscordStandIn:
         self.in_flight = 0  # REST requests received and not yet answered (e.g. held by a delay fault)
         self.invalid_requests = 0
         self.violations: list[Violation] = []
+        self.dm_channels: dict[int, int] = {}  # DM channel id -> recipient user id
+        self.direct_messages: list[tuple[int, dict[str, Any]]] = []  # (recipient, message) the bot sent
         self.warnings: list[str] = []  # things Discord accepts but silently alters (dropped embeds)
         self.errors: list[str] = []  # unknown routes, stand-in exceptions
         self.unknown_routes: list[tuple[str, str]] = []
@@ -452,7 +456,9 @@ class DiscordStandIn:
             )
         self.guilds[gid] = guild
         self.commands.setdefault(gid, {})
-        self.dispatch("GUILD_CREATE", guild.create_payload())
+        for session in self.gateway.live_sessions():  # the member list depends on each session's intents
+            self.gateway._dispatch_to(session, "GUILD_CREATE", guild.create_payload(
+                members_intent=bool(session.intents & GUILD_MEMBERS), me=self.bot_user_id))
         return guild
 
     def remove_guild(self, guild_id: int) -> None:
@@ -898,10 +904,14 @@ class DiscordStandIn:
         r("GET", "/guilds/{guild_id}/channels", self._get_guild_channels, "guilds.channels", "guild_id")
         r("GET", "/guilds/{guild_id}/roles", self._get_guild_roles, "guilds.roles", "guild_id")
         r("GET", "/guilds/{guild_id}/members/{user_id}", self._get_member, "guilds.member", "guild_id")
+        r("POST", "/users/@me/channels", self._create_dm, "users.dm")
         r("GET", "/channels/{channel_id}", self._get_channel, "channels.get", "channel_id")
         r("POST", "/channels/{channel_id}/messages", self._post_message, "messages.create", "channel_id")
         r("GET", "/channels/{channel_id}/messages", self._list_messages, "messages.list", "channel_id")
         r("GET", "/channels/{channel_id}/messages/{message_id}", self._get_message, "messages.get", "channel_id")
+        r("POST", "/channels/{channel_id}/messages/{message_id}/threads", self._thread_from_message, "threads.create",
+          "channel_id")
+        r("POST", "/channels/{channel_id}/threads", self._forum_post, "threads.create", "channel_id")
         r("PATCH", "/channels/{channel_id}/messages/{message_id}", self._patch_message, "messages.edit", "channel_id")
         r("DELETE", "/channels/{channel_id}/messages/{message_id}", self._delete_message, "messages.edit", "channel_id")
         r("POST", "/channels/{channel_id}/typing", self._typing, "typing", "channel_id")
@@ -1234,7 +1244,7 @@ class DiscordStandIn:
         g = self._guild_or_error(req)
         if isinstance(g, _Resp):
             return g
-        return _Resp(200, [c.payload() for c in g.channels.values()])
+        return _Resp(200, [c.payload() for c in g.channels.values() if c.type != PUBLIC_THREAD])
 
     async def _get_guild_roles(self, req: _Req) -> _Resp:
         g = self._guild_or_error(req)
@@ -1357,14 +1367,113 @@ class DiscordStandIn:
                                  allowed_flags=allowed_flags)
         return result
 
+    async def _thread_from_message(self, req: _Req) -> _Resp:
+        """POST /channels/{id}/messages/{id}/threads: a public thread on a message; the thread's
+        id is the message's id, as on Discord."""
+        found = self._channel_message(req)
+        if isinstance(found, _Resp):
+            return found
+        ch, stored = found
+        guild = self.guilds[ch.guild_id]
+        if not guild.bot_permissions(ch.id) & Perm.CREATE_PUBLIC_THREADS:
+            return _error(403, 50013, "Missing Permissions")
+        if ch.type == PUBLIC_THREAD:
+            return _error(400, 50024, "Cannot execute action on this channel type")
+        result = ValidationResult()
+        self._schema_check(req, result)
+        body = req.body if isinstance(req.body, dict) else {}
+        if not isinstance(body.get("name"), str) or not 1 <= len(body["name"]) <= 100:
+            result.add(("name",), "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
+        if not result.ok:
+            return self._reject(req, result)
+        if stored.id in guild.channels:
+            return _error(400, 160004, "A thread has already been created for this message")
+        thread = Channel(id=stored.id, guild_id=guild.id, name=body["name"], type=PUBLIC_THREAD,
+                         parent_id=ch.id, owner_id=self.bot_user_id,
+                         auto_archive_duration=int(body.get("auto_archive_duration") or 1440))
+        guild.channels[thread.id] = thread
+        stored.payload["thread"] = thread.payload()
+        self.dispatch("THREAD_CREATE", {**thread.payload(), "newly_created": True}, intent=GUILDS)
+        return _Resp(201, thread.payload())
+
+    async def _forum_post(self, req: _Req) -> _Resp:
+        """POST /channels/{forum}/threads: a forum post — a thread plus its starter message,
+        whose id is the thread's id (as on Discord). Only forum channels are served."""
+        found = self._channel_or_error(req, need=0)
+        if isinstance(found, _Resp):
+            return found
+        guild, ch, perms = found
+        if ch.type != GUILD_FORUM:
+            self._record_error(f"POST {req.path}: only forum posts are modelled (channel type {ch.type})")
+            return _error(400, 50024, "Cannot execute action on this channel type")
+        if not perms & Perm.VIEW_CHANNEL:
+            return _error(403, 50001, "Missing Access")
+        if not perms & Perm.SEND_MESSAGES:
+            return _error(403, 50013, "Missing Permissions")
+        result = ValidationResult()
+        self._schema_check(req, result)
+        body = req.body if isinstance(req.body, dict) else {}
+        message = body.get("message")
+        if not isinstance(message, dict):
+            result.add(("message",), "BASE_TYPE_REQUIRED", "This field is required")
+        else:
+            check_message_limits(message, result, prefix=("message",), allowed_flags=CHANNEL_MESSAGE_FLAGS)
+        if not result.ok:
+            return self._reject(req, result)
+        assert isinstance(message, dict)
+        thread = Channel(id=self.snowflake(), guild_id=guild.id, name=str(body["name"]), type=PUBLIC_THREAD,
+                         parent_id=ch.id, owner_id=self.bot_user_id,
+                         auto_archive_duration=int(body.get("auto_archive_duration") or 1440))
+        guild.channels[thread.id] = thread
+        payload = self._message_payload(thread, message, flags=int(message.get("flags") or 0))
+        payload["id"] = str(thread.id)  # the starter message has the thread's id
+        stored = self._store(thread, payload, message)
+        self.dispatch("THREAD_CREATE", {**thread.payload(), "newly_created": True}, intent=GUILDS)
+        return _Resp(201, {**thread.payload(), "message": _fetched(stored.payload)})
+
+    async def _create_dm(self, req: _Req) -> _Resp:
+        """POST /users/@me/channels: open (or reuse) the DM channel with a user."""
+        result = ValidationResult()
+        self._schema_check(req, result)
+        if not result.ok:
+            return self._reject(req, result)
+        body = req.body if isinstance(req.body, dict) else {}
+        try:
+            uid = int(body.get("recipient_id") or 0)
+        except (TypeError, ValueError):
+            uid = 0
+        if uid not in self.users:
+            return _error(400, 50033, "Invalid Recipients")
+        cid = next((c for c, u in self.dm_channels.items() if u == uid), None) or self.snowflake()
+        self.dm_channels[cid] = uid
+        return _Resp(200, {"id": str(cid), "type": 1, "last_message_id": None, "flags": 0,
+                           "recipients": [self.users[uid].payload()]})
+
+    async def _post_dm(self, req: _Req, cid: int) -> _Resp:
+        result = self._check_message_body(req, allowed_flags=CHANNEL_MESSAGE_FLAGS)
+        if not result.ok:
+            return self._reject(req, result)
+        body = dict(req.body or {})
+        payload = {
+            "id": str(self.snowflake()), "channel_id": str(cid), "type": 0, "author": self.bot_user.payload(),
+            "content": body.get("content") or "", "embeds": body.get("embeds") or [], "attachments": [],
+            "mentions": [], "mention_roles": [], "mention_everyone": False, "pinned": False, "tts": False,
+            "timestamp": iso_now(), "edited_timestamp": None, "components": [], "flags": 0,
+        }
+        self.direct_messages.append((self.dm_channels[cid], payload))
+        return _Resp(200, payload)
+
     async def _post_message(self, req: _Req) -> _Resp:
+        if int(req.params["channel_id"]) in self.dm_channels:
+            return await self._post_dm(req, int(req.params["channel_id"]))
         found = self._channel_or_error(req, need=0)
         if isinstance(found, _Resp):
             return found
         _, ch, perms = found
         if not perms & Perm.VIEW_CHANNEL:
             return _error(403, 50001, "Missing Access")
-        if not perms & Perm.SEND_MESSAGES:
+        need = Perm.SEND_MESSAGES_IN_THREADS if ch.type == PUBLIC_THREAD else Perm.SEND_MESSAGES
+        if not perms & need:
             return _error(403, 50013, "Missing Permissions")
         if not ch.is_text:
             return _error(400, 50008, "Cannot send messages in a non-text channel")

@@ -44,6 +44,17 @@ AUTOCOMPLETE_CHOICES_MAX = 25
 COMMAND_NAME_RE = re.compile(r"^[-_'\w]{1,32}$", re.UNICODE)
 
 
+# Keys Discord documents and accepts but openapi.json does not declare, as (the nearest
+# enclosing key, the key); "" is the top of a body or of a list item. Written out one by one
+# so a misspelt key is still caught everywhere else.
+SPEC_LAGS: frozenset[tuple[str, str]] = frozenset({
+    ("", "nsfw"),  # application command `nsfw` (discord.py sends it in every command payload)
+    ("embeds", "flags"),  # embed flags: discord.py 2.7's Embed.to_dict always sends them
+    ("", "tts"), ("data", "tts"),  # discord.py sends tts=false on message edits and type-7 updates
+    ("message", "tts"), ("", "type"),  # forum posts: discord.py sends the thread type and message.tts
+})
+
+
 @dataclass(frozen=True)
 class Violation:
     """One request Discord would have rejected (or silently altered)."""
@@ -193,6 +204,14 @@ class OpenAPISchemas:
         return validator
 
     def check(self, validator: Draft202012Validator, body: Any, result: ValidationResult) -> None:
+        # keys the schema does not declare: Discord ignores them silently, so a misspelt
+        # `allowed_mention` would turn a mention guard off without any error (issue 16 item 10)
+        for path, key in self.unknown_keys(validator.schema, body):
+            parent = next((p for p in reversed(path) if isinstance(p, str)), "")
+            if (parent, key) in SPEC_LAGS:
+                continue
+            result.add((*path, key), "UNKNOWN_FIELD",
+                       f"{key!r} is not a field of Discord's schema here (Discord would ignore it)", "schema")
         errors = list(validator.iter_errors(body))
         if not errors:
             return
@@ -202,6 +221,66 @@ class OpenAPISchemas:
                 missing = [k for k in err.validator_value if k not in err.instance]
                 path = (*path, *missing[:1])
             result.add(path, _error_code(err), _message(err), "schema")
+
+
+    # ---- unknown keys ---------------------------------------------------------------------------
+
+    def _deref(self, schema: Any) -> Any:
+        seen = 0
+        while isinstance(schema, dict) and "$ref" in schema and seen < 50:
+            ref = str(schema["$ref"])
+            pointer = ref.split("#", 1)[1] if "#" in ref else ""
+            node: Any = self._doc
+            for part in pointer.strip("/").split("/") if pointer else ():
+                node = node[part.replace("~1", "/").replace("~0", "~")]
+            schema, seen = node, seen + 1
+        return schema
+
+    def unknown_keys(self, schema: Any, value: Any, path: tuple[str | int, ...] = ()) -> list[tuple[tuple[str | int, ...], str]]:
+        """(path, key) of every object key in `value` that `schema` does not declare.
+
+        Branches of anyOf/oneOf are tried and the best fit (fewest unknown keys) wins, so a
+        body is judged against the shape it most resembles; objects without `properties` (free
+        maps) and `additionalProperties` schemas accept any key.
+        """
+        schema = self._deref(schema)
+        if not isinstance(schema, dict) or not isinstance(value, dict | list):
+            return []
+        branches = [*schema.get("anyOf", ()), *schema.get("oneOf", ())]
+        if branches:
+            fits = [self.unknown_keys(b, value, path) for b in branches if self._may_hold(b, value)]
+            return min(fits, key=len) if fits else []
+        if isinstance(value, list):
+            items = schema.get("items")
+            if items is None:
+                return []
+            return [found for i, v in enumerate(value) for found in self.unknown_keys(items, v, (*path, i))]
+        props: dict[str, Any] = dict(schema.get("properties") or {})
+        for part in schema.get("allOf", ()):
+            props.update(self._deref(part).get("properties") or {})
+        extra = schema.get("additionalProperties")
+        if not props:
+            return []  # a free-form object
+        out: list[tuple[tuple[str | int, ...], str]] = []
+        for key, v in value.items():
+            if key in props:
+                out.extend(self.unknown_keys(props[key], v, (*path, key)))
+            elif isinstance(extra, dict):
+                out.extend(self.unknown_keys(extra, v, (*path, key)))
+            elif extra is not True and (next((p for p in reversed(path) if isinstance(p, str)), ""), key) not in SPEC_LAGS:
+                out.append((path, key))
+        return out
+
+    def _may_hold(self, schema: Any, value: Any) -> bool:
+        schema = self._deref(schema)
+        if not isinstance(schema, dict):
+            return False
+        if "anyOf" in schema or "oneOf" in schema:
+            return True
+        types = schema.get("type")
+        types = [types] if isinstance(types, str) else list(types or [])
+        wanted = "object" if isinstance(value, dict) else "array"
+        return wanted in types or (not types and ("properties" in schema or "items" in schema))
 
 
 def _relevance(err: ValidationError) -> tuple[bool, int]:

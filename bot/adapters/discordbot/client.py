@@ -21,6 +21,7 @@ import signal
 import traceback
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import discord
 import yarl
 from discord import app_commands
@@ -56,6 +57,36 @@ GENERIC_APOLOGY = (
 def configure_api_base(api_base: str) -> None:
     """Point discord.py's REST (and thereby interaction/webhook) requests at `api_base`."""
     discord.http.Route.BASE = api_base.rstrip("/")
+
+
+def silence_voice_warnings() -> None:
+    """Keep discord.py from warning that PyNaCl/davey are missing at every client start.
+
+    Why: the bot has no voice features, so "voice will NOT be supported" is noise that makes
+    operators think something is broken. discord.py warns once per process, guarded by these
+    two class flags; clearing them before the first client is built is its own opt-out.
+    """
+    from discord.voice_client import VoiceClient
+
+    VoiceClient.warn_nacl = False
+    VoiceClient.warn_dave = False
+
+
+def unreachable_text(exc: BaseException) -> str | None:
+    """One line for "Discord cannot be reached" (DNS, refused, reset, timeout), else None.
+
+    Why: aiohttp's connector errors arrive as ~60-line tracebacks; the operator needs to know
+    only which host could not be reached and why.
+    """
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return f"cannot reach Discord: the name {exc.host} does not resolve (DNS; check the network)"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        reason = exc.strerror or type(exc.os_error).__name__
+        return f"cannot reach Discord at {exc.host}:{exc.port}: {reason}"
+    if isinstance(exc, aiohttp.ClientError | OSError | TimeoutError):
+        detail = str(exc) or type(exc).__name__
+        return f"cannot reach Discord: {detail}"[:200]
+    return None
 
 
 def bot_intents() -> discord.Intents:
@@ -200,6 +231,7 @@ class CivicBot(commands.Bot):
         run_jobs: bool = True,
         hosted: bool = False,
     ) -> None:
+        silence_voice_warnings()  # before discord.Client.__init__, which warns
         super().__init__(
             command_prefix=commands.when_mentioned,  # no message-content intent: no prefix commands
             intents=bot_intents(),
@@ -308,7 +340,9 @@ class CivicBot(commands.Bot):
     async def close(self) -> None:
         """Stop the jobs first (no sends on a closing connection), then Discord, then resources."""
         app = self.app
-        if app is not None and self._run_jobs:
+        if app is not None and self._run_jobs and not self._hosted:
+            # hosted: the jobs belong to the service, and a Discord connection that failed
+            # (and is about to be retried by `supervise`) must not stop polling for everyone
             app.stop_jobs()
         await super().close()
         if self._owns_app and app is not None:

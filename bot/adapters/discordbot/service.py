@@ -5,13 +5,19 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+import aiohttp
 import discord
 
-from bot.errors import ConfigError
+from bot.errors import CivicAlertError, ConfigError
 from bot.settings import Settings
 
 if TYPE_CHECKING:
     from bot.app import App
+
+
+class DiscordUnreachable(CivicAlertError):
+    """Discord could not be reached (DNS, refused, reset): not the operator's mistake, so the
+    service retries after a back-off (bot/service.py `supervise`) and logs one line."""
 
 
 class DiscordAdapter:
@@ -22,7 +28,7 @@ class DiscordAdapter:
 
     async def run(self, app: App, stop: asyncio.Event) -> None:
         """Connect with the service's App (the client adds its sink; jobs belong to the service)."""
-        from bot.adapters.discordbot.client import CivicBot, configure_api_base
+        from bot.adapters.discordbot.client import CivicBot, configure_api_base, unreachable_text
 
         configure_api_base(self.settings.discord_api_base)
         bot = CivicBot(self.settings, app=app, hosted=True)
@@ -38,6 +44,10 @@ class DiscordAdapter:
                     raise ConfigError("Discord refused the token (DISCORD_TOKEN)") from None
                 except discord.PrivilegedIntentsRequired:
                     raise ConfigError("Discord refused the intents") from None
+                except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                    # the supervisor logs this one line and retries with back-off
+                    text = unreachable_text(exc) or str(exc)
+                    raise DiscordUnreachable(text, user_message=text) from None
                 return
             await bot.close()
             runner.cancel()

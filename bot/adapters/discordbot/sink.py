@@ -16,8 +16,10 @@ mention rule: that message permits exactly its one role (embeds.mention_content)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Sequence
+import re
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -46,7 +48,10 @@ PLATFORM = "discord"
 #: Discord allows a bot 50 requests/s in all. Sends and edits are paced just under that, so a
 #: fan-out to hundreds of channels flows steadily instead of bursting into global 429s (unpaced,
 #: 1,000 channels at once drew 4,833 of them and managed 39 messages/s: bench fanout).
-LIMITS = SinkLimits(batch_size=E.MESSAGE_EMBEDS_MAX, sends_per_second=47.0, key_length=25, can_edit=True)
+LIMITS = SinkLimits(
+    batch_size=E.MESSAGE_EMBEDS_MAX, sends_per_second=47.0, key_length=25, can_edit=True, threads=True
+)
+THREAD_NAME_MAX = 100
 
 
 def destination(guild_id: int | None, channel_id: int) -> Destination:
@@ -57,6 +62,20 @@ def destination(guild_id: int | None, channel_id: int) -> Destination:
 def channel_of(dest: Destination) -> tuple[int | None, int]:
     """(guild id, channel id) of a Discord destination."""
     return (int(dest.group) if dest.group else None), int(dest.address)
+
+
+# a digest's footer is nothing but "story #<id>" refs (embeds.digest_embed); a single alert's
+# footer ends with one (render.STORY_REF_RE, anchored so a headline cannot forge one)
+_DIGEST_FOOTER_RE = re.compile(r"^\s*(?:story #\d+\s*)+$")
+_REF_RE = re.compile(r"story #(\d+)")
+
+
+def story_refs(footer: str) -> list[int]:
+    """The story ids an embed footer says its message carries."""
+    if _DIGEST_FOOTER_RE.match(footer):
+        return [int(m.group(1)) for m in _REF_RE.finditer(footer)]
+    match = render.STORY_REF_RE.search(footer)
+    return [int(match.group(1))] if match else []
 
 
 class DiscordSink:
@@ -118,6 +137,8 @@ class DiscordSink:
                 ) from None
             except (discord.DiscordException, aiohttp.ClientError, TimeoutError, OSError) as exc:
                 raise self._translate(exc, None, f"look up channel {channel_id}") from exc
+        if isinstance(channel, discord.ForumChannel):
+            return channel  # type: ignore[return-value]  # alerts become forum posts (send)
         if not isinstance(channel, discord.abc.Messageable):
             raise ChannelGoneError(f"channel {channel_id} cannot hold messages")
         return channel
@@ -157,13 +178,65 @@ class DiscordSink:
         channel = await self._channel(channel_id, guild_id)
         embeds = [E.digest_embed(alerts)] if alerts and alerts[0].digest else self.render(alerts)
         content, allowed = E.mention_content(alerts)
+        if isinstance(channel, discord.ForumChannel):
+            return await self._forum_post(channel, alerts, embeds, content, allowed)
         try:
             message = await channel.send(
                 content=content, embeds=embeds, nonce=key[:25], allowed_mentions=allowed
             )
         except (discord.DiscordException, aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise self._translate(exc, channel, f"send to {channel_id}") from exc
+        if alerts and alerts[0].thread and isinstance(channel, discord.TextChannel):
+            await self._start_thread(message, alerts[0])
         return str(message.id)
+
+    async def _forum_post(
+        self,
+        forum: discord.ForumChannel,
+        alerts: Sequence[Alert],
+        embeds: list[discord.Embed],
+        content: str | None,
+        allowed: discord.AllowedMentions,
+    ) -> str:
+        """A forum channel takes each alert as a post (a thread and its starter message, which
+        share one id); later updates go into that post like into a thread."""
+        first = alerts[0]
+        name = E.clip(render.headline(first.story), THREAD_NAME_MAX) or f"story {first.story.id}"
+        if first.digest:
+            name = E.clip(embeds[0].title or "Digest", THREAD_NAME_MAX)
+        try:
+            post = await forum.create_thread(
+                name=name, content=content, embeds=embeds, allowed_mentions=allowed
+            )
+        except (discord.DiscordException, aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise self._translate(exc, forum, f"post in forum {forum.id}") from exc
+        return str(post.message.id)
+
+    async def _start_thread(self, message: discord.Message, alert: Alert) -> None:
+        """A public thread on the alert, named after the story, where its updates will go.
+
+        Never raises: the alert itself is posted, and failing here must not make the worker
+        post it again; without a thread, updates still edit the alert.
+        """
+        name = E.clip(render.headline(alert.story), THREAD_NAME_MAX) or f"story {alert.story.id}"
+        try:
+            await message.create_thread(name=name, auto_archive_duration=1440)
+        except (discord.DiscordException, aiohttp.ClientError, TimeoutError, OSError) as exc:
+            log.warning("could not start a thread on alert %s: %s", message.id, exc)
+
+    async def _post_update_in_thread(self, message_id: int, alerts: Sequence[Alert]) -> None:
+        """"Also reported by …" into the alert's thread (a thread on a message has the message's
+        id). Best effort: the edit of the alert already carries the update."""
+        lines = [text for a in alerts if (text := render.also_reported(a.story))]
+        if not lines:
+            return
+        content = E.clip(discord.utils.escape_mentions("\n".join(lines)), 1900)
+        try:
+            await self.bot.get_partial_messageable(message_id).send(
+                content=content, allowed_mentions=E.NO_MENTIONS
+            )
+        except (discord.DiscordException, aiohttp.ClientError, TimeoutError, OSError) as exc:
+            log.info("no thread update for alert %s: %s", message_id, exc)
 
     async def edit(
         self, destination: Destination, message_ref: str, alerts: Sequence[Alert] | Alert
@@ -179,9 +252,15 @@ class DiscordSink:
             alerts = sorted(alerts, key=lambda a: (a.story.published, a.delivery_id))
         channel = await self._channel(channel_id, guild_id)
         embeds = [E.digest_embed(alerts)] if alerts and alerts[0].digest else self.render(alerts)
-        partial = channel.get_partial_message(message_id)  # type: ignore[attr-defined]
+        forum = isinstance(channel, discord.ForumChannel)
+        if forum:  # a forum post's starter message lives in the post's thread (same id)
+            partial = self.bot.get_partial_messageable(message_id).get_partial_message(message_id)
+        else:
+            partial = channel.get_partial_message(message_id)  # type: ignore[attr-defined]
         try:
             await partial.edit(embeds=embeds, allowed_mentions=E.NO_MENTIONS)
+            if alerts and (alerts[0].thread or forum) and not alerts[0].digest:
+                await self._post_update_in_thread(message_id, alerts)
         except discord.NotFound as exc:
             if exc.code == 10008:  # unknown message: someone deleted the alert; nothing to edit
                 log.info("alert message %s in %s was deleted; edit skipped", message_id, channel_id)
@@ -206,16 +285,16 @@ class DiscordSink:
         channel = await self._channel(channel_id)
         me = self.bot.user
         try:
-            async for message in channel.history(limit=limit):
+            async for message in self._recent_own_posts(channel, limit):
                 if me is None or message.author.id != me.id:
                     continue
                 for embed in message.embeds:
                     text = embed.footer.text if embed.footer else None
                     if not text:
                         continue
-                    match = render.STORY_REF_RE.search(text)
-                    if match:
-                        story_id = int(match.group(1))
+                    # a digest's footer names every story it lists: all of them were sent by
+                    # this one message (only the first would re-send the rest after a crash)
+                    for story_id in story_refs(text):
                         if story_id in wanted and story_id not in found:
                             found[story_id] = str(message.id)
                 if len(found) == len(wanted):
@@ -223,6 +302,21 @@ class DiscordSink:
         except (discord.DiscordException, aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise self._translate(exc, channel, f"history of {channel_id}") from exc
         return found
+
+    async def _recent_own_posts(self, channel: Any, limit: int) -> AsyncIterator[discord.Message]:
+        """The channel's recent messages; for a forum, the starter messages of the bot's recent
+        posts (a forum has no history of its own: each post is a thread)."""
+        if not isinstance(channel, discord.ForumChannel):
+            async for message in channel.history(limit=limit):
+                yield message
+            return
+        me = self.bot.user
+        threads = sorted(channel.threads, key=lambda t: t.id, reverse=True)
+        for thread in [t for t in threads if me is not None and t.owner_id == me.id][:limit]:
+            try:
+                yield await thread.fetch_message(thread.id)
+            except discord.NotFound:
+                continue  # the starter message was deleted
 
     async def notify_problem(self, destination: Destination, problem: DeliveryProblem) -> None:
         """Tell the server where someone will see it; never raises (best effort)."""
@@ -234,15 +328,26 @@ class DiscordSink:
             "(or run /subscribe again)."
         )
         await self._ready()
-        guild = self.bot.get_guild(guild_id) if guild_id is not None else None
-        if guild is None:
+        if guild_id is None:
             return
+        # Without the privileged members intent the cache holds no owner and may lack the
+        # guild itself (not yet streamed, or evicted): what is missing comes over REST.
+        guild = self.bot.get_guild(guild_id)
+        if guild is None:
+            try:
+                guild = await self.bot.fetch_guild(guild_id)
+            except (discord.DiscordException, aiohttp.ClientError, TimeoutError, OSError) as exc:
+                log.warning("notify_problem: guild %s not reachable: %s", guild_id, exc)
+                return
         body = E.clip(discord.utils.escape_mentions(text), 1900)
         embed = E.info_embed(
             "civic-alert-bot needs attention", body, colour=discord.Colour.orange()
         )
         targets: list[discord.abc.Messageable] = []
         me = guild.me
+        if me is None and self.bot.user is not None:
+            with contextlib.suppress(discord.DiscordException, aiohttp.ClientError, TimeoutError, OSError):
+                me = await guild.fetch_member(self.bot.user.id)
         if guild.system_channel is not None and me is not None:
             targets.append(guild.system_channel)
         if me is not None:
@@ -261,6 +366,7 @@ class DiscordSink:
                 log.info("notify_problem: %s refused (%s); trying the next place", target, exc)
         if guild.owner_id:
             try:
+                # guild.owner is None without the members intent: fetch the user, then DM
                 owner = guild.owner or await self.bot.fetch_user(guild.owner_id)
                 await owner.send(
                     content=f"About your server “{discord.utils.escape_mentions(guild.name)}”:",

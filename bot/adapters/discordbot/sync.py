@@ -15,6 +15,7 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import discord
 from discord import app_commands
 
@@ -82,8 +83,8 @@ async def sync_commands(settings: Settings) -> str:
 
     Syncs globally (forced), and also the dev guild when DEV_GUILD_ID is set.
     """
-    from bot.adapters.discordbot.client import CivicBot, configure_api_base
-    from bot.errors import ConfigError
+    from bot.adapters.discordbot.client import CivicBot, configure_api_base, unreachable_text
+    from bot.errors import CivicAlertError, ConfigError
     from bot.store import Store
 
     if not settings.discord_token:
@@ -93,13 +94,23 @@ async def sync_commands(settings: Settings) -> str:
     bot = CivicBot(settings, open_resources=False)
     try:
         bot.store_override = store
-        await bot.login(settings.discord_token)  # runs setup_hook: loads the cogs, no jobs
-        lines = []
-        count = await sync_global(bot, store, force=True)
-        lines.append(f"synced {count} global commands")
-        if settings.dev_guild_id:
-            n = await sync_dev_guild(bot, settings.dev_guild_id)
-            lines.append(f"synced {n} commands to dev guild {settings.dev_guild_id}")
+        try:
+            await bot.login(settings.discord_token)  # runs setup_hook: loads the cogs, no jobs
+            lines = []
+            count = await sync_global(bot, store, force=True)
+            lines.append(f"synced {count} global commands")
+            if settings.dev_guild_id:
+                n = await sync_dev_guild(bot, settings.dev_guild_id)
+                lines.append(f"synced {n} commands to dev guild {settings.dev_guild_id}")
+        except discord.LoginFailure:
+            raise ConfigError("Discord refused the token (DISCORD_TOKEN); nothing was synced") from None
+        except discord.HTTPException as exc:
+            raise CivicAlertError(
+                str(exc), user_message=f"Discord refused the command sync: {exc.status} {exc.text}"[:200]
+            ) from None
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            text = unreachable_text(exc) or str(exc)
+            raise CivicAlertError(text, user_message=f"{text}; nothing was synced") from None
         return "; ".join(lines)
     finally:
         await bot.close()

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord import app_commands
 from discord.app_commands import Choice
+from discord.app_commands.transformers import UnionChannelTransformer
 from discord.ext import commands
 
 from bot import actions
@@ -30,6 +31,7 @@ from bot.adapters.discordbot.checks import (
 )
 from bot.adapters.discordbot.replies import send, within_budget
 from bot.adapters.discordbot.sink import PLATFORM, destination
+from bot.rules import DEFAULT_RULES, parse_rules
 
 if TYPE_CHECKING:
     from bot.adapters.discordbot.client import CivicBot
@@ -74,6 +76,19 @@ async def city_autocomplete(interaction: discord.Interaction, current: str) -> l
     ]
 
 
+class AlertChannel(UnionChannelTransformer[Any]):
+    """Text, announcement or forum channels: where alerts can go (a forum takes each alert as
+    a post). Not media channels, whose posts must carry an attachment — which is also why the
+    union is spelled out instead of discord.py's ForumChannel mapping (forum + media)."""
+
+    def __init__(self) -> None:
+        super().__init__(discord.TextChannel, discord.ForumChannel)
+
+    @property
+    def channel_types(self) -> list[discord.ChannelType]:
+        return [discord.ChannelType.text, discord.ChannelType.news, discord.ChannelType.forum]
+
+
 def bot_missing_in(interaction: discord.Interaction, channel: Any) -> tuple[str, ...] | None:
     """What the bot lacks in `channel`; None when it cannot be computed from the cache.
 
@@ -105,7 +120,15 @@ class Subscriptions(commands.Cog):
     @app_commands.describe(
         city="The city to follow, e.g. Chicago, IL (pick from the list)",
         topics="Which topic to alert on (default: all topics, including ones added later)",
-        channel="Where to post the alerts (default: this channel)",
+        channel="Where to post the alerts (default: this channel); in a forum each alert is a post",
+        include="Only alert when one of these appears: words, comma-separated (deport* = prefix)",
+        exclude="Never alert when one of these appears, e.g. Pilsen",
+        min_outlets="Hold an alert until this many independent outlets report it",
+        digest="hourly or daily@HH:MM instead of one alert each",
+        quiet="Quiet hours HH:MM-HH:MM, e.g. 22:00-07:00",
+        timezone="IANA time zone for digests and quiet hours, e.g. America/Chicago",
+        mention="The one role to mention on these alerts",
+        thread="Start a thread on each alert; later outlets are posted into it",
     )
     @app_commands.autocomplete(city=city_autocomplete, topics=topics_autocomplete)
     async def subscribe(
@@ -113,11 +136,28 @@ class Subscriptions(commands.Cog):
         interaction: discord.Interaction,
         city: app_commands.Range[str, 1, 100],
         topics: app_commands.Range[str, 1, 100] | None = None,
-        channel: discord.TextChannel | None = None,
+        channel: app_commands.Transform[discord.TextChannel | discord.ForumChannel, AlertChannel] | None = None,
+        include: app_commands.Range[str, 1, 1000] | None = None,
+        exclude: app_commands.Range[str, 1, 1000] | None = None,
+        min_outlets: app_commands.Range[int, 1, 10] | None = None,
+        digest: app_commands.Range[str, 1, 20] | None = None,
+        quiet: app_commands.Range[str, 1, 20] | None = None,
+        timezone: app_commands.Range[str, 1, 64] | None = None,
+        mention: discord.Role | None = None,
+        thread: bool | None = None,
     ) -> None:
         target_id = channel.id if channel is not None else interaction.channel_id
         if target_id is None or interaction.guild_id is None:
             raise app_commands.NoPrivateMessage()
+        # rule options (issue 14), validated before anything is saved: a mistake is one line
+        # and leaves no half-made subscription behind
+        options = {
+            "include": include, "exclude": exclude, "min_outlets": min_outlets, "digest": digest,
+            "quiet": quiet, "tz": timezone, "mention": str(mention.id) if mention is not None else None,
+            "threads": thread,
+        }
+        given = {k: v for k, v in options.items() if v is not None}
+        rules = parse_rules(DEFAULT_RULES, **given) if given else None  # type: ignore[arg-type]
         target = channel if channel is not None else interaction.channel
         missing = bot_missing_in(interaction, target)
         where = f"<#{target_id}>"
@@ -136,12 +176,16 @@ class Subscriptions(commands.Cog):
                 topics=topics,
                 catchup_count=self.bot.settings.catchup_count,
                 catalog=self.bot.topics,
+                rules=rules,
             ),
         )
         lines = [
             f"✅ {where} will get alerts for **{E.inert(result.city_label)}** "
             f"({actions.topics_text(result.subscription.topics, self.bot.topics)})."
         ]
+        if rules is not None:
+            sub = result.subscription
+            lines.append(f"Rules of #{sub.id}: " + "; ".join(rule_text(line) for line in sub.rules.describe()))
         # a catch-up was queued, or a paused channel was resumed with its held alerts due now:
         # either way they go out now, not at the next delivery interval (a wake is cheap)
         self.bot.wake_delivery()
@@ -187,6 +231,7 @@ class Subscriptions(commands.Cog):
         urgent="Alerts meeting this break quiet hours (same form as mention_when)",
         timezone="IANA time zone for digests and quiet hours, e.g. America/Chicago",
         no_mention="Stop mentioning a role",
+        thread="Start a thread on each alert; later outlets are posted into it",
     )
     @app_commands.choices(
         after_hold=[Choice(name="send, marked unconfirmed", value="send"), Choice(name="never send", value="drop")]
@@ -206,6 +251,7 @@ class Subscriptions(commands.Cog):
         urgent: app_commands.Range[str, 0, 200] | None = None,
         timezone: app_commands.Range[str, 0, 64] | None = None,
         no_mention: bool | None = None,
+        thread: bool | None = None,
     ) -> None:
         if interaction.guild_id is None:
             raise app_commands.NoPrivateMessage()
@@ -213,6 +259,7 @@ class Subscriptions(commands.Cog):
             "include": include, "exclude": exclude, "min_outlets": min_outlets, "on_hold_timeout": after_hold,
             "mention_when": mention_when, "digest": digest, "quiet": quiet, "urgent": urgent, "tz": timezone,
             "mention": str(mention.id) if mention is not None else ("" if no_mention else None),
+            "threads": thread,
         }
         given = {k: v for k, v in options.items() if v is not None}
         if given:
@@ -254,7 +301,7 @@ class Subscriptions(commands.Cog):
         self,
         interaction: discord.Interaction,
         city: app_commands.Range[str, 1, 100],
-        channel: discord.TextChannel | None = None,
+        channel: app_commands.Transform[discord.TextChannel | discord.ForumChannel, AlertChannel] | None = None,
     ) -> None:
         target_id = channel.id if channel is not None else interaction.channel_id
         if target_id is None or interaction.guild_id is None:
