@@ -74,6 +74,8 @@ class Language:
     # places abroad (bot.relevance.world): key → words; demonyms: ISO code → adjectives
     world: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
     demonyms: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    # "the village OF Dolton", "la ciudad DE Kenner": the word between a place noun and a name
+    place_of: frozenset[str] = frozenset({"of"})
 
 
 def _words(data: dict[str, Any], table: str, key: str, path: Path) -> list[str]:
@@ -140,6 +142,7 @@ def _parse(path: Path, code: str) -> Language:
         frames=frames,
         world=world,
         demonyms=demonyms,
+        place_of=frozenset(data["places"].get("place_of", ["of"])),
     )
 
 

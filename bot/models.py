@@ -117,6 +117,8 @@ class Match:
     topics: tuple[str, ...] = ()
     cities: tuple[str, ...] = ()
     why: tuple[str, ...] = ()
+    # the language the rules read the item in ("en", "es"): the feed's, else detected
+    lang: str | None = None
 
     @property
     def relevant(self) -> bool:

@@ -320,13 +320,22 @@ def load_places_config(path: Path) -> PlacesConfig:
         frames=_frame_overrides(data.get("frames"), path),
         world=_world_config(data.get("world"), path),
     )
-    for n, a in enumerate(data.get("alias", [])):
-        city = a.get("city")
-        names = a.get("names")
+    cfg.aliases.extend(parse_aliases(data.get("alias", []), path))
+    return cfg
+
+
+def parse_aliases(entries: Any, path: Path) -> list[Alias]:
+    """``[[alias]]`` tables (cities.toml, and a language file's place names) → aliases."""
+    out: list[Alias] = []
+    if not isinstance(entries, list):
+        raise ConfigError(f"{path}: [[alias]] must be an array of tables")
+    for n, a in enumerate(entries):
+        city = a.get("city") if isinstance(a, dict) else None
+        names = a.get("names") if isinstance(a, dict) else None
         if not isinstance(city, str) or not isinstance(names, list):
             raise ConfigError(f"{path}: alias #{n + 1} needs city and names")
         for name in names:
-            cfg.aliases.append(
+            out.append(
                 Alias(
                     name=str(name),
                     city=city,
@@ -336,7 +345,7 @@ def load_places_config(path: Path) -> PlacesConfig:
                     not_before=tuple(x.lower() for x in a.get("not_before", [])),
                 )
             )
-    return cfg
+    return out
 
 
 def _load_us_cities(min_population: int = 15_000) -> list[dict[str, Any]]:
