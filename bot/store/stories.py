@@ -145,7 +145,7 @@ class StoriesMixin(Database):
             return
         t = self.clock.now()
         change: StoryChange | None
-        story_id = assembly.place(a)
+        story_id = assembly.place(a, m)
         if story_id is None:
             f = assembly.new_story(a, m)
             story_id = c.execute(
@@ -206,7 +206,7 @@ class StoriesMixin(Database):
                 "lang": a.lang,
             },
         )
-        assembly.stored(story_id, a)
+        assembly.stored(story_id, a, m)
         batch.new_articles += 1
         # with the article stored: count independent outlets, then queue / release alerts
         facts = self._corroborate(c, story_id, f)
