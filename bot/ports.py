@@ -98,7 +98,12 @@ class SubscriptionStore(Protocol):
         self, *, platform: str | None = None, group: str | None = None
     ) -> list[DestinationState]: ...
     async def subscribe(
-        self, destination: Destination, city: str, topics: Sequence[str], rules: Rules | None = None
+        self,
+        destination: Destination,
+        city: str,
+        topics: Sequence[str],
+        rules: Rules | None = None,
+        lang: str | None = None,
     ) -> Subscription: ...
     async def set_rules(self, subscription_id: int, rules: Rules) -> Subscription | None: ...
     async def unsubscribe(self, destination: Destination, city: str) -> bool: ...

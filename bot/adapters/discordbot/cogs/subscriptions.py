@@ -30,6 +30,7 @@ from bot.adapters.discordbot.checks import (
 )
 from bot.adapters.discordbot.replies import send, within_budget
 from bot.adapters.discordbot.sink import PLATFORM, destination
+from bot.messages import language_for_locale
 
 if TYPE_CHECKING:
     from bot.adapters.discordbot.client import CivicBot
@@ -90,6 +91,12 @@ def bot_missing_in(interaction: discord.Interaction, channel: Any) -> tuple[str,
     return missing_alert_permissions(cached, me=guild.me)
 
 
+def default_language(interaction: discord.Interaction) -> str:
+    """A new subscription's language: the server's locale (community servers set one), else
+    the locale of the member who subscribes; English when neither has a catalogue."""
+    return language_for_locale(interaction.guild_locale or interaction.locale)
+
+
 class Subscriptions(commands.Cog):
     """Subscriptions: per channel, per city, some or all topics."""
 
@@ -106,14 +113,19 @@ class Subscriptions(commands.Cog):
         city="The city to follow, e.g. Chicago, IL (pick from the list)",
         topics="Which topic to alert on (default: all topics, including ones added later)",
         channel="Where to post the alerts (default: this channel)",
+        language="The language of the alerts (default: this server's language)",
     )
     @app_commands.autocomplete(city=city_autocomplete, topics=topics_autocomplete)
+    @app_commands.choices(
+        language=[Choice(name="English", value="en"), Choice(name="Español", value="es")]
+    )
     async def subscribe(
         self,
         interaction: discord.Interaction,
         city: app_commands.Range[str, 1, 100],
         topics: app_commands.Range[str, 1, 100] | None = None,
         channel: discord.TextChannel | None = None,
+        language: str | None = None,
     ) -> None:
         target_id = channel.id if channel is not None else interaction.channel_id
         if target_id is None or interaction.guild_id is None:
@@ -136,6 +148,8 @@ class Subscriptions(commands.Cog):
                 topics=topics,
                 catchup_count=self.bot.settings.catchup_count,
                 catalog=self.bot.topics,
+                lang=language,
+                default_lang=default_language(interaction),
             ),
         )
         lines = [
