@@ -152,7 +152,13 @@ def _why(
     merged = _merge(old, match.why)
     lang = match.lang or article.lang
     if cross is not None and lang:
-        merged = _merge([crosslang_why(lang, article.source, cross.shared)], merged)
+        # both sides: the report joining and the one it matched ("La Raza" es, "WBEZ" en), so
+        # an alert can say who reported in which language whichever report leads
+        lines = [
+            crosslang_why(cross.lang, cross.source, cross.shared),
+            crosslang_why(lang, article.source, cross.shared),
+        ]
+        merged = _merge(lines, merged)
     first = [w for w in merged if w.startswith("lang:")]
     rest = [w for w in merged if not w.startswith("lang:")]
     return tuple([*first, *rest][:MAX_WHY])

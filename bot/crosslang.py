@@ -269,7 +269,8 @@ class CrossMatch:
     """A story in another language that a report joins, and the evidence."""
 
     story_id: int
-    lang: str  # the language of the story's reports it was matched against
+    lang: str  # the language of the story's report it was matched against
+    source: str  # that report's outlet
     shared: tuple[str, ...]
     score: float
 
@@ -278,6 +279,7 @@ class CrossMatch:
 class CrossEntry:
     story_id: int
     lang: str
+    source: str
     cities: frozenset[str]
     topics: frozenset[str]
     published: float
@@ -341,7 +343,7 @@ class CrossLangIndex:
                 if score < need:
                     continue
                 if best is None or (score, -gap) > (best.score, -best_gap):
-                    best = CrossMatch(e.story_id, e.lang, shared, score)
+                    best = CrossMatch(e.story_id, e.lang, e.source, shared, score)
                     best_gap = gap
         return best
 
@@ -353,6 +355,7 @@ class CrossLangIndex:
         entry = CrossEntry(
             story_id,
             lang,
+            article.source,
             frozenset(match.cities),
             frozenset(match.topics),
             article.published.timestamp(),

@@ -87,9 +87,12 @@ def also_reported(story: Story, limit: int = 6, msgs: Messages | None = None) ->
     others = [o for o in story.outlets if o and o != story.source]
     if not others:
         return None
+    lang_of = {outlet: lang for lang, outlet in reports_in_languages(story.why)}
+    lead = lang_of.get(story.source)
     by_lang: dict[str, list[str]] = {}
-    for lang, outlet in reports_in_languages(story.why):
-        if outlet in others:
+    for outlet in others:
+        lang = lang_of.get(outlet)
+        if lang is not None and lang != lead:
             by_lang.setdefault(lang, []).append(outlet)
     foreign = {o for outlets in by_lang.values() for o in outlets}
     parts: list[str] = []
@@ -194,5 +197,5 @@ def plain_text(
     extra = also_reported(story, msgs=m)
     if extra:
         lines.append(extra)
-    lines.append(footer(story))
+    lines.append(footer(story, m))
     return "\n".join(lines)
