@@ -32,7 +32,7 @@ from bot.lang import (
     primary_language,
 )
 from bot.models import Match
-from bot.relevance.detect import SUPPORTED, detect_language
+from bot.relevance.detect import SUPPORTED, detect_from_words
 from bot.relevance.gazetteer import (
     STATE_NAMES,
     Gazetteer,
@@ -115,16 +115,16 @@ class Classifier:
         A language without rules of its own (French, say) is read with this classifier's
         rules, as every item was before issue 13; ``Match.lang`` still says the language.
         """
-        code = primary_language(lang) or detect_language(title or "", summary or "")
-        clf = self.for_language(code) or self
-        return clf._classify(title, summary, default_city, code)
-
-    def _classify(
-        self, title: str, summary: str, default_city: str | None, code: str
-    ) -> Match:
         title = strip_source_suffix(title or "")
         summary = (summary or "")[:MAX_SUMMARY_CHARS]
-        toks, title_end = tokens_for(title, summary)
+        toks, title_end = tokens_for(title, summary)  # the same tokens in every language
+        code = primary_language(lang) or detect_from_words(toks.lower, title, summary)
+        clf = self.for_language(code) or self
+        return clf._classify(toks, title_end, default_city, code)
+
+    def _classify(
+        self, toks: Tokens, title_end: int, default_city: str | None, code: str
+    ) -> Match:
         why: list[str] = []
         topics: list[str] = []
         hits = self.rules.evaluate(toks)

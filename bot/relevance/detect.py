@@ -12,24 +12,30 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Sequence
 from typing import Any
+
+from bot.text import fold
 
 SUPPORTED = ("en", "es")
 _SAMPLE_CHARS = 200
-_WORD = re.compile(r"[a-záéíóúñü]+")
-# function words that are frequent in one language and never (or rarely) in the other
+_WORD = re.compile(r"[a-z]+")
+# function words that are frequent in one language and never (or rarely) in the other,
+# folded to ASCII as the classifier's tokens are ("según" → "segun")
 _MARKERS: dict[str, frozenset[str]] = {
     "en": frozenset(
         "the and of to is are was were for with from that this has have after by its their "
-        "will said says".split()
+        "will said says who which in on at it be as an he she they not but or".split()
     ),
     "es": frozenset(
-        "el los las del que por para una con según tras sus fue han dijo dice entre sobre "
-        "más también están".split()
+        "el los las del que por para una con segun tras sus fue han dijo dice entre sobre "
+        "mas tambien estan desde de en un y se al lo es ha le".split()
     ),
 }
+_EN, _ES = _MARKERS["en"], _MARKERS["es"]
 _MIN_WORDS = 3
-_MARGIN = 3  # a lead of this many marker words decides without lingua
+_MARGIN = 2  # a lead of this many marker words decides without lingua
+_SCAN = 80  # marker words are counted in the first words only: enough to decide, bounded
 
 _DETECTOR: Any = None
 _LOCK = threading.Lock()
@@ -50,22 +56,29 @@ def _lingua() -> Any:
         return _DETECTOR
 
 
-def detect_language(title: str, summary: str = "") -> str:
-    """ "en" or "es" for an item's text; "en" when the text says nothing either way."""
-    sample = f"{title or ''} {(summary or '')[:_SAMPLE_CHARS]}"
-    counts = dict.fromkeys(SUPPORTED, 0)
-    words = _WORD.findall(sample.lower())
+def detect_from_words(words: Sequence[str], title: str, summary: str = "") -> str:
+    """ "en" or "es" from an item's lower-case ASCII words (the classifier's tokens), with
+    lingua reading the text itself when the function words do not decide."""
     if len(words) < _MIN_WORDS:
         return "en"  # too little text to tell: the rules every item had before issue 13
-    for w in words:
-        for code, markers in _MARKERS.items():
-            if w in markers:
-                counts[code] += 1
-    if counts["en"] - counts["es"] >= _MARGIN:
+    en = es = 0
+    for w in words[:_SCAN]:
+        if w in _EN:
+            en += 1
+        elif w in _ES:
+            es += 1
+    if en - es >= _MARGIN:
         return "en"
-    if counts["es"] - counts["en"] >= _MARGIN:
+    if es - en >= _MARGIN:
         return "es"
+    sample = f"{title or ''} {(summary or '')[:_SAMPLE_CHARS]}"
     found = _lingua().detect_language_of(sample)
     if found is None:
         return "en"
     return "es" if found.name == "SPANISH" else "en"
+
+
+def detect_language(title: str, summary: str = "") -> str:
+    """ "en" or "es" for an item's text; "en" when the text says nothing either way."""
+    sample = f"{title or ''} {(summary or '')[:_SAMPLE_CHARS]}"
+    return detect_from_words(_WORD.findall(fold(sample).lower()), title, summary)
