@@ -146,3 +146,20 @@ def test_bare_unique_suburb_routes_only_on_topic(classifier: Classifier) -> None
     assert "bridgeview-il" not in off.cities
     off = classifier.classify("New restaurant opens in Bridgeview", "")
     assert "bridgeview-il" not in off.cities
+
+
+HELDOUT_FLOOR = 0.80
+
+
+def test_spanish_heldout_numbers(
+    classifier: Classifier, relevance_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """spanish_heldout.jsonl (60 rows) was written after the rules were frozen and never tuned
+    on: its numbers are printed (not its rows) and held to a regression floor only."""
+    rows = load_rows(relevance_data / "spanish_heldout.jsonl")
+    rep = evaluate(_AsSpanish(classifier), rows)
+    with capsys.disabled():
+        print()
+        for line in rep.lines("spanish held-out"):
+            print(line)
+    assert rep.alert[0] >= HELDOUT_FLOOR and rep.alert[1] >= HELDOUT_FLOOR
