@@ -795,6 +795,7 @@ class SubscriptionRow:
     source: str  # "" by hand, "config" from config/destinations.toml
     health: DestinationHealth
     rules: tuple[str, ...] = ()  # Rules.describe(): one line per rule that is not the default
+    lang: str = "en"  # the language its alerts are written in
 
     def as_json(self) -> dict[str, object]:
         def when(value: datetime | None) -> str | None:
@@ -815,6 +816,7 @@ class SubscriptionRow:
             "last_error": self.health.last_error,
             "last_error_at": when(self.health.last_error_at),
             "rules": list(self.rules),
+            "lang": self.lang,
         }
 
 
@@ -840,6 +842,7 @@ async def subscription_rows(store: Storage, gazetteer: GazetteerLike) -> list[Su
                 source=sources.get(sub.id, ""),
                 health=state,
                 rules=tuple(sub.rules.describe()),
+                lang=sub.lang,
             )
         )
     return rows

@@ -228,3 +228,5 @@ async def test_subscriptions_add_lang(tmp_path: Path) -> None:
     assert code == 2 and err.strip().count("\n") == 0 and "xx" in err
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT city, lang FROM subscriptions").fetchall() == [("chicago-il", "es")]
+    code, out, _ = await run_cli("subscriptions", "list", "--json", db=db)
+    assert code == 0 and json.loads(out.splitlines()[0])["lang"] == "es"
