@@ -239,11 +239,16 @@ class StoryAssembler:
 
     async def load(self, store: StoryStore) -> None:
         """Fill the index with the headlines of recent stories."""
-        horizon = self.clock.now() - self.index.window * 1.5
+        now = self.clock.now()
+        horizon = now - self.index.window * 1.5
         fresh = ClusterIndex(window=self.index.window)
         for story_id, title, published in await store.recent_headlines(horizon):
             fresh.add(story_id, title, published)
         self.index = fresh
+        cross = CrossLangIndex(self.crosslang.config)
+        for report in await store.recent_reports(now - cross.config.window * 1.5):
+            cross.add_report(report)
+        self.crosslang = cross
 
     def begin(self) -> AssemblyBatch:
         return AssemblyBatch(self.index, crosslang=self.crosslang)

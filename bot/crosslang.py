@@ -13,9 +13,8 @@ that recur across many events of one city and topic (the operation, officials, a
 facility everyone protests at, weekdays) are ``recurring`` and count for nothing.
 
 The index is in memory, by city and by topic, like the headline index; a batch's additions
-are taken back if its transaction rolls back. After a restart it starts empty (the headline
-index is rebuilt from the store, this one is not: a cross-language join of a report that
-arrives after a restart is missed, never a wrong join).
+are taken back if its transaction rolls back; at start it is rebuilt from the store's recent
+reports (``store.recent_reports``; a reloaded report carries its story's topics and cities).
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ import tomllib
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.errors import ConfigError
@@ -265,6 +265,22 @@ def place_words(why: Iterable[str]) -> frozenset[str]:
 
 
 @dataclass(frozen=True, slots=True)
+class RecentReport:
+    """A stored report the index reloads at start (store.recent_reports): the article's text,
+    outlet, language and time, with its story's topics, cities and why."""
+
+    story_id: int
+    title: str
+    summary: str
+    source: str
+    lang: str
+    published: float
+    topics: tuple[str, ...]
+    cities: tuple[str, ...]
+    why: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class CrossMatch:
     """A story in another language that a report joins, and the evidence."""
 
@@ -366,6 +382,15 @@ class CrossLangIndex:
         for x in entry.topics:
             self._by_topic[x].append(entry)
         return entry
+
+    def add_report(self, r: RecentReport) -> CrossEntry | None:
+        """Remember a stored report (at start: the index is rebuilt from the store)."""
+        article = Article(
+            feed_url="", guid=None, url="", link="", title=r.title, summary=r.summary,
+            published=datetime.fromtimestamp(r.published, UTC), published_known=True,
+            source=r.source, source_url=None, image_url=None, identity="", lang=r.lang,
+        )
+        return self.add(r.story_id, article, Match(r.topics, r.cities, r.why, r.lang))
 
     def discard(self, entry: CrossEntry) -> None:
         """Take back one ``add`` (a rolled-back batch)."""

@@ -27,6 +27,7 @@ from bot.rules import Rules
 
 if TYPE_CHECKING:
     from bot.assembly import AssemblyBatch, SaveReport
+    from bot.crosslang import RecentReport
 
 
 class FeedStore(Protocol):
@@ -72,6 +73,7 @@ class CoverageStore(Protocol):
 
 class StoryStore(Protocol):
     async def recent_headlines(self, since: float) -> list[tuple[int, str, float]]: ...
+    async def recent_reports(self, since: float) -> list[RecentReport]: ...
     async def save_articles(
         self, feed_url: str, items: Sequence[tuple[Article, Match]], assembly: AssemblyBatch
     ) -> SaveReport: ...
