@@ -14,7 +14,6 @@ input line, in order; a bad line gets ``{"id": ..., "error": ...}`` and never st
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import threading
@@ -33,13 +32,7 @@ from bot.lang import (
 )
 from bot.models import Match
 from bot.relevance.detect import SUPPORTED, detect_from_words
-from bot.relevance.gazetteer import (
-    STATE_NAMES,
-    Gazetteer,
-    PlacesConfig,
-    load_places_config,
-    parse_aliases,
-)
+from bot.relevance.gazetteer import STATE_NAMES, Gazetteer, load_places_config, parse_aliases
 from bot.relevance.places import FoundPlace, PlaceDetail, PlaceFinder, tokens_for
 from bot.relevance.text import Tokens, norm_key
 from bot.relevance.topics import TopicCatalog, TopicRules, load_topic_rules
@@ -244,20 +237,21 @@ def _other_language(base: Classifier, code: str) -> Classifier | None:
         # a deployment with topics of its own and no language file of its own: the repo's
         # Spanish rules name topics it does not have, so its items are read with its rules
         return None
-    cfg = base.gazetteer.config
     extra = data.get("gazetteer", {})
-    world_aliases = dict(cfg.world.aliases)
+    world_aliases: dict[str, tuple[str, ...]] = {}
     for iso, names in data.get("world_aliases", {}).items():
         if not isinstance(names, list):
             raise ConfigError(f"{path}: [world_aliases] {iso} must be a list of names")
-        world_aliases[str(iso)] = (*world_aliases.get(str(iso), ()), *map(str, names))
-    places: PlacesConfig = dataclasses.replace(
-        cfg,
-        aliases=[*cfg.aliases, *parse_aliases(data.get("alias", []), path)],
-        not_places=(*cfg.not_places, *map(str, extra.get("not_places", []))),
-        world=dataclasses.replace(cfg.world, aliases=world_aliases),
-    )
-    return Classifier(rules, Gazetteer(places), lang, config_dir=base._config_dir)
+        world_aliases[str(iso)] = tuple(map(str, names))
+    try:
+        gazetteer = base.gazetteer.with_places(
+            parse_aliases(data.get("alias", []), path),
+            [str(x) for x in extra.get("not_places", [])],
+            world_aliases,
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return Classifier(rules, gazetteer, lang, config_dir=base._config_dir)
 
 
 _GAZ_CACHE: dict[tuple[Path, float], Gazetteer] = {}
