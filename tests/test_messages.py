@@ -112,3 +112,16 @@ def test_discord_default_language_from_guild_locale_then_locale(
 ) -> None:
     interaction = SimpleNamespace(guild_locale=guild_locale, locale=locale)
     assert default_language(interaction) == expected  # type: ignore[arg-type]
+
+
+def test_push_message_in_spanish() -> None:
+    from bot.adapters.push import format as fmt
+
+    one = fmt.render([_story()], fmt.TEXT, body_max=1000, title_max=100, msgs=messages("es"))
+    assert "3 medios" in one.body and "Control migratorio" in one.body
+    md = fmt.render([_story()], fmt.MARKDOWN, body_max=5000, title_max=100, msgs=messages("es"))
+    assert "Coincide con" in md.body and md.body.rstrip().endswith("story \\#12")
+    two = fmt.render([_story(), _story(id=13)], fmt.TEXT, body_max=5000, title_max=100,
+                     label=lambda c: "Chicago, IL", msgs=messages("es"))
+    assert two.title == "2 alertas cívicas — Chicago, IL"
+    assert fmt.render([_story(), _story(id=13)], fmt.TEXT, body_max=5000, title_max=100).title == "2 civic alerts — chicago-il"
