@@ -125,3 +125,19 @@ def test_push_message_in_spanish() -> None:
                      label=lambda c: "Chicago, IL", msgs=messages("es"))
     assert two.title == "2 alertas cívicas — Chicago, IL"
     assert fmt.render([_story(), _story(id=13)], fmt.TEXT, body_max=5000, title_max=100).title == "2 civic alerts — chicago-il"
+
+
+def test_discord_errors_in_the_readers_language() -> None:
+    from discord import app_commands
+
+    from bot.adapters.discordbot.client import GENERIC_APOLOGY, error_text
+    from bot.errors import UnknownCityError
+
+    assert error_text(UnknownCityError("Springfeld"))[0] == error_text(
+        UnknownCityError("Springfeld"), messages("en")
+    )[0]
+    text, ours = error_text(UnknownCityError("Springfeld"), messages("es"))
+    assert text.startswith("No conozco la ciudad “Springfeld”") and not ours
+    assert error_text(app_commands.NoPrivateMessage(), messages("es"))[0].startswith("Este comando")
+    assert error_text(RuntimeError("x"))[0] == GENERIC_APOLOGY == messages("en")("errors.generic")
+    assert error_text(RuntimeError("x"), messages("es"))[0].startswith("Perdón")
