@@ -42,7 +42,12 @@ _LOCK = threading.Lock()
 
 
 def _lingua() -> Any:
-    """The lingua detector for English and Spanish, built once per process."""
+    """The lingua detector for English and Spanish, built once per process.
+
+    Low-accuracy mode (trigram models only): 13 MB and 0.02 s per worker process instead of
+    91 MB and 0.3 s, and it only sees the items the function words leave open. On the labeled
+    sets with summaries both modes make no error; on titles alone, 12 of 1,705 against 1.
+    """
     global _DETECTOR
     with _LOCK:
         if _DETECTOR is None:
@@ -50,6 +55,7 @@ def _lingua() -> Any:
 
             _DETECTOR = (
                 LanguageDetectorBuilder.from_languages(Language.ENGLISH, Language.SPANISH)
+                .with_low_accuracy_mode()
                 .with_preloaded_language_models()
                 .build()
             )
