@@ -40,12 +40,36 @@ _TOKEN = re.compile(
 
 
 @dataclass(frozen=True, slots=True)
+class NumberRoles:
+    """Words that give a figure its role (config/crosslang.toml ``[roles]``; these defaults
+    are its English and Spanish words, folded)."""
+
+    age_after: frozenset[str] = frozenset({"anos", "year", "years"})
+    street_before: frozenset[str] = frozenset({"calle", "avenida"})
+    street_after: frozenset[str] = frozenset({"street", "st", "avenue", "ave", "calle"})
+    time_before: frozenset[str] = frozenset({"las", "la"})
+    time_after: frozenset[str] = frozenset({"a", "p", "am", "pm", "h"})
+
+    def role(self, before: str, after: str, *, ordinal: bool = False) -> str:
+        """ "age", "street", "time" or "n" (a count or any other figure). "26th Street" is a
+        street, "12 street vendors" a count: after the figure, a street word needs an ordinal."""
+        if after in self.age_after:
+            return "age"
+        if before in self.street_before or (ordinal and after in self.street_after):
+            return "street"
+        if before in self.time_before or after in self.time_after:
+            return "time"
+        return "n"
+
+
+@dataclass(frozen=True, slots=True)
 class CrossLangConfig:
     """config/crosslang.toml: the window, the score needed and the recurring names."""
 
     window: float = 36 * 3600.0
     min_score: float = 2.0
     recurring: frozenset[str] = frozenset()
+    roles: NumberRoles = field(default_factory=NumberRoles)
 
 
 def load_crosslang_config(config_dir: Path | None = None) -> CrossLangConfig:
@@ -62,11 +86,22 @@ def load_crosslang_config(config_dir: Path | None = None) -> CrossLangConfig:
     recurring = data.get("recurring", [])
     if not isinstance(recurring, list) or not all(isinstance(x, str) for x in recurring):
         raise ConfigError(f"{path}: recurring must be a list of strings")
+    raw_roles = data.get("roles", {})
+    if not isinstance(raw_roles, dict):
+        raise ConfigError(f"{path}: [roles] must be a table")
+    roles: dict[str, frozenset[str]] = {}
+    for key, words in raw_roles.items():
+        if key not in NumberRoles.__dataclass_fields__:
+            raise ConfigError(f"{path}: [roles] unknown key {key!r}")
+        if not isinstance(words, list) or not all(isinstance(x, str) for x in words):
+            raise ConfigError(f"{path}: [roles] {key} must be a list of strings")
+        roles[key] = frozenset(fold(x, ascii_only=True).lower() for x in words)
     try:
         return CrossLangConfig(
             window=float(data.get("window_hours", 36)) * 3600.0,
             min_score=float(data.get("min_score", 2.0)),
             recurring=frozenset(fold(x, ascii_only=True).lower() for x in recurring),
+            roles=NumberRoles(**roles),
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
@@ -155,28 +190,6 @@ def _word(toks: list[tuple[str, str, str]], k: int) -> str:
     if 0 <= k < len(toks) and toks[k][2]:
         return fold(toks[k][2], ascii_only=True).lower()
     return ""
-
-
-@dataclass(frozen=True, slots=True)
-class NumberRoles:
-    """Words that give a figure its role (config/crosslang.toml ``[roles]``)."""
-
-    age_after: frozenset[str] = frozenset({"anos", "year", "years"})
-    street_before: frozenset[str] = frozenset({"calle", "avenida"})
-    street_after: frozenset[str] = frozenset({"street", "st", "avenue", "ave", "calle"})
-    time_before: frozenset[str] = frozenset({"las", "la"})
-    time_after: frozenset[str] = frozenset({"a", "p", "am", "pm", "h"})
-
-    def role(self, before: str, after: str, *, ordinal: bool = False) -> str:
-        """ "age", "street", "time" or "n" (a count or any other figure). "26th Street" is a
-        street, "12 street vendors" a count: after the figure, a street word needs an ordinal."""
-        if after in self.age_after:
-            return "age"
-        if before in self.street_before or (ordinal and after in self.street_after):
-            return "street"
-        if before in self.time_before or after in self.time_after:
-            return "time"
-        return "n"
 
 
 def _number_weight(n: str) -> float:
@@ -312,7 +325,8 @@ class CrossLangIndex:
 
     def _spec(self, article: Article, match: Match) -> Specifics:
         ignore = self.config.recurring | city_words(match.cities)
-        return specifics(article.title, article.summary, ignore, _STATE_WORDS | place_words(match.why))
+        places = _STATE_WORDS | place_words(match.why)
+        return specifics(article.title, article.summary, ignore, places, self.config.roles)
 
     def _need(self, cities: frozenset[str], topics: frozenset[str], e: CrossEntry) -> float | None:
         """The score two reports need, or None when they cannot be one event.

@@ -131,3 +131,18 @@ def test_match_without_lang_is_ignored() -> None:
     art = _article("x", "y", "en")
     art = Article(**{**{f: getattr(art, f) for f in Article.__slots__}, "lang": None})  # type: ignore[attr-defined]
     assert index.add(1, art, Match(topics=("immigration-enforcement",), cities=("chicago-il",))) is None
+
+
+def test_config_roles_and_errors(tmp_path: Path) -> None:
+    from bot.errors import ConfigError
+
+    (tmp_path / "crosslang.toml").write_text(
+        'window_hours = 12\nmin_score = 3\nrecurring = ["Bovino"]\n[roles]\nage_after = ["ans"]\n',
+        encoding="utf-8",
+    )
+    cfg = load_crosslang_config(tmp_path)
+    assert cfg.window == 12 * 3600 and cfg.min_score == 3 and cfg.recurring == {"bovino"}
+    assert cfg.roles.role("", "ans") == "age" and cfg.roles.role("", "anos") == "n"
+    (tmp_path / "crosslang.toml").write_text("[roles]\nweight_after = ['x']\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_crosslang_config(tmp_path)
