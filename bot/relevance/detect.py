@@ -1,7 +1,7 @@
 """Which language an item is written in, when its feed does not say (issue 13).
 
 Why two steps: most items give themselves away by their commonest function words ("the",
-"and" against "el", "los", "que"), which costs one pass over a few dozen words; only the
+"and" against "el", "los", "que"; config/lang/<code>.toml ``[detect] markers``), which costs one pass over a few dozen words; only the
 items where those disagree or are too few go to ``lingua`` (its models ship inside the wheel,
 so it runs offline), restricted to the languages we have rules for, so it stays fast and
 never answers a third language. Detection reads the title and the first 200 characters of
@@ -10,29 +10,32 @@ the summary: enough to decide, and bounded in cost.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from bot.lang import load_language
 from bot.text import fold
 
 SUPPORTED = ("en", "es")
 _SAMPLE_CHARS = 200
 _WORD = re.compile(r"[a-z]+")
-# function words that are frequent in one language and never (or rarely) in the other,
-# folded to ASCII as the classifier's tokens are ("según" → "segun")
-_MARKERS: dict[str, frozenset[str]] = {
-    "en": frozenset(
-        "the and of to is are was were for with from that this has have after by its their "
-        "will said says who which in on at it be as an he she they not but or".split()
-    ),
-    "es": frozenset(
-        "el los las del que por para una con segun tras sus fue han dijo dice entre sobre "
-        "mas tambien estan desde de en un y se al lo es ha le".split()
-    ),
-}
-_EN, _ES = _MARKERS["en"], _MARKERS["es"]
+_MARKERS: tuple[frozenset[str], frozenset[str]] | None = None
+
+
+def _markers() -> tuple[frozenset[str], frozenset[str]]:
+    """English and Spanish marker words (config/lang/<code>.toml [detect] markers), once."""
+    global _MARKERS
+    if _MARKERS is None:
+        env = os.environ.get("CIVIC_ALERTS_CONFIG_DIR")
+        config_dir = Path(env) if env else None
+        _MARKERS = (load_language(config_dir, "en").markers, load_language(config_dir, "es").markers)
+    return _MARKERS
+
+
 _MIN_WORDS = 3
 _MARGIN = 2  # a lead of this many marker words decides without lingua
 _SCAN = 80  # marker words are counted in the first words only: enough to decide, bounded
@@ -67,11 +70,12 @@ def detect_from_words(words: Sequence[str], title: str, summary: str = "") -> st
     lingua reading the text itself when the function words do not decide."""
     if len(words) < _MIN_WORDS:
         return "en"  # too little text to tell: the rules every item had before issue 13
+    en_words, es_words = _markers()
     en = es = 0
     for w in words[:_SCAN]:
-        if w in _EN:
+        if w in en_words:
             en += 1
-        elif w in _ES:
+        elif w in es_words:
             es += 1
     if en - es >= _MARGIN:
         return "en"
