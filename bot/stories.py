@@ -162,11 +162,15 @@ def _signature(title: str) -> TitleSignature:
 
 
 def same_story(a: TitleSignature, b: TitleSignature) -> bool:
-    """True when two headlines report the same event (see module docstring)."""
-    if a.normalized == b.normalized:  # what equal fingerprints mean
-        return True
+    """True when two headlines report the same event (see module docstring).
+
+    An empty headline (no title, or only emoji/punctuation) is never the same as anything:
+    the guard comes before the equality test, or every title-less item would be "equal".
+    """
     if not a.normalized or not b.normalized:
         return False
+    if a.normalized == b.normalized:  # what equal fingerprints mean
+        return True
     if not (a.headline_case or b.headline_case):
         only_a, only_b = a.keys - b.keys, b.keys - a.keys
         if only_a and only_b:
@@ -217,9 +221,10 @@ class ClusterIndex:
         self._entries.setdefault(story_id, []).append(entry)
         for token in entry.sig.tokens:
             self._by_token[token].add(story_id)
-        same = self._by_fingerprint[entry.sig.normalized]
-        if story_id not in same:
-            same.append(story_id)
+        if entry.sig.normalized:  # an empty headline is nobody's fingerprint (see find)
+            same = self._by_fingerprint[entry.sig.normalized]
+            if story_id not in same:
+                same.append(story_id)
         return entry
 
     def discard(self, entry: IndexEntry) -> None:
@@ -249,6 +254,10 @@ class ClusterIndex:
     def find(self, title: str, published: float) -> int | None:
         """The story this headline belongs to, or None for a new story."""
         sig = TitleSignature.of(title)
+        if not sig.normalized:
+            # Title-less items (microblog posts, emoji-only titles) normalize to "": looking the
+            # empty fingerprint up joined every such item of every feed into the first one.
+            return None
         for story_id in sorted(self._by_fingerprint.get(sig.normalized, ())):
             if any(abs(e.published - published) <= self.window for e in self._entries[story_id]):
                 return story_id

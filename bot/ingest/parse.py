@@ -24,7 +24,7 @@ import feedparser
 from bot.ingest.normalize import article_identity, canonical_url, html_to_text
 from bot.lang import primary_language
 from bot.models import Article
-from bot.text import clip, is_google_news_url, strip_source_suffix
+from bot.text import clip, is_google_news_url, normalize_title, strip_source_suffix
 
 __all__ = [
     "FUTURE_TOLERANCE",
@@ -230,6 +230,10 @@ def _entry_to_article(
         # GN descriptions repeat the headline and publisher (and cluster siblings):
         # no information beyond the title, so keep them out of the summary.
         summary = ""
+    if not normalize_title(title, mode="cluster") and summary:
+        # No title (Mastodon and other microblog feeds) or one of emoji/punctuation only: the
+        # text's opening is the headline people see and the one stories cluster on.
+        title = derived_headline(summary, title)
     published, known = _date(entry, now)
     url = canonical_url(link) if link else ""
     identity = article_identity(
@@ -257,6 +261,21 @@ def _entry_to_article(
         is_google_news=is_gnews,
         lang=lang,
     )
+
+
+DERIVED_HEADLINE_CHARS = 120
+
+
+def derived_headline(text: str, title: str = "") -> str:
+    """A headline for a title-less item: its text's first sentence, at most 120 characters.
+
+    An emoji-only title is kept in front of it ("🚨 Police close …") since it is what the
+    author wrote; it never clusters on its own (its cluster form is empty).
+    """
+    flat = " ".join(text.split())
+    sentence = re.split(r"(?<=[.!?])\s", flat, maxsplit=1)[0]
+    head = clip(sentence, DERIVED_HEADLINE_CHARS)
+    return f"{title.strip()} {head}".strip() if title.strip() else head
 
 
 def _bozo_text(result: Mapping[str, Any]) -> str | None:
