@@ -26,7 +26,7 @@ from typing import Protocol
 from bot.assembly import StoryAssembler
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.ingest.budget import RequestSchedule
-from bot.ingest.fetch import Fetcher
+from bot.ingest.fetch import Fetcher, one_line
 from bot.ingest.parse import parse_feed
 from bot.models import Article, FeedConfig, FeedState, FetchResult, Match, Story
 from bot.ports import FeedStore, MetaStore, StoryStore
@@ -311,5 +311,5 @@ class Poller:
             delay = max(delay, min(retry_after, float(self.settings.max_backoff)))
         disable = "410 Gone: the publisher removed this feed" if status == 410 else None
         await self.store.record_fetch(
-            state.url, status=status, error=error[:300], next_check=self.clock.now() + delay, disable_reason=disable
+            state.url, status=status, error=one_line(error), next_check=self.clock.now() + delay, disable_reason=disable
         )
