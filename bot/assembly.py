@@ -72,6 +72,7 @@ class SaveReport:
     new_articles: int = 0
     duplicates: int = 0
     alerts_queued: int = 0
+    backlog_story_ids: tuple[int, ...] = ()  # new stories of undated first-fetch items (never alerted)
 
 
 def lead_rank(article: Article) -> tuple[int, int, float, str]:

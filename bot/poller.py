@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import dataclasses
 import hashlib
 import logging
 import multiprocessing
@@ -125,6 +126,9 @@ class CycleReport:
     # Story through a 1,000-feed cold cycle, then reloading them all, doubled the peak memory)
     new_story_ids: list[int] = field(default_factory=list)
     alerts_queued: int = 0
+    # new stories made only of undated items from a feed's first fetch: stored, not alerted,
+    # and not printed by `poll --once` without --all (their age is unknown)
+    backlog_story_ids: set[int] = field(default_factory=set)
 
     @property
     def failed(self) -> list[FeedOutcome]:
@@ -276,8 +280,14 @@ class Poller:
             await self._record_failure(state, result.status, error, None)
             return FeedOutcome(state.url, state.name, result.status, bytes=size, error=error,
                                elapsed=time.monotonic() - started)
-        saved = await self.assembler.save(self.store, state.url, processed.items)
+        items = processed.items
+        if state.body_hash is None:  # the feed's first successful fetch
+            items = tuple(
+                (dataclasses.replace(a, backlog=True), m) if not a.published_known else (a, m) for a, m in items
+            )
+        saved = await self.assembler.save(self.store, state.url, items)
         report.new_story_ids.extend(s.id for s in saved.new_stories)
+        report.backlog_story_ids.update(saved.backlog_story_ids)
         report.alerts_queued += saved.alerts_queued
         await self.store.record_fetch(
             state.url, status=result.status, error=None, next_check=next_check, etag=result.etag,

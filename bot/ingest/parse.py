@@ -106,7 +106,10 @@ def _http_url(value: Any, base: str) -> str:
     return absolute if scheme in {"http", "https"} else ""
 
 
-def _date(entry: Mapping[str, Any], now: datetime) -> tuple[datetime, bool]:
+def _date(entry: Mapping[str, Any], now: datetime, fallback: datetime | None = None) -> tuple[datetime, bool]:
+    """The item's date and whether the feed gave it. Without one: the feed's own date when it
+    has one (a channel's pubDate/lastBuildDate, an Atom feed's updated — an undated item is at
+    least that old), else `now`; either way marked unknown (False)."""
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         # dict.get: FeedParserDict.get("updated_parsed") falls back to published_parsed
         # with a DeprecationWarning; we want each field on its own.
@@ -120,7 +123,7 @@ def _date(entry: Mapping[str, Any], now: datetime) -> tuple[datetime, bool]:
         if when > now + FUTURE_TOLERANCE:
             return now, False  # far-future dates are garbage; treat as first seen
         return when, True
-    return now, False
+    return (fallback if fallback is not None and fallback <= now else now), False
 
 
 _IMAGE_EXT = re.compile(r"\.(?:jpe?g|png|gif|webp|avif)(?:$|\?)", re.IGNORECASE)
@@ -194,6 +197,7 @@ def _entry_to_article(
     default_source: str,
     now: datetime,
     lang: str | None = None,
+    feed_date: datetime | None = None,
 ) -> Article:
     origlink = entry.get("feedburner_origlink")
     link = _http_url(origlink, base) or _http_url(entry.get("link"), base)
@@ -234,7 +238,7 @@ def _entry_to_article(
         # No title (Mastodon and other microblog feeds) or one of emoji/punctuation only: the
         # text's opening is the headline people see and the one stories cluster on.
         title = derived_headline(summary, title)
-    published, known = _date(entry, now)
+    published, known = _date(entry, now, feed_date)
     url = canonical_url(link) if link else ""
     identity = article_identity(
         url=url,
@@ -360,6 +364,7 @@ def _parse(
         or "unknown source"
     )[:MAX_SOURCE_CHARS]
     article_lang = primary_language(feed.get("language")) or lang
+    feed_date, feed_date_known = _date(feed, now)
     converted = (
         _entry_to_article(
             entry,
@@ -368,6 +373,7 @@ def _parse(
             default_source=default_source,
             now=now,
             lang=article_lang,
+            feed_date=feed_date if feed_date_known else None,
         )
         for entry in entries[:MAX_ENTRIES]
     )
