@@ -726,6 +726,25 @@ async def _status(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def next_poll_line(store: Storage, now: float) -> str | None:
+    """After a restart every feed may still be waiting for its next check, so nothing happens
+    for minutes; say when the first poll is due (None when one is due now)."""
+    states = [s for s in await store.feed_states() if not s.disabled]
+    due = [s.next_check.timestamp() for s in states if s.next_check]
+    if not states or len(due) < len(states) or min(due) <= now:
+        return None  # a feed never polled, or one due now: polling starts at once
+    first = min(due)
+    minutes = max(1, round((first - now) / 60))
+    when = datetime.fromtimestamp(first, UTC)
+    return f"civic-alerts: feeds were polled recently; next poll due {when:%H:%M} UTC (in {minutes} min)"
+
+
+async def _say_next_poll(store: Storage) -> None:
+    line = await next_poll_line(store, time.time())
+    if line:
+        print(line, file=sys.stderr)
+
+
 def _run(settings: Settings) -> int:
     """The service: every chat platform whose credentials are set, else the console."""
     from bot.service import configured_adapters, run_service
@@ -744,6 +763,7 @@ def _run(settings: Settings) -> int:
             f"civic-alerts: started {datetime.now(UTC):%Y-%m-%d %H:%M} UTC for {where}; polling feeds…",
             file=sys.stderr,
         )
+        app.tasks.append(asyncio.get_running_loop().create_task(_say_next_poll(app.store)))
 
     asyncio.run(run_service(settings, on_started=started))
     return 0

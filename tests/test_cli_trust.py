@@ -139,3 +139,58 @@ def test_an_unknown_feed_city_stops_start_up_with_suggestions(
     assert "chicgo-il" in err and "chicago-il" in err
     assert main(["run", "--once", "--feeds", str(feeds)]) == 2
     assert "chicago-il" in capsys.readouterr().err
+
+
+# --- item 5: say what happened -----------------------------------------------------------
+
+
+def test_poll_summary_says_why_nothing_was_printed() -> None:
+    """Before: stories older than 7 days gave no output at all. After: one summary line."""
+    from datetime import UTC, datetime
+
+    from bot.cli import poll_summary
+    from bot.models import Story
+    from bot.poller import CycleReport, FeedOutcome
+
+    old = Story(id=1, title="t", url="u", source="s", outlets=("s",), published=datetime(2020, 1, 1, tzinfo=UTC),
+                topics=(IMM,), cities=(CHI,), summary="")
+    report = CycleReport(started=0.0, feeds=[FeedOutcome("https://a.example", None, 200),
+                                             FeedOutcome("https://b.example", None, None, error="HTTP 500")])
+    report.new_stories = [old, dataclasses.replace(old, id=2, topics=())]
+    line = poll_summary(report, shown=0, off_topic=1, old=1, undated=0)
+    assert line == (
+        "civic-alerts: 2 new stories stored, 1 on a watched topic, 0 shown; not shown: 1 older than 7 days, "
+        "1 on no watched topic (--all shows them); 1 of 2 feeds failed"
+    )
+
+
+def test_a_failing_feed_is_reported_once(db: Path, tmp_path: Path, capsys: Captured) -> None:
+    """Before: a log warning and the CLI's own line (twice). After: one line."""
+    feeds = tmp_path / "feeds.toml"
+    feeds.write_text('[[feeds]]\nurl = "http://127.0.0.1:9/feed.xml"\n', encoding="utf-8")
+    assert main(["poll", "--once", "--feeds", str(feeds)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("127.0.0.1:9") == 1, err
+    assert "1 of 1 feeds failed" in err
+
+
+async def test_run_after_a_restart_says_when_the_next_poll_is_due(tmp_path: Path) -> None:
+    """Before: silence until the first feed was due again. After: a line naming the time."""
+    import time
+
+    from bot.cli import next_poll_line
+    from bot.models import FeedConfig
+
+    store = await Store.open(tmp_path / "db.sqlite3")
+    try:
+        await store.sync_feeds([FeedConfig(url="https://a.example/rss"), FeedConfig(url="https://b.example/rss")])
+        now = time.time()
+        assert await next_poll_line(store, now) is None  # never polled: polling starts at once
+        await store.record_fetch("https://a.example/rss", status=200, error=None, next_check=now + 600)
+        await store.record_fetch("https://b.example/rss", status=200, error=None, next_check=now + 900)
+        line = await next_poll_line(store, now)
+        assert line is not None and "next poll due" in line and "(in 10 min)" in line
+        await store.record_fetch("https://b.example/rss", status=200, error=None, next_check=now - 1)
+        assert await next_poll_line(store, now) is None
+    finally:
+        await store.close()
