@@ -81,7 +81,14 @@ def _die_with_parent() -> None:
     Workers are spawned as direct children of the bot (not via a forkserver, which outlives a
     SIGKILLed parent), and ask the kernel to signal them when it dies (Linux PR_SET_PDEATHSIG).
     Elsewhere this is a no-op.
+
+    Ctrl-C reaches the whole process group: workers ignore it (the bot stops them), or each
+    printed a KeyboardInterrupt traceback. They start with SIGINT blocked (WorkerPool.submit),
+    so one pressed while a worker is still importing is dropped here, not raised there.
     """
+    if hasattr(signal, "pthread_sigmask"):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     if not sys.platform.startswith("linux"):
         return
     try:
@@ -93,9 +100,23 @@ def _die_with_parent() -> None:
         os._exit(0)
 
 
+class WorkerPool(ProcessPoolExecutor):
+    """The parse pool; workers are spawned inside `submit` with SIGINT blocked, so that they
+    inherit the blocked signal (across fork and exec) until their initializer ignores it."""
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if not hasattr(signal, "pthread_sigmask"):
+            return super().submit(fn, *args, **kwargs)
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:  # a Ctrl-C meanwhile stays pending for this process and is raised just after
+            return super().submit(fn, *args, **kwargs)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def make_executor(settings: Settings) -> ProcessPoolExecutor:
     workers = settings.parse_workers or os.cpu_count() or 2
-    return ProcessPoolExecutor(
+    return WorkerPool(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_die_with_parent,
