@@ -202,6 +202,7 @@ class IndexEntry:
     story_id: int
     sig: TitleSignature
     published: float
+    feed: str = ""  # the outlet key (assembly.outlet_key) it came from, "" unknown: see find
 
 
 @dataclass(slots=True)
@@ -216,8 +217,8 @@ class ClusterIndex:
     # (lists: nearly every headline is its own, and a one-element set costs 216 bytes)
     _by_fingerprint: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
 
-    def add(self, story_id: int, title: str, published: float) -> IndexEntry:
-        entry = IndexEntry(story_id, TitleSignature.of(title), published)
+    def add(self, story_id: int, title: str, published: float, feed: str = "") -> IndexEntry:
+        entry = IndexEntry(story_id, TitleSignature.of(title), published, sys.intern(feed))
         self._entries.setdefault(story_id, []).append(entry)
         for token in entry.sig.tokens:
             self._by_token[token].add(story_id)
@@ -251,8 +252,15 @@ class ClusterIndex:
                 if not fp:
                     del self._by_fingerprint[entry.sig.normalized]
 
-    def find(self, title: str, published: float) -> int | None:
-        """The story this headline belongs to, or None for a new story."""
+    def find(self, title: str, published: float, feed: str = "") -> int | None:
+        """The story this headline belongs to, or None for a new story.
+
+        Same-feed rule (docs/architecture.md, "Same-feed items"): a headline joins a story on a
+        *near*-duplicate only of another feed's headline. One outlet's items with different
+        links are different reports unless their headlines are identical (a re-post under a
+        new URL): outlets write "…, again" / "2nd shooting in …" for a new event, and put an
+        update under the same link (an exact duplicate, dropped before clustering).
+        """
         sig = TitleSignature.of(title)
         if not sig.normalized:
             # Title-less items (microblog posts, emoji-only titles) normalize to "": looking the
@@ -275,6 +283,8 @@ class ClusterIndex:
             for entry in self._entries[story_id]:
                 if abs(entry.published - published) > self.window:
                     continue
+                if feed and entry.feed == feed:
+                    continue  # one outlet's look-alike headline: a different report
                 if same_story(sig, entry.sig) and (best is None or shared > best[0]):
                     best = (shared, story_id)
                     break

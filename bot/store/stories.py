@@ -93,16 +93,17 @@ def _field_params(story_id: int | None, f: StoryFields, t: float) -> dict[str, o
 
 
 class StoriesMixin(Database):
-    async def recent_headlines(self, since: float) -> list[tuple[int, str, float]]:
-        """(story id, article title, article published) of stories published since `since`."""
+    async def recent_headlines(self, since: float) -> list[tuple[int, str, float, str, str]]:
+        """(story id, article title, article published, feed, source) of stories published since
+        `since`."""
 
-        def fn(c: sqlite3.Connection) -> list[tuple[int, str, float]]:
+        def fn(c: sqlite3.Connection) -> list[tuple[int, str, float, str, str]]:
             rows = c.execute(
-                "SELECT a.story_id, a.title, a.published FROM articles a "
+                "SELECT a.story_id, a.title, a.published, a.feed_url, a.source FROM articles a "
                 "JOIN stories s ON s.id = a.story_id WHERE s.published >= :h",
                 {"h": since},
             )
-            return [(r[0], r[1], r[2]) for r in rows]
+            return [(r[0], r[1], r[2], r[3] or "", r[4] or "") for r in rows]
 
         return await self._run(fn, action="loading recent stories")
 
