@@ -1,7 +1,8 @@
 """`civic-alerts …`: thin — parse arguments, call the services, print.
 
 Exit status: 0 when the command ran (a failing feed or an empty search is not a failure),
-2 for bad usage or configuration (with a one-line reason on stderr, never a traceback).
+1 when it could not do its work (database unusable or missing for a read-only command),
+2 for bad usage or configuration, 130 on Ctrl-C (a one-line reason on stderr, never a traceback).
 Topic ids are data (config/topics.toml): `search --topic` is checked against the configured
 catalog and its help lists the catalog's ids; the console subscribes to every topic ("*").
 """
