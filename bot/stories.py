@@ -27,6 +27,9 @@ from bot.text import title_tokens as _title_tokens
 from bot.text import words as _words
 
 WINDOW_SECONDS = 72 * 3600
+# One outlet's own look-alike headlines are one story only this close together (its rewrite of
+# an update); further apart they are a new report of the same kind (see ClusterIndex.find).
+SAME_OUTLET_WINDOW = 12 * 3600
 TOKEN_SORT_MIN = 90.0
 JACCARD_MIN = 0.6
 
@@ -255,11 +258,11 @@ class ClusterIndex:
     def find(self, title: str, published: float, feed: str = "") -> int | None:
         """The story this headline belongs to, or None for a new story.
 
-        Same-feed rule (docs/architecture.md, "Same-feed items"): a headline joins a story on a
-        *near*-duplicate only of another feed's headline. One outlet's items with different
-        links are different reports unless their headlines are identical (a re-post under a
-        new URL): outlets write "…, again" / "2nd shooting in …" for a new event, and put an
-        update under the same link (an exact duplicate, dropped before clustering).
+        Same-outlet rule (docs/architecture.md, "Same-feed items"): an identical headline joins
+        within the whole window (a re-post under a new link); a *look-alike* headline of the same
+        outlet (`feed`, see assembly.outlet_key) joins only within SAME_OUTLET_WINDOW — an
+        outlet rewrites an update within hours ("… arrested 5 …, witnesses say"), while the
+        same wording a day or more later ("Example entry, again") is a new report.
         """
         sig = TitleSignature.of(title)
         if not sig.normalized:
@@ -283,8 +286,8 @@ class ClusterIndex:
             for entry in self._entries[story_id]:
                 if abs(entry.published - published) > self.window:
                     continue
-                if feed and entry.feed == feed:
-                    continue  # one outlet's look-alike headline: a different report
+                if feed and entry.feed == feed and abs(entry.published - published) > SAME_OUTLET_WINDOW:
+                    continue  # the same outlet's look-alike, a day later: a new report
                 if same_story(sig, entry.sig) and (best is None or shared > best[0]):
                     best = (shared, story_id)
                     break
