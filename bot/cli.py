@@ -368,8 +368,11 @@ async def _search(settings: Settings, args: argparse.Namespace) -> int:
             raise UserInputError(
                 f"unknown city {args.city!r}", user_message=f"unknown city {args.city[:80]!r} (try e.g. chicago-il)"
             ) from None
+    if (query or args.city or topic) and not await asyncio.to_thread(settings.db_path.exists):
+        # nothing stored yet is an empty search (exit 0), said plainly; never an empty database made
+        print(f"no stories match: {_no_database(settings)}", file=sys.stderr)
+        return 0
     if query or args.city or topic:
-        _require_database(settings)
         store = await Store.open(settings.db_path)
         try:
             if query:
@@ -518,13 +521,14 @@ def _require_database(settings: Settings) -> None:
     "no stories match", which reads like a search result.
     """
     if not settings.db_path.exists():
-        raise CivicAlertError(
-            "no database",
-            user_message=(
-                f"no database at {settings.db_path} (it is found relative to the working directory; "
-                "run `civic-alerts poll --once` or `run` first, or pass --db)"
-            ),
-        )
+        raise CivicAlertError("no database", user_message=_no_database(settings))
+
+
+def _no_database(settings: Settings) -> str:
+    return (
+        f"no database at {settings.db_path} (it is found relative to the working directory; "
+        "run `civic-alerts poll --once` or `run` first, or pass --db)"
+    )
 
 
 async def _db(settings: Settings, args: argparse.Namespace) -> int:
