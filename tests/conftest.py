@@ -88,10 +88,20 @@ SLOW = (
     "tests/push/test_cli_push.py::test_destinations_file_is_validated_and_synced_at_run_once",
     "tests/coverage/test_budget.py::test_200_cities_at_once_stay_within_the_budget_and_each_is_polled_within_an_interval",
     "tests/coverage/test_cli_coverage.py::test_subscribing_portland_or_lists_managed_feeds_for_oregon_in_both_languages",
+    "tests/push/test_zz_secrets.py",  # the push secret search; test_secrets.py keeps the console one
+    "tests/push/test_failures.py::test_a_destination_that_keeps_failing_is_paused_with_a_reason_not_dropped",
+    "tests/standin_tests/test_gateway.py::test_invalid_session_forces_fresh_identify",
+    "tests/rules/test_rules_delivery.py::test_daily_digest_at_0800_chicago_once_per_day_for_a_year",
+    "tests/faults/test_interrupts.py::test_ctrl_c_while_parse_workers_run_gives_no_traceback[0.05]",
+    "tests/faults/test_interrupts.py::test_ctrl_c_while_parse_workers_run_gives_no_traceback[1.0]",
 )
+# The delivery suite's "narrow" profile paces real sends at 2 a second; Discord's and the
+# console's profiles run the same tests in the quick run.
+SLOW_IN = ("tests/test_delivery.py::", "[narrow]")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if item.nodeid.startswith(SLOW):
+        narrow = item.nodeid.startswith(SLOW_IN[0]) and SLOW_IN[1] in item.nodeid
+        if narrow or item.nodeid.startswith(SLOW):
             item.add_marker(pytest.mark.slow)
