@@ -67,7 +67,7 @@ def db_path(tmp_path: Path) -> Path:
 #
 # The long tests, in one place rather than a decorator in each file (several people edit those
 # files at once). Measured with `--durations` on a busy 2-core machine: these were 60% of a
-# 9-minute run. Each area keeps a fast test in the quick run (the crash drills keep a 3-kill
+# 9-minute run. Each area keeps a fast test in the quick run (the crash drills keep a 1-kill
 # version, the e2e behaviours are unit-tested through the stand-in contract and the cogs); the
 # full run (`python -m pytest -q`, `.ci/run`) runs everything. Entries are node-id prefixes.
 SLOW = (
@@ -94,6 +94,9 @@ SLOW = (
     "tests/rules/test_rules_delivery.py::test_daily_digest_at_0800_chicago_once_per_day_for_a_year",
     "tests/faults/test_interrupts.py::test_ctrl_c_while_parse_workers_run_gives_no_traceback[0.05]",
     "tests/faults/test_interrupts.py::test_ctrl_c_while_parse_workers_run_gives_no_traceback[1.0]",
+    "tests/push/test_cli_push.py::test_subscriptions_test_sends_a_marked_message_and_reports_in_one_line",
+    "tests/test_cli.py::test_poll_second_run_stores_nothing_even_without_http_caching",
+    "tests/faults/test_database_faults.py::test_backup_while_another_process_writes",
 )
 # The delivery suite's "narrow" profile paces real sends at 2 a second; Discord's and the
 # console's profiles run the same tests in the quick run.
