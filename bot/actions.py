@@ -18,7 +18,9 @@ wildcard ("*",), so a topic added to the config later reaches existing subscript
 from __future__ import annotations
 
 import asyncio
+import math
 import os
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -363,6 +365,8 @@ class SearchPage:
     page: int  # 0-based
     page_size: int
     has_more: bool
+    # no story had every word, so these are stories with any of them (say so to the reader)
+    fell_back: bool = False
 
     @property
     def first_rank(self) -> int:
@@ -403,15 +407,29 @@ async def search(
         days = max(0.01, min(float(days), MAX_SEARCH_DAYS))
     page = max(0, page)
     page_size = max(1, min(page_size, max_page_size))
+    terms = set(_SEARCH_WORD.findall(text.casefold()))
+    # `search ICE`: when a word names a watched topic, that topic's stories rank first (bm25
+    # alone put frozen-water stories above the agency). Ranked over the best 100 rows.
+    named = {t.id for t in catalog or () if terms & t.names} if topic is None else set()
+    want = page_size + 1
+    window = (0, MAX_RANKED) if named else (page * page_size, want)
+    fell_back = False
     rows = await store.search(
-        text,
-        city=city_id,
-        topic=topic,
-        since_days=days,
-        limit=page_size + 1,
-        offset=page * page_size,
+        text, city=city_id, topic=topic, since_days=days, limit=window[1], offset=window[0], words="all"
     )
-    return SearchPage(text, tuple(rows[:page_size]), page, page_size, len(rows) > page_size)
+    if not rows and len(terms) > 1:
+        fell_back = True
+        rows = await store.search(
+            text, city=city_id, topic=topic, since_days=days, limit=window[1], offset=window[0], words="any"
+        )
+    if named:
+        rows = sorted(rows, key=lambda hit: 0 if named & set(hit.topics) else 1)  # stable: bm25 within
+        rows = rows[page * page_size : page * page_size + want]
+    return SearchPage(text, tuple(rows[:page_size]), page, page_size, len(rows) > page_size, fell_back)
+
+
+_SEARCH_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+MAX_RANKED = 100
 
 
 async def latest(
@@ -700,8 +718,9 @@ async def check_feeds(
 
 
 async def prune(store: Storage, older_than_days: float) -> int:
-    if older_than_days < 0:
-        raise UserInputError("bad days", user_message="--older-than must be 0 or more days")
+    # `not (x >= 0)` and isfinite: NaN compares false with everything, so `x < 0` let it through
+    if not (older_than_days >= 0) or not math.isfinite(older_than_days):
+        raise UserInputError("bad days", user_message="--older-than must be a number of days, 0 or more")
     return await store.prune(older_than_days)
 
 
@@ -709,9 +728,17 @@ def _same_file(a: Path, b: Path) -> bool:
     return os.path.realpath(a) == os.path.realpath(b)
 
 
-async def backup(store: Storage, target: Path, *, database: Path) -> None:
+async def backup(store: Storage, target: Path, *, database: Path, force: bool = False) -> None:
+    """Copy the database to `target`; an existing file is only replaced with `force`
+    (a mistyped path must not silently destroy an earlier backup)."""
     if _same_file(target, database):
         raise UserInputError("same file", user_message="the backup path is the database itself")
+    if not force and await asyncio.to_thread(target.exists):
+        raise UserInputError(
+            "target exists", user_message=f"{target} already exists; use --force to overwrite it"
+        )
+    if force:  # replaced whole: SQLite's backup cannot write into a file that is not a database
+        await asyncio.to_thread(target.unlink, missing_ok=True)
     await store.backup(target)
 
 

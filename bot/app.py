@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import difflib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,10 +23,11 @@ from bot.assembly import StoryAssembler
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.coverage import Coverage
 from bot.delivery import AlertSink, DeliveryWorker
+from bot.errors import ConfigError
 from bot.fanout import FanoutPolicy
 from bot.ingest.budget import RequestSchedule
 from bot.ingest.fetch import Fetcher, fetch_limits
-from bot.models import Destination
+from bot.models import Destination, FeedConfig
 from bot.poller import CycleReport, Poller, make_executor
 from bot.relevance import Classifier, Gazetteer, load_classifier
 from bot.settings import Settings, load_coverage, load_feeds
@@ -218,9 +220,12 @@ class App:
         store = await Store.open(settings.db_path, clock=clock, fanout=fanout)
         opened: list[Fetcher] = []
         try:
-            if sync_catalogue:
-                await store.sync_feeds(load_feeds(settings.feeds_file))
             classifier = load_classifier(settings.config_dir)
+            if sync_catalogue:
+                feeds = check_feed_cities(
+                    load_feeds(settings.feeds_file), classifier.gazetteer, str(settings.feeds_file)
+                )
+                await store.sync_feeds(feeds)
             assembler = StoryAssembler(clock)
             await assembler.load(store)
             # The catalogue is the operator's; feeds a server added go through the address guard.
@@ -261,6 +266,24 @@ class App:
                 await fetcher.__aexit__(None, None, None)
         self.executor.shutdown(wait=False, cancel_futures=True)
         await self.store.close()
+
+
+def check_feed_cities(
+    feeds: Sequence[FeedConfig], gazetteer: Gazetteer, source: str = "feeds file"
+) -> tuple[FeedConfig, ...]:
+    """Refuse a feed whose `city` is not a known city id, naming the nearest ids.
+
+    Why at start-up: an unknown id ("chicgo-il") was silently ignored, so the outlet's items
+    lost their default city and its subscribers never got them.
+    """
+    known = [city.id for city in gazetteer.cities]
+    for feed in feeds:
+        if feed.city is None or gazetteer.get(feed.city) is not None:
+            continue
+        near = difflib.get_close_matches(feed.city, known, n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(near)}?" if near else " (see config/cities.toml)"
+        raise ConfigError(f"{source}: {feed.url}: unknown city id {feed.city!r}{hint}")
+    return tuple(feeds)
 
 
 def watch_push_url(url: str) -> None:

@@ -72,6 +72,13 @@ class SaveReport:
     new_articles: int = 0
     duplicates: int = 0
     alerts_queued: int = 0
+    backlog_story_ids: tuple[int, ...] = ()  # new stories of undated first-fetch items (never alerted)
+
+
+def outlet_key(feed_url: str, source: str) -> str:
+    """One outlet's own items: the same feed *and* the same source. A Google News feed carries
+    many publishers, whose look-alike headlines about one event must still join up."""
+    return f"{feed_url}\n{source}"
 
 
 def lead_rank(article: Article) -> tuple[int, int, float, str]:
@@ -143,7 +150,7 @@ class AssemblyBatch:
 
     def place(self, article: Article) -> int | None:
         """The story this article joins, or None for a new story."""
-        return self.index.find(article.title, article.published.timestamp())
+        return self.index.find(article.title, article.published.timestamp(), outlet_key(article.feed_url, article.source))
 
     def new_story(self, article: Article, match: Match) -> StoryFields:
         return new_story(article, match)
@@ -153,7 +160,11 @@ class AssemblyBatch:
 
     def stored(self, story_id: int, article: Article) -> None:
         """The store wrote the article into `story_id` (inside its transaction)."""
-        self.added.append(self.index.add(story_id, article.title, article.published.timestamp()))
+        self.added.append(
+            self.index.add(
+                story_id, article.title, article.published.timestamp(), outlet_key(article.feed_url, article.source)
+            )
+        )
 
     def rollback(self) -> None:
         for entry in reversed(self.added):
@@ -178,8 +189,8 @@ class StoryAssembler:
         """Fill the index with the headlines of recent stories."""
         horizon = self.clock.now() - self.index.window * 1.5
         fresh = ClusterIndex(window=self.index.window)
-        for story_id, title, published in await store.recent_headlines(horizon):
-            fresh.add(story_id, title, published)
+        for story_id, title, published, feed, source in await store.recent_headlines(horizon):
+            fresh.add(story_id, title, published, outlet_key(feed, source))
         self.index = fresh
 
     def begin(self) -> AssemblyBatch:

@@ -1,7 +1,8 @@
 """`civic-alerts …`: thin — parse arguments, call the services, print.
 
 Exit status: 0 when the command ran (a failing feed or an empty search is not a failure),
-2 for bad usage or configuration (with a one-line reason on stderr, never a traceback).
+1 when it could not do its work (database unusable or missing for a read-only command),
+2 for bad usage or configuration, 130 on Ctrl-C (a one-line reason on stderr, never a traceback).
 Topic ids are data (config/topics.toml): `search --topic` is checked against the configured
 catalog and its help lists the catalog's ids; the console subscribes to every topic ("*").
 """
@@ -26,6 +27,7 @@ from bot.settings import Settings, load_feeds, load_settings
 
 if TYPE_CHECKING:
     from bot.coverage import Coverage
+    from bot.poller import CycleReport
     from bot.ports import Storage
 
 DISPLAY_MAX_AGE_DAYS = 7
@@ -148,6 +150,7 @@ def _parser() -> argparse.ArgumentParser:
     db_opt(prune)
     backup = db_sub.add_parser("backup", help="consistent online copy (safe while the bot runs)")
     backup.add_argument("path", help="where to write the copy")
+    backup.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
     db_opt(backup)
     checkdb = db_sub.add_parser("check", help="PRAGMA integrity_check")
     db_opt(checkdb)
@@ -161,8 +164,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown:
-        if args.command != "search":
-            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        flags = [u for u in unknown if u.startswith("--")]
+        if args.command != "search" or flags:  # `search --cty x`: a typo, not two search words
+            parser.error(f"unrecognized arguments: {' '.join(flags or unknown)}")
         args.query = [*args.query, *unknown]  # "-ice" is a search term, not an option
     try:
         settings = load_settings(db=getattr(args, "db", None), feeds=getattr(args, "feeds", None))
@@ -266,22 +270,74 @@ def _print_story(story: Story, out: TextIO) -> None:
 
 
 async def _poll(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import open_app
+    import logging
 
+    from bot.app import check_feed_cities, open_app
+
+    # This command prints each failing feed itself (one line, below); the poller's own warning
+    # would report every failure twice.
+    logging.getLogger("bot.poller").setLevel(logging.ERROR)
     feeds = load_feeds(settings.feeds_file)
     async with open_app(settings, sync_catalogue=False) as app:
+        feeds = check_feed_cities(feeds, app.gazetteer, str(settings.feeds_file))
         report = await app.poller.poll_once(feeds)
     horizon = time.time() - DISPLAY_MAX_AGE_DAYS * 86400
     for outcome in report.failed:
         print(_scrub(f"feed failed: {outcome.url}: {outcome.error}"), file=sys.stderr)
+    shown = off_topic = old = undated = 0
     for story in report.new_stories:
-        if not args.all and (not story.topics or story.published.timestamp() < horizon):
-            continue
+        if not args.all:
+            if not story.topics:
+                off_topic += 1
+                continue
+            if story.id in report.backlog_story_ids:
+                undated += 1
+                continue
+            if story.published.timestamp() < horizon:
+                old += 1
+                continue
+        shown += 1
         if args.json:
             sys.stdout.write(json.dumps(story_json(story), ensure_ascii=False) + "\n")
         else:
             _print_story(story, sys.stdout)
+    print(poll_summary(report, shown=shown, off_topic=off_topic, old=old, undated=undated), file=sys.stderr)
     return 0
+
+
+def poll_summary(report: CycleReport, *, shown: int, off_topic: int, old: int, undated: int) -> str:
+    """`poll --once`'s last line (stderr): what was stored and why some of it was not printed.
+
+    Why: a run whose new stories were all older than 7 days printed nothing at all, which
+    reads as "nothing happened" or "it is broken".
+    """
+    stored = len(report.new_stories)
+    on_topic = sum(1 for s in report.new_stories if s.topics)
+    text = f"civic-alerts: {stored} new stories stored, {on_topic} on a watched topic, {shown} shown"
+    reasons = [
+        f"{n} {why}"
+        for n, why in (
+            (old, f"older than {DISPLAY_MAX_AGE_DAYS} days"),
+            (undated, "undated, from a feed's first fetch"),
+            (off_topic, "on no watched topic"),
+        )
+        if n
+    ]
+    if reasons:
+        text += f"; not shown: {', '.join(reasons)} (--all shows them)"
+    failed = len(report.failed)
+    if failed:
+        text += f"; {failed} of {len(report.feeds)} feeds failed"
+    return text
+
+
+def _as_hit(story: Story) -> SearchHit:
+    from bot.text import clip
+
+    return SearchHit(
+        id=story.id, title=story.title, url=story.url, source=story.source, published=story.published,
+        snippet=clip(story.summary, 160) if story.summary else "", topics=story.topics, cities=story.cities,
+    )
 
 
 async def _search(settings: Settings, args: argparse.Namespace) -> int:
@@ -305,20 +361,41 @@ async def _search(settings: Settings, args: argparse.Namespace) -> int:
     query = actions.clean_query(" ".join(args.query))
     gazetteer = load_classifier(settings.config_dir).gazetteer if args.city else None
     hits: tuple[SearchHit, ...] = ()
-    if query:
+    if args.city and gazetteer is not None:
+        try:  # a bad city is a usage error, whether or not a database exists yet
+            actions.resolve_city(gazetteer, args.city)
+        except UnknownCityError:
+            raise UserInputError(
+                f"unknown city {args.city!r}", user_message=f"unknown city {args.city[:80]!r} (try e.g. chicago-il)"
+            ) from None
+    if (query or args.city or topic) and not await asyncio.to_thread(settings.db_path.exists):
+        # nothing stored yet is an empty search (exit 0), said plainly; never an empty database made
+        print(f"no stories match: {_no_database(settings)}", file=sys.stderr)
+        return 0
+    if query or args.city or topic:
         store = await Store.open(settings.db_path)
         try:
-            page = await actions.search(
-                store, gazetteer, query, city=args.city, topic=topic, days=args.since,
-                page_size=args.limit, max_page_size=100, catalog=load_classifier(settings.config_dir).topics,
-            )
+            if query:
+                page = await actions.search(
+                    store, gazetteer, query, city=args.city, topic=topic, days=args.since,
+                    page_size=args.limit, max_page_size=100, catalog=load_classifier(settings.config_dir).topics,
+                )
+                hits = page.hits
+                if page.fell_back and hits:
+                    print("no story has all of these words; showing stories with any of them", file=sys.stderr)
+            else:  # --city/--topic alone: the latest matching stories
+                city_id = actions.resolve_city(gazetteer, args.city).id if args.city and gazetteer else None
+                stories = await store.latest(city_id, topic=topic, limit=args.limit)
+                if args.since is not None:
+                    horizon = time.time() - args.since * 86400
+                    stories = [s for s in stories if s.published.timestamp() >= horizon]
+                hits = tuple(_as_hit(s) for s in stories)
         except UnknownCityError:
             raise UserInputError(
                 f"unknown city {args.city!r}", user_message=f"unknown city {args.city[:80]!r} (try e.g. chicago-il)"
             ) from None
         finally:
             await store.close()
-        hits = page.hits
     for i, hit in enumerate(hits, 1):
         if args.json:
             row = {
@@ -437,10 +514,29 @@ def _print_feed_rows(rows: Sequence[actions.FeedRow], *, as_json: bool) -> None:
         print(_scrub(f"{s.kind:8} {where:24} {row.health[:60]}{grace}  {s.name or ''}{lang}\n         {s.url}"))
 
 
+def _require_database(settings: Settings) -> None:
+    """Read-only commands never create a database: a missing one is reported, not made empty.
+
+    Why: `search` in the wrong directory used to create an empty database there and answer
+    "no stories match", which reads like a search result.
+    """
+    if not settings.db_path.exists():
+        raise CivicAlertError("no database", user_message=_no_database(settings))
+
+
+def _no_database(settings: Settings) -> str:
+    return (
+        f"no database at {settings.db_path} (it is found relative to the working directory; "
+        "run `civic-alerts poll --once` or `run` first, or pass --db)"
+    )
+
+
 async def _db(settings: Settings, args: argparse.Namespace) -> int:
 
     from bot.store import Store
 
+    if args.db_command in ("check", "backup"):
+        _require_database(settings)
     store = await Store.open(settings.db_path)
     try:
         if args.db_command == "prune":
@@ -448,7 +544,7 @@ async def _db(settings: Settings, args: argparse.Namespace) -> int:
             print(f"removed {removed} stories older than {args.older_than:g} days")
         elif args.db_command == "backup":
             target = Path(args.path)
-            await actions.backup(store, target, database=settings.db_path)
+            await actions.backup(store, target, database=settings.db_path, force=args.force)
             print(f"backed up {settings.db_path} to {target}")
         elif args.db_command == "check":
             result = await actions.integrity_check(store)
@@ -635,6 +731,25 @@ async def _status(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def next_poll_line(store: Storage, now: float) -> str | None:
+    """After a restart every feed may still be waiting for its next check, so nothing happens
+    for minutes; say when the first poll is due (None when one is due now)."""
+    states = [s for s in await store.feed_states() if not s.disabled]
+    due = [s.next_check.timestamp() for s in states if s.next_check]
+    if not states or len(due) < len(states) or min(due) <= now:
+        return None  # a feed never polled, or one due now: polling starts at once
+    first = min(due)
+    minutes = max(1, round((first - now) / 60))
+    when = datetime.fromtimestamp(first, UTC)
+    return f"civic-alerts: feeds were polled recently; next poll due {when:%H:%M} UTC (in {minutes} min)"
+
+
+async def _say_next_poll(store: Storage) -> None:
+    line = await next_poll_line(store, time.time())
+    if line:
+        print(line, file=sys.stderr)
+
+
 def _run(settings: Settings) -> int:
     """The service: every chat platform whose credentials are set, else the console."""
     from bot.service import configured_adapters, run_service
@@ -653,6 +768,7 @@ def _run(settings: Settings) -> int:
             f"civic-alerts: started {datetime.now(UTC):%Y-%m-%d %H:%M} UTC for {where}; polling feeds…",
             file=sys.stderr,
         )
+        app.tasks.append(asyncio.get_running_loop().create_task(_say_next_poll(app.store)))
 
     asyncio.run(run_service(settings, on_started=started))
     return 0

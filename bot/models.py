@@ -108,6 +108,9 @@ class Article:
     is_google_news: bool = False
     # primary language subtag ("en"): the feed's declared language, else the feed config's
     lang: str | None = None
+    # undated and from a feed's first fetch: its age is unknown (it may be years old), so it is
+    # stored and searchable but never alerted on its own (issue 16)
+    backlog: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +143,8 @@ class Story:
     image_url: str | None = None
     # independent outlets behind it (owners and syndicated copies once; 0 = not counted yet)
     independent: int = 0
+    # False when the lead's date is a guess (its feed gave none): shown as "date unknown"
+    published_known: bool = True
 
     @property
     def corroboration(self) -> int:

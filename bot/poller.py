@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import dataclasses
 import hashlib
 import logging
 import multiprocessing
@@ -26,7 +27,7 @@ from typing import Protocol
 from bot.assembly import StoryAssembler
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.ingest.budget import RequestSchedule
-from bot.ingest.fetch import Fetcher
+from bot.ingest.fetch import Fetcher, one_line
 from bot.ingest.parse import parse_feed
 from bot.models import Article, FeedConfig, FeedState, FetchResult, Match, Story
 from bot.ports import FeedStore, MetaStore, StoryStore
@@ -80,7 +81,14 @@ def _die_with_parent() -> None:
     Workers are spawned as direct children of the bot (not via a forkserver, which outlives a
     SIGKILLed parent), and ask the kernel to signal them when it dies (Linux PR_SET_PDEATHSIG).
     Elsewhere this is a no-op.
+
+    Ctrl-C reaches the whole process group: workers ignore it (the bot stops them), or each
+    printed a KeyboardInterrupt traceback. They start with SIGINT blocked (WorkerPool.submit),
+    so one pressed while a worker is still importing is dropped here, not raised there.
     """
+    if hasattr(signal, "pthread_sigmask"):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     if not sys.platform.startswith("linux"):
         return
     try:
@@ -92,9 +100,23 @@ def _die_with_parent() -> None:
         os._exit(0)
 
 
+class WorkerPool(ProcessPoolExecutor):
+    """The parse pool; workers are spawned inside `submit` with SIGINT blocked, so that they
+    inherit the blocked signal (across fork and exec) until their initializer ignores it."""
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if not hasattr(signal, "pthread_sigmask"):
+            return super().submit(fn, *args, **kwargs)
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:  # a Ctrl-C meanwhile stays pending for this process and is raised just after
+            return super().submit(fn, *args, **kwargs)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def make_executor(settings: Settings) -> ProcessPoolExecutor:
     workers = settings.parse_workers or os.cpu_count() or 2
-    return ProcessPoolExecutor(
+    return WorkerPool(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_die_with_parent,
@@ -125,6 +147,9 @@ class CycleReport:
     # Story through a 1,000-feed cold cycle, then reloading them all, doubled the peak memory)
     new_story_ids: list[int] = field(default_factory=list)
     alerts_queued: int = 0
+    # new stories made only of undated items from a feed's first fetch: stored, not alerted,
+    # and not printed by `poll --once` without --all (their age is unknown)
+    backlog_story_ids: set[int] = field(default_factory=set)
 
     @property
     def failed(self) -> list[FeedOutcome]:
@@ -276,8 +301,14 @@ class Poller:
             await self._record_failure(state, result.status, error, None)
             return FeedOutcome(state.url, state.name, result.status, bytes=size, error=error,
                                elapsed=time.monotonic() - started)
-        saved = await self.assembler.save(self.store, state.url, processed.items)
+        items = processed.items
+        if state.body_hash is None:  # the feed's first successful fetch
+            items = tuple(
+                (dataclasses.replace(a, backlog=True), m) if not a.published_known else (a, m) for a, m in items
+            )
+        saved = await self.assembler.save(self.store, state.url, items)
         report.new_story_ids.extend(s.id for s in saved.new_stories)
+        report.backlog_story_ids.update(saved.backlog_story_ids)
         report.alerts_queued += saved.alerts_queued
         await self.store.record_fetch(
             state.url, status=result.status, error=None, next_check=next_check, etag=result.etag,
@@ -311,5 +342,5 @@ class Poller:
             delay = max(delay, min(retry_after, float(self.settings.max_backoff)))
         disable = "410 Gone: the publisher removed this feed" if status == 410 else None
         await self.store.record_fetch(
-            state.url, status=status, error=error[:300], next_check=self.clock.now() + delay, disable_reason=disable
+            state.url, status=status, error=one_line(error), next_check=self.clock.now() + delay, disable_reason=disable
         )

@@ -116,6 +116,12 @@ def why_short(story: Story, limit: int = 120) -> str:
     return clip("Matched: " + ", ".join(bits), limit) if bits else "Matched your subscription"
 
 
+def when(story: Story) -> str:
+    """The story's time, or "date unknown" when its feed gave none (the time we hold is only
+    when it was first seen, or the feed's own date: showing it as the story's would mislead)."""
+    return f"{story.published:%Y-%m-%d %H:%M} UTC" if story.published_known else "date unknown"
+
+
 def footer(story: Story) -> str:
     """Ends with "story #<id>": how an alert already posted is recognized after a crash."""
     return f"{why_short(story)} · story #{story.id}"
@@ -131,7 +137,7 @@ def plain_text(
     if story.summary:
         lines.append(summary(story))
     lines.append(where_topics(story, label, topic_label))
-    lines.append(f"Source: {story.source} · {story.published:%Y-%m-%d %H:%M} UTC · {corroboration(story)}")
+    lines.append(f"Source: {story.source} · {when(story)} · {corroboration(story)}")
     extra = also_reported(story)
     if extra:
         lines.append(extra)

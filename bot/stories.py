@@ -27,6 +27,9 @@ from bot.text import title_tokens as _title_tokens
 from bot.text import words as _words
 
 WINDOW_SECONDS = 72 * 3600
+# One outlet's own look-alike headlines are one story only this close together (its rewrite of
+# an update); further apart they are a new report of the same kind (see ClusterIndex.find).
+SAME_OUTLET_WINDOW = 12 * 3600
 TOKEN_SORT_MIN = 90.0
 JACCARD_MIN = 0.6
 
@@ -162,11 +165,15 @@ def _signature(title: str) -> TitleSignature:
 
 
 def same_story(a: TitleSignature, b: TitleSignature) -> bool:
-    """True when two headlines report the same event (see module docstring)."""
-    if a.normalized == b.normalized:  # what equal fingerprints mean
-        return True
+    """True when two headlines report the same event (see module docstring).
+
+    An empty headline (no title, or only emoji/punctuation) is never the same as anything:
+    the guard comes before the equality test, or every title-less item would be "equal".
+    """
     if not a.normalized or not b.normalized:
         return False
+    if a.normalized == b.normalized:  # what equal fingerprints mean
+        return True
     if not (a.headline_case or b.headline_case):
         only_a, only_b = a.keys - b.keys, b.keys - a.keys
         if only_a and only_b:
@@ -198,6 +205,7 @@ class IndexEntry:
     story_id: int
     sig: TitleSignature
     published: float
+    feed: str = ""  # the outlet key (assembly.outlet_key) it came from, "" unknown: see find
 
 
 @dataclass(slots=True)
@@ -212,14 +220,15 @@ class ClusterIndex:
     # (lists: nearly every headline is its own, and a one-element set costs 216 bytes)
     _by_fingerprint: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
 
-    def add(self, story_id: int, title: str, published: float) -> IndexEntry:
-        entry = IndexEntry(story_id, TitleSignature.of(title), published)
+    def add(self, story_id: int, title: str, published: float, feed: str = "") -> IndexEntry:
+        entry = IndexEntry(story_id, TitleSignature.of(title), published, sys.intern(feed))
         self._entries.setdefault(story_id, []).append(entry)
         for token in entry.sig.tokens:
             self._by_token[token].add(story_id)
-        same = self._by_fingerprint[entry.sig.normalized]
-        if story_id not in same:
-            same.append(story_id)
+        if entry.sig.normalized:  # an empty headline is nobody's fingerprint (see find)
+            same = self._by_fingerprint[entry.sig.normalized]
+            if story_id not in same:
+                same.append(story_id)
         return entry
 
     def discard(self, entry: IndexEntry) -> None:
@@ -246,9 +255,20 @@ class ClusterIndex:
                 if not fp:
                     del self._by_fingerprint[entry.sig.normalized]
 
-    def find(self, title: str, published: float) -> int | None:
-        """The story this headline belongs to, or None for a new story."""
+    def find(self, title: str, published: float, feed: str = "") -> int | None:
+        """The story this headline belongs to, or None for a new story.
+
+        Same-outlet rule (docs/architecture.md, "Same-feed items"): an identical headline joins
+        within the whole window (a re-post under a new link); a *look-alike* headline of the same
+        outlet (`feed`, see assembly.outlet_key) joins only within SAME_OUTLET_WINDOW — an
+        outlet rewrites an update within hours ("… arrested 5 …, witnesses say"), while the
+        same wording a day or more later ("Example entry, again") is a new report.
+        """
         sig = TitleSignature.of(title)
+        if not sig.normalized:
+            # Title-less items (microblog posts, emoji-only titles) normalize to "": looking the
+            # empty fingerprint up joined every such item of every feed into the first one.
+            return None
         for story_id in sorted(self._by_fingerprint.get(sig.normalized, ())):
             if any(abs(e.published - published) <= self.window for e in self._entries[story_id]):
                 return story_id
@@ -266,6 +286,8 @@ class ClusterIndex:
             for entry in self._entries[story_id]:
                 if abs(entry.published - published) > self.window:
                     continue
+                if feed and entry.feed == feed and abs(entry.published - published) > SAME_OUTLET_WINDOW:
+                    continue  # the same outlet's look-alike, a day later: a new report
                 if same_story(sig, entry.sig) and (best is None or shared > best[0]):
                     best = (shared, story_id)
                     break

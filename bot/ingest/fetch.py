@@ -117,6 +117,20 @@ class PublicOnlyResolver(AbstractResolver):
         await self._inner.close()
 
 
+MAX_ERROR_CHARS = 200
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def one_line(error: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """A fetch error as stored and printed: one line of at most `limit` characters.
+
+    aiohttp's parser errors span several lines (the bad bytes, a caret under them); a status
+    line or `feeds check` table must stay one line per feed.
+    """
+    flat = " ".join(error.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
     """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), else None."""
     if not value:
@@ -293,7 +307,7 @@ class Fetcher:
             retry_after=retry_after,
             max_age=max_age,
             elapsed=time.monotonic() - started,
-            error=error[:300],
+            error=one_line(error),
         )
 
     async def _fetch(
@@ -303,6 +317,8 @@ class Fetcher:
         last_modified: str | None,
         started: float,
         state: dict[str, str],
+        *,
+        decompress: bool = True,
     ) -> FetchResult:
         assert self._session is not None
         limits = self.limits
@@ -321,7 +337,7 @@ class Fetcher:
                 return self._error(url, current, None, started, refusal)
             try:
                 async with self._session.get(
-                    current, headers=request_headers, allow_redirects=False
+                    current, headers=request_headers, allow_redirects=False, auto_decompress=decompress
                 ) as response:
                     status = response.status
                     headers = _headers_of(response)
@@ -366,6 +382,8 @@ class Fetcher:
                             headers=headers, retry_after=retry_after, max_age=max_age,
                         )  # fmt: skip
                     body, problem = await self._read_body(response)
+                    if not decompress and body is not None and body[:2] == _GZIP_MAGIC:
+                        problem = "bad gzip body"  # really gzip, and broken: not ours to guess at
                     if problem:
                         return self._error(
                             url, current, status, started, problem,
@@ -396,11 +414,23 @@ class Fetcher:
                 return self._error(url, current, None, started, "read timed out")
             except aiohttp.ClientConnectorError as exc:
                 return self._error(url, current, None, started, f"connect failed: {exc.os_error}")
-            except aiohttp.ClientPayloadError:
+            except aiohttp.ClientPayloadError as exc:
+                if decompress and "content-encoding" in str(exc).lower():
+                    # "Content-Encoding: gzip" on a body that is not gzip (a misconfigured
+                    # server or CDN): read it as sent; feedparser recovers the document.
+                    return await self._fetch(
+                        url, etag, last_modified, started, state, decompress=False
+                    )
                 return self._error(url, current, None, started, "connection dropped mid-body")
             except aiohttp.ServerDisconnectedError:
                 return self._error(url, current, None, started, "server disconnected")
             except aiohttp.ClientResponseError as exc:
+                if etag or last_modified:
+                    # A 304 that carries a body (which HTTP forbids): aiohttp parses the body as
+                    # a next response and fails on it ("Bad status line", "Data after
+                    # `Connection: close`"), losing the 304. Ask once without the
+                    # validators; an unchanged body is then recognised by its hash (poller).
+                    return await self._fetch(url, None, None, started, state, decompress=decompress)
                 return self._error(
                     url, current, exc.status or None, started, f"bad response: {exc.message}"
                 )

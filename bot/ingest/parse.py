@@ -24,7 +24,7 @@ import feedparser
 from bot.ingest.normalize import article_identity, canonical_url, html_to_text
 from bot.lang import primary_language
 from bot.models import Article
-from bot.text import clip, is_google_news_url, strip_source_suffix
+from bot.text import clip, is_google_news_url, normalize_title, strip_source_suffix
 
 __all__ = [
     "FUTURE_TOLERANCE",
@@ -106,7 +106,10 @@ def _http_url(value: Any, base: str) -> str:
     return absolute if scheme in {"http", "https"} else ""
 
 
-def _date(entry: Mapping[str, Any], now: datetime) -> tuple[datetime, bool]:
+def _date(entry: Mapping[str, Any], now: datetime, fallback: datetime | None = None) -> tuple[datetime, bool]:
+    """The item's date and whether the feed gave it. Without one: the feed's own date when it
+    has one (a channel's pubDate/lastBuildDate, an Atom feed's updated — an undated item is at
+    least that old), else `now`; either way marked unknown (False)."""
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         # dict.get: FeedParserDict.get("updated_parsed") falls back to published_parsed
         # with a DeprecationWarning; we want each field on its own.
@@ -120,7 +123,7 @@ def _date(entry: Mapping[str, Any], now: datetime) -> tuple[datetime, bool]:
         if when > now + FUTURE_TOLERANCE:
             return now, False  # far-future dates are garbage; treat as first seen
         return when, True
-    return now, False
+    return (fallback if fallback is not None and fallback <= now else now), False
 
 
 _IMAGE_EXT = re.compile(r"\.(?:jpe?g|png|gif|webp|avif)(?:$|\?)", re.IGNORECASE)
@@ -194,6 +197,7 @@ def _entry_to_article(
     default_source: str,
     now: datetime,
     lang: str | None = None,
+    feed_date: datetime | None = None,
 ) -> Article:
     origlink = entry.get("feedburner_origlink")
     link = _http_url(origlink, base) or _http_url(entry.get("link"), base)
@@ -230,7 +234,11 @@ def _entry_to_article(
         # GN descriptions repeat the headline and publisher (and cluster siblings):
         # no information beyond the title, so keep them out of the summary.
         summary = ""
-    published, known = _date(entry, now)
+    if not normalize_title(title, mode="cluster") and summary:
+        # No title (Mastodon and other microblog feeds) or one of emoji/punctuation only: the
+        # text's opening is the headline people see and the one stories cluster on.
+        title = derived_headline(summary, title)
+    published, known = _date(entry, now, feed_date)
     url = canonical_url(link) if link else ""
     identity = article_identity(
         url=url,
@@ -257,6 +265,21 @@ def _entry_to_article(
         is_google_news=is_gnews,
         lang=lang,
     )
+
+
+DERIVED_HEADLINE_CHARS = 120
+
+
+def derived_headline(text: str, title: str = "") -> str:
+    """A headline for a title-less item: its text's first sentence, at most 120 characters.
+
+    An emoji-only title is kept in front of it ("🚨 Police close …") since it is what the
+    author wrote; it never clusters on its own (its cluster form is empty).
+    """
+    flat = " ".join(text.split())
+    sentence = re.split(r"(?<=[.!?])\s", flat, maxsplit=1)[0]
+    head = clip(sentence, DERIVED_HEADLINE_CHARS)
+    return f"{title.strip()} {head}".strip() if title.strip() else head
 
 
 def _bozo_text(result: Mapping[str, Any]) -> str | None:
@@ -341,6 +364,7 @@ def _parse(
         or "unknown source"
     )[:MAX_SOURCE_CHARS]
     article_lang = primary_language(feed.get("language")) or lang
+    feed_date, feed_date_known = _date(feed, now)
     converted = (
         _entry_to_article(
             entry,
@@ -349,6 +373,7 @@ def _parse(
             default_source=default_source,
             now=now,
             lang=article_lang,
+            feed_date=feed_date if feed_date_known else None,
         )
         for entry in entries[:MAX_ENTRIES]
     )

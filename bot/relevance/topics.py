@@ -31,7 +31,7 @@ import os
 import re
 import threading
 import tomllib
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import Path
@@ -64,6 +64,9 @@ class TopicInfo:
     id: str
     label: str
     description: str = ""
+    # lower-cased words that by themselves name the topic in a search ("ice", "deport"): the
+    # topic's one-word strong terms and the acronyms of its strong phrases (see `_names`)
+    names: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +115,21 @@ class TopicCatalog:
         return found[: max(0, limit)]
 
 
+def _names(strong: Sequence[str]) -> frozenset[str]:
+    """Search words that name a topic: a one-word strong term ("deport*", "Bovino") or an
+    all-capitals word of a strong phrase ("=ICE agent*" → "ice"). Why: `search ICE` should rank
+    the agency's stories above frozen water's, and ICE alone is not enough to classify."""
+    out: set[str] = set()
+    for term in strong:
+        words = term.lstrip("=").replace("*", "").split()
+        if len(words) == 1 and words[0].isalpha():
+            out.add(words[0].casefold())
+        out.update(w.casefold() for w in words if len(w) >= 2 and w.isalpha() and w.isupper())
+    return frozenset(out)
+
+
 def _catalog(specs: list[TopicSpec]) -> TopicCatalog:
-    return TopicCatalog(tuple(TopicInfo(s.id, s.label, s.description) for s in specs))
+    return TopicCatalog(tuple(TopicInfo(s.id, s.label, s.description, _names(s.strong)) for s in specs))
 
 
 _TOPICS_CACHE: dict[tuple[Path, float], TopicCatalog] = {}

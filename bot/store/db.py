@@ -8,6 +8,7 @@ also makes each unit one transaction. SQL lives only in this package.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import sqlite3
@@ -96,10 +97,20 @@ class Database:
 
     @classmethod
     async def _open_connection(cls, path: Path) -> tuple[aiosqlite.Connection, int]:
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            conn = await aiosqlite.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+            await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the database's folder {path.parent} ({exc.strerror or exc})"
+            ) from None
+        conn = aiosqlite.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            await conn
         except sqlite3.Error as exc:
+            # aiosqlite stops its worker thread on a failed connect, but does not wait: the thread
+            # then answered on an event loop asyncio.run had already closed ("Event loop is
+            # closed" traceback after our one-line error). Wait for it while the loop still runs.
+            await asyncio.to_thread(conn._thread.join, 10)
             raise store_error(exc, f"opening {path}") from None
         try:
             version = await conn._execute(cls._prepare, conn._conn)  # see module docstring

@@ -15,7 +15,9 @@ from typing import Any
 from bot.models import Destination, Story, Subscription
 from bot.rules import rules_from_json
 
-STORY_COLUMNS = "id, title, url, source, summary, image_url, published, outlets, topics, cities, why, independent"
+STORY_COLUMNS = (
+    "id, title, url, source, summary, image_url, published, outlets, topics, cities, why, independent, lead_known"
+)
 
 SUB_SELECT = (
     "SELECT s.id, s.destination_id, s.city, s.topics, s.rules, s.created, d.platform, d.address, d.grp, "
@@ -41,6 +43,7 @@ def story_from_row(row: Mapping[str, Any] | sqlite3.Row) -> Story:
         why=tuple(json.loads(row["why"])),
         image_url=row["image_url"],
         independent=int(row["independent"] or 0),
+        published_known=bool(row["lead_known"]),
     )
 
 

@@ -23,6 +23,7 @@ from bot.store.rows import STORY_COLUMNS, dt, story_from_row, subscriptions_wher
 _TIE_MARGIN = 64  # extra ranked rows read so that equal scores at the page edge are all seen
 _QUERY_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 _MAX_QUERY_TERMS = 12
+PREFIX_MIN = 5
 
 
 @dataclass(slots=True)
@@ -32,6 +33,7 @@ class _Batch:
     new_articles: int = 0
     duplicates: int = 0
     queued: int = 0
+    backlog_ids: list[int] = field(default_factory=list)
 
 
 def fts_query(text: str) -> tuple[str, str] | None:
@@ -43,7 +45,9 @@ def fts_query(text: str) -> tuple[str, str] | None:
     terms = [t for t in _QUERY_TOKEN.findall(text.casefold()) if t][:_MAX_QUERY_TERMS]
     if not terms:
         return None
-    quoted = [f'"{t}"' for t in dict.fromkeys(terms)]
+    # A term of PREFIX_MIN letters or more also finds its longer forms ("deport" → deported,
+    # deportation): the index has no stemmer, and shorter prefixes ("ice" → icebergs) say too little.
+    quoted = [f'"{t}"*' if len(t) >= PREFIX_MIN else f'"{t}"' for t in dict.fromkeys(terms)]
     return " ".join(quoted), " OR ".join(quoted)
 
 
@@ -89,16 +93,17 @@ def _field_params(story_id: int | None, f: StoryFields, t: float) -> dict[str, o
 
 
 class StoriesMixin(Database):
-    async def recent_headlines(self, since: float) -> list[tuple[int, str, float]]:
-        """(story id, article title, article published) of stories published since `since`."""
+    async def recent_headlines(self, since: float) -> list[tuple[int, str, float, str, str]]:
+        """(story id, article title, article published, feed, source) of stories published since
+        `since`."""
 
-        def fn(c: sqlite3.Connection) -> list[tuple[int, str, float]]:
+        def fn(c: sqlite3.Connection) -> list[tuple[int, str, float, str, str]]:
             rows = c.execute(
-                "SELECT a.story_id, a.title, a.published FROM articles a "
+                "SELECT a.story_id, a.title, a.published, a.feed_url, a.source FROM articles a "
                 "JOIN stories s ON s.id = a.story_id WHERE s.published >= :h",
                 {"h": since},
             )
-            return [(r[0], r[1], r[2]) for r in rows]
+            return [(r[0], r[1], r[2], r[3] or "", r[4] or "") for r in rows]
 
         return await self._run(fn, action="loading recent stories")
 
@@ -128,6 +133,7 @@ class StoriesMixin(Database):
                 new_articles=batch.new_articles,
                 duplicates=batch.duplicates,
                 alerts_queued=batch.queued,
+                backlog_story_ids=tuple(i for i in batch.backlog_ids if i in set(batch.new_ids)),
             )
 
         return await self._run(fn, action=f"saving articles from {feed_url}")
@@ -157,6 +163,8 @@ class StoriesMixin(Database):
             ).lastrowid
             assert story_id is not None
             batch.new_ids.append(story_id)
+            if a.backlog:
+                batch.backlog_ids.append(story_id)
             self._index_tags(c, story_id, f.topics, f.cities)
             change = None
         else:
@@ -212,6 +220,8 @@ class StoriesMixin(Database):
         facts = self._corroborate(c, story_id, f)
         if change is not None:
             self._release_held(c, story_id, facts, t)
+        if a.backlog:
+            return  # an undated item of a feed's first fetch: maybe years old, never alerted
         batch.queued += self._enqueue(c, story_id, f, facts)
 
     @staticmethod
@@ -309,11 +319,19 @@ class StoriesMixin(Database):
         since_days: float | None = None,
         limit: int = 10,
         offset: int = 0,
+        words: str = "auto",
     ) -> list[SearchHit]:
-        """Best first (bm25, title weighted 10× summary). Any text is safe; nothing matches → []."""
+        """Best first (bm25, title weighted 10× summary). Any text is safe; nothing matches → [].
+
+        `words`: "all" (every term), "any" (one term is enough), "auto" (all, else any).
+        """
         parsed = fts_query(query)
         if parsed is None:
             return []
+        if words == "all":
+            parsed = (parsed[0], parsed[0])
+        elif words == "any":
+            parsed = (parsed[1], parsed[1])
         limit = max(1, min(int(limit), 100))
         offset = max(0, int(offset))
         filters = []
@@ -400,18 +418,20 @@ class StoriesMixin(Database):
 
         return await self._run(fn, action="searching")
 
-    async def latest(self, city: str, *, topic: str | None = None, limit: int = 5) -> list[Story]:
-        """The most recent stories for a city that match at least one topic (or the given one)."""
+    async def latest(self, city: str | None, *, topic: str | None = None, limit: int = 5) -> list[Story]:
+        """The most recent stories for a city (None: any city) that match at least one topic
+        (or the given one)."""
         topic_filter = (
             "AND s.id IN (SELECT story_id FROM story_topics WHERE topic = :topic)"
             if topic
             else "AND s.id IN (SELECT story_id FROM story_topics)"
         )
+        city_filter = "s.id IN (SELECT story_id FROM story_cities WHERE city = :city)" if city else "1"
 
         def fn(c: sqlite3.Connection) -> list[Story]:
             rows = c.execute(
                 f"SELECT {', '.join('s.' + col for col in _STORY_COLUMNS.split(', '))} FROM stories s "
-                f"WHERE s.id IN (SELECT story_id FROM story_cities WHERE city = :city) {topic_filter} "
+                f"WHERE {city_filter} {topic_filter} "
                 "ORDER BY s.published DESC LIMIT :limit",
                 {"city": city, "topic": topic, "limit": max(1, min(limit, 50))},
             )

@@ -33,6 +33,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.faults.harness import BotProcess, console_env, write_feeds_file
 from tests.feedserver import FeedServer
 
@@ -94,7 +96,11 @@ def _stage(db: Path, published: int) -> str:
     return "after delivery"
 
 
-async def test_sigkill_during_polling_loses_and_doubles_nothing(tmp_path: Path) -> None:
+# The quick run kills once; the full drill (CIVIC_ALERTS_CRASH_DRILLS, default 10) is `slow`.
+@pytest.mark.parametrize(
+    "rounds", [pytest.param(1, id="1-kill"), pytest.param(ROUNDS, id="drill", marks=pytest.mark.slow)]
+)
+async def test_sigkill_during_polling_loses_and_doubles_nothing(tmp_path: Path, rounds: int) -> None:
     seed = int(os.environ.get("CIVIC_ALERTS_CRASH_SEED") or random.randrange(1 << 30))
     rng = random.Random(seed)
     db = tmp_path / "crash.sqlite3"
@@ -106,7 +112,7 @@ async def test_sigkill_during_polling_loses_and_doubles_nothing(tmp_path: Path) 
                                  [{"url": feed_url, "name": "Crash desk", "city": "chicago-il", "interval": 30}])
         bot = BotProcess(console_env(db, feeds), tmp_path / "bot")
         with bot:
-            for round_no in range(ROUNDS):
+            for round_no in range(rounds):
                 items += _items(round_no, datetime.now(UTC))
                 server.set_feed("/dyn/crash.xml", items=items[-2 * ITEMS_PER_ROUND:], title="Crash desk")
                 _make_due(db)
@@ -120,7 +126,7 @@ async def test_sigkill_during_polling_loses_and_doubles_nothing(tmp_path: Path) 
                     await _kill_soon_after_save(bot, db, len(items), rng)
                 stages[_stage(db, len(items))] += 1
             # The final, clean run: new items again, then wait until everything is delivered.
-            items += _items(ROUNDS, datetime.now(UTC))
+            items += _items(rounds, datetime.now(UTC))
             server.set_feed("/dyn/crash.xml", items=items[-2 * ITEMS_PER_ROUND:], title="Crash desk")
             _make_due(db)
             bot.start()
@@ -137,7 +143,7 @@ async def test_sigkill_during_polling_loses_and_doubles_nothing(tmp_path: Path) 
                 await asyncio.sleep(0.2)
             assert await bot.stop() == 0, bot.stderr()[-3000:]
 
-    context = f"seed {seed}, {ROUNDS} kills, stages {dict(stages)}"
+    context = f"seed {seed}, {rounds} kills, stages {dict(stages)}"
     assert _query(db, "PRAGMA integrity_check") == [("ok",)], context
     guids = Counter(g for (g,) in _query(db, "SELECT guid FROM articles"))
     assert set(guids) == {item["guid"] for item in items}, context

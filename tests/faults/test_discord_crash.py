@@ -33,6 +33,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.faults.discord_helpers import (
     ProcessWorld,
     answer,
@@ -57,7 +59,11 @@ def posted_unrecorded(pw: ProcessWorld) -> set[int]:
     return {sid for sid in pw.story_ids("alerts") if status.get(sid) != "sent"}
 
 
-async def test_sigkill_during_polling_and_delivery_loses_and_doubles_nothing(tmp_path: Path) -> None:
+# The quick run kills once; the full drill (CIVIC_ALERTS_DISCORD_CRASH_DRILLS, default 8) is `slow`.
+@pytest.mark.parametrize(
+    "rounds", [pytest.param(1, id="1-kill"), pytest.param(ROUNDS, id="drill", marks=pytest.mark.slow)]
+)
+async def test_sigkill_during_polling_and_delivery_loses_and_doubles_nothing(tmp_path: Path, rounds: int) -> None:
     from tests.feedserver import FeedServer
     from tests.standin import DiscordStandIn
     from tests.standin.fixtures import require_openapi
@@ -65,7 +71,7 @@ async def test_sigkill_during_polling_and_delivery_loses_and_doubles_nothing(tmp
     require_openapi()
     seed = int(os.environ.get("CIVIC_ALERTS_DISCORD_CRASH_SEED") or random.randrange(1 << 30))
     rng = random.Random(seed)
-    print(f"\ndiscord crash drill: seed {seed}, {ROUNDS} rounds")
+    print(f"\ndiscord crash drill: seed {seed}, {rounds} rounds")
     modes: Counter[str] = Counter()
     unrecorded_after_kill: set[int] = set()
     items: list[dict[str, Any]] = []
@@ -90,7 +96,7 @@ async def test_sigkill_during_polling_and_delivery_loses_and_doubles_nothing(tmp
                              30, "the first poll", pw.log_tail)
 
             # every kind of kill, evenly, in a seeded order
-            plan = [MODES[i % len(MODES)] for i in range(ROUNDS)]
+            plan = [MODES[i % len(MODES)] for i in range(rounds)]
             rng.shuffle(plan)
             for round_no, mode in enumerate(plan):
                 items += drill_items("Chicago", f"crash{round_no}", round_no * 100, ITEMS_PER_ROUND)
@@ -151,7 +157,7 @@ async def test_sigkill_during_polling_and_delivery_loses_and_doubles_nothing(tmp
             assert "Chicago" in a.text, a.text
             assert await bot.stop() == 0, pw.log_tail()
 
-        context = f"seed {seed}, {ROUNDS} kills {dict(modes)}"
+        context = f"seed {seed}, {rounds} kills {dict(modes)}"
         assert pw.query("PRAGMA integrity_check") == [("ok",)], context
         guids = Counter(g for (g,) in pw.query("SELECT guid FROM articles"))
         assert set(guids) == {item["guid"] for item in items} and max(guids.values()) == 1, context

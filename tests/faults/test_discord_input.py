@@ -219,7 +219,9 @@ def test_cli_search_survives_hostile_text(tmp_path_factory: pytest.TempPathFacto
         proc = subprocess.run([sys.executable, "-m", "bot", "search", q], cwd=tmp, env=env,
                               capture_output=True, timeout=60)
         err = proc.stderr.decode("utf-8", "replace")
-        assert proc.returncode == 0 and "Traceback" not in err, (q[:200], proc.returncode, err[-2000:])
+        # an unknown --flag is a usage error (exit 2, one line), never search words (issue 16)
+        allowed = (0, 2) if q.startswith("--") and " " not in q and q != "--" else (0,)
+        assert proc.returncode in allowed and "Traceback" not in err, (q[:200], proc.returncode, err[-2000:])
     driver = (
         "import contextlib, io, json, sys, traceback\n"
         "from bot.cli import main\n"
@@ -234,7 +236,8 @@ def test_cli_search_survives_hostile_text(tmp_path_factory: pytest.TempPathFacto
         "        code = exc.code\n"
         "    except BaseException:\n"
         "        code = 'raised'; err.write(traceback.format_exc())\n"
-        "    if code not in (0, None) or 'Traceback' in err.getvalue():\n"
+        "    option = q.startswith('--') and ' ' not in q and q != '--'  # an unknown flag: a usage error\n"
+        "    if code not in ((0, None, 2) if option else (0, None)) or 'Traceback' in err.getvalue():\n"
         "        bad.append([q[:200], str(code), err.getvalue()[-1500:]])\n"
         "print(json.dumps(bad))\n"
     )

@@ -249,9 +249,9 @@ async def test_hostile_feeds_in_one_cycle_with_healthy_feeds(
 
     # -- memory ------------------------------------------------------------------------------------
     assert memory.growth < MEMORY_LIMIT, f"RSS grew by {memory.growth / MB:.0f} MB"
-    with capsys.disabled():  # the numbers for docs/reliability.md (visible with -s)
-        print(f"hostile cycle: {len(report.feeds)} feeds, {len(report.failed)} failed, {elapsed:.1f}s "
-              f"(2nd {second_elapsed:.1f}s), RSS +{memory.growth / MB:.0f} MB")  # fmt: skip
+    # printed into the captured output: shown with -s or -rP, and with a failure, not in -q
+    print(f"hostile cycle: {len(report.feeds)} feeds, {len(report.failed)} failed, {elapsed:.1f}s "
+          f"(2nd {second_elapsed:.1f}s), RSS +{memory.growth / MB:.0f} MB")  # fmt: skip
 
     # -- failing feeds: health says why, backed off, and further on the second cycle -------------
     for fault in FAULTS:

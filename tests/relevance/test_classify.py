@@ -19,10 +19,10 @@ IE, NG, SP = "immigration-enforcement", "national-guard", "sanctuary-policy"
 
 def _report(clf: Classifier, path: Path, name: str, capsys: pytest.CaptureFixture[str]):
     rep = evaluate(clf, load_rows(path))
-    with capsys.disabled():
-        print()
-        for line in rep.lines(name):
-            print(line)
+    # printed into the captured output: shown with -s or -rP, and with a failure, not in -q
+    print()
+    for line in rep.lines(name):
+        print(line)
     return rep
 
 
@@ -58,9 +58,9 @@ def test_dev_set_targets(
         _report(classifier, relevance_data / name, name.removesuffix(".jsonl"), capsys)
         rows.extend(load_rows(relevance_data / name))
     rep = evaluate(classifier, rows)
-    with capsys.disabled():
-        for line in rep.lines("dev, combined"):
-            print(line)
+    # printed into the captured output: shown with -s or -rP, and with a failure, not in -q
+    for line in rep.lines("dev, combined"):
+        print(line)
     detail = "\n".join(rep.errors[:40])
     assert rep.alert[0] >= 0.95, detail
     assert rep.alert[1] >= 0.95, detail

@@ -28,10 +28,10 @@ def test_world_sets(
     us = sum(1 for r in rows if r["topics"])
     assert us >= 0.35 * len(rows)
     rep = evaluate(classifier, rows)
-    with capsys.disabled():
-        print()
-        for line in rep.lines(name.removesuffix(".jsonl")):
-            print(line)
+    # printed into the captured output: shown with -s or -rP, and with a failure, not in -q
+    print()
+    for line in rep.lines(name.removesuffix(".jsonl")):
+        print(line)
     detail = "\n".join(rep.errors[:30])
     assert rep.alert[0] >= WORLD_GOAL, detail
     assert rep.alert[1] >= WORLD_GOAL, detail
