@@ -15,9 +15,7 @@ Why this shape (after discord.py's examples/advanced_startup.py):
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
 import traceback
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +29,7 @@ from discord.gateway import DiscordWebSocket
 from bot.adapters.discordbot.checks import permission_label
 from bot.adapters.discordbot.embeds import NO_MENTIONS
 from bot.adapters.discordbot.sink import DiscordSink
-from bot.errors import CivicAlertError, ConfigError
+from bot.errors import CivicAlertError
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -348,45 +346,6 @@ class CivicBot(commands.Bot):
         if self._owns_app and app is not None:
             self.app = None
             await app.close()
-
-
-def run_bot(settings: Settings) -> None:
-    """`civic-alerts run` with a token: run until SIGINT/SIGTERM, then close cleanly."""
-    if not settings.discord_token:
-        raise ConfigError("DISCORD_TOKEN is not set")
-    configure_api_base(settings.discord_api_base)
-    asyncio.run(_run(settings))
-
-
-async def _run(settings: Settings) -> None:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # not on the main thread / Windows
-            pass
-    bot = CivicBot(settings)
-    async with bot:
-        runner = asyncio.create_task(bot.start(settings.discord_token or ""), name="discord")
-        waiter = asyncio.create_task(stop.wait(), name="stop-signal")
-        done, _ = await asyncio.wait({runner, waiter}, return_when=asyncio.FIRST_COMPLETED)
-        if runner in done:
-            waiter.cancel()
-            try:
-                runner.result()
-            except discord.LoginFailure:
-                raise ConfigError("Discord refused the token (DISCORD_TOKEN)") from None
-            except discord.PrivilegedIntentsRequired:
-                raise ConfigError("Discord refused the intents") from None
-        else:
-            log.info("stop signal received; shutting down")
-            await bot.close()
-            runner.cancel()
-            try:
-                await runner
-            except (asyncio.CancelledError, Exception):
-                pass
 
 
 async def sync_commands(settings: Settings) -> str:
