@@ -14,7 +14,8 @@ import sys
 from collections.abc import Iterable
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
-# Discord bot tokens, webhook/interaction tokens in URLs, Authorization headers.
+# Discord bot tokens, webhook/interaction tokens in URLs, Authorization headers; every configured
+# platform token (Settings.secrets) is scrubbed by value as well.
 _PATTERNS = [
     re.compile(r"(webhooks/\d+/)[A-Za-z0-9_\-.]+"),
     re.compile(r"(interactions/\d+/)[A-Za-z0-9_\-.]+"),
