@@ -171,6 +171,19 @@ class App:
             log.exception("coverage reconcile failed")
 
     async def _poll_job(self) -> None:
+        """One scheduled tick: coverage, then the due feeds, within the job's time budget.
+
+        A stop (SIGINT/SIGTERM, or a ConfigError from an adapter) during a cycle cancels this
+        job when the event loop shuts down; APScheduler would log that CancelledError with a
+        full traceback, so it ends here as one line instead. Swallowing it is safe: the job is
+        a leaf task that nothing awaits.
+        """
+        try:
+            await self._poll_cycle()
+        except asyncio.CancelledError:
+            log.info("poll cycle interrupted by the stop")
+
+    async def _poll_cycle(self) -> None:
         # subscriptions may have changed through any adapter since the last tick
         await self.reconcile_coverage()
         try:

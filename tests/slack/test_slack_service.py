@@ -22,8 +22,9 @@ async def test_refused_bot_token_stops_with_one_line(standin: SlackStandIn, tmp_
             output = bot.stdout() + bot.stderr()
             last = bot.stderr().strip().splitlines()[-1]
     assert code != 0
-    # the service's last word is the one clear line (the cancelled poll job's APScheduler
-    # traceback before it is the core's shutdown, reported to the merger, not this adapter's)
+    # the service's last word is the one clear line (and no traceback before it:
+    # tests/faults/test_stop_during_poll.py)
+    assert "Traceback" not in output
     assert last == "civic-alerts: configuration error: Slack refused the bot token (SLACK_BOT_TOKEN): invalid_auth"
     assert wrong[:20] not in output and APP_TOKEN[:20] not in output
     assert standin.violations == []
