@@ -27,6 +27,10 @@ OLD_GROUP, SUPERGROUP = -4001, -1004001  # a basic group that is upgraded to a s
 BLOCKED = 5550123  # a private chat whose user blocked the bot
 N_ITEMS = 6
 RATE_LIMITED = 5
+# Every wait is for a condition; this is only its deadline, generous because the machine may be
+# busy (the 30 s deadlines this test had for seven subscriptions through the real process with
+# coverage feeds made on the first one, and for the outbox to drain, flaked under load).
+WAIT = 120.0
 
 
 def subscribed(db: Path) -> set[int]:
@@ -47,15 +51,21 @@ async def test_rate_limits_rights_and_gone_chats(tmp_path: Path) -> None:
         db = tmp_path / "bot.sqlite3"
         with BotProcess(telegram_env(tg, tmp_path, feeds_file), tmp_path / "bot") as bot:
             bot.start()
-            await eventually(lambda: len(tg.commands) == 3, 60, "the bot to start", bot.stderr)
+            await eventually(lambda: len(tg.commands) == 3, WAIT, "the bot to start", bot.stderr)
             for chat_id in (STORM, RIGHTS, KICKED, GONE, LEFT):
                 tg.command(chat_id, ADMIN_ID, "/subscribe Chicago")
             tg.command(BLOCKED, BLOCKED, "/subscribe Chicago")
             tg.command(OLD_GROUP, ADMIN_ID, "/subscribe Chicago include=ICE")
             everyone = {STORM, RIGHTS, KICKED, GONE, LEFT, BLOCKED, OLD_GROUP}
-            await eventually(lambda: subscribed(db) == everyone, 30, "seven subscriptions", bot.stderr)
+            await eventually(lambda: subscribed(db) == everyone, WAIT, "seven subscriptions", bot.stderr)
+            # The subscription row is written before the command's answer is sent: on a busy
+            # machine an answer still in flight would meet the faults below (a 429 meant for
+            # the alerts, with no retry on the answer's path, then an alert to that chat less
+            # than retry_after later: a false "early retry"). Wait for every answer first.
+            await eventually(lambda: all(tg.messages(c, any_thread=True) for c in everyone), WAIT,
+                             "every /subscribe answered", bot.stderr)
             await eventually(lambda: query(db, "SELECT count(*) FROM feeds WHERE last_checked IS NOT NULL")[0][0],
-                             60, "the first poll", bot.stderr)
+                             WAIT, "the first poll", bot.stderr)
 
             # the faults: Telegram's own answers for each case
             tg.chats[RIGHTS].bot_status = "restricted"  # "not enough rights to send text messages"
@@ -63,9 +73,9 @@ async def test_rate_limits_rights_and_gone_chats(tmp_path: Path) -> None:
             tg.chats[BLOCKED].bot_status = "kicked"  # "bot was blocked by the user"
             tg.chats[GONE].bot_status = "gone"  # "chat not found"
             tg.member_update(LEFT, "member", "left")  # the bot was removed: told by my_chat_member
-            await eventually(lambda: LEFT not in subscribed(db), 30, "the removed chat's subscription to end", bot.stderr)
+            await eventually(lambda: LEFT not in subscribed(db), WAIT, "the removed chat's subscription to end", bot.stderr)
             tg.migrate(OLD_GROUP, SUPERGROUP)  # the subscription (and its rules) moves to the new id
-            await eventually(lambda: OLD_GROUP not in subscribed(db) and SUPERGROUP in subscribed(db), 30,
+            await eventually(lambda: OLD_GROUP not in subscribed(db) and SUPERGROUP in subscribed(db), WAIT,
                              "the subscription to follow the upgrade", bot.stderr)
             rules = query(db, "SELECT s.rules FROM subscriptions s JOIN destinations d ON d.id = s.destination_id "
                               "WHERE d.grp = ?", str(SUPERGROUP))
@@ -78,27 +88,27 @@ async def test_rate_limits_rights_and_gone_chats(tmp_path: Path) -> None:
             def stories() -> int:
                 return int(query(db, "SELECT count(*) FROM stories")[0][0])
 
-            await eventually(stories, 60, "the stories", bot.stderr)
+            await eventually(stories, WAIT, "the stories", bot.stderr)
 
             def storm_done() -> bool:
                 return len(set(tg.story_ids(STORM))) == stories()
 
-            await eventually(storm_done, 90, "every alert in the storm chat", bot.stderr)
-            await eventually(lambda: subscribed(db) == {STORM, RIGHTS, SUPERGROUP}, 60, "gone chats to end", bot.stderr)
+            await eventually(storm_done, WAIT, "every alert in the storm chat", bot.stderr)
+            await eventually(lambda: subscribed(db) == {STORM, RIGHTS, SUPERGROUP}, WAIT, "gone chats to end", bot.stderr)
             await eventually(lambda: query(db, "SELECT paused FROM destinations WHERE grp = ?", str(RIGHTS)) == [(1,)],
-                             60, "the chat without rights to be paused", bot.stderr)
+                             WAIT, "the chat without rights to be paused", bot.stderr)
             assert tg.rate_limited == RATE_LIMITED
             assert tg.early_retries() == []  # retry_after honoured, per chat
             assert tg.messages(RIGHTS) == [] or all("story #" not in p.plain for p in tg.messages(RIGHTS))
 
             # rights restored: Telegram says so (my_chat_member) and the held alerts go out, once each
             tg.member_update(RIGHTS, "restricted", "administrator")
-            await eventually(lambda: len(set(tg.story_ids(RIGHTS))) == stories(), 60, "the held alerts", bot.stderr)
+            await eventually(lambda: len(set(tg.story_ids(RIGHTS))) == stories(), WAIT, "the held alerts", bot.stderr)
             assert query(db, "SELECT paused FROM destinations WHERE grp = ?", str(RIGHTS)) == [(0,)]
             await eventually(lambda: query(db, "SELECT count(*) FROM deliveries WHERE status <> 'sent'")[0][0] == 0,
-                             30, "an idle outbox", bot.stderr)
+                             WAIT, "an idle outbox", bot.stderr)
             total = stories()
-            code = await bot.stop()
+            code = await bot.stop(timeout=WAIT)
             assert code == 0, f"exit status {code} after SIGTERM:\n{bot.stderr()[-3000:]}"
 
         for chat_id in (STORM, RIGHTS, SUPERGROUP):
@@ -116,7 +126,7 @@ async def test_rate_limits_rights_and_gone_chats(tmp_path: Path) -> None:
 
 
 def _force_poll(db: Path) -> None:
-    conn = sqlite3.connect(db, timeout=10)
+    conn = sqlite3.connect(db, timeout=WAIT)
     try:
         conn.execute("UPDATE feeds SET next_check = NULL")
         conn.commit()
