@@ -13,25 +13,20 @@ import pytest
 
 from bot.relevance import Classifier
 
-from .metrics import evaluate, load_rows
+from .metrics import MetricsLog, evaluate, load_rows
 
 IE, NG, SP = "immigration-enforcement", "national-guard", "sanctuary-policy"
 WORLD_GOAL = 0.95
 
 
 @pytest.mark.parametrize("name", ["world.jsonl", "world_heldout.jsonl"])
-def test_world_sets(
-    classifier: Classifier, relevance_data: Path, capsys: pytest.CaptureFixture[str], name: str
-) -> None:
+def test_world_sets(classifier: Classifier, relevance_data: Path, metrics_log: MetricsLog, name: str) -> None:
     rows = load_rows(relevance_data / name)
     assert len(rows) >= (200 if name == "world.jsonl" else 75)
     us = sum(1 for r in rows if r["topics"])
     assert us >= 0.35 * len(rows)
     rep = evaluate(classifier, rows)
-    # printed into the captured output: shown with -s or -rP, and with a failure, not in -q
-    print()
-    for line in rep.lines(name.removesuffix(".jsonl")):
-        print(line)
+    metrics_log.write(rep.lines(name.removesuffix(".jsonl")))
     detail = "\n".join(rep.errors[:30])
     assert rep.alert[0] >= WORLD_GOAL, detail
     assert rep.alert[1] >= WORLD_GOAL, detail
