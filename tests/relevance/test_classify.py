@@ -268,11 +268,16 @@ def test_bad_topics_config_names_the_problem(tmp_path: Path) -> None:
 
 
 def test_throughput_smoke(classifier: Classifier, relevance_data: Path) -> None:
-    """A regression guard far below the measured rate (docs/relevance.md has the real number)."""
+    """A regression guard far below the measured rate (docs/relevance.md has the real number).
+
+    Measured in this process's CPU time, not wall time: on a shared 2-core machine the wall
+    clock counts the time other processes held the cores (it failed at 1373 items/s with a
+    load average of 8), which says nothing about the classifier.
+    """
     rows = load_rows(relevance_data / "labeled.jsonl")
     items = [(r["title"], (r["summary"] + " ") * 2) for r in rows]
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     for t, s in items:
         classifier.classify(t, s)
-    rate = len(items) / (time.perf_counter() - t0)
+    rate = len(items) / max(time.process_time() - t0, 1e-6)
     assert rate >= 2000, f"{rate:.0f} items/s"
