@@ -25,6 +25,8 @@ from bot.crosslang import (
 from bot.models import Article, Match
 from bot.relevance import Classifier
 
+from .metrics import MetricsLog
+
 T0 = datetime(2025, 10, 1, 12, tzinfo=UTC)
 
 
@@ -52,7 +54,7 @@ def _pairs(relevance_data: Path) -> list[dict]:
 
 
 def test_pair_set(
-    classifier: Classifier, relevance_data: Path, capsys: pytest.CaptureFixture[str]
+    classifier: Classifier, relevance_data: Path, metrics_log: MetricsLog
 ) -> None:
     pairs = _pairs(relevance_data)
     assert len(pairs) >= 100
@@ -75,8 +77,7 @@ def test_pair_set(
             errors.append(f"FN {p['id']}: {es.title!r} ~ {en.title!r}")
     precision = tp / (tp + fp) if tp + fp else 1.0
     recall = tp / (tp + fn) if tp + fn else 1.0
-    with capsys.disabled():
-        print(f"\n[crosslang pairs] n={len(pairs)} P={precision:.3f} R={recall:.3f} tp={tp} fp={fp} fn={fn}")
+    metrics_log.write([f"[crosslang pairs] n={len(pairs)} P={precision:.3f} R={recall:.3f} tp={tp} fp={fp} fn={fn}"])
     assert precision >= 0.98, "\n".join(errors)
     assert recall >= 0.80, "\n".join(errors)
 
