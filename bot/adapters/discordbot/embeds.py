@@ -108,6 +108,10 @@ def alert_embed(
         source_line = f"{source_line} · {inert(also)}" if source_line else inert(also)
     if source_line:
         lines.append(source_line)
+    if not story.published_known:
+        # the time we hold is only when the item was first seen: Discord would show it as the
+        # story's own (the embed timestamp), so say plainly that the date is unknown instead
+        lines.append(f"🕒 {render.when(story, m)}")
     details = "\n".join(lines[1:]) if summary else "\n".join(lines)
     description = clip(
         f"{summary}\n\n{details}".strip() if summary else details, ALERT_DESCRIPTION_MAX
@@ -117,7 +121,7 @@ def alert_embed(
         url=safe_url(story.url),
         description=description or None,
         colour=ALERT_COLOUR,
-        timestamp=story.published,
+        timestamp=story.published if story.published_known else None,
     )
     footer = render.footer(story, m)
     # the footer must keep ending in "story #<id>" (find_sent relies on it): clip the front
@@ -206,7 +210,8 @@ def story_line(story: Story) -> str:
     title = clip(inert(story.title), 200)
     url = safe_url(story.url)
     head = f"[{title}]({url})" if url else title
-    return f"• {head} — {inert(story.source)}, {discord.utils.format_dt(story.published, 'R')}"
+    when = discord.utils.format_dt(story.published, "R") if story.published_known else render.when(story)
+    return f"• {head} — {inert(story.source)}, {when}"
 
 
 def info_embed(
