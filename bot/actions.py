@@ -382,6 +382,15 @@ class SearchPage:
     def first_rank(self) -> int:
         return self.page * self.page_size + 1
 
+    @property
+    def note(self) -> str:
+        """What every adapter says above the results when the all-words search found nothing
+        (a reader who sees loosely related stories must know why)."""
+        return FELL_BACK_NOTE if self.fell_back and self.hits else ""
+
+
+FELL_BACK_NOTE = "No story has all of these words; showing stories with any of them."
+
 
 def clean_query(query: str) -> str:
     """Trim and cap user text; the store quotes every term, so no FTS syntax survives."""

@@ -230,7 +230,7 @@ class Commands:
         )
         if not page.hits:
             return f"No stories match '{page.query}'."
-        lines = [f"Stories matching '{page.query}':"]
+        lines = [f"Stories matching '{page.query}':"] + ([page.note] if page.note else [])
         for rank, hit in enumerate(page.hits, page.first_rank):
             lines.append(f"{rank}. {hit.title} — {hit.source}, {hit.published:%Y-%m-%d} — {hit.url}")
         return "\n".join(lines)

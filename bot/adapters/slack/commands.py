@@ -247,7 +247,7 @@ class Commands:
         )
         if not page.hits:
             return Reply(f"No stories match “{escape(page.query)}”.")
-        lines = [f"*Search: {escape(page.query)}*"]
+        lines = [f"*Search: {escape(page.query)}*"] + ([f"_{page.note}_"] if page.note else [])
         for rank, hit in enumerate(page.hits, page.first_rank):
             lines.append(f"{rank}. {link(hit.url, hit.title[:200])} — {escape(hit.source)}, {hit.published:%Y-%m-%d}")
         if page.has_more:

@@ -294,6 +294,7 @@ class Commands:
         if not page.hits:
             return f"Nothing found for “{fmt.esc(page.query)}”."
         more = "More results exist: narrow it with city=, topic= or days=." if page.has_more else ""
+        more = " ".join(part for part in (page.note, more) if part)
         return fmt.hits_message(f"Results for “{page.query}”", page.hits, more)
 
     async def latest(self, message: Message, args: str) -> str:

@@ -41,6 +41,8 @@ def search_embed(result: actions.SearchPage, *, filters: str = "") -> discord.Em
         text = "No stories match." if result.page == 0 else "No more results."
         return E.info_embed(f"Search: {shown}", text + (f"\n{filters}" if filters else ""))
     lines = [E.hit_line(result.first_rank + i, hit) for i, hit in enumerate(result.hits)]
+    if result.note:
+        lines.insert(0, f"*{result.note}*")
     embed = E.info_embed(f"Search: {shown}", "\n\n".join(lines))
     last = result.first_rank + len(result.hits) - 1
     footer = f"Results {result.first_rank}–{last} · page {result.page + 1}"
