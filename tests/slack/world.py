@@ -133,6 +133,12 @@ class World:
     async def ready(self, connections: int = 1) -> None:
         await self.eventually(lambda: self.standin.connections >= connections and self.standin.sockets,
                               60, "the bot's Socket Mode connection")
+        # and the catalogue's first fetch is recorded: a publish() while that first cycle is in
+        # flight has its "due now" overwritten by the cycle's record, and waits out the 30 s
+        # interval instead (most of the e2e and crash tests' time before)
+        await self.eventually(
+            lambda: self.db.exists() and self.query("SELECT count(*) FROM feeds WHERE last_checked IS NULL")[0][0] == 0
+            and self.query("SELECT count(*) FROM feeds")[0][0] > 0, 60, "the first poll of the feeds")
 
     def assert_clean(self) -> None:
         assert self.standin.violations == [], self.standin.violations
