@@ -39,6 +39,11 @@ BACKOFF_BASE = 5.0
 BACKOFF_CAP = 900.0
 DUE_ROUNDS = 100  # due alerts read per drain: this many messages' worth per destination round
 KEY_PREFIX = "ca"
+# Seconds between reconciliations while running. Why not only at start: with several worker
+# processes on one database (PostgreSQL), the `sending` rows a killed worker leaves behind are
+# settled by the workers still running (the store hands them out once the dead one's lease has
+# ended); a process alone finds none between its own sends (they run under the same lock).
+RECONCILE_EVERY = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,8 +181,13 @@ class DeliveryWorker:
     async def run(self, stop: asyncio.Event, interval: float = 2.0) -> None:
         """Drain whenever woken or every `interval` seconds, until `stop` is set."""
         await self.reconcile()
+        loop = asyncio.get_running_loop()
+        last_reconcile = loop.time()
         while not stop.is_set():
             try:
+                if loop.time() - last_reconcile >= RECONCILE_EVERY:
+                    last_reconcile = loop.time()
+                    await self.reconcile()
                 await self.drain_once()
             except StoreError as exc:
                 log.error("delivery paused by the database", extra={"error": exc.user_message})

@@ -44,5 +44,5 @@ async def open_store(
     if settings.db_url:
         from bot.store.pg import PgStore
 
-        return await PgStore.open(settings.db_url, clock=clock, fanout=fanout)
+        return await PgStore.open(settings.db_url, clock=clock, fanout=fanout, poll_interval=settings.poll_interval)
     return await Store.open(settings.db_path, clock=clock, fanout=fanout)

@@ -22,7 +22,7 @@ from tests.test_cli import HOSTILE_QUERIES
 
 async def open_two(dsn: str, clock: Clock, lease: float = 60.0) -> tuple[PgStore, PgStore]:
     """Two stores on one database: what two worker processes are to each other."""
-    a, b = await asyncio.gather(PgStore.open(dsn, clock=clock, lease=lease), PgStore.open(dsn, clock=clock, lease=lease))
+    a, b = await asyncio.gather(*(PgStore.open(dsn, clock=clock, lease=lease, poll_interval=30) for _ in range(2)))
     return a, b
 
 

@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 MIGRATE_LOCK = 0x63697669_00000001
 SAVE_LOCK = 0x63697669_00000002
 DEFAULT_LEASE = 300.0  # seconds a claimed feed or alert stays claimed by a worker that vanished
+DEFAULT_CLAIM_BATCH = 50  # due feeds one worker claims per look
+DEFAULT_POLL_INTERVAL = 300  # a feed's interval when it has none (Settings.poll_interval)
 
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
@@ -123,13 +125,16 @@ class PgDatabase:
 
     def __init__(
         self, pool: asyncpg.Pool, dsn: str, *, clock: Clock = SYSTEM_CLOCK, fanout: FanoutPolicy | None = None,
-        lease: float = DEFAULT_LEASE,
+        lease: float = DEFAULT_LEASE, poll_interval: int = DEFAULT_POLL_INTERVAL,
+        claim_batch: int = DEFAULT_CLAIM_BATCH,
     ) -> None:
         self._pool = pool
         self.dsn = dsn
         self.clock = clock
         self.fanout = fanout or FanoutPolicy()
         self.lease = lease
+        self.poll_interval = poll_interval
+        self.claim_batch = max(1, claim_batch)
         # who holds a lease: host, process and a random part (a pid is reused after a restart)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._seen_article_id: int | None = None  # see stories.PgStoriesMixin._refresh_index

@@ -85,14 +85,19 @@ class PgFeedsMixin(PgDatabase):
     async def due_feeds(self, at: float | None = None) -> list[FeedState]:
         """Due feeds nobody holds, claimed for this worker until the lease ends."""
         moment = self.clock.now() if at is None else at
+        # The lease lasts at least the feed's interval: a worker killed after fetching (before
+        # recording) must not make the feed fetched twice in one interval. At most
+        # `claim_batch` feeds per call, so the due feeds of a burst spread over the workers.
+        now = self.clock.now()
         sql, args = q(
             "WITH due AS (SELECT url FROM feeds WHERE " + _ACTIVE + " AND disabled = 0 "
             "AND (next_check IS NULL OR next_check <= :t) "
             "AND (lease_until IS NULL OR lease_until <= :now OR lease_owner = :me) "
-            "ORDER BY next_check IS NOT NULL, next_check FOR UPDATE SKIP LOCKED) "
-            "UPDATE feeds f SET lease_until = :until, lease_owner = :me FROM due WHERE f.url = due.url "
-            "RETURNING f.url",
-            {"t": moment, "now": self.clock.now(), "me": self.worker_id, "until": self.clock.now() + self.lease},
+            "ORDER BY next_check IS NOT NULL, next_check LIMIT :batch FOR UPDATE SKIP LOCKED) "
+            "UPDATE feeds f SET lease_until = :now + GREATEST(:lease, COALESCE(f.interval, :every)), "
+            "lease_owner = :me FROM due WHERE f.url = due.url RETURNING f.url",
+            {"t": moment, "now": now, "me": self.worker_id, "lease": self.lease,
+             "every": float(self.poll_interval), "batch": self.claim_batch},
         )
         async with self.tx("finding due feeds") as c:
             urls = [r[0] for r in await c.fetch(sql, *args)]
