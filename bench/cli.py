@@ -10,6 +10,7 @@ Scenarios (full size → smoke size):
     search         1,000,000 stored articles, 200 queries                 → 2,000 articles
     alert-latency  feed item → stand-in message, default poll settings    → 2 s interval
     memory         1,000-feed cold cycle with 1,000,000 articles stored   → 4 feeds, 2,000 articles
+    workers        200 feeds × 50 items, 1 vs 2 `run` processes on one PostgreSQL → 4 feeds × 10 items
 
 A full run prints its table and appends it (machine, command) to docs/benchmarks.md; ``--smoke``
 only prints (``--write`` to append anyway) and exits non-zero if a scenario crashed or produced no
@@ -87,6 +88,12 @@ def _latency(size: int, smoke: bool, repeat: int) -> Result:
     return alert_latency(size, smoke, repeat)
 
 
+def _workers(size: int, smoke: bool, repeat: int) -> Result:
+    from bench.s_workers import workers
+
+    return workers(size, smoke, repeat)
+
+
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
@@ -98,6 +105,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("search", 1_000_000, 2_000, 1, _search, "stored articles"),
         Scenario("alert-latency", 300, 2, 1, _latency, "poll interval in seconds"),
         Scenario("memory", 1000, 4, 1, _memory, "feeds"),
+        Scenario("workers", 200, 4, 1, _workers, "feeds"),
     )
 }
 
