@@ -6,6 +6,7 @@ Scenarios (full size → smoke size):
     ingest-steady  1,000 feeds, nothing new; ours vs reader              → 10 feeds
     loop-lag       10 ms ticker during an ingest-cold cycle (200 feeds)   → 4 feeds
     classify       topic + place tagging on one core (20,000 items)       → 500 items
+    classify-mixed the same, 1 in 5 items Spanish, detected and declared   → 500 items
     fanout         1 story → 1,000 channels; 100 stories × 100 channels   → 20 channels; 5 × 5
     search         1,000,000 stored articles, 200 queries                 → 2,000 articles
     alert-latency  feed item → stand-in message, default poll settings    → 2 s interval
@@ -70,6 +71,12 @@ def _classify(size: int, smoke: bool, repeat: int) -> Result:
     return classify(size, smoke, repeat)
 
 
+def _classify_mixed(size: int, smoke: bool, repeat: int) -> Result:
+    from bench.s_classify_mixed import classify_mixed
+
+    return classify_mixed(size, smoke, repeat)
+
+
 def _fanout(size: int, smoke: bool, repeat: int) -> Result:
     from bench.s_fanout import fanout
 
@@ -101,6 +108,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("ingest-steady", 1000, 10, 3, _ingest_steady, "feeds"),
         Scenario("loop-lag", 200, 4, 3, _loop_lag, "feeds"),
         Scenario("classify", 20_000, 500, 5, _classify, "items"),
+        Scenario("classify-mixed", 20_000, 500, 5, _classify_mixed, "items"),
         Scenario("fanout", 1000, 20, 1, _fanout, "channels for the single story"),
         Scenario("search", 1_000_000, 2_000, 1, _search, "stored articles"),
         Scenario("alert-latency", 300, 2, 1, _latency, "poll interval in seconds"),

@@ -37,6 +37,7 @@ from bot.errors import (
     UserInputError,
 )
 from bot.fanout import ALL, wants
+from bot.messages import messages, parse_language, supported_languages
 from bot.models import (
     Destination,
     DestinationConfig,
@@ -179,8 +180,14 @@ async def subscribe(
     catalog: TopicCatalog | None = None,
     coverage: Coverage | None = None,
     rules: Rules | None = None,
+    lang: str | None = None,
+    default_lang: str | None = None,
 ) -> SubscribeResult:
     """Save (upsert) a subscription and queue a short catch-up through the outbox.
+
+    ``lang`` is the language its alerts are written in ("es", "Spanish", "español"; a
+    language with a message catalogue); None keeps an existing subscription's ("en" for a
+    new one, or ``default_lang``: the platform's locale).
 
     Why the outbox: the catch-up is delivered by the same worker as live alerts, so it is
     delivered exactly once, survives a restart, and obeys the same rate limits. With
@@ -188,6 +195,7 @@ async def subscribe(
     """
     found = resolve_city(gazetteer, city)
     wanted = parse_topics(topics, catalog)
+    code = check_language(lang) if lang is not None else None
     if destination.group:  # a server/workspace: the limit counts all its places
         existing = await store.subscriptions(platform=destination.platform, group=destination.group)
     else:
@@ -202,7 +210,9 @@ async def subscribe(
         )
     if rules is not None:
         check_rules(rules, catalog)
-    subscription = await store.subscribe(destination, found.id, wanted, rules)
+    if code is None and not is_update and default_lang is not None:
+        code = parse_language(default_lang)
+    subscription = await store.subscribe(destination, found.id, wanted, rules, code)
     await _reconcile(coverage)
     if state is not None and state.paused:
         # the caller just checked the destination is deliverable again: resume it and make its
@@ -812,6 +822,7 @@ class SubscriptionRow:
     source: str  # "" by hand, "config" from config/destinations.toml
     health: DestinationHealth
     rules: tuple[str, ...] = ()  # Rules.describe(): one line per rule that is not the default
+    lang: str = "en"  # the language its alerts are written in
 
     def as_json(self) -> dict[str, object]:
         def when(value: datetime | None) -> str | None:
@@ -832,6 +843,7 @@ class SubscriptionRow:
             "last_error": self.health.last_error,
             "last_error_at": when(self.health.last_error_at),
             "rules": list(self.rules),
+            "lang": self.lang,
         }
 
 
@@ -857,6 +869,7 @@ async def subscription_rows(store: Storage, gazetteer: GazetteerLike) -> list[Su
                 source=sources.get(sub.id, ""),
                 health=state,
                 rules=tuple(sub.rules.describe()),
+                lang=sub.lang,
             )
         )
     return rows
@@ -874,16 +887,32 @@ async def add_destination(
     catchup_count: int = 3,
     coverage: Coverage | None = None,
     rules: RuleOptions | None = None,
+    lang: str | None = None,
 ) -> SubscribeResult:
     """`subscriptions add`: a push URL (validated by the adapter) or "console" follows a city,
-    with optional rules (validated before anything is saved)."""
+    with optional rules (validated before anything is saved) and language (``--lang es``)."""
     destination = make_destination(target, name)
     parsed = parse_rules(**dict(rules)) if rules else None
+    if lang is not None:
+        check_language(lang)  # before the destination is saved
     return await subscribe(
         store, gazetteer, destination=destination, city=city, topics=topics, catchup_count=catchup_count,
         coverage=coverage,
         rules=parsed,
+        lang=lang,
     )
+
+
+def check_language(lang: str) -> str:
+    """A language a user typed ("es", "Spanish", "español") → its code; one clear line if none."""
+    code = parse_language(lang)
+    if code is None:
+        choices = ", ".join(supported_languages())
+        raise UserInputError(
+            f"unknown language {lang!r}",
+            user_message=messages()("errors.unknown_language", lang=lang, choices=choices),
+        )
+    return code
 
 
 async def remove_subscription(

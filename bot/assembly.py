@@ -5,6 +5,11 @@ store runs one transaction per feed batch and, inside it, asks an `AssemblyBatch
 new article goes and what the joined story's fields become. One batch runs at a time; the
 headlines it adds to the in-memory cluster index are taken back if its transaction rolls back,
 so the index never holds headlines the database does not have.
+
+A report that no headline of its own language joins may still join a story reported in
+another language (bot/crosslang.py, issue 13): same city, topic and window, and shared
+specific names and figures. The join adds a ``lang:`` line to the story's why (first, so it
+is never cut), from which alerts say "also reported in Spanish by …".
 """
 
 from __future__ import annotations
@@ -15,6 +20,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bot.clock import SYSTEM_CLOCK, Clock
+from bot.crosslang import (
+    CrossEntry,
+    CrossLangIndex,
+    CrossMatch,
+    crosslang_why,
+    load_crosslang_config,
+)
 from bot.models import Article, Match, Story
 from bot.stories import WINDOW_SECONDS, ClusterIndex, IndexEntry, link_rank
 
@@ -108,7 +120,9 @@ def new_story(article: Article, match: Match) -> StoryFields:
     )
 
 
-def join(current: StoryFields, article: Article, match: Match) -> StoryChange:
+def join(
+    current: StoryFields, article: Article, match: Match, cross: CrossMatch | None = None
+) -> StoryChange:
     """An article joins a story: more outlets and tags; it becomes the lead when it ranks first.
 
     The lead (title, link, source, time, summary, image) is one article, chosen by `lead_rank`
@@ -130,11 +144,31 @@ def join(current: StoryFields, article: Article, match: Match) -> StoryChange:
         outlets=_merge(current.outlets, [article.source]),
         topics=_merge(current.topics, match.topics),
         cities=_merge(current.cities, match.cities),
-        why=_merge(current.why, match.why)[:MAX_WHY],
+        why=_why(current.why, match, article, cross),
         lead_known=lead.lead_known,
         lead_key=lead.lead_key,
     )
     return StoryChange(fields, new_outlet=new_outlet, lead_changed=better)
+
+
+def _why(
+    old: Sequence[str], match: Match, article: Article, cross: CrossMatch | None
+) -> tuple[str, ...]:
+    """The story's evidence after a join; cross-language lines first, so MAX_WHY never cuts
+    them (alerts read them to say who reported in which language)."""
+    merged = _merge(old, match.why)
+    lang = match.lang or article.lang
+    if cross is not None and lang:
+        # both sides: the report joining and the one it matched ("La Raza" es, "WBEZ" en), so
+        # an alert can say who reported in which language whichever report leads
+        lines = [
+            crosslang_why(cross.lang, cross.source, cross.shared),
+            crosslang_why(lang, article.source, cross.shared),
+        ]
+        merged = _merge(lines, merged)
+    first = [w for w in merged if w.startswith("lang:")]
+    rest = [w for w in merged if not w.startswith("lang:")]
+    return tuple([*first, *rest][:MAX_WHY])
 
 
 @dataclass(slots=True)
@@ -147,37 +181,68 @@ class AssemblyBatch:
 
     index: ClusterIndex
     added: list[IndexEntry] = field(default_factory=list)
+    crosslang: CrossLangIndex | None = None
+    cross_added: list[CrossEntry] = field(default_factory=list)
+    # article identity → the cross-language match place() found, read by join()
+    _cross: dict[str, CrossMatch] = field(default_factory=dict)
 
-    def place(self, article: Article) -> int | None:
-        """The story this article joins, or None for a new story."""
-        return self.index.find(article.title, article.published.timestamp(), outlet_key(article.feed_url, article.source))
+    def place(self, article: Article, match: Match | None = None) -> int | None:
+        """The story this article joins, or None for a new story: a headline of its own
+        language first, else (with its match) a story in another language."""
+        found = self.index.find(
+            article.title, article.published.timestamp(), outlet_key(article.feed_url, article.source)
+        )
+        if found is not None or match is None or self.crosslang is None:
+            return found
+        cross = self.crosslang.find(article, match)
+        if cross is None:
+            return None
+        self._cross[article.identity] = cross
+        return cross.story_id
 
     def new_story(self, article: Article, match: Match) -> StoryFields:
         return new_story(article, match)
 
     def join(self, current: StoryFields, article: Article, match: Match) -> StoryChange:
-        return join(current, article, match)
+        return join(current, article, match, self._cross.pop(article.identity, None))
 
-    def stored(self, story_id: int, article: Article) -> None:
+    def stored(self, story_id: int, article: Article, match: Match | None = None) -> None:
         """The store wrote the article into `story_id` (inside its transaction)."""
         self.added.append(
             self.index.add(
                 story_id, article.title, article.published.timestamp(), outlet_key(article.feed_url, article.source)
             )
         )
+        if match is not None and self.crosslang is not None:
+            entry = self.crosslang.add(story_id, article, match)
+            if entry is not None:
+                self.cross_added.append(entry)
 
     def rollback(self) -> None:
         for entry in reversed(self.added):
             self.index.discard(entry)
         self.added.clear()
+        if self.crosslang is not None:
+            for cross in reversed(self.cross_added):
+                self.crosslang.discard(cross)
+        self.cross_added.clear()
+        self._cross.clear()
 
 
 class StoryAssembler:
     """Owns the cluster index of recent headlines (72 h), rebuilt from the store at start."""
 
-    def __init__(self, clock: Clock = SYSTEM_CLOCK, *, window: float = WINDOW_SECONDS) -> None:
+    def __init__(
+        self,
+        clock: Clock = SYSTEM_CLOCK,
+        *,
+        window: float = WINDOW_SECONDS,
+        crosslang: CrossLangIndex | None = None,
+    ) -> None:
         self.clock = clock
         self.index = ClusterIndex(window=window)
+        # reports by city and topic, for one story across languages (config/crosslang.toml)
+        self.crosslang = crosslang if crosslang is not None else CrossLangIndex(load_crosslang_config())
         self._last_prune = 0.0
         # One batch at a time: a batch placed while another one's headlines are written but not
         # yet in the index would miss them and split one story in two (the poller saves several
@@ -187,22 +252,30 @@ class StoryAssembler:
 
     async def load(self, store: StoryStore) -> None:
         """Fill the index with the headlines of recent stories."""
-        horizon = self.clock.now() - self.index.window * 1.5
+        now = self.clock.now()
+        horizon = now - self.index.window * 1.5
         fresh = ClusterIndex(window=self.index.window)
         for story_id, title, published, feed, source in await store.recent_headlines(horizon):
             fresh.add(story_id, title, published, outlet_key(feed, source))
         self.index = fresh
+        cross = CrossLangIndex(self.crosslang.config)
+        for report in await store.recent_reports(now - cross.config.window * 1.5):
+            cross.add_report(report)
+        self.crosslang = cross
 
     def begin(self) -> AssemblyBatch:
-        return AssemblyBatch(self.index)
+        return AssemblyBatch(self.index, crosslang=self.crosslang)
 
     def commit(self, batch: AssemblyBatch) -> None:
         batch.added.clear()
+        batch.cross_added.clear()
+        batch._cross.clear()
         t = self.clock.now()
         # The sweep walks the whole index; once per feed batch made a cold cycle quadratic.
         # Stale entries are harmless meanwhile (find() checks the window of every candidate).
         if t - self._last_prune >= PRUNE_EVERY:
             self.index.prune(t)
+            self.crosslang.prune(t)
             self._last_prune = t
 
     async def save(

@@ -70,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--city", required=True, help="city id or name, e.g. chicago-il")
     add.add_argument("--topics", metavar="ID,…", help=f"comma-separated topic ids or labels, from: {_topic_ids_help()} (default: all)")
     add.add_argument("--name", help="your label for this destination (shown in lists)")
+    add.add_argument("--lang", metavar="LANG", help="the language alerts are written in: en (default) or es")
     db_opt(add)
     def rule_opts(cmd: argparse.ArgumentParser) -> None:
         g = cmd.add_argument_group("alert rules (see README: Alert rules); '' clears one")
@@ -604,11 +605,12 @@ async def _subscriptions(settings: Settings, args: argparse.Namespace) -> int:
                 topics=args.topics.split(",") if args.topics else None, name=args.name,
                 make_destination=make_destination, catchup_count=settings.catchup_count,
                 coverage=_coverage_for(store, gazetteer, settings), rules=rule_options(args),
+                lang=args.lang,
             )
             sub = result.subscription
             print(
                 f"subscription #{sub.id}: {actions.destination_label(sub.destination)} follows "
-                f"{result.city_label} ({actions.topics_text(sub.topics)}); "
+                f"{result.city_label} ({actions.topics_text(sub.topics)}) in {sub.lang}; "
                 f"{result.catchup_queued} recent stories queued"
             )
             return 0

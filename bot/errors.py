@@ -11,9 +11,20 @@ from __future__ import annotations
 class CivicAlertError(Exception):
     """Root of every error this project raises on purpose."""
 
-    def __init__(self, message: str, *, user_message: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        user_message: str | None = None,
+        key: str | None = None,
+        fields: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.user_message = user_message or message
+        # the message catalogue entry (config/messages/<lang>.toml) that says user_message in
+        # the reader's language, and its fields; None: user_message in English only
+        self.key = key
+        self.fields = dict(fields or {})
 
 
 class ConfigError(CivicAlertError):
@@ -29,6 +40,8 @@ class UnknownCityError(UserInputError):
         super().__init__(
             f"unknown city {city!r}",
             user_message=f"I don't know the city “{city[:80]}”. Try the autocomplete list, e.g. “Chicago, IL”.",
+            key="errors.unknown_city",
+            fields={"city": city[:80]},
         )
 
 

@@ -74,6 +74,10 @@ class Language:
     # places abroad (bot.relevance.world): key → words; demonyms: ISO code → adjectives
     world: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
     demonyms: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    # "the village OF Dolton", "la ciudad DE Kenner": the word between a place noun and a name
+    place_of: frozenset[str] = frozenset({"of"})
+    # function words that tell this language from the others (bot/relevance/detect.py), folded
+    markers: frozenset[str] = frozenset()
 
 
 def _words(data: dict[str, Any], table: str, key: str, path: Path) -> list[str]:
@@ -84,6 +88,12 @@ def _words(data: dict[str, Any], table: str, key: str, path: Path) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
         raise ConfigError(f"{path}: [{table}] {key} must be a list of strings")
     return value
+
+
+def _optional_words(data: dict[str, Any], table: str, key: str, path: Path) -> list[str]:
+    if key not in data.get(table, {}):
+        return []
+    return _words(data, table, key, path)
 
 
 def _parse(path: Path, code: str) -> Language:
@@ -140,6 +150,8 @@ def _parse(path: Path, code: str) -> Language:
         frames=frames,
         world=world,
         demonyms=demonyms,
+        place_of=frozenset(data["places"].get("place_of", ["of"])),
+        markers=frozenset(_optional_words(data, "detect", "markers", path)),
     )
 
 

@@ -120,6 +120,8 @@ class Match:
     topics: tuple[str, ...] = ()
     cities: tuple[str, ...] = ()
     why: tuple[str, ...] = ()
+    # the language the rules read the item in ("en", "es"): the feed's, else detected
+    lang: str | None = None
 
     @property
     def relevant(self) -> bool:
@@ -219,6 +221,7 @@ class Subscription:
     pause_reason: str | None = None
     created: datetime | None = None
     rules: Rules = DEFAULT_RULES  # keywords, corroboration, mentions, digests, quiet, threads
+    lang: str = "en"  # the language its alerts are written in (config/messages/<lang>.toml)
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,3 +241,4 @@ class Alert:
     digest: bool = False  # part of one digest message (a digest period or the end of quiet hours)
     mention: str | None = None  # the one role / group / "@room" this alert may ping (rules)
     thread: bool = False  # post the story so its discussion and updates stay in a thread
+    lang: str = "en"  # the subscription's language: labels, "why", "also reported by"

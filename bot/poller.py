@@ -31,7 +31,7 @@ from bot.ingest.fetch import Fetcher, one_line
 from bot.ingest.parse import parse_feed
 from bot.models import Article, FeedConfig, FeedState, FetchResult, Match, Story
 from bot.ports import FeedStore, MetaStore, StoryStore
-from bot.relevance import load_classifier
+from bot.relevance import Classifier, load_classifier
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -68,11 +68,21 @@ def process_feed_body(
     """Parse + classify one feed body. Top-level and picklable: runs in a worker process."""
     parsed = parse_feed(body, feed_url=feed_url, headers=headers, feed_name=feed_name, lang=lang)
     classifier = load_classifier(Path(config_dir) if config_dir else None)
-    items = tuple(
-        (article, classifier.classify(article.title, article.summary, default_city=default_city))
-        for article in parsed.articles
-    )
+    items = tuple(_classified(classifier, article, default_city) for article in parsed.articles)
     return ProcessedFeed(items=items, is_feed=parsed.is_feed, bozo=parsed.bozo, title=parsed.title)
+
+
+def _classified(
+    classifier: Classifier, article: Article, default_city: str | None
+) -> tuple[Article, Match]:
+    """The article with its match; an article whose feed declared no language gets the
+    detected one (issue 13), so the store records what the rules read it as."""
+    match = classifier.classify(
+        article.title, article.summary, default_city=default_city, lang=article.lang
+    )
+    if article.lang is None and match.lang is not None:
+        article = dataclasses.replace(article, lang=match.lang)
+    return article, match
 
 
 def _die_with_parent() -> None:

@@ -27,6 +27,7 @@ from bot.rules import Rules
 
 if TYPE_CHECKING:
     from bot.assembly import AssemblyBatch, SaveReport
+    from bot.crosslang import RecentReport
 
 
 class FeedStore(Protocol):
@@ -72,6 +73,7 @@ class CoverageStore(Protocol):
 
 class StoryStore(Protocol):
     async def recent_headlines(self, since: float) -> list[tuple[int, str, float, str, str]]: ...
+    async def recent_reports(self, since: float) -> list[RecentReport]: ...
     async def save_articles(
         self, feed_url: str, items: Sequence[tuple[Article, Match]], assembly: AssemblyBatch
     ) -> SaveReport: ...
@@ -99,7 +101,12 @@ class SubscriptionStore(Protocol):
         self, *, platform: str | None = None, group: str | None = None
     ) -> list[DestinationState]: ...
     async def subscribe(
-        self, destination: Destination, city: str, topics: Sequence[str], rules: Rules | None = None
+        self,
+        destination: Destination,
+        city: str,
+        topics: Sequence[str],
+        rules: Rules | None = None,
+        lang: str | None = None,
     ) -> Subscription: ...
     async def set_rules(self, subscription_id: int, rules: Rules) -> Subscription | None: ...
     async def unsubscribe(self, destination: Destination, city: str) -> bool: ...

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from bot.delivery import DeliveryProblem, SinkLimits
+from bot.messages import messages
 from bot.models import Alert, Destination
 from bot.render import corroboration, digest_text, plain_text, plain_topic
 
@@ -43,9 +44,11 @@ class ConsoleSink:
     async def send(self, destination: Destination, alerts: Sequence[Alert], key: str) -> str:
         mention = f"[{alerts[0].mention}] " if alerts and alerts[0].mention else ""
         if alerts and alerts[0].digest:
-            self.out.write("\n🗞 " + mention + digest_text([a.story for a in alerts]) + "\n")
+            digest = digest_text([a.story for a in alerts], messages(alerts[0].lang))
+            self.out.write("\n🗞 " + mention + digest + "\n")
         for alert in alerts if not (alerts and alerts[0].digest) else ():
-            self.out.write("\n🔔 " + mention + plain_text(alert.story, self.label, self.topic_label) + "\n")
+            text = plain_text(alert.story, self.label, self.topic_label, messages(alert.lang))
+            self.out.write("\n🔔 " + mention + text + "\n")
         self.out.flush()
         return f"{self._run}-{next(self._ids)}"
 

@@ -2,6 +2,12 @@
 
 The words it needs come from the language file (config/lang/en.toml, bot/lang.py).
 
+Items in Spanish (issue 13) are read by a second classifier of the same class, built on first
+use from config/lang/es.toml: its word lists, its topic rules (same topic ids, the syntax of
+topics.toml) and cities.toml's places plus the Spanish names of places (La Villita, Nueva
+York, Pequeña Habana). An item's language is the feed's declared one, else detected
+(bot/relevance/detect.py); ``Match.lang`` says which rules read it.
+
 ``classify_stream`` backs ``civic-alerts classify``: JSON Lines in, one JSON line out per
 input line, in order; a bad line gets ``{"id": ..., "error": ...}`` and never stops the stream.
 """
@@ -11,12 +17,22 @@ from __future__ import annotations
 import json
 import os
 import threading
+import tomllib
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.lang import REPO_CONFIG_DIR, Language, default_language, load_language
+from bot.errors import ConfigError
+from bot.lang import (
+    REPO_CONFIG_DIR,
+    Language,
+    default_language,
+    language_file,
+    load_language,
+    primary_language,
+)
 from bot.models import Match
-from bot.relevance.gazetteer import STATE_NAMES, Gazetteer, load_places_config
+from bot.relevance.detect import SUPPORTED, detect_from_words
+from bot.relevance.gazetteer import STATE_NAMES, Gazetteer, load_places_config, parse_aliases
 from bot.relevance.places import FoundPlace, PlaceDetail, PlaceFinder, tokens_for
 from bot.relevance.text import Tokens, norm_key
 from bot.relevance.topics import TopicCatalog, TopicRules, load_topic_rules
@@ -36,11 +52,20 @@ class Classifier:
     """Decides which topics and cities an item is about, with the evidence ("why")."""
 
     def __init__(
-        self, rules: TopicRules, gazetteer: Gazetteer, lang: Language | None = None
+        self,
+        rules: TopicRules,
+        gazetteer: Gazetteer,
+        lang: Language | None = None,
+        *,
+        config_dir: Path | None = None,
     ) -> None:
         self.rules = rules
         self.gazetteer = gazetteer
         self.lang = lang or default_language()
+        # other languages' classifiers, built on first use (None: no rules for it)
+        self._config_dir = config_dir
+        self._others: dict[str, Classifier | None] = {}
+        self._others_lock = threading.Lock()
         self._places = PlaceFinder(gazetteer, self.lang)
         self._world = WorldFinder(
             gazetteer.world, self.lang, frozenset(norm_key(n) for n in STATE_NAMES.values())
@@ -55,10 +80,44 @@ class Classifier:
         """The topics this classifier assigns: ids, labels, order (from topics.toml)."""
         return self.rules.catalog
 
-    def classify(self, title: str, summary: str, *, default_city: str | None = None) -> Match:
+    def for_language(self, code: str) -> Classifier | None:
+        """The classifier reading ``code`` (this one for its own language); None without rules.
+
+        Another language's classifier is built once, on the first item in it, from
+        config/lang/<code>.toml: its words, its ``[[topic]]`` rules and its place names.
+        """
+        if code == self.lang.code:
+            return self
+        if code not in SUPPORTED:
+            return None
+        with self._others_lock:
+            if code not in self._others:
+                self._others[code] = _other_language(self, code)
+            return self._others[code]
+
+    def classify(
+        self,
+        title: str,
+        summary: str,
+        *,
+        default_city: str | None = None,
+        lang: str | None = None,
+    ) -> Match:
+        """Topics, cities and why for one item, read in ``lang`` (detected when None).
+
+        A language without rules of its own (French, say) is read with this classifier's
+        rules, as every item was before issue 13; ``Match.lang`` still says the language.
+        """
         title = strip_source_suffix(title or "")
         summary = (summary or "")[:MAX_SUMMARY_CHARS]
-        toks, title_end = tokens_for(title, summary)
+        toks, title_end = tokens_for(title, summary)  # the same tokens in every language
+        code = primary_language(lang) or detect_from_words(toks.lower, title, summary)
+        clf = self.for_language(code) or self
+        return clf._classify(toks, title_end, default_city, code)
+
+    def _classify(
+        self, toks: Tokens, title_end: int, default_city: str | None, code: str
+    ) -> Match:
         why: list[str] = []
         topics: list[str] = []
         hits = self.rules.evaluate(toks)
@@ -72,7 +131,7 @@ class Classifier:
         framed = [t for t in topics if t in self.rules.needs_us_frame]
         detail = PlaceDetail() if framed else None
         cities: list[str] = []
-        found = self._places.find(toks, title_end, default, detail)
+        found = self._places.find(toks, title_end, default, detail, on_topic=bool(topics))
         for place in found:
             cities.append(place.city)
             why.append(f"city:{place.city} ← {place.evidence}")
@@ -81,7 +140,7 @@ class Classifier:
             if vetoed:
                 topics = [t for t in topics if t not in vetoed]
                 why = [w for w in why if not any(w.startswith(f"topic:{t} ") for t in vetoed)]
-        return Match(topics=tuple(topics), cities=tuple(cities), why=tuple(why))
+        return Match(topics=tuple(topics), cities=tuple(cities), why=tuple(why), lang=code)
 
     def _us_frame(
         self,
@@ -151,9 +210,48 @@ def load_classifier(config_dir: Path | None = None) -> Classifier:
         lang = load_language(key, "en")
         rules = load_topic_rules(_config_file(key, "topics.toml"), lang)
         gaz = _load_gazetteer(_config_file(key, "cities.toml"))
-        clf = Classifier(rules, gaz, lang)
+        clf = Classifier(rules, gaz, lang, config_dir=key)
         _CACHE[key] = clf
         return clf
+
+
+def _other_language(base: Classifier, code: str) -> Classifier | None:
+    """A classifier for ``code`` from config/lang/<code>.toml; None when it has no rules.
+
+    Its topic ids must be among the base classifier's (alerts, subscriptions and labels are
+    keyed by them), else None; places are the base gazetteer's config plus the file's ``[[alias]]`` names,
+    ``[world_aliases]`` and ``[gazetteer] not_places``.
+    """
+    path = language_file(base._config_dir, code)
+    if not path.exists():
+        return None
+    lang = load_language(base._config_dir, code)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    if not data.get("topic"):
+        return None
+    rules = load_topic_rules(path, lang)
+    if not set(rules.ids) <= set(base.rules.ids):
+        # a deployment with topics of its own and no language file of its own: the repo's
+        # Spanish rules name topics it does not have, so its items are read with its rules
+        return None
+    extra = data.get("gazetteer", {})
+    world_aliases: dict[str, tuple[str, ...]] = {}
+    for iso, names in data.get("world_aliases", {}).items():
+        if not isinstance(names, list):
+            raise ConfigError(f"{path}: [world_aliases] {iso} must be a list of names")
+        world_aliases[str(iso)] = tuple(map(str, names))
+    try:
+        gazetteer = base.gazetteer.with_places(
+            parse_aliases(data.get("alias", []), path),
+            [str(x) for x in extra.get("not_places", [])],
+            world_aliases,
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return Classifier(rules, gazetteer, lang, config_dir=base._config_dir)
 
 
 _GAZ_CACHE: dict[tuple[Path, float], Gazetteer] = {}
@@ -181,7 +279,13 @@ def _text_field(obj: dict[str, Any], name: str) -> str:
 
 
 def classify_stream(inp: TextIO, out: TextIO, classifier: Classifier) -> int:
-    """JSON Lines {"id", "title", "summary"} → {"id", "topics", "cities", "why"}; returns count."""
+    """JSON Lines {"id", "title", "summary"[, "feed_city", "lang"]} → {"id", "topics",
+    "cities", "why", "lang"}; returns the count.
+
+    ``feed_city`` is the default city of the item's feed (a city id or name), so a local
+    outlet's items are evaluated as they arrive; ``lang`` the feed's declared language
+    (detected when absent).
+    """
     count = 0
     for line in inp:
         count += 1
@@ -204,12 +308,15 @@ def classify_stream(inp: TextIO, out: TextIO, classifier: Classifier) -> int:
             summary = _text_field(obj, "summary")
             if not title and not summary:
                 raise ValueError("no title or summary")
-            m = classifier.classify(title, summary)
+            feed_city = _text_field(obj, "feed_city") or None
+            lang = _text_field(obj, "lang") or None
+            m = classifier.classify(title, summary, default_city=feed_city, lang=lang)
             result: dict[str, Any] = {
                 "id": item_id,
                 "topics": list(m.topics),
                 "cities": list(m.cities),
                 "why": list(m.why),
+                "lang": m.lang,
             }
         except Exception as exc:
             result = {"id": item_id, "error": str(exc)[:300] or type(exc).__name__}

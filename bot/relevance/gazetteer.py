@@ -20,6 +20,8 @@ bot/relevance/places.py.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
 import re
 import tomllib
@@ -208,6 +210,22 @@ class World:
         """The foreign place named ``key`` (a ``norm_key``), or None."""
         return self._by_key.get(key)
 
+    def with_aliases(self, aliases: dict[str, tuple[str, ...]]) -> World:
+        """This world plus more names of countries (a language's: "España", "Reino Unido"),
+        sharing every other place; a name already known keeps its place."""
+        other = copy.copy(self)
+        other._by_key = dict(self._by_key)
+        other.config = dataclasses.replace(
+            self.config,
+            aliases={**self.config.aliases, **{k: (*self.config.aliases.get(k, ()), *v) for k, v in aliases.items()}},
+        )
+        for iso, names in aliases.items():
+            for name in names:
+                key = norm_key(name)
+                if key and key not in other._by_key and key not in self.config.not_places:
+                    other._by_key[key] = WorldPlace(name, iso, "country", 0)
+        return other
+
     def keys(self) -> Collection[str]:
         return self._by_key.keys()
 
@@ -320,13 +338,22 @@ def load_places_config(path: Path) -> PlacesConfig:
         frames=_frame_overrides(data.get("frames"), path),
         world=_world_config(data.get("world"), path),
     )
-    for n, a in enumerate(data.get("alias", [])):
-        city = a.get("city")
-        names = a.get("names")
+    cfg.aliases.extend(parse_aliases(data.get("alias", []), path))
+    return cfg
+
+
+def parse_aliases(entries: Any, path: Path) -> list[Alias]:
+    """``[[alias]]`` tables (cities.toml, and a language file's place names) → aliases."""
+    out: list[Alias] = []
+    if not isinstance(entries, list):
+        raise ConfigError(f"{path}: [[alias]] must be an array of tables")
+    for n, a in enumerate(entries):
+        city = a.get("city") if isinstance(a, dict) else None
+        names = a.get("names") if isinstance(a, dict) else None
         if not isinstance(city, str) or not isinstance(names, list):
             raise ConfigError(f"{path}: alias #{n + 1} needs city and names")
         for name in names:
-            cfg.aliases.append(
+            out.append(
                 Alias(
                     name=str(name),
                     city=city,
@@ -336,7 +363,7 @@ def load_places_config(path: Path) -> PlacesConfig:
                     not_before=tuple(x.lower() for x in a.get("not_before", [])),
                 )
             )
-    return cfg
+    return out
 
 
 def _load_us_cities(min_population: int = 15_000) -> list[dict[str, Any]]:
@@ -422,6 +449,31 @@ class Gazetteer:
             if (w := self.world.get(key)) is not None
             and (w.kind == "country" or w.population >= dom * cs[0].population)
         )
+
+    def with_places(
+        self,
+        aliases: Iterable[Alias],
+        not_places: Iterable[str],
+        world_aliases: dict[str, tuple[str, ...]],
+    ) -> Gazetteer:
+        """This gazetteer plus a language's names of places (issue 13: "La Villita", "Nueva
+        York"), not-places and names abroad. The cities, metros and lookups are shared, not
+        rebuilt: a second language costs its aliases, not a second gazetteer."""
+        extra = list(aliases)
+        for a in extra:
+            if a.city not in self._by_id:
+                raise ConfigError(f"alias {a.name!r} points at unknown city {a.city!r}")
+        other = copy.copy(self)
+        other.config = dataclasses.replace(
+            self.config,
+            aliases=[*self.config.aliases, *extra],
+            not_places=(*self.config.not_places, *not_places),
+        )
+        other._aliases = {k: list(v) for k, v in self._aliases.items()}
+        for a in extra:
+            other._aliases.setdefault(norm_key(a.name), []).append(a)
+        other.world = self.world.with_aliases(world_aliases)
+        return other
 
     # --- metros -------------------------------------------------------------------------
     def _radius(self, city: City) -> float:

@@ -179,18 +179,27 @@ class PlaceFinder:
         title_end: int,
         default_city: str | None = None,
         detail: PlaceDetail | None = None,
+        *,
+        on_topic: bool = False,
     ) -> list[FoundPlace]:
         """The cities of an item, each once, then their metro cores; the feed city if none.
 
         ``detail``, when given, is filled with the US spans, states and named cities.
+        ``on_topic`` (the item has a topic) lets a bare name that is unique among US places
+        route without a state ("raid in Bridgeview"): see ``_unique_bare``.
         """
-        out = self._find(toks, title_end, default_city, detail)
+        out = self._find(toks, title_end, default_city, detail, on_topic)
         if detail is not None:
             detail.cities = [p.city for p in out if not p.evidence.startswith("feed city")]
         return out
 
     def _find(
-        self, toks: Tokens, title_end: int, default_city: str | None, detail: PlaceDetail | None
+        self,
+        toks: Tokens,
+        title_end: int,
+        default_city: str | None,
+        detail: PlaceDetail | None,
+        on_topic: bool = False,
     ) -> list[FoundPlace]:
         gaz = self.gaz
         words = self.lang
@@ -351,6 +360,15 @@ class PlaceFinder:
                     continue
                 self._accept(found, ev, anchors, city, toks.surface(m.i, m.j), m, How.BARE)
             later = rest
+        if on_topic and unresolved:
+            rest = []
+            for m in unresolved:
+                city = self._unique_bare(m, toks, title_end)
+                if city is None:
+                    rest.append(m)
+                else:
+                    self._accept(found, ev, anchors, city, toks.surface(m.i, m.j), m, How.BARE)
+            unresolved = rest
         if len(unresolved) >= 2:
             self._mutual(unresolved, toks, title_end, found, ev, anchors)
         if detail is not None:
@@ -719,8 +737,36 @@ class PlaceFinder:
             return top
         return None
 
+    def _unique_bare(self, m: _Mention, toks: Tokens, title_end: int) -> City | None:
+        """A bare name of an on-topic item that can only be one US place (issue 13).
+
+        "Jornaleros detenidos en Melrose Park", "a raid in Bridgeview": small suburbs under
+        the bare-name floor, named without a state. It routes when the name belongs to one
+        US place of 15,000+ and to nothing abroad, is no listed ambiguous, given or not-place
+        name, does not look like a person, and is not a plain word: a name of two or more
+        capitalized words, or one word right after a locative preposition ("in", "en").
+        """
+        cands = m.cities
+        if len(cands) != 1 or m.aliases:
+            return None
+        cfg = self.gaz.config
+        if m.key in cfg.ambiguous_names or m.key in cfg.given_names or m.key in cfg.qualifier_only:
+            return None
+        if self.gaz.world.get(m.key) is not None or m.key in self.gaz.world_dominant:
+            return None
+        words = [toks.orig[k] for k in range(m.i, m.j)]
+        if not all(w[:1].isupper() or w in self.lang.name_particles for w in words):
+            return None
+        if self._looks_like_person(m, toks, title_end):
+            return None
+        if m.j - m.i < 2:
+            prev = toks.lower[m.i - 1] if m.i > 0 and m.i != title_end else ""
+            if prev not in self.frames.loc_preps or _SENTENCE_BREAK.search(toks.seps[m.i]):
+                return None
+        return cands[0]
+
     def _called_a_place(self, toks: Tokens, i: int) -> bool:
-        if i < 2 or toks.lower[i - 1] != "of" or _SENTENCE_BREAK.search(toks.seps[i]):
+        if i < 2 or toks.lower[i - 1] not in self.lang.place_of or _SENTENCE_BREAK.search(toks.seps[i]):
             return False
         return toks.lower[i - 2] in self.lang.place_nouns and not _SENTENCE_BREAK.search(toks.seps[i - 1])
 

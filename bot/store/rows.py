@@ -20,7 +20,7 @@ STORY_COLUMNS = (
 )
 
 SUB_SELECT = (
-    "SELECT s.id, s.destination_id, s.city, s.topics, s.rules, s.created, d.platform, d.address, d.grp, "
+    "SELECT s.id, s.destination_id, s.city, s.topics, s.rules, s.created, s.lang, d.platform, d.address, d.grp, "
     "d.name, d.paused, d.pause_reason FROM subscriptions s JOIN destinations d ON d.id = s.destination_id"
 )
 
@@ -62,6 +62,7 @@ def subscription_from_row(row: sqlite3.Row) -> Subscription:
         pause_reason=row["pause_reason"],
         created=dt(row["created"]),
         rules=rules_from_json(row["rules"]),
+        lang=row["lang"] or "en",
     )
 
 

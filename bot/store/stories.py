@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.assembly import AssemblyBatch, SaveReport, StoryChange, StoryFields
+from bot.crosslang import RecentReport
 from bot.fanout import HELD_FOR_OUTLETS, HOLD_FOREVER, StoryFacts
 from bot.models import Article, Match, SearchHit, Story
 from bot.store.db import Database, transaction
@@ -107,6 +108,28 @@ class StoriesMixin(Database):
 
         return await self._run(fn, action="loading recent stories")
 
+    async def recent_reports(self, since: float) -> list[RecentReport]:
+        """Articles with a language, of stories published since `since`, with their story's
+        topics, cities and why: what the cross-language index holds (bot/crosslang.py)."""
+
+        def fn(c: sqlite3.Connection) -> list[RecentReport]:
+            rows = c.execute(
+                "SELECT a.story_id, a.title, a.summary, a.source, a.lang, a.published, s.topics, "
+                "s.cities, s.why FROM articles a JOIN stories s ON s.id = a.story_id "
+                "WHERE s.published >= :h AND a.lang IS NOT NULL",
+                {"h": since},
+            )
+            return [
+                RecentReport(
+                    story_id=r[0], title=r[1], summary=r[2], source=r[3], lang=r[4],
+                    published=r[5], topics=tuple(json.loads(r[6])), cities=tuple(json.loads(r[7])),
+                    why=tuple(json.loads(r[8])),
+                )
+                for r in rows
+            ]
+
+        return await self._run(fn, action="loading recent reports")
+
     async def save_articles(
         self, feed_url: str, items: Sequence[tuple[Article, Match]], assembly: AssemblyBatch
     ) -> SaveReport:
@@ -151,7 +174,7 @@ class StoriesMixin(Database):
             return
         t = self.clock.now()
         change: StoryChange | None
-        story_id = assembly.place(a)
+        story_id = assembly.place(a, m)
         if story_id is None:
             f = assembly.new_story(a, m)
             story_id = c.execute(
@@ -214,7 +237,7 @@ class StoriesMixin(Database):
                 "lang": a.lang,
             },
         )
-        assembly.stored(story_id, a)
+        assembly.stored(story_id, a, m)
         batch.new_articles += 1
         # with the article stored: count independent outlets, then queue / release alerts
         facts = self._corroborate(c, story_id, f)

@@ -34,7 +34,8 @@ _S = ", ".join(f"s.{col} AS s_{col}" for col in STORY_COLUMNS.split(", "))
 _D = (
     "dest.platform, dest.address, dest.grp, dest.name, d.digest, "
     "(SELECT rules FROM subscriptions sub WHERE sub.id = d.subscription_id) AS sub_rules, "
-    "(SELECT city FROM subscriptions sub WHERE sub.id = d.subscription_id) AS sub_city"
+    "(SELECT city FROM subscriptions sub WHERE sub.id = d.subscription_id) AS sub_city, "
+    "(SELECT lang FROM subscriptions sub WHERE sub.id = d.subscription_id) AS sub_lang"
 )
 
 
@@ -52,6 +53,7 @@ def _alert(row: sqlite3.Row, kind: str) -> Alert:
         digest=bool(row["digest"]),
         mention=FanoutPolicy.mention(rules, row["sub_city"] or "", story) if kind == "new" else None,
         thread=rules.threads,
+        lang=row["sub_lang"] or "en",
     )
 
 
@@ -106,21 +108,28 @@ class SubscriptionsMixin(Database):
 
     # -- subscriptions ------------------------------------------------------------------
     async def subscribe(
-        self, destination: Destination, city: str, topics: Sequence[str], rules: Rules | None = None
+        self,
+        destination: Destination,
+        city: str,
+        topics: Sequence[str],
+        rules: Rules | None = None,
+        lang: str | None = None,
     ) -> Subscription:
         """Create or update (same destination and city): re-subscribing also lifts a pause.
-        `rules` None keeps an existing subscription's rules (defaults for a new one)."""
+        `rules` None keeps an existing subscription's rules (defaults for a new one); `lang`
+        None keeps its language ("en" for a new one)."""
 
         def fn(c: sqlite3.Connection) -> Subscription:
             with transaction(c):
                 dest_id = self._ensure_destination(c, destination)
                 c.execute(
-                    "INSERT INTO subscriptions(destination_id, city, topics, created, rules) "
-                    "VALUES (:d, :city, :topics, :t, :rules) ON CONFLICT(destination_id, city) DO UPDATE SET "
+                    "INSERT INTO subscriptions(destination_id, city, topics, created, rules, lang) "
+                    "VALUES (:d, :city, :topics, :t, :rules, COALESCE(:lang, 'en')) "
+                    "ON CONFLICT(destination_id, city) DO UPDATE SET "
                     "topics = excluded.topics, rules = CASE WHEN :keep THEN subscriptions.rules "
-                    "ELSE excluded.rules END",
+                    "ELSE excluded.rules END, lang = COALESCE(:lang, subscriptions.lang)",
                     {"d": dest_id, "city": city, "topics": json.dumps(list(topics)), "t": self.clock.now(),
-                     "rules": rules_to_json(rules or DEFAULT_RULES), "keep": rules is None},
+                     "rules": rules_to_json(rules or DEFAULT_RULES), "keep": rules is None, "lang": lang},
                 )
                 # subscribing again is how an owner says "fixed": lift a pause, announce the next
                 c.execute(

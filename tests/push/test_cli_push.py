@@ -216,3 +216,17 @@ async def test_sigkill_during_push_delivery_loses_nothing(tmp_path: Path) -> Non
     CAPTURED.append(("sigkill numbers", f"lost={len(lost)} doubled={doubled} doubled_messages={doubled_messages}"))
     assert not lost and not_sent == 0
     assert doubled_messages <= 6, "only the notifications in flight at the kill may repeat"
+
+
+async def test_subscriptions_add_lang(tmp_path: Path) -> None:
+    """Issue 13: `subscriptions add … --lang es`; an unknown language is one clear line."""
+    db = tmp_path / "db.sqlite3"
+    code, out, err = await run_cli("subscriptions", "add", "console", "--city", "chicago-il", "--lang", "es", db=db)
+    assert code == 0, err
+    assert "in es" in out
+    code, _, err = await run_cli("subscriptions", "add", "console", "--city", "miami-fl", "--lang", "xx", db=db)
+    assert code == 2 and err.strip().count("\n") == 0 and "xx" in err
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT city, lang FROM subscriptions").fetchall() == [("chicago-il", "es")]
+    code, out, _ = await run_cli("subscriptions", "list", "--json", db=db)
+    assert code == 0 and json.loads(out.splitlines()[0])["lang"] == "es"

@@ -27,7 +27,7 @@ def test_one_line_out_per_line_in_order(classifier: Classifier) -> None:
     assert out[0]["cities"] == ["cicero-il", "chicago-il"]
     assert out[1]["topics"] == [] and out[1]["cities"] == ["chicago-il"]
     assert out[2]["topics"] == ["national-guard"] and out[2]["cities"] == ["portland-or"]
-    assert set(out[0]) == {"id", "topics", "cities", "why"}
+    assert set(out[0]) == {"id", "topics", "cities", "why", "lang"}
     assert all(isinstance(w, str) for w in out[0]["why"])
 
 
@@ -59,12 +59,13 @@ def test_bad_lines_get_errors_and_do_not_stop(classifier: Classifier) -> None:
         "topics": ["immigration-enforcement"],
         "cities": ["chicago-il"],
         "why": out[6]["why"],
+        "lang": "en",
     }
 
 
 def test_classifier_failure_is_contained() -> None:
     class Boom:
-        def classify(self, title: str, summary: str, *, default_city=None) -> Match:
+        def classify(self, title: str, summary: str, *, default_city=None, lang=None) -> Match:
             if "boom" in title:
                 raise RuntimeError("kaboom")
             return Match(topics=("national-guard",))
@@ -86,3 +87,27 @@ def test_unicode_and_no_trailing_newline(classifier: Classifier) -> None:
     n, out = _run(classifier, text)
     assert n == 1
     assert out[0]["cities"] == ["chicago-il"]
+
+
+def test_feed_city_and_lang_per_line(classifier: Classifier) -> None:
+    """Issue 13: a line may carry its feed's default city and declared language."""
+    lines = [
+        {"id": "a", "title": "ICE agents detain three at a car wash", "summary": "",
+         "feed_city": "chicago-il"},
+        {"id": "b", "title": "ICE agents detain three at a car wash", "summary": ""},
+        {"id": "c", "title": "Agentes de ICE detienen a tres en un lavado de autos",
+         "summary": "Los trabajadores fueron llevados a Broadview.", "lang": "es"},
+        {"id": "d", "title": "Agentes de ICE detienen a tres en un lavado de autos en Cicero",
+         "summary": "Los vecinos de la ciudad dijeron que los agentes llegaron temprano."},
+        {"id": "e", "title": "x", "summary": "", "feed_city": 7},
+    ]
+    n, out = _run(classifier, "".join(json.dumps(x) + "\n" for x in lines))
+    assert n == 5
+    assert out[0]["cities"] == ["chicago-il"] and "feed city" in out[0]["why"][-1]
+    assert out[1]["cities"] == []
+    assert out[2]["lang"] == "es" and out[2]["topics"] == ["immigration-enforcement"]
+    assert out[2]["cities"] == ["chicago-il"]
+    # no declared language: detected
+    assert out[3]["lang"] == "es" and out[3]["topics"] == ["immigration-enforcement"]
+    assert "cicero-il" in out[3]["cities"]
+    assert "feed_city must be a string" in out[4]["error"]

@@ -30,6 +30,7 @@ from bot.adapters.discordbot.checks import permission_label
 from bot.adapters.discordbot.embeds import NO_MENTIONS
 from bot.adapters.discordbot.sink import DiscordSink
 from bot.errors import CivicAlertError
+from bot.messages import Messages, language_for_locale, messages
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -108,8 +109,9 @@ def interaction_expired(error: BaseException) -> bool:
     return isinstance(original, discord.HTTPException) and original.code in EXPIRED_INTERACTION_CODES
 
 
-def error_text(error: BaseException) -> tuple[str, bool]:
-    """(what to tell the user, whether it is our fault and must be logged with a traceback)."""
+def error_text(error: BaseException, msgs: Messages | None = None) -> tuple[str, bool]:
+    """(what to tell the user, whether it is our fault and must be logged with a traceback),
+    in the language of ``msgs`` where the catalogue has the message (English without one)."""
     original: BaseException = error
     while isinstance(original, app_commands.CommandInvokeError):
         original = original.original
@@ -119,19 +121,23 @@ def error_text(error: BaseException) -> tuple[str, bool]:
         original = original.__cause__
     if isinstance(original, CivicAlertError):
         # core messages are plain text: quoted user input must not turn into Discord markup
-        return discord.utils.escape_markdown(original.user_message), False
+        text = original.user_message
+        if msgs is not None and original.key is not None:
+            text = msgs(original.key, **original.fields)
+        return discord.utils.escape_markdown(text), False
     if isinstance(original, app_commands.MissingPermissions):
         names = ", ".join(f"**{permission_label(p)}**" for p in original.missing_permissions)
         return f"You need the {names} permission in this server to use this command.", False
     if isinstance(original, app_commands.BotMissingPermissions):
         names = ", ".join(f"**{permission_label(p)}**" for p in original.missing_permissions)
         return f"I'm missing the {names} permission here.", False
+    m = msgs or messages()
     if isinstance(original, app_commands.NoPrivateMessage):
-        return "This command only works inside a server.", False
+        return m("errors.guild_only"), False
     if isinstance(original, app_commands.CommandOnCooldown):
-        return f"Slow down a little — try again in {original.retry_after:.0f} s.", False
+        return m("errors.cooldown", seconds=f"{original.retry_after:.0f}"), False
     if isinstance(original, app_commands.CheckFailure):
-        return "You can't use this command here.", False
+        return m("errors.cant_use_here"), False
     if isinstance(original, app_commands.TransformerError):
         if original.type is discord.AppCommandOptionType.channel:
             return (
@@ -149,7 +155,7 @@ def error_text(error: BaseException) -> tuple[str, bool]:
         )
     if isinstance(original, app_commands.CommandNotFound):
         return "That command no longer exists here; the command list may be refreshing.", False
-    return GENERIC_APOLOGY, True
+    return (m("errors.generic") if msgs is not None else GENERIC_APOLOGY), True
 
 
 async def reply_ephemeral(interaction: discord.Interaction, text: str) -> None:
@@ -202,7 +208,9 @@ class CivicTree(app_commands.CommandTree):
                 getattr(unwrap(error), "text", "") or type(unwrap(error)).__name__,
             )
             return
-        text, ours = error_text(error)
+        text, ours = error_text(
+            error, messages(language_for_locale(interaction.locale or interaction.guild_locale))
+        )
         if ours:
             log.error(
                 "/%s failed in guild %s:\n%s",

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 import discord
 
 from bot import render
+from bot.messages import Messages, messages
 from bot.models import Alert, SearchHit, Story
 
 TITLE_MAX = 256
@@ -87,18 +88,22 @@ def alert_embed(
     *,
     city_label: CityLabeler | None = None,
     topic_label: TopicLabeler | None = None,
+    msgs: Messages | None = None,
 ) -> discord.Embed:
-    """One alert: headline → story link, summary, where/topics, outlets, published, why + id."""
+    """One alert: headline → story link, summary, where/topics, outlets, published, why + id,
+    in the language of ``msgs`` (the subscription's catalogue; English without one)."""
+    m = msgs or messages()
     summary = inert(render.summary(story))
     lines = [summary] if summary else []
     where = render.where_topics(
-        story, _labeler(city_label), _labeler(topic_label, fallback=render.plain_topic)
+        story, _labeler(city_label), _labeler(topic_label, fallback=render.plain_topic), m
     )
     if where:
         lines.append(f"📍 {inert(where)}")
-    source_line = f"Source: {inert(story.source)}" if story.source else ""
-    source_line = f"{source_line} · {render.corroboration(story)}" if source_line else render.corroboration(story)
-    also = render.also_reported(story)
+    source_line = m("alerts.source", source=inert(story.source)) if story.source else ""
+    corroboration = render.corroboration(story, m)
+    source_line = f"{source_line} · {corroboration}" if source_line else corroboration
+    also = render.also_reported(story, msgs=m)
     if also:
         source_line = f"{source_line} · {inert(also)}" if source_line else inert(also)
     if source_line:
@@ -108,13 +113,13 @@ def alert_embed(
         f"{summary}\n\n{details}".strip() if summary else details, ALERT_DESCRIPTION_MAX
     )
     embed = discord.Embed(
-        title=clip(inert(render.headline(story)), TITLE_MAX),
+        title=clip(inert(render.headline(story, m)), TITLE_MAX),
         url=safe_url(story.url),
         description=description or None,
         colour=ALERT_COLOUR,
         timestamp=story.published,
     )
-    footer = render.footer(story)
+    footer = render.footer(story, m)
     # the footer must keep ending in "story #<id>" (find_sent relies on it): clip the front
     footer = plain(footer)
     if len(footer) > FOOTER_MAX:
@@ -129,7 +134,10 @@ def alert_embeds(
     city_label: CityLabeler | None = None,
     topic_label: TopicLabeler | None = None,
 ) -> list[discord.Embed]:
-    return [alert_embed(a.story, city_label=city_label, topic_label=topic_label) for a in alerts]
+    return [
+        alert_embed(a.story, city_label=city_label, topic_label=topic_label, msgs=messages(a.lang))
+        for a in alerts
+    ]
 
 
 def digest_embed(alerts: Sequence[Alert]) -> discord.Embed:
@@ -138,19 +146,20 @@ def digest_embed(alerts: Sequence[Alert]) -> discord.Embed:
     find_sent recognizes a digest after a crash."""
     lines: list[str] = []
     used = 0
+    m = messages(alerts[0].lang if alerts else None)
     for rank, alert in enumerate(alerts, 1):
         story = alert.story
-        title = clip(inert(render.headline(story)), 180)
+        title = clip(inert(render.headline(story, m)), 180)
         url = safe_url(story.url)
         head = f"[{title}]({url})" if url else title
-        line = f"**{rank}.** {head} — {render.corroboration(story)}"
+        line = f"**{rank}.** {head} — {render.corroboration(story, m)}"
         if used + len(line) + 1 > DESCRIPTION_MAX - 100:
-            lines.append(f"… and {len(alerts) - rank + 1} more")
+            lines.append(m("alerts.digest_more", n=len(alerts) - rank + 1))
             break
         lines.append(line)
         used += len(line) + 1
     embed = discord.Embed(
-        title=render.digest_title(len(alerts)), description="\n".join(lines), colour=ALERT_COLOUR
+        title=render.digest_title(len(alerts), m), description="\n".join(lines), colour=ALERT_COLOUR
     )
     ids = " ".join(f"story #{a.story.id}" for a in alerts)
     embed.set_footer(text=clip(ids, FOOTER_MAX))

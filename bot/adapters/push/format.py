@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from bot.messages import Messages, messages
 from bot.models import Story
 from bot.render import clip, corroboration, footer, headline, plain_topic, summary, where_topics
 
@@ -33,55 +34,62 @@ def _md(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
-def reported_by(story: Story) -> str:
+def reported_by(story: Story, msgs: Messages | None = None) -> str:
     """How many independent outlets stand behind it ("1 outlet — unconfirmed", "4 outlets")."""
-    return corroboration(story)
+    return corroboration(story, msgs)
 
 
-def _text_one(story: Story, label: Label, room: int, topic_label: Label = plain_topic) -> str:
+def _text_one(
+    story: Story, label: Label, room: int, topic_label: Label = plain_topic, m: Messages | None = None
+) -> str:
     """Plain text within `room` characters: the link always survives, details go first."""
-    where = where_topics(story, label, topic_label)
-    outlets = reported_by(story)
-    for parts in ((headline(story), where, story.url, outlets), (headline(story), where, story.url),
-                  (headline(story), story.url)):
+    where = where_topics(story, label, topic_label, m)
+    outlets = reported_by(story, m)
+    head = headline(story, m)
+    for parts in ((head, where, story.url, outlets), (head, where, story.url), (head, story.url)):
         text = "\n".join(p for p in parts if p)
         if len(text) <= room:
             return text
     space = room - len(story.url) - 1
     if space >= 20:
         return clip(story.title, space) + "\n" + story.url
-    return clip(f"{headline(story)} {story.url}", room)
+    return clip(f"{head} {story.url}", room)
 
 
-def _markdown_one(story: Story, label: Label, topic_label: Label = plain_topic) -> str:
-    lines = [f"**[{_md(headline(story))}]({story.url})**", _md(where_topics(story, label, topic_label))]
+def _markdown_one(
+    story: Story, label: Label, topic_label: Label = plain_topic, m: Messages | None = None
+) -> str:
+    lines = [f"**[{_md(headline(story, m))}]({story.url})**", _md(where_topics(story, label, topic_label, m))]
     if story.summary:
         lines.append(_md(summary(story, 280)))
-    lines.append(f"_{_md(reported_by(story))}_ · {_md(footer(story))}")
+    lines.append(f"_{_md(reported_by(story, m))}_ · {_md(footer(story, m))}")
     return "\n".join(lines)
 
 
-def _html_one(story: Story, label: Label, topic_label: Label = plain_topic) -> str:
+def _html_one(
+    story: Story, label: Label, topic_label: Label = plain_topic, m: Messages | None = None
+) -> str:
     parts = [
-        f'<p><b><a href="{html.escape(story.url, quote=True)}">{html.escape(headline(story))}</a></b><br>',
-        f"{html.escape(where_topics(story, label, topic_label))}<br>",
+        f'<p><b><a href="{html.escape(story.url, quote=True)}">{html.escape(headline(story, m))}</a></b><br>',
+        f"{html.escape(where_topics(story, label, topic_label, m))}<br>",
     ]
     if story.summary:
         parts.append(f"{html.escape(summary(story))}<br>")
-    parts.append(f"<small>{html.escape(reported_by(story))} · {html.escape(footer(story))}</small></p>")
+    parts.append(f"<small>{html.escape(reported_by(story, m))} · {html.escape(footer(story, m))}</small></p>")
     return "".join(parts)
 
 
-def digest_title(stories: Sequence[Story], label: Label) -> str:
+def digest_title(stories: Sequence[Story], label: Label, msgs: Messages | None = None) -> str:
+    m = msgs or messages()
     if len(stories) == 1:
-        return headline(stories[0])
+        return headline(stories[0], m)
     cities: list[str] = []
     for story in stories:
         for city in story.cities[:1]:
             if label(city) not in cities:
                 cities.append(label(city))
     where = f" — {', '.join(cities[:3])}" if cities else ""
-    return f"{len(stories)} civic alerts{where}"
+    return m("alerts.push_digest", n=len(stories), where=where)
 
 
 def render(
@@ -92,21 +100,24 @@ def render(
     title_max: int,
     label: Label = lambda c: c,
     topic_label: Label = plain_topic,
+    msgs: Messages | None = None,
 ) -> Message:
-    """Title and body for one notification; `title_max` 0 means the service has no title."""
-    title = digest_title(stories, label)
+    """Title and body for one notification; `title_max` 0 means the service has no title.
+    Worded in the language of ``msgs`` (the subscription's catalogue; English without one)."""
+    m = msgs or messages()
+    title = digest_title(stories, label, m)
     if fmt == HTML:
-        body = "".join(_html_one(s, label, topic_label) for s in stories)
+        body = "".join(_html_one(s, label, topic_label, m) for s in stories)
     elif fmt == MARKDOWN:
-        body = "\n\n".join(_markdown_one(s, label, topic_label) for s in stories)
+        body = "\n\n".join(_markdown_one(s, label, topic_label, m) for s in stories)
     else:
         title_room = 0 if title_max <= 0 else len(title[:title_max]) + 1
         room = max(40, body_max - title_room)
         if len(stories) == 1:
-            body = _text_one(stories[0], label, room, topic_label)
+            body = _text_one(stories[0], label, room, topic_label, m)
         else:
             body = "\n".join(
-                f"{i}. {headline(s)}\n{where_topics(s, label, topic_label)}\n{s.url}\n{reported_by(s)}"
+                f"{i}. {headline(s, m)}\n{where_topics(s, label, topic_label, m)}\n{s.url}\n{reported_by(s, m)}"
                 for i, s in enumerate(stories, 1)
             )
     if title_max <= 0:  # no title field (Signal, SMS, WhatsApp): the digest title leads the body

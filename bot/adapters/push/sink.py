@@ -33,6 +33,7 @@ from bot.adapters.push.urls import PLATFORM, load_plugin, masked, secrets
 from bot.delivery import DeliveryProblem, SinkLimits
 from bot.errors import TransientDeliveryError
 from bot.logs import register_secrets
+from bot.messages import messages
 from bot.models import Alert, Destination
 from bot.render import plain_topic
 
@@ -99,7 +100,7 @@ class ApprisePushSink:
         kind = _format_of(plugin) if plugin is not None else fmt.TEXT
         body_max, title_max = _limits_of(plugin) if plugin is not None else (32768, 250)
         return fmt.render([a.story for a in alerts], kind, body_max=body_max, title_max=title_max, label=self.label,
-            topic_label=self.topic_label,
+            topic_label=self.topic_label, msgs=messages(alerts[0].lang if alerts else None),
         )
 
     def batch_size(self, alerts: Sequence[Alert]) -> int:

@@ -22,6 +22,7 @@ from typing import Any
 import asyncpg
 
 from bot.assembly import AssemblyBatch, SaveReport, StoryChange, StoryFields, outlet_key
+from bot.crosslang import RecentReport
 from bot.fanout import HELD_FOR_OUTLETS, HOLD_FOREVER, StoryFacts
 from bot.models import Article, Match, SearchHit, Story, Subscription
 from bot.store.pg.db import SAVE_LOCK, PgDatabase, affected, q
@@ -149,7 +150,34 @@ class PgStoriesMixin(PgDatabase):
             )
             for r in rows:
                 assembly.index.add(r[0], r[1], r[2], outlet_key(r[3] or "", r[4] or ""))
+            if assembly.crosslang is not None:  # the cross-language index too (issue 13)
+                since = self.clock.now() - assembly.crosslang.config.window * 1.5
+                for report in await self._reports(c, since, after=seen, upto=top):
+                    assembly.crosslang.add_report(report)
         return top
+
+    @staticmethod
+    async def _reports(
+        c: asyncpg.Connection, since: float, *, after: int = 0, upto: int | None = None
+    ) -> list[RecentReport]:
+        rows = await c.fetch(
+            "SELECT a.story_id, a.title, a.summary, a.source, a.lang, a.published, s.topics, s.cities, s.why "
+            "FROM articles a JOIN stories s ON s.id = a.story_id WHERE s.published >= $1 AND a.lang IS NOT NULL "
+            "AND a.id > $2 AND ($3::bigint IS NULL OR a.id <= $3) ORDER BY a.id", since, after, upto,
+        )
+        return [
+            RecentReport(
+                story_id=r[0], title=r[1], summary=r[2], source=r[3], lang=r[4], published=r[5],
+                topics=tuple(json.loads(r[6])), cities=tuple(json.loads(r[7])), why=tuple(json.loads(r[8])),
+            )
+            for r in rows
+        ]
+
+    async def recent_reports(self, since: float) -> list[RecentReport]:
+        """Articles with a language, of stories published since `since`, with their story's
+        topics, cities and why: what the cross-language index holds (bot/crosslang.py)."""
+        async with self.conn("loading recent reports") as c:
+            return await self._reports(c, since)
 
     async def save_articles(
         self, feed_url: str, items: Sequence[tuple[Article, Match]], assembly: AssemblyBatch
@@ -187,7 +215,7 @@ class PgStoriesMixin(PgDatabase):
             return
         t = self.clock.now()
         change: StoryChange | None = None
-        story_id = assembly.place(a)
+        story_id = assembly.place(a, m)
         row = None
         if story_id is not None:
             row = await c.fetchrow(
@@ -237,7 +265,7 @@ class PgStoriesMixin(PgDatabase):
             int(a.published_known), a.source, a.source_url, a.image_url, int(a.is_google_news), story_id, t, a.lang,
         )
         batch.last_article_id = max(batch.last_article_id, int(article_id))
-        assembly.stored(story_id, a)
+        assembly.stored(story_id, a, m)
         batch.new_articles += 1
         facts = await self._corroborate(c, story_id, f)
         if change is not None:

@@ -26,7 +26,8 @@ _S = ", ".join(f"s.{col} AS s_{col}" for col in STORY_COLUMNS.split(", "))
 _D = (
     "dest.platform, dest.address, dest.grp, dest.name, d.digest, "
     "(SELECT rules FROM subscriptions sub WHERE sub.id = d.subscription_id) AS sub_rules, "
-    "(SELECT city FROM subscriptions sub WHERE sub.id = d.subscription_id) AS sub_city"
+    "(SELECT city FROM subscriptions sub WHERE sub.id = d.subscription_id) AS sub_city, "
+    "(SELECT lang FROM subscriptions sub WHERE sub.id = d.subscription_id) AS sub_lang"
 )
 _FREE = "(d.lease_until IS NULL OR d.lease_until <= :now OR d.lease_owner = :me)"
 
@@ -44,6 +45,7 @@ def _alert(row: Any, kind: str) -> Alert:
         digest=bool(row["digest"]),
         mention=FanoutPolicy.mention(rules, row["sub_city"] or "", story) if kind == "new" else None,
         thread=rules.threads,
+        lang=row["sub_lang"] or "en",
     )
 
 
@@ -85,16 +87,24 @@ class PgSubscriptionsMixin(PgDatabase):
         ]
 
     async def subscribe(
-        self, destination: Destination, city: str, topics: Sequence[str], rules: Rules | None = None
+        self,
+        destination: Destination,
+        city: str,
+        topics: Sequence[str],
+        rules: Rules | None = None,
+        lang: str | None = None,
     ) -> Subscription:
+        """As SQLite's: an upsert that lifts a pause; None keeps the rules / language."""
         async with self.tx("saving the subscription") as c:
             dest_id = await self._ensure_destination(c, destination)
             await c.execute(
-                "INSERT INTO subscriptions(destination_id, city, topics, created, rules) VALUES ($1, $2, $3, $4, $5) "
+                "INSERT INTO subscriptions(destination_id, city, topics, created, rules, lang) "
+                "VALUES ($1, $2, $3, $4, $5, COALESCE($7::text, 'en')) "
                 "ON CONFLICT(destination_id, city) DO UPDATE SET topics = excluded.topics, "
-                "rules = CASE WHEN $6 THEN subscriptions.rules ELSE excluded.rules END",
+                "rules = CASE WHEN $6 THEN subscriptions.rules ELSE excluded.rules END, "
+                "lang = COALESCE($7::text, subscriptions.lang)",
                 dest_id, city, json.dumps(list(topics)), self.clock.now(), rules_to_json(rules or DEFAULT_RULES),
-                rules is None,
+                rules is None, lang,
             )
             await c.execute("UPDATE destinations SET paused = 0, pause_reason = NULL, notified = 0 WHERE id = $1", dest_id)
             return (await subscriptions_where(c, "s.destination_id = :d AND s.city = :city", {"d": dest_id, "city": city}))[0]

@@ -20,48 +20,32 @@ from bot.adapters.discordbot import embeds as E
 from bot.adapters.discordbot.cogs.subscriptions import subscription_line
 from bot.adapters.discordbot.replies import send, within_budget
 from bot.adapters.discordbot.sink import PLATFORM
+from bot.messages import Messages, language_for_locale, messages
 
 if TYPE_CHECKING:
     from bot.adapters.discordbot.client import CivicBot
     from bot.relevance import TopicCatalog
 
-HELP_TEMPLATE = """\
-I post news alerts for the cities you follow, one message per story, with the outlets \
-that reported it. Topics:
-{topics}
-
-**Set up** (needs *Manage Channels*)
-`/subscribe city:` — follow a city in this (or another) channel; optional `topics:` \
-(default: all topics, including any added later). \
-You get a short catch-up of the latest stories.
-`/unsubscribe city:` — stop. `/subscriptions` — what this server follows, and whether any \
-channel is paused.
-
-**Read**
-`/latest city:` — the newest stories. `/search query:` — the archive, best matches first \
-(add `public: True` to share the results).
-
-**Feeds** (needs *Manage Server*)
-`/feeds add url:` — add a local outlet's RSS/Atom feed (or its home page: I find the feed); \
-`/feeds list`, `/feeds remove`, `/feeds import` (OPML), `/feeds export`.
-
-**Health**
-`/status` — feeds polled, failing feeds, queue.
-
-I need **View Channel**, **Send Messages**, **Embed Links** and **Read Message History** in \
-alert channels. Alerts never ping anyone.
-"""
+# the /help text is in the message catalogues (config/messages/<lang>.toml [help] body), in
+# the language of the reader's Discord locale
 
 
-def help_text(catalog: TopicCatalog) -> str:
-    """The /help text, naming every topic of the config (label, and its description if any)."""
+def help_text(catalog: TopicCatalog, msgs: Messages | None = None) -> str:
+    """The /help text, naming every topic of the config (label, and its description if any),
+    in the language of ``msgs`` (English without one)."""
+    m = msgs or messages()
     lines: list[str] = []
     for topic in catalog:
-        line = f"• **{E.inert(topic.label)}**"
-        if topic.description:
+        line = f"• **{E.inert(m.topic(topic.id) or topic.label)}**"
+        if topic.description and m.topic(topic.id) is None:
             line += f" — {E.inert(topic.description)}"
         lines.append(line)
-    return HELP_TEMPLATE.format(topics="\n".join(lines))
+    return m("help.body", topics="\n".join(lines))
+
+
+def locale_messages(interaction: discord.Interaction) -> Messages:
+    """The catalogue of the reader's language (their Discord locale, else the server's)."""
+    return messages(language_for_locale(interaction.locale or interaction.guild_locale))
 
 
 class Status(commands.Cog):
@@ -92,7 +76,7 @@ class Status(commands.Cog):
     @app_commands.command(name="help", description="What this bot does and how to use it.")
     async def help(self, interaction: discord.Interaction) -> None:
         await interaction.response.send_message(
-            embed=E.info_embed("civic-alert-bot", help_text(self.bot.topics)),
+            embed=E.info_embed("civic-alert-bot", help_text(self.bot.topics, locale_messages(interaction))),
             ephemeral=True,
             allowed_mentions=E.NO_MENTIONS,
         )

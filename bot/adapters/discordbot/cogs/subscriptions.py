@@ -31,6 +31,7 @@ from bot.adapters.discordbot.checks import (
 )
 from bot.adapters.discordbot.replies import send, within_budget
 from bot.adapters.discordbot.sink import PLATFORM, destination
+from bot.messages import language_for_locale
 from bot.rules import DEFAULT_RULES, parse_rules
 
 if TYPE_CHECKING:
@@ -105,6 +106,12 @@ def bot_missing_in(interaction: discord.Interaction, channel: Any) -> tuple[str,
     return missing_alert_permissions(cached, me=guild.me)
 
 
+def default_language(interaction: discord.Interaction) -> str:
+    """A new subscription's language: the server's locale (community servers set one), else
+    the locale of the member who subscribes; English when neither has a catalogue."""
+    return language_for_locale(interaction.guild_locale or interaction.locale)
+
+
 class Subscriptions(commands.Cog):
     """Subscriptions: per channel, per city, some or all topics."""
 
@@ -129,8 +136,12 @@ class Subscriptions(commands.Cog):
         timezone="IANA time zone for digests and quiet hours, e.g. America/Chicago",
         mention="The one role to mention on these alerts",
         thread="Start a thread on each alert; later outlets are posted into it",
+        language="The language of the alerts (default: this server's language)",
     )
     @app_commands.autocomplete(city=city_autocomplete, topics=topics_autocomplete)
+    @app_commands.choices(
+        language=[Choice(name="English", value="en"), Choice(name="Español", value="es")]
+    )
     async def subscribe(
         self,
         interaction: discord.Interaction,
@@ -145,6 +156,7 @@ class Subscriptions(commands.Cog):
         timezone: app_commands.Range[str, 1, 64] | None = None,
         mention: discord.Role | None = None,
         thread: bool | None = None,
+        language: str | None = None,
     ) -> None:
         target_id = channel.id if channel is not None else interaction.channel_id
         if target_id is None or interaction.guild_id is None:
@@ -177,6 +189,8 @@ class Subscriptions(commands.Cog):
                 catchup_count=self.bot.settings.catchup_count,
                 catalog=self.bot.topics,
                 rules=rules,
+                lang=language,
+                default_lang=default_language(interaction),
             ),
         )
         lines = [
