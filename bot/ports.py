@@ -79,10 +79,11 @@ class StoryStore(Protocol):
     # stored under its signature keys (`AssemblyBatch.stored` returns them, `save_articles`
     # writes them in its transaction, with the article's id and `published`).
     async def headline_candidates(
-        self, keys: Sequence[int], since: float, until: float, *, per_key: int = 200
+        self, keys: Sequence[int], since: float, until: float, *, per_key: int = 200, limit: int = 64
     ) -> list[StoredHeadline]:
         """The stored headlines under any of `keys` with since <= published <= until: for each
-        key at most `per_key` rows, the latest published first; each article once, any order.
+        key at most `per_key` rows, the latest published first; of those articles the `limit`
+        found under the most keys (ties: the lowest article id), each once, in any order.
         `save_articles` does the same lookup inside its transaction (`AssemblyBatch.lookup`),
         then calls `AssemblyBatch.place(article, match, candidates)`."""
         ...
@@ -90,7 +91,7 @@ class StoryStore(Protocol):
         """When the stored keys are not `version` (meta 'headline_keys'; a database from before
         migration 018, or older keys): in one transaction drop every key, store `keys(title)`
         for each article published since `since`, record `version`; return the articles keyed
-        (0 when already current). Also drops keys published before `since`."""
+        (0 when already current). `prune` drops keys published before now - KEY_RETENTION."""
         ...
     async def save_articles(
         self, feed_url: str, items: Sequence[tuple[Article, Match]], assembly: AssemblyBatch

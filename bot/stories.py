@@ -36,6 +36,7 @@ JACCARD_MIN = 0.6
 KEYS_VERSION = "pairs-v1"  # bump when the keys change: StoryAssembler.load re-keys the window
 MAX_KEY_TOKENS = 12  # a longer headline keys its 12 tokens of lowest hash (66 pairs at most)
 PER_KEY = 200  # rows read per key, the most recent first: bounds the cost of a common pair
+CANDIDATES = 64  # headlines verified per lookup: those matching the most keys (most shared words)
 KEY_RETENTION = WINDOW_SECONDS * 2  # keys older than this are never looked up again (prune)
 
 # The stop words and generic capitalized words come from the language file
@@ -372,6 +373,7 @@ class KeyLookup:
     since: float
     until: float
     per_key: int = PER_KEY
+    limit: int = CANDIDATES
 
 
 @dataclass(frozen=True, slots=True)

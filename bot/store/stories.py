@@ -20,7 +20,7 @@ from bot.fanout import HELD_FOR_OUTLETS, HOLD_FOREVER, StoryFacts
 from bot.models import Article, Match, SearchHit, Story
 from bot.store.db import Database, transaction
 from bot.store.rows import STORY_COLUMNS, dt, story_from_row, subscriptions_where
-from bot.stories import KEY_RETENTION, KeyLookup, StoredHeadline
+from bot.stories import CANDIDATES, KEY_RETENTION, PER_KEY, KeyLookup, StoredHeadline
 
 _TIE_MARGIN = 64  # extra ranked rows read so that equal scores at the page edge are all seen
 _QUERY_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
@@ -59,7 +59,8 @@ _CANDIDATE_SQL: dict[int, str] = {}
 
 def _candidate_sql(n_keys: int) -> str:
     """One statement for a headline's keys: per key an index range read (newest first, at most
-    `per_key` rows), their articles joined once. Cached per key count (SQLite caches the plan)."""
+    `per_key` rows); the `limit` articles matching the most keys (the most shared word pairs),
+    ties by article id. Cached per key count (SQLite caches the plan)."""
     sql = _CANDIDATE_SQL.get(n_keys)
     if sql is None:
         arm = (
@@ -67,8 +68,9 @@ def _candidate_sql(n_keys: int) -> str:
             "AND published BETWEEN ? AND ? ORDER BY published DESC LIMIT ?)"
         )
         sql = (
-            "SELECT a.story_id, a.title, a.published, a.feed_url, a.source FROM articles a "
-            f"WHERE a.id IN ({' UNION ALL '.join([arm] * n_keys)})"
+            "SELECT a.story_id, a.title, a.published, a.feed_url, a.source FROM articles a JOIN "
+            f"(SELECT article_id, count(*) AS n FROM ({' UNION ALL '.join([arm] * n_keys)}) "
+            "GROUP BY article_id ORDER BY n DESC, article_id LIMIT ?) k ON a.id = k.article_id"
         )
         _CANDIDATE_SQL[n_keys] = sql
     return sql
@@ -80,6 +82,7 @@ def _read_candidates(c: sqlite3.Connection, lookup: KeyLookup) -> list[StoredHea
     params: list[object] = []
     for key in lookup.keys:
         params += (key, lookup.since, lookup.until, lookup.per_key)
+    params.append(lookup.limit)
     return [
         StoredHeadline(r[0], r[1], r[2], r[3] or "", r[4] or "")
         for r in c.execute(_candidate_sql(len(lookup.keys)), params)
@@ -162,9 +165,10 @@ class StoriesMixin(Database):
         return await self._run(fn, action="loading recent reports")
 
     async def headline_candidates(
-        self, keys: Sequence[int], since: float, until: float, *, per_key: int = 200
+        self, keys: Sequence[int], since: float, until: float, *, per_key: int = PER_KEY,
+        limit: int = CANDIDATES,
     ) -> list[StoredHeadline]:
-        lookup = KeyLookup(tuple(keys), since, until, per_key)
+        lookup = KeyLookup(tuple(keys), since, until, per_key, limit)
         return await self._run(_read_candidates, lookup, action="reading story candidates")
 
     async def key_headlines(self, since: float, version: str, keys: Callable[[str], Sequence[int]]) -> int:
@@ -172,7 +176,6 @@ class StoriesMixin(Database):
             with transaction(c):
                 row = c.execute("SELECT value FROM meta WHERE key = 'headline_keys'").fetchone()
                 if row is not None and row[0] == version:
-                    c.execute("DELETE FROM headline_keys WHERE published < :h", {"h": since})
                     return 0
                 c.execute("DELETE FROM headline_keys")
                 n = 0
