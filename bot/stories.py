@@ -33,8 +33,8 @@ SAME_OUTLET_WINDOW = 12 * 3600
 TOKEN_SORT_MIN = 90.0
 JACCARD_MIN = 0.6
 # Signature keys stored with every headline (migration 018, see `signature_keys`).
-KEYS_VERSION = "pairs-v1"  # bump when the keys change: StoryAssembler.load re-keys the window
-MAX_KEY_TOKENS = 12  # a longer headline keys its 12 tokens of lowest hash (66 pairs at most)
+KEYS_VERSION = "pairs8-v1"  # bump when the keys change: StoryAssembler.load re-keys the window
+MAX_KEY_TOKENS = 8  # a longer headline keys its 8 tokens of lowest hash (28 pairs at most)
 PER_KEY = 200  # rows read per key, the most recent first: bounds the cost of a common pair
 CANDIDATES = 64  # headlines verified per lookup: those matching the most keys (most shared words)
 KEY_RETENTION = WINDOW_SECONDS * 2  # keys older than this are never looked up again (prune)
@@ -349,8 +349,10 @@ def signature_keys(title: str) -> tuple[int, ...]:
     headline (`need` ≥ 2), so any such story shares at least one pair — the pair keys find a
     superset of its candidates — while a pair is far rarer than a single word, so each key's rows
     stay few however many headlines the window holds (`PER_KEY` caps the rest). A headline with
-    more than `MAX_KEY_TOKENS` tokens keys the ones of lowest hash: look-alike headlines pick
-    nearly the same ones. An empty headline has no keys (it is never the same as anything).
+    more than `MAX_KEY_TOKENS` tokens keys the ones of lowest hash: look-alike headlines share
+    most of their tokens, so they pick nearly the same ones and still share a pair (the replay
+    in tests/test_clustering_db.py found no decision lost to this at 8; each key is an index
+    read, so fewer keys is the main lever on the cost). An empty headline has no keys.
     """
     sig = TitleSignature.of(title)
     if not sig.normalized:

@@ -27,6 +27,7 @@ from bot.ingest.parse import parse_feed
 from bot.models import Article, Match
 from bot.store import Store
 from bot.stories import (
+    KEYS_VERSION,
     ClusterIndex,
     TitleSignature,
     pick_story,
@@ -209,7 +210,7 @@ def test_signature_keys_cover_every_candidate_the_old_index_counted() -> None:
     assert not set(signature_keys(a)) & set(signature_keys("Guard convoy reaches Elwood"))
     assert signature_keys("") == () and signature_keys("🔥🔥") == ()
     long = " ".join(f"word{i}" for i in range(30))
-    assert len(signature_keys(long)) == 1 + 66  # the fingerprint and the pairs of 12 tokens
+    assert len(signature_keys(long)) == 1 + 28  # the fingerprint and the pairs of 8 tokens
     assert signature_keys(a) == signature_keys(a + " ")  # the normalized title decides
 
 
@@ -264,7 +265,7 @@ async def test_candidates_come_from_the_database_for_every_process(tmp_path: Pat
         assert report.updated_story_ids == (story.id,)
         again = StoryAssembler(clock)
         await again.load(store)  # current keys: nothing to redo
-        assert await store.key_headlines(0.0, "pairs-v1", signature_keys) == 0
+        assert await store.key_headlines(0.0, KEYS_VERSION, signature_keys) == 0
     finally:
         await store.close()
 
