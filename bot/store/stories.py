@@ -179,8 +179,11 @@ class StoriesMixin(Database):
                     return 0
                 c.execute("DELETE FROM headline_keys")
                 n = 0
+                # by index (articles have none on `published`): fetched since, or of a story since
                 rows = c.execute(
-                    "SELECT id, title, published FROM articles WHERE published >= :h", {"h": since}
+                    "SELECT id, title, published FROM articles WHERE (fetched >= :h OR story_id IN "
+                    "(SELECT id FROM stories WHERE published >= :h)) AND published >= :h",
+                    {"h": since},
                 ).fetchall()
                 for article_id, title, published in rows:
                     c.executemany(
