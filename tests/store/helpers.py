@@ -10,10 +10,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.assembly import SaveReport, StoryAssembler
+from bot.assembly import SaveReport, StoryAssembler, outlet_key
 from bot.clock import ManualClock
 from bot.models import Alert, Article, Destination, Match, Subscription
 from bot.store import Store
+from bot.stories import StoredHeadline, pick_story, signature_keys
 
 FEED = "https://example.org/feed.xml"
 GNEWS = "https://news.google.com/rss/search?q=ice+chicago"
@@ -113,6 +114,20 @@ async def save(store: Store, feed_url: str, items: Sequence[tuple[Article, Match
     if store not in _assemblers:
         await assembler_of(store).load(store)
     return await assembler_of(store).save(store, feed_url, items)
+
+
+async def stored_headlines(store: Store, *titles: str) -> list[StoredHeadline]:
+    """Every stored headline under the signature keys of `titles`, at any time (through the
+    StoryStore port: what clustering would read)."""
+    keys = [k for t in titles for k in signature_keys(t)]
+    return await store.headline_candidates(keys, -1e12, 1e12) if keys else []
+
+
+async def find_story(store: Store, title: str, at: float, outlet: str = "") -> int | None:
+    """The story a headline published at `at` would join, from the database (as a save would)."""
+    rows = await store.headline_candidates(signature_keys(title), at - 72 * 3600, at + 72 * 3600)
+    cands = [(h.story_id, h.title, h.published, outlet_key(h.feed_url, h.source)) for h in rows]
+    return pick_story(title, at, outlet, cands)
 
 
 async def dest_id(store: Store, channel_id: int) -> int:

@@ -1,13 +1,15 @@
 """Articles, stories, text search and the outbox rows a story creates, on PostgreSQL.
 
 Why one advisory lock around every save: the same story reported through two feeds handled
-by two worker processes at the same moment must still be one story. Clustering asks
-"which stored story is this headline?"; two transactions asking at once would both answer
-"none" and insert two. `pg_advisory_xact_lock(SAVE_LOCK)` makes the lookup and the insert one
-step across every process (as SQLite's one writer does), and inside it the cluster index is
-first brought up to date from the database (`_refresh_index`: the headlines other processes
-committed since this one last looked) — never trusted from memory alone, which only this
-process sees. Fetching, parsing and classifying, the expensive part, still run in parallel.
+by two worker processes at the same moment must still be one story. Clustering asks "which
+stored story is this headline?" by reading candidates under the headline's signature keys
+(headline_keys) and inserts the keys of what it stored; two transactions doing that at once
+would not see each other's uncommitted rows, both answer "none" and insert two stories.
+`pg_advisory_xact_lock(SAVE_LOCK)` makes lookup and insert one step across every process (as
+SQLite's single writer does); the candidates are read from the database inside it, never from
+memory. The cross-language index (bot/crosslang.py) is still in memory, so inside the lock it
+is first brought up to date with the reports other processes committed since this one last
+looked (`_refresh`). Fetching, parsing and classifying, the expensive part, stay parallel.
 """
 
 from __future__ import annotations
@@ -15,19 +17,38 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 
-from bot.assembly import AssemblyBatch, SaveReport, StoryChange, StoryFields, outlet_key
+from bot.assembly import AssemblyBatch, SaveReport, StoryChange, StoryFields
 from bot.crosslang import RecentReport
 from bot.fanout import HELD_FOR_OUTLETS, HOLD_FOREVER, StoryFacts
 from bot.models import Article, Match, SearchHit, Story, Subscription
 from bot.store.pg.db import SAVE_LOCK, PgDatabase, affected, q
 from bot.store.rows import STORY_COLUMNS, SUB_SELECT, dt, story_from_row, subscription_from_row
 from bot.store.stories import _MAX_QUERY_TERMS, _QUERY_TOKEN, PREFIX_MIN
+from bot.stories import CANDIDATES, KEY_RETENTION, PER_KEY, KeyLookup, StoredHeadline
+
+# Per key an index range read (newest first, at most `per_key` rows); of those, the `limit`
+# articles found under the most keys, ties by article id — the SQLite store's statement.
+_CANDIDATES_SQL = (
+    "SELECT a.story_id, a.title, a.published, a.feed_url, a.source FROM articles a JOIN ("
+    "SELECT hk.article_id, count(*) AS n FROM unnest($1::bigint[]) AS k(key) CROSS JOIN LATERAL ("
+    "SELECT article_id FROM headline_keys WHERE key = k.key AND published BETWEEN $2 AND $3 "
+    "ORDER BY published DESC LIMIT $4) hk GROUP BY hk.article_id ORDER BY n DESC, hk.article_id LIMIT $5"
+    ") k ON a.id = k.article_id"
+)
+
+
+async def _read_candidates(c: asyncpg.Connection, lookup: KeyLookup) -> list[StoredHeadline]:
+    if not lookup.keys:
+        return []
+    rows = await c.fetch(_CANDIDATES_SQL, list(lookup.keys), lookup.since, lookup.until, lookup.per_key,
+                         lookup.limit)
+    return [StoredHeadline(r[0], r[1], r[2], r[3] or "", r[4] or "") for r in rows]
 
 _SNIPPET_WORDS = 24
 
@@ -125,35 +146,53 @@ async def _exec(c: asyncpg.Connection, sql: str, params: dict[str, object]) -> s
 
 class PgStoriesMixin(PgDatabase):
     async def recent_headlines(self, since: float) -> list[tuple[int, str, float, str, str]]:
-        """As SQLite's; also notes the newest article id seen, so later saves read only what
-        other processes stored after it (`_refresh_index`)."""
-        async with self.conn("loading recent stories") as c, c.transaction(isolation="repeatable_read", readonly=True):
-            top = int(await c.fetchval("SELECT COALESCE(max(id), 0) FROM articles"))
+        async with self.conn("loading recent stories") as c:
             rows = await c.fetch(
                 "SELECT a.story_id, a.title, a.published, a.feed_url, a.source FROM articles a "
                 "JOIN stories s ON s.id = a.story_id WHERE s.published >= $1", since,
             )
-        self._seen_article_id = top
         return [(r[0], r[1], r[2], r[3] or "", r[4] or "") for r in rows]
 
-    async def _refresh_index(self, c: asyncpg.Connection, assembly: AssemblyBatch) -> int:
-        """Inside the save lock: add to the cluster index the headlines committed since this
-        process last looked (other workers' saves). Returns the newest article id now seen."""
-        top = int(await c.fetchval("SELECT COALESCE(max(id), 0) FROM articles"))
-        seen = self._seen_article_id or 0
-        if top > seen:
-            horizon = self.clock.now() - assembly.index.window * 1.5
+    async def headline_candidates(
+        self, keys: Sequence[int], since: float, until: float, *, per_key: int = PER_KEY,
+        limit: int = CANDIDATES,
+    ) -> list[StoredHeadline]:
+        async with self.conn("reading story candidates") as c:
+            return await _read_candidates(c, KeyLookup(tuple(keys), since, until, per_key, limit))
+
+    async def key_headlines(self, since: float, version: str, keys: Callable[[str], Sequence[int]]) -> int:
+        """As SQLite's: re-key the window when the stored keys are not `version` (under the save
+        lock, so workers starting together key it once)."""
+        async with self.tx("indexing recent headlines") as c:
+            await c.execute("SELECT pg_advisory_xact_lock($1)", SAVE_LOCK)
+            if await c.fetchval("SELECT value FROM meta WHERE key = 'headline_keys'") == version:
+                return 0
+            await c.execute("DELETE FROM headline_keys")
             rows = await c.fetch(
-                "SELECT a.story_id, a.title, a.published, a.feed_url, a.source FROM articles a "
-                "JOIN stories s ON s.id = a.story_id WHERE a.id > $1 AND a.id <= $2 AND s.published >= $3 "
-                "ORDER BY a.id", seen, top, horizon,
+                "SELECT id, title, published FROM articles WHERE (fetched >= $1 OR story_id IN "
+                "(SELECT id FROM stories WHERE published >= $1)) AND published >= $1", since,
             )
-            for r in rows:
-                assembly.index.add(r[0], r[1], r[2], outlet_key(r[3] or "", r[4] or ""))
-            if assembly.crosslang is not None:  # the cross-language index too (issue 13)
-                since = self.clock.now() - assembly.crosslang.config.window * 1.5
-                for report in await self._reports(c, since, after=seen, upto=top):
-                    assembly.crosslang.add_report(report)
+            batch = [(k, r["published"], r["id"]) for r in rows for k in keys(r["title"])]
+            if batch:
+                await c.executemany(
+                    "INSERT INTO headline_keys(key, published, article_id) VALUES ($1, $2, $3) "
+                    "ON CONFLICT DO NOTHING", batch,
+                )
+            await c.execute(
+                "INSERT INTO meta(key, value) VALUES ('headline_keys', $1) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value", version,
+            )
+            return len(rows)
+
+    async def _refresh(self, c: asyncpg.Connection, assembly: AssemblyBatch) -> int:
+        """Inside the save lock: add to the in-memory cross-language index the reports other
+        processes committed since this one last looked. Returns the newest article id seen."""
+        top = int(await c.fetchval("SELECT COALESCE(max(id), 0) FROM articles"))
+        seen = self._seen_article_id
+        if assembly.crosslang is not None and seen is not None and top > seen:
+            since = self.clock.now() - assembly.crosslang.config.window * 1.5
+            for report in await self._reports(c, since, after=seen, upto=top):
+                assembly.crosslang.add_report(report)
         return top
 
     @staticmethod
@@ -175,9 +214,13 @@ class PgStoriesMixin(PgDatabase):
 
     async def recent_reports(self, since: float) -> list[RecentReport]:
         """Articles with a language, of stories published since `since`, with their story's
-        topics, cities and why: what the cross-language index holds (bot/crosslang.py)."""
-        async with self.conn("loading recent reports") as c:
-            return await self._reports(c, since)
+        topics, cities and why: what the cross-language index holds (bot/crosslang.py). Also
+        notes the newest article id, from which later saves refresh that index (`_refresh`)."""
+        async with self.conn("loading recent reports") as c, c.transaction(isolation="repeatable_read", readonly=True):
+            top = int(await c.fetchval("SELECT COALESCE(max(id), 0) FROM articles"))
+            reports = await self._reports(c, since)
+        self._seen_article_id = top
+        return reports
 
     async def save_articles(
         self, feed_url: str, items: Sequence[tuple[Article, Match]], assembly: AssemblyBatch
@@ -185,7 +228,7 @@ class PgStoriesMixin(PgDatabase):
         batch = _Batch()
         async with self.tx(f"saving articles from {feed_url}") as c:
             await c.execute("SELECT pg_advisory_xact_lock($1)", SAVE_LOCK)
-            seen = await self._refresh_index(c, assembly)
+            seen = await self._refresh(c, assembly)
             for article, match in items:
                 await self._save_one(c, article, match, batch, assembly)
             rows = await c.fetch(
@@ -193,7 +236,8 @@ class PgStoriesMixin(PgDatabase):
             )
             stories = [story_from_row(r) for r in rows]
         # committed: everything up to our own last article is in the index (ours and theirs)
-        self._seen_article_id = max(seen, batch.last_article_id)
+        if self._seen_article_id is not None:
+            self._seen_article_id = max(seen, batch.last_article_id)
         return SaveReport(
             new_stories=tuple(stories),
             updated_story_ids=tuple(sorted(batch.updated - set(batch.new_ids))),
@@ -215,7 +259,8 @@ class PgStoriesMixin(PgDatabase):
             return
         t = self.clock.now()
         change: StoryChange | None = None
-        story_id = assembly.place(a, m)
+        lookup = assembly.lookup(a)
+        story_id = assembly.place(a, m, await _read_candidates(c, lookup) if lookup is not None else ())
         row = None
         if story_id is not None:
             row = await c.fetchrow(
@@ -265,7 +310,13 @@ class PgStoriesMixin(PgDatabase):
             int(a.published_known), a.source, a.source_url, a.image_url, int(a.is_google_news), story_id, t, a.lang,
         )
         batch.last_article_id = max(batch.last_article_id, int(article_id))
-        assembly.stored(story_id, a, m)
+        keys = assembly.stored(story_id, a, m)
+        if keys:
+            published = a.published.timestamp()
+            await c.executemany(
+                "INSERT INTO headline_keys(key, published, article_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                [(k, published, article_id) for k in keys],
+            )
         batch.new_articles += 1
         facts = await self._corroborate(c, story_id, f)
         if change is not None:
@@ -432,8 +483,11 @@ class PgStoriesMixin(PgDatabase):
     async def prune(self, older_than_days: float) -> int:
         cutoff = self.clock.now() - float(older_than_days) * 86400
         async with self.tx("pruning") as c:
-            return affected(await c.execute(
+            n = affected(await c.execute(
                 "DELETE FROM stories WHERE published < $1 AND id NOT IN "
                 "(SELECT story_id FROM deliveries WHERE status <> 'sent' AND next_attempt < $2)",
                 cutoff, HOLD_FOREVER,
             ))
+            # signature keys are only read within the clustering window (bot.stories)
+            await c.execute("DELETE FROM headline_keys WHERE published < $1", self.clock.now() - KEY_RETENTION)
+            return n
