@@ -268,14 +268,16 @@ class PgStoriesMixin(PgDatabase):
                 "cities, why, lead_known, lead_key, lang FROM stories WHERE id = $1 FOR UPDATE", story_id,
             )
             # another process pruned it since it entered our index: this headline starts anew
+        new_count: int | None = None  # a new story's independent outlets: its one article's
         if row is None:
             f = assembly.new_story(a, m)
+            new_count = self.fanout.independent([(a.source, a.title, a.summary)])
             sql, args = q(
                 "INSERT INTO stories(title, url, source, summary, image_url, published, first_seen, updated, "
-                "link_rank, outlets, topics, cities, why, lead_known, lead_key, lang, fts) VALUES (:title, :url, "
-                ":source, :summary, :image, :pub, :t, :t, :rank, :outlets, :topics, :cities, :why, :known, :key, "
-                f":lang, {_FTS}) RETURNING id",
-                _field_params(None, f, t, a.lang),
+                "link_rank, outlets, topics, cities, why, lead_known, lead_key, lang, independent, fts) VALUES "
+                "(:title, :url, :source, :summary, :image, :pub, :t, :t, :rank, :outlets, :topics, :cities, :why, "
+                f":known, :key, :lang, :independent, {_FTS}) RETURNING id",
+                {**_field_params(None, f, t, a.lang), "independent": new_count},
             )
             story_id = int(await c.fetchval(sql, *args))
             batch.new_ids.append(story_id)
@@ -302,23 +304,29 @@ class PgStoriesMixin(PgDatabase):
                     "UPDATE deliveries SET edit_pending = 1 WHERE story_id = $1 AND status = 'sent' "
                     "AND message_ref IS NOT NULL AND sent_at >= $2", story_id, self.fanout.edit_since(t),
                 )
+        # The article and its signature keys in one statement (one round trip). `stored` is
+        # asked first for the keys; if the insert fails the whole batch rolls back, and the
+        # assembler takes back what `stored` added (AssemblyBatch.rollback).
+        keys = assembly.stored(story_id, a, m)
         article_id = await c.fetchval(
-            "INSERT INTO articles(identity, feed_url, guid, url, link, title, summary, published, "
+            "WITH new AS (INSERT INTO articles(identity, feed_url, guid, url, link, title, summary, published, "
             "published_known, source, source_url, image_url, is_google_news, story_id, fetched, lang) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
+            "VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::double precision, "
+            "$9::integer, $10::text, $11::text, $12::text, $13::integer, $14::bigint, $15::double precision, "
+            "$16::text) RETURNING id), "
+            "keyed AS (INSERT INTO headline_keys(key, published, article_id) "
+            "SELECT DISTINCT k, $8, (SELECT id FROM new) FROM unnest($17::bigint[]) AS k ON CONFLICT DO NOTHING) "
+            "SELECT id FROM new",
             a.identity, a.feed_url, a.guid, a.url, a.link, a.title, a.summary, a.published.timestamp(),
             int(a.published_known), a.source, a.source_url, a.image_url, int(a.is_google_news), story_id, t, a.lang,
+            list(keys),
         )
         batch.last_article_id = max(batch.last_article_id, int(article_id))
-        keys = assembly.stored(story_id, a, m)
-        if keys:
-            published = a.published.timestamp()
-            await c.executemany(
-                "INSERT INTO headline_keys(key, published, article_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                [(k, published, article_id) for k in keys],
-            )
         batch.new_articles += 1
-        facts = await self._corroborate(c, story_id, f)
+        if new_count is not None:
+            facts = StoryFacts(f.title, f.summary, f.topics, f.cities, new_count, f.published)
+        else:
+            facts = await self._corroborate(c, story_id, f)
         if change is not None:
             await self._release_held(c, story_id, facts, t)
         if a.backlog:
@@ -327,15 +335,12 @@ class PgStoriesMixin(PgDatabase):
 
     @staticmethod
     async def _index_tags(c: asyncpg.Connection, story_id: int, topics: Sequence[str], cities: Sequence[str]) -> None:
-        if topics:
-            await c.executemany(
-                "INSERT INTO story_topics(topic, story_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                [(t, story_id) for t in topics],
-            )
-        if cities:
-            await c.executemany(
-                "INSERT INTO story_cities(city, story_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                [(x, story_id) for x in cities],
+        if topics or cities:  # both tables in one statement (one round trip)
+            await c.execute(
+                "WITH t AS (INSERT INTO story_topics(topic, story_id) SELECT DISTINCT x, $3::bigint FROM unnest($1::text[]) "
+                "AS x ON CONFLICT DO NOTHING) INSERT INTO story_cities(city, story_id) "
+                "SELECT DISTINCT x, $3::bigint FROM unnest($2::text[]) AS x ON CONFLICT DO NOTHING",
+                list(topics), list(cities), story_id,
             )
 
     async def _corroborate(self, c: asyncpg.Connection, story_id: int, f: StoryFields) -> StoryFacts:
