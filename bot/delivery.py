@@ -20,7 +20,7 @@ import random
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.errors import (
@@ -113,6 +113,13 @@ def idempotency_key(delivery_ids: Sequence[int], length: int = 25) -> str:
 
 def backoff(attempts: int) -> float:
     return min(BACKOFF_CAP, BACKOFF_BASE * (2 ** max(0, attempts - 1))) * random.uniform(0.8, 1.2)
+
+
+@runtime_checkable
+class SharedPacing(Protocol):
+    """A store whose send rates are shared by every process using it (bot/store/pg)."""
+
+    async def take_rate(self, bucket: str, rate: float, burst: int = 1) -> float: ...
 
 
 class DeliveryWorker:
@@ -213,7 +220,15 @@ class DeliveryWorker:
         return total
 
     async def _pace(self) -> None:
-        """Wait for the next send slot (limits.sends_per_second across all destinations)."""
+        """Wait for the next send slot (limits.sends_per_second across all destinations).
+
+        A store shared by several worker processes (PostgreSQL) paces every process's sends of
+        this platform together (`SharedPacing`), so the platform's limit holds for the bot."""
+        if isinstance(self.store, SharedPacing):
+            wait = await self.store.take_rate(f"sends:{self.platform}", self.limits.sends_per_second)
+            if wait > 0:
+                await asyncio.sleep(wait)
+            return
         loop = asyncio.get_running_loop()
         now = loop.time()
         slot = max(now, self._next_send)

@@ -162,3 +162,41 @@ async def test_unreachable_server_raises_one_clear_store_error() -> None:
         await PgStore.open("postgresql://civic:pw-secret@127.0.0.1:9/civic")
     assert "pw-secret" not in info.value.user_message
     assert "cannot reach the PostgreSQL server" in info.value.user_message
+
+
+async def test_shared_rate_spaces_the_sends_of_every_process(pg_dsn: str) -> None:
+    """Two workers taking send slots of one bucket at once: together they get one rate's worth
+    of slots (a per-process pace would give each the whole rate: the last slot at half the time)."""
+    a, b = await open_two(pg_dsn, Clock())
+    try:
+        rate, n = 50.0, 100
+        waits = sorted(await asyncio.gather(*(s.take_rate("sends:discord", rate) for s in (a, b) for _ in range(n))))
+    finally:
+        await a.close()
+        await b.close()
+    interval = 1 / rate
+    slack = 0.5  # the calls themselves take time; slots they lag behind are not granted twice
+    for k, wait in enumerate(waits):
+        assert wait >= (k - 1) * interval - slack, f"slot {k} at {wait:.3f}s: more than {rate}/s"
+    assert waits[-1] >= (2 * n - 1) * interval - slack
+
+
+async def test_delivery_paces_through_the_shared_bucket(pg_dsn: str) -> None:
+    import io
+
+    from bot.adapters.console import CONSOLE, ConsoleSink
+    from bot.delivery import DeliveryWorker
+
+    store = await PgStore.open(pg_dsn)
+    try:
+        await store.subscribe(CONSOLE, "*", ["*"])
+        await save(store, "f", [(article(f"ICE raid number {n} in Pilsen"), match()) for n in range(3)])  # type: ignore[arg-type]
+        out = io.StringIO()
+        worker = DeliveryWorker(store, ConsoleSink(out))
+        assert await worker.drain_until_idle() == 3
+        async with store.conn("test") as c:
+            buckets = [r[0] for r in await c.fetch("SELECT bucket FROM rate_limits")]
+        assert buckets == ["sends:console"]
+        assert out.getvalue().count("ICE raid number") == 3
+    finally:
+        await store.close()

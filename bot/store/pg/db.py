@@ -175,6 +175,26 @@ class PgDatabase:
         with contextlib.suppress(Exception):
             await self._pool.close()
 
+    # -- shared send rates --------------------------------------------------------------
+    async def take_rate(self, bucket: str, rate: float, burst: int = 1) -> float:
+        """Reserve one send of `bucket`, shared by every process on this database; returns the
+        seconds to wait before sending (0: now).
+
+        Why in the database: a platform's global limit (Discord: 50 requests/s per bot) is the
+        bot's, not one process's; each worker pacing itself at the full rate would multiply it.
+        GCRA on one row: each send takes the next slot `1/rate` after the previous one (at most
+        `burst` ahead of now), in one atomic upsert on the database's clock."""
+        interval = 1.0 / max(0.001, rate)
+        async with self.conn("pacing sends") as c:
+            row = await c.fetchrow(
+                "WITH now AS (SELECT extract(epoch FROM clock_timestamp())::double precision AS t) "
+                "INSERT INTO rate_limits AS r(bucket, tat) SELECT $1, now.t + $2 FROM now "
+                "ON CONFLICT (bucket) DO UPDATE SET tat = GREATEST(r.tat, (SELECT t FROM now)) + $2 "
+                "RETURNING tat, (SELECT t FROM now) AS now",
+                bucket, interval,
+            )
+        return max(0.0, float(row["tat"]) - float(row["now"]) - max(1, burst) * interval)
+
     # -- meta ---------------------------------------------------------------------------
     async def get_meta(self, key: str) -> str | None:
         async with self.conn("reading settings") as c:
