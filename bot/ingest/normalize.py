@@ -253,6 +253,20 @@ def _clean_char(ch: str) -> str:
     return " " if category == "Cc" else ch
 
 
+def _clean_chars(text: str) -> str:
+    """`_clean_char` over every character, decided once per distinct character.
+
+    Why: a per-character generator over a 100 KB summary was a quarter of parse_feed's own
+    time; the distinct characters of a text are few, almost all printable, and str.translate
+    applies the few replacements in C. Same result as ``"".join(map(_clean_char, text))``."""
+    table: dict[int, str] = {}
+    for ch in set(text):
+        clean = _clean_char(ch)
+        if clean != ch:
+            table[ord(ch)] = clean
+    return text.translate(table) if table else text
+
+
 def html_to_text(html_text: str, *, boilerplate: bool = True, max_input: int = 500_000) -> str:
     """Visible plain text of an HTML fragment, one line, boilerplate removed.
 
@@ -280,7 +294,7 @@ def html_to_text(html_text: str, *, boilerplate: bool = True, max_input: int = 5
             extractor.close()
             text = "".join(extractor.parts)
         text = fix_mojibake(text)
-        text = "".join(_clean_char(ch) for ch in text)
+        text = _clean_chars(text)
         if boilerplate:
             for pattern in default_language().boilerplate:
                 text = pattern.sub(" ", text)
