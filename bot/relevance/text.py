@@ -102,6 +102,21 @@ def parse_phrase(spec: str, payload: Any) -> Phrase | None:
     )
 
 
+class _Second:
+    """Phrases sharing their first two tokens: two-word ones, longer ones by the 3rd token.
+
+    Why a third level: a Spanish term expands to many forms that share their first two words
+    ("agentes de inmigracion", "agentes de la Patrulla…", "agentes del ICE"); keyed by the
+    third token, a text pays for the forms that can still match, not for all of them."""
+
+    __slots__ = ("by_third", "loose", "pairs")
+
+    def __init__(self) -> None:
+        self.pairs: list[Phrase] = []
+        self.by_third: dict[str, list[Phrase]] = {}
+        self.loose: list[Phrase] = []  # 3+ words whose 3rd word is a prefix
+
+
 class _Slot:
     """Phrases sharing a first token: one-word ones, and longer ones keyed by the 2nd token."""
 
@@ -109,7 +124,7 @@ class _Slot:
 
     def __init__(self) -> None:
         self.singles: list[Phrase] = []
-        self.by_second: dict[str, list[Phrase]] = {}
+        self.by_second: dict[str, _Second] = {}
         self.prefix_second: list[Phrase] = []  # phrases whose 2nd word is a prefix
 
 
@@ -146,7 +161,15 @@ class Lexicon:
             elif prefixes[1]:
                 slot.prefix_second.append(p)
             else:
-                slot.by_second.setdefault(p.lower[1], []).append(p)
+                sec = slot.by_second.get(p.lower[1])
+                if sec is None:
+                    sec = slot.by_second[p.lower[1]] = _Second()
+                if len(p.lower) == 2:
+                    sec.pairs.append(p)
+                elif prefixes[2]:
+                    sec.loose.append(p)
+                else:
+                    sec.by_third.setdefault(p.lower[2], []).append(p)
         self.size += 1
 
     def add_all(self, specs: Iterable[str], payload: Any) -> None:
@@ -171,11 +194,20 @@ class Lexicon:
                         continue
                     out.append((i, i + 1, p.payload))
                 if i + 1 < n:
-                    cands = slot.by_second.get(lower[i + 1])
-                    if cands is not None:
-                        for p in cands:
-                            if _match_rest(p, lower, orig, i, n):
-                                out.append((i, i + len(p.lower), p.payload))
+                    sec = slot.by_second.get(lower[i + 1])
+                    if sec is not None:
+                        for p in sec.pairs:
+                            if not p.case_sensitive or _match_rest(p, lower, orig, i, n):
+                                out.append((i, i + 2, p.payload))
+                        if i + 2 < n:
+                            cands = sec.by_third.get(lower[i + 2])
+                            if cands is not None:
+                                for p in cands:
+                                    if _match_rest(p, lower, orig, i, n):
+                                        out.append((i, i + len(p.lower), p.payload))
+                            for p in sec.loose:
+                                if _match_rest(p, lower, orig, i, n):
+                                    out.append((i, i + len(p.lower), p.payload))
                     for p in slot.prefix_second:
                         if _match_rest(p, lower, orig, i, n):
                             out.append((i, i + len(p.lower), p.payload))
