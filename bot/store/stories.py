@@ -127,6 +127,20 @@ def _field_params(story_id: int | None, f: StoryFields, t: float) -> dict[str, o
     }
 
 
+_UPDATE_SAME_TEXT = (
+    "UPDATE stories SET url = :url, source = :source, "
+    "image_url = :image, published = :pub, link_rank = :rank, outlets = :outlets, "
+    "lead_known = :known, lead_key = :key, "
+    "topics = :topics, cities = :cities, why = :why, updated = :t WHERE id = :id"
+)
+_UPDATE_WITH_TEXT = (
+    "UPDATE stories SET title = :title, url = :url, source = :source, summary = :summary, "
+    "image_url = :image, published = :pub, link_rank = :rank, outlets = :outlets, "
+    "lead_known = :known, lead_key = :key, "
+    "topics = :topics, cities = :cities, why = :why, updated = :t WHERE id = :id"
+)
+
+
 class StoriesMixin(Database):
     async def recent_headlines(self, since: float) -> list[tuple[int, str, float, str, str]]:
         """(story id, article title, article published, feed, source) of stories published since
@@ -269,13 +283,10 @@ class StoriesMixin(Database):
             ).fetchone()
             change = assembly.join(_fields(row), a, m)
             f = change.fields
-            c.execute(
-                "UPDATE stories SET title = :title, url = :url, source = :source, summary = :summary, "
-                "image_url = :image, published = :pub, link_rank = :rank, outlets = :outlets, "
-                "lead_known = :known, lead_key = :key, "
-                "topics = :topics, cities = :cities, why = :why, updated = :t WHERE id = :id",
-                _field_params(story_id, f, t),
-            )
+            # Naming title/summary in the SET fires the FTS trigger (delete + re-insert of the
+            # story's index row) even when neither changed, which is most joins: leave them out then.
+            text_changed = f.title != row["title"] or f.summary != row["summary"]
+            c.execute(_UPDATE_WITH_TEXT if text_changed else _UPDATE_SAME_TEXT, _field_params(story_id, f, t))
             self._index_tags(c, story_id, m.topics, m.cities)
             batch.updated.add(story_id)
             if change.needs_edit:
