@@ -9,13 +9,15 @@ pure function that never raises on hostile input (a feed is untrusted text).
 from __future__ import annotations
 
 import html
+import os
 import re
 import unicodedata
 from datetime import datetime
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
-from bot.lang import default_language
+from bot.lang import default_language, is_language_code, language_file, load_language
 from bot.text import (
     GOOGLE_NEWS_HOSTS,
     is_google_news_url,
@@ -232,8 +234,32 @@ class _TextExtractor(HTMLParser):
 
 
 _WS = re.compile(r"\s+")
-# boilerplate phrases ("The post … appeared first on …", "Read more") are language data:
-# config/lang/en.toml [text] boilerplate, loaded once per process
+# boilerplate phrases ("The post … appeared first on …", "Read more", "Leer más") are language
+# data: [text] boilerplate of every config/lang/<code>.toml, loaded once per process
+_BOILERPLATE: tuple[re.Pattern[str], ...] | None = None
+
+
+def boilerplate_patterns() -> tuple[re.Pattern[str], ...]:
+    """Every language's boilerplate, English first (loaded once per process).
+
+    Why every language: a summary is cleaned when the feed is parsed, before the item's
+    language is detected, and a feed may mix languages; each language's phrases ("Continúa
+    leyendo", "Noticias relacionadas") are no other language's words, so applying them all
+    removes nothing from a text in another language."""
+    global _BOILERPLATE
+    if _BOILERPLATE is None:
+        english = default_language()
+        env = os.environ.get("CIVIC_ALERTS_CONFIG_DIR")
+        config_dir = Path(env) if env else None
+        codes = {english.code}
+        patterns = list(english.boilerplate)
+        for folder in (language_file(config_dir).parent, language_file(None).parent):
+            for path in sorted(folder.glob("*.toml")):
+                if path.stem not in codes and is_language_code(path.stem):
+                    codes.add(path.stem)
+                    patterns.extend(load_language(config_dir, path.stem).boilerplate)
+        _BOILERPLATE = tuple(patterns)
+    return _BOILERPLATE
 
 
 _MOJIBAKE_RUN = re.compile(r"[ÂÃâ][\u0080-\u00ff\u0152-\u2122]+")
@@ -320,7 +346,7 @@ def html_to_text(html_text: str, *, boilerplate: bool = True, max_input: int = 5
         text = fix_mojibake(text)
         text = _clean_chars(text)
         if boilerplate:
-            for pattern in default_language().boilerplate:
+            for pattern in boilerplate_patterns():
                 text = pattern.sub(" ", text)
         return _WS.sub(" ", text).strip()
     except Exception:  # defensive: never let one bad summary break a feed
