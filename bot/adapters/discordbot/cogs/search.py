@@ -49,9 +49,7 @@ def search_embed(
     lines = [E.hit_line(result.first_rank + i, hit) for i, hit in enumerate(result.hits)]
     if result.note:
         lines.insert(0, f"*{result.note}*")
-    embed = E.info_embed(title, "
-
-".join(lines))
+    embed = E.info_embed(title, "\n\n".join(lines))
     last = result.first_rank + len(result.hits) - 1
     footer = m("discord.results_footer", first=result.first_rank, last=last, page=result.page + 1)
     if filters:
