@@ -11,6 +11,10 @@ Scenarios (full size → smoke size):
     search         1,000,000 stored articles, 200 queries                 → 2,000 articles
     alert-latency  feed item → stand-in message, default poll settings    → 2 s interval
     memory         1,000-feed cold cycle with 1,000,000 articles stored   → 4 feeds, 2,000 articles
+    workers        200 feeds × 50 items, 1 vs 2 `run` processes on one PostgreSQL → 4 feeds × 10 items
+    clustering     µs per new headline, 10k / 100k / 1M headlines in the window → 200 / 1,000
+    reader-compare whole-process `poll --once --all` vs reader, 200 feeds × 50
+                   cluster-heavy items (headlines sharing many words)     → 4 feeds × 10 items
 
 A full run prints its table and appends it (machine, command) to docs/benchmarks.md; ``--smoke``
 only prints (``--write`` to append anyway) and exits non-zero if a scenario crashed or produced no
@@ -64,6 +68,18 @@ def _memory(size: int, smoke: bool, repeat: int) -> Result:
     return memory(size, smoke, repeat, stored=2_000 if smoke else 1_000_000)
 
 
+def _clustering(size: int, smoke: bool, repeat: int) -> Result:
+    from bench.s_clustering import clustering
+
+    return clustering(size, smoke, repeat)
+
+
+def _reader_compare(size: int, smoke: bool, repeat: int) -> Result:
+    from bench.s_compare import reader_compare
+
+    return reader_compare(size, smoke, repeat)
+
+
 def _classify(size: int, smoke: bool, repeat: int) -> Result:
     from bench.s_classify import classify
 
@@ -94,6 +110,12 @@ def _latency(size: int, smoke: bool, repeat: int) -> Result:
     return alert_latency(size, smoke, repeat)
 
 
+def _workers(size: int, smoke: bool, repeat: int) -> Result:
+    from bench.s_workers import workers
+
+    return workers(size, smoke, repeat)
+
+
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
@@ -106,6 +128,9 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("search", 1_000_000, 2_000, 1, _search, "stored articles"),
         Scenario("alert-latency", 300, 2, 1, _latency, "poll interval in seconds"),
         Scenario("memory", 1000, 4, 1, _memory, "feeds"),
+        Scenario("workers", 200, 4, 1, _workers, "feeds"),
+        Scenario("clustering", 1_000_000, 1_000, 3, _clustering, "largest window (headlines)"),
+        Scenario("reader-compare", 200, 4, 3, _reader_compare, "feeds"),
     )
 }
 

@@ -190,9 +190,42 @@ class GenItem:
     source: str
 
 
+STYLES = ("mixed", "plain", "cluster")
+CLUSTER_BASES = 150
+
+
+@functools.cache
+def cluster_bases(seed: int) -> tuple[tuple[str, str], ...]:
+    """The story pool of the cluster-heavy workload: 150 (title, summary) pairs, a third of
+    them relevant (ICE, troops, sanctuary) and the rest real headlines of ../shared/feeds-real."""
+    c = corpus()
+    rng = random.Random(f"cluster:{seed}")
+    n_rel = min(len(c.relevant), CLUSTER_BASES // 3)
+    picked = rng.sample(c.relevant, n_rel)
+    titles = [t for t in c.titles if len(t.split()) >= 6] or list(c.titles)
+    for t in rng.sample(titles, min(len(titles), CLUSTER_BASES - n_rel)):
+        picked.append((t, _text(rng.choice(c.items).summary_html)[:600]))
+    return tuple(picked)
+
+
+def cluster_title(rng: random.Random, c: Corpus, title: str) -> str:
+    """A variant of `title` that keeps most of its words: 1–3 words swapped for words of other
+    real headlines, maybe one dropped, maybe an outlet's rewording. So 10,000 headlines spread
+    over 150 stories: each shares most words with ≈ 65 others, near-duplicates and near-misses
+    alike, which is what makes clustering work hard (many candidates per headline)."""
+    words = title.split()
+    for _ in range(rng.randint(1, 3)):
+        donor = rng.choice(c.titles).split()
+        words[rng.randrange(1, len(words)) if len(words) > 1 else 0] = rng.choice(donor)
+    if len(words) > 6 and rng.random() < 0.3:
+        del words[rng.randrange(1, len(words))]
+    return " ".join(words)[:200] + rng.choice(REWORDINGS)
+
+
 def feed_items(seed: int, index: int, base: datetime, n: int = ITEMS_PER_FEED, *,
-               wire_pool: int = 400, plain: bool = False) -> list[GenItem]:
-    """Items of feed `index`; `plain` leaves out the relevant and wire headlines."""
+               wire_pool: int = 400, plain: bool = False, cluster: bool = False) -> list[GenItem]:
+    """Items of feed `index`; `plain` leaves out the relevant and wire headlines; `cluster`
+    draws every headline from the small story pool of `cluster_bases` (varied per item)."""
     c = corpus()
     rng = random.Random(f"feed:{seed}:{index}")
     kind = feed_kind(index)
@@ -204,7 +237,11 @@ def feed_items(seed: int, index: int, base: datetime, n: int = ITEMS_PER_FEED, *
         j += 1
         real = rng.choice(c.items)
         r = 1.0 if plain else rng.random()
-        if r < 0.10:
+        if cluster:
+            t, summary = rng.choice(cluster_bases(seed))
+            title = cluster_title(rng, c, t)
+            summary_html = f"<p>{escape(summary)}</p>" if r < 0.5 else real.summary_html
+        elif r < 0.10:
             title, summary = wire_title(seed, rng.randrange(wire_pool))
             summary_html = f"<p>{escape(summary)}</p>"
         elif r < 0.15:
@@ -264,16 +301,18 @@ def _body(rng: random.Random, c: Corpus, budget: int) -> str:
 
 
 def feed_document(seed: int, index: int, base: datetime, n: int = ITEMS_PER_FEED,
-                  extra: list[GenItem] | None = None, *, plain: bool = False) -> bytes:
-    """The bytes of feed `index`. `extra` items (published at runtime) go first."""
+                  extra: list[GenItem] | None = None, *, style: str = "mixed") -> bytes:
+    """The bytes of feed `index` (`style`: one of STYLES). `extra` items (published at
+    runtime) go first."""
     c = corpus()
     rng = random.Random(f"doc:{seed}:{index}")
     kind = feed_kind(index)
-    items = list(extra or []) + feed_items(seed, index, base, n, plain=plain)
+    items = list(extra or []) + feed_items(seed, index, base, n, plain=style == "plain",
+                                           cluster=style == "cluster")
     target = rng.randint(MIN_BYTES, MAX_BYTES) * n // ITEMS_PER_FEED
     head, tail, rendered = _frame(kind, index, base), _TAILS[kind], []
-    plain = [_item(kind, it, "", rng, c) for it in items]
-    base_size = len(head) + len(tail) + sum(map(len, plain))
+    bare = [_item(kind, it, "", rng, c) for it in items]
+    base_size = len(head) + len(tail) + sum(map(len, bare))
     per_item = max(0, (target - base_size) // max(1, len(items)) - 700)
     for it in items:
         pad = ""

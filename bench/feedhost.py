@@ -33,8 +33,8 @@ from bench import feedgen
 
 
 class _Host:
-    def __init__(self, n_feeds: int, seed: int, base_ts: float, items: int, plain: bool) -> None:
-        self.n, self.seed, self.items, self.plain = n_feeds, seed, items, plain
+    def __init__(self, n_feeds: int, seed: int, base_ts: float, items: int, style: str) -> None:
+        self.n, self.seed, self.items, self.style = n_feeds, seed, items, style
         self.base = datetime.fromtimestamp(base_ts, UTC).replace(microsecond=0)
         self.docs: dict[int, tuple[bytes, str, datetime]] = {}
         self.extra: dict[int, list[feedgen.GenItem]] = {}
@@ -44,7 +44,8 @@ class _Host:
             self._render(i, self.base)
 
     def _render(self, i: int, modified: datetime) -> None:
-        body = feedgen.feed_document(self.seed, i, self.base, self.items, self.extra.get(i), plain=self.plain)
+        body = feedgen.feed_document(self.seed, i, self.base, self.items, self.extra.get(i),
+                                      style=self.style)
         etag = '"' + hashlib.sha256(body).hexdigest()[:24] + '"'
         self.docs[i] = (body, etag, modified.replace(microsecond=0))
 
@@ -90,8 +91,8 @@ class _Host:
         return web.json_response(self.stats)
 
 
-async def _serve(conn: Any, n_feeds: int, seed: int, base_ts: float, items: int, plain: bool) -> None:
-    host = _Host(n_feeds, seed, base_ts, items, plain)
+async def _serve(conn: Any, n_feeds: int, seed: int, base_ts: float, items: int, style: str) -> None:
+    host = _Host(n_feeds, seed, base_ts, items, style)
     app = web.Application()
     app.router.add_get("/f/{i}.xml", host.feed)
     app.router.add_post("/_ctl/mode", host.set_mode)
@@ -110,16 +111,20 @@ async def _serve(conn: Any, n_feeds: int, seed: int, base_ts: float, items: int,
     await runner.cleanup()
 
 
-def _main(conn: Any, n_feeds: int, seed: int, base_ts: float, items: int, plain: bool) -> None:
-    asyncio.run(_serve(conn, n_feeds, seed, base_ts, items, plain))
+def _main(conn: Any, n_feeds: int, seed: int, base_ts: float, items: int, style: str) -> None:
+    asyncio.run(_serve(conn, n_feeds, seed, base_ts, items, style))
 
 
 class FeedHost:
     """Start with ``with FeedHost(n) as host: host.url(i)``; the process ends on exit."""
 
     def __init__(self, n_feeds: int, *, seed: int = 1, items: int = feedgen.ITEMS_PER_FEED,
-                 base_ts: float | None = None, plain: bool = False) -> None:
-        self.n_feeds, self.seed, self.items, self.plain = n_feeds, seed, items, plain
+                 base_ts: float | None = None, style: str = "mixed") -> None:
+        """`style`: "mixed" (news with relevant and wire items), "plain" (ordinary news only),
+        "cluster" (headlines that share many words; see feedgen.feed_items)."""
+        if style not in feedgen.STYLES:
+            raise ValueError(f"unknown feed style {style!r}")
+        self.n_feeds, self.seed, self.items, self.style = n_feeds, seed, items, style
         self.base_ts = base_ts if base_ts is not None else time.time() - 60
         self.port = 0
         self._proc: Any = None
@@ -129,7 +134,7 @@ class FeedHost:
         feedgen.corpus()  # build the cache once, here, not in two processes at once
         ctx = multiprocessing.get_context("spawn")
         parent, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_main, args=(child, self.n_feeds, self.seed, self.base_ts, self.items, self.plain),
+        self._proc = ctx.Process(target=_main, args=(child, self.n_feeds, self.seed, self.base_ts, self.items, self.style),
                                  name="bench-feedhost", daemon=True)
         self._proc.start()
         child.close()

@@ -122,7 +122,7 @@ def alert_latency(size: int, smoke: bool, repeat: int) -> Result:
     res = Result("alert-latency", "feed item → stand-in message through the running service; "
                                   + "; ".join(f"poll {p} s / tick {t:g} s, {k} feeds" for p, t, k in runs))
     for n, (poll, tick, feeds) in enumerate(runs):
-        with FeedHost(feeds, items=10 if smoke else 50, plain=True) as host:
+        with FeedHost(feeds, items=10 if smoke else 50, style="plain") as host:
             r = run_isolated(_run, host.port, feeds, poll, tick)
         lat = r["latencies"]
         p50, p95 = percentile(lat, 50), percentile(lat, 95)

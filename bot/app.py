@@ -29,9 +29,10 @@ from bot.ingest.budget import RequestSchedule
 from bot.ingest.fetch import Fetcher, fetch_limits
 from bot.models import Destination, FeedConfig
 from bot.poller import CycleReport, Poller, make_executor
+from bot.ports import Storage
 from bot.relevance import Classifier, Gazetteer, load_classifier
 from bot.settings import Settings, load_coverage, load_feeds
-from bot.store import Store
+from bot.store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class App:
 
     settings: Settings
     clock: Clock
-    store: Store
+    store: Storage
     classifier: Classifier
     fetcher: Fetcher
     guild_fetcher: Fetcher
@@ -230,7 +231,7 @@ class App:
         clock = clock or SYSTEM_CLOCK
         coverage_config = load_coverage(settings.coverage_file)  # a bad file fails before opening
         fanout = FanoutPolicy(alert_max_age=settings.alert_max_age_hours * 3600)
-        store = await Store.open(settings.db_path, clock=clock, fanout=fanout)
+        store = await open_store(settings, clock=clock, fanout=fanout)
         opened: list[Fetcher] = []
         try:
             classifier = load_classifier(settings.config_dir)

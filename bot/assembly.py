@@ -1,10 +1,11 @@
 """Story assembly: which story an article joins, and what the story looks like afterwards.
 
 Why out of the store: clustering and the choice of a story's lead are product decisions. The
-store runs one transaction per feed batch and, inside it, asks an `AssemblyBatch` where each
-new article goes and what the joined story's fields become. One batch runs at a time; the
-headlines it adds to the in-memory cluster index are taken back if its transaction rolls back,
-so the index never holds headlines the database does not have.
+store runs one transaction per feed batch and, inside it, asks an `AssemblyBatch` which
+signature keys to read for each new article, where the article goes given the stored headlines
+found under them, and what the joined story's fields become; the keys are stored with the
+article in the same transaction (issue 15: candidates from the database, at a cost that does
+not grow with the window, shared by every process).
 
 A report that no headline of its own language joins may still join a story reported in
 another language (bot/crosslang.py, issue 13): same city, topic and window, and shared
@@ -28,12 +29,20 @@ from bot.crosslang import (
     load_crosslang_config,
 )
 from bot.models import Article, Match, Story
-from bot.stories import WINDOW_SECONDS, ClusterIndex, IndexEntry, link_rank
+from bot.stories import (
+    KEYS_VERSION,
+    WINDOW_SECONDS,
+    KeyLookup,
+    StoredHeadline,
+    link_rank,
+    pick_story,
+    signature_keys,
+)
 
 if TYPE_CHECKING:
     from bot.ports import StoryStore
 
-PRUNE_EVERY = 60.0  # seconds between sweeps of the cluster index (O(index) each)
+PRUNE_EVERY = 60.0  # seconds between sweeps of the cross-language index (O(index) each)
 MAX_WHY = 12  # evidence lines kept per story
 
 
@@ -173,24 +182,43 @@ def _why(
 
 @dataclass(slots=True)
 class AssemblyBatch:
-    """One feed batch's use of the cluster index: what it adds is taken back if it rolls back.
+    """One feed batch's clustering decisions, inside the store's transaction.
 
-    Headlines go into the index as the store writes them (a later article of the same batch
-    must find them), with an undo list; only one batch runs at a time (StoryAssembler.save).
+    For each new article the store asks `lookup` which signature keys to read, reads the stored
+    headlines under them (in the same transaction: it sees the batch's own earlier articles, and
+    a rolled-back batch leaves no keys behind), asks `place` which story the article joins, and
+    after writing it stores the keys `stored` returns. The candidates live in the database, so
+    every process sees the same ones and memory does not grow with the window (issue 15).
+    The cross-language index (bot/crosslang.py) is still in memory: its additions are taken
+    back if the batch rolls back.
     """
 
-    index: ClusterIndex
-    added: list[IndexEntry] = field(default_factory=list)
+    window: float = WINDOW_SECONDS
     crosslang: CrossLangIndex | None = None
     cross_added: list[CrossEntry] = field(default_factory=list)
     # article identity → the cross-language match place() found, read by join()
     _cross: dict[str, CrossMatch] = field(default_factory=dict)
 
-    def place(self, article: Article, match: Match | None = None) -> int | None:
+    def lookup(self, article: Article) -> KeyLookup | None:
+        """The keys to read for this article's headline (None: an empty headline, never joined)."""
+        keys = signature_keys(article.title)
+        if not keys:
+            return None
+        t = article.published.timestamp()
+        return KeyLookup(keys, t - self.window, t + self.window)
+
+    def place(
+        self, article: Article, match: Match | None = None, candidates: Sequence[StoredHeadline] = ()
+    ) -> int | None:
         """The story this article joins, or None for a new story: a headline of its own
-        language first, else (with its match) a story in another language."""
-        found = self.index.find(
-            article.title, article.published.timestamp(), outlet_key(article.feed_url, article.source)
+        language among `candidates` (what the store read for `lookup`) first, else (with its
+        match) a story in another language."""
+        found = pick_story(
+            article.title,
+            article.published.timestamp(),
+            outlet_key(article.feed_url, article.source),
+            [(h.story_id, h.title, h.published, outlet_key(h.feed_url, h.source)) for h in candidates],
+            self.window,
         )
         if found is not None or match is None or self.crosslang is None:
             return found
@@ -206,22 +234,16 @@ class AssemblyBatch:
     def join(self, current: StoryFields, article: Article, match: Match) -> StoryChange:
         return join(current, article, match, self._cross.pop(article.identity, None))
 
-    def stored(self, story_id: int, article: Article, match: Match | None = None) -> None:
-        """The store wrote the article into `story_id` (inside its transaction)."""
-        self.added.append(
-            self.index.add(
-                story_id, article.title, article.published.timestamp(), outlet_key(article.feed_url, article.source)
-            )
-        )
+    def stored(self, story_id: int, article: Article, match: Match | None = None) -> tuple[int, ...]:
+        """The store wrote the article into `story_id` (inside its transaction); it stores the
+        returned signature keys with the article."""
         if match is not None and self.crosslang is not None:
             entry = self.crosslang.add(story_id, article, match)
             if entry is not None:
                 self.cross_added.append(entry)
+        return signature_keys(article.title)
 
     def rollback(self) -> None:
-        for entry in reversed(self.added):
-            self.index.discard(entry)
-        self.added.clear()
         if self.crosslang is not None:
             for cross in reversed(self.cross_added):
                 self.crosslang.discard(cross)
@@ -230,7 +252,7 @@ class AssemblyBatch:
 
 
 class StoryAssembler:
-    """Owns the cluster index of recent headlines (72 h), rebuilt from the store at start."""
+    """Clusters feed batches into stories; candidates come from keys in the database."""
 
     def __init__(
         self,
@@ -240,41 +262,34 @@ class StoryAssembler:
         crosslang: CrossLangIndex | None = None,
     ) -> None:
         self.clock = clock
-        self.index = ClusterIndex(window=window)
+        self.window = window
         # reports by city and topic, for one story across languages (config/crosslang.toml)
         self.crosslang = crosslang if crosslang is not None else CrossLangIndex(load_crosslang_config())
         self._last_prune = 0.0
-        # One batch at a time: a batch placed while another one's headlines are written but not
-        # yet in the index would miss them and split one story in two (the poller saves several
-        # feeds concurrently; the database serializes their transactions, this keeps the index
-        # in step with that order).
+        # One batch at a time in this process: the cross-language index is in memory and
+        # follows the order of the transactions. (Headline candidates need no lock: they are
+        # read inside each batch's transaction.)
         self._saving = asyncio.Lock()
 
     async def load(self, store: StoryStore) -> None:
-        """Fill the index with the headlines of recent stories."""
+        """Key the window's headlines stored before migration 018 (or under older keys), and
+        fill the cross-language index with recent reports."""
         now = self.clock.now()
-        horizon = now - self.index.window * 1.5
-        fresh = ClusterIndex(window=self.index.window)
-        for story_id, title, published, feed, source in await store.recent_headlines(horizon):
-            fresh.add(story_id, title, published, outlet_key(feed, source))
-        self.index = fresh
+        await store.key_headlines(now - self.window * 1.5, KEYS_VERSION, signature_keys)
         cross = CrossLangIndex(self.crosslang.config)
         for report in await store.recent_reports(now - cross.config.window * 1.5):
             cross.add_report(report)
         self.crosslang = cross
 
     def begin(self) -> AssemblyBatch:
-        return AssemblyBatch(self.index, crosslang=self.crosslang)
+        return AssemblyBatch(window=self.window, crosslang=self.crosslang)
 
     def commit(self, batch: AssemblyBatch) -> None:
-        batch.added.clear()
         batch.cross_added.clear()
         batch._cross.clear()
         t = self.clock.now()
-        # The sweep walks the whole index; once per feed batch made a cold cycle quadratic.
-        # Stale entries are harmless meanwhile (find() checks the window of every candidate).
+        # The sweep walks the whole cross-language index: once a minute, not per batch.
         if t - self._last_prune >= PRUNE_EVERY:
-            self.index.prune(t)
             self.crosslang.prune(t)
             self._last_prune = t
 
@@ -287,7 +302,7 @@ class StoryAssembler:
             try:
                 report = await store.save_articles(feed_url, items, batch)
             except BaseException:
-                batch.rollback()  # the index must not remember headlines the database dropped
+                batch.rollback()  # the index must not remember reports the database dropped
                 raise
             self.commit(batch)
             return report

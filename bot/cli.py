@@ -53,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def db_opt(cmd: argparse.ArgumentParser) -> None:
-        cmd.add_argument("--db", metavar="PATH", help="SQLite file (default: $CIVIC_ALERTS_DB or data/civic-alerts.sqlite3)")
+        cmd.add_argument("--db", metavar="PATH", help="SQLite file or postgresql:// URL (default: $CIVIC_ALERTS_DB or data/civic-alerts.sqlite3)")
 
     run = sub.add_parser("run", help="the long-running service (Discord with DISCORD_TOKEN, else the console)")
     db_opt(run)
@@ -345,7 +345,7 @@ async def _search(settings: Settings, args: argparse.Namespace) -> int:
 
     from bot.errors import UnknownCityError
     from bot.relevance import load_classifier
-    from bot.store import Store
+    from bot.store import open_store
 
     topic: str | None = None
     if args.topic and args.topic not in ("all", "*"):
@@ -369,12 +369,12 @@ async def _search(settings: Settings, args: argparse.Namespace) -> int:
             raise UserInputError(
                 f"unknown city {args.city!r}", user_message=f"unknown city {args.city[:80]!r} (try e.g. chicago-il)"
             ) from None
-    if (query or args.city or topic) and not await asyncio.to_thread(settings.db_path.exists):
+    if (query or args.city or topic) and settings.db_url is None and not await asyncio.to_thread(settings.db_path.exists):
         # nothing stored yet is an empty search (exit 0), said plainly; never an empty database made
         print(f"no stories match: {_no_database(settings)}", file=sys.stderr)
         return 0
     if query or args.city or topic:
-        store = await Store.open(settings.db_path)
+        store = await open_store(settings)
         try:
             if query:
                 page = await actions.search(
@@ -455,7 +455,7 @@ def _coverage_for(store: Storage, gazetteer: actions.GazetteerLike, settings: Se
 async def _feeds(settings: Settings, args: argparse.Namespace) -> int:
     """`feeds list | coverage | import | export`."""
     from bot.relevance import load_classifier
-    from bot.store import Store
+    from bot.store import open_store
 
     gazetteer = load_classifier(settings.config_dir).gazetteer
     data = b""
@@ -466,7 +466,7 @@ async def _feeds(settings: Settings, args: argparse.Namespace) -> int:
             raise UserInputError(
                 f"cannot read {args.file}", user_message=f"cannot read {args.file}: {exc.strerror}"
             ) from None
-    store = await Store.open(settings.db_path)
+    store = await open_store(settings)
     try:
         if args.feeds_command == "list":
             rows = await actions.feed_rows(store, gazetteer)
@@ -521,7 +521,7 @@ def _require_database(settings: Settings) -> None:
     Why: `search` in the wrong directory used to create an empty database there and answer
     "no stories match", which reads like a search result.
     """
-    if not settings.db_path.exists():
+    if settings.db_url is None and not settings.db_path.exists():
         raise CivicAlertError("no database", user_message=_no_database(settings))
 
 
@@ -534,11 +534,11 @@ def _no_database(settings: Settings) -> str:
 
 async def _db(settings: Settings, args: argparse.Namespace) -> int:
 
-    from bot.store import Store
+    from bot.store import open_store
 
     if args.db_command in ("check", "backup"):
         _require_database(settings)
-    store = await Store.open(settings.db_path)
+    store = await open_store(settings)
     try:
         if args.db_command == "prune":
             removed = await actions.prune(store, args.older_than)
@@ -546,7 +546,7 @@ async def _db(settings: Settings, args: argparse.Namespace) -> int:
         elif args.db_command == "backup":
             target = Path(args.path)
             await actions.backup(store, target, database=settings.db_path, force=args.force)
-            print(f"backed up {settings.db_path} to {target}")
+            print(f"backed up {settings.db_label} to {target}")
         elif args.db_command == "check":
             result = await actions.integrity_check(store)
             print(result)
@@ -579,9 +579,9 @@ async def _run_once(settings: Settings) -> int:
 
 async def _subscriptions(settings: Settings, args: argparse.Namespace) -> int:
     from bot.relevance import load_classifier
-    from bot.store import Store
+    from bot.store import open_store
 
-    store = await Store.open(settings.db_path)
+    store = await open_store(settings)
     try:
         await _watch_push_secrets(store)
         if args.subs_command == "list":
@@ -695,9 +695,9 @@ def _print_subscriptions(rows: Sequence[actions.SubscriptionRow], *, as_json: bo
 
 async def _status(settings: Settings, args: argparse.Namespace) -> int:
     from bot.relevance import load_classifier
-    from bot.store import Store
+    from bot.store import open_store
 
-    store = await Store.open(settings.db_path)
+    store = await open_store(settings)
     try:
         await _watch_push_secrets(store)
         gazetteer = load_classifier(settings.config_dir).gazetteer

@@ -20,7 +20,7 @@ import random
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.errors import (
@@ -39,6 +39,11 @@ BACKOFF_BASE = 5.0
 BACKOFF_CAP = 900.0
 DUE_ROUNDS = 100  # due alerts read per drain: this many messages' worth per destination round
 KEY_PREFIX = "ca"
+# Seconds between reconciliations while running. Why not only at start: with several worker
+# processes on one database (PostgreSQL), the `sending` rows a killed worker leaves behind are
+# settled by the workers still running (the store hands them out once the dead one's lease has
+# ended); a process alone finds none between its own sends (they run under the same lock).
+RECONCILE_EVERY = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +115,13 @@ def backoff(attempts: int) -> float:
     return min(BACKOFF_CAP, BACKOFF_BASE * (2 ** max(0, attempts - 1))) * random.uniform(0.8, 1.2)
 
 
+@runtime_checkable
+class SharedPacing(Protocol):
+    """A store whose send rates are shared by every process using it (bot/store/pg)."""
+
+    async def take_rate(self, bucket: str, rate: float, burst: int = 1) -> float: ...
+
+
 class DeliveryWorker:
     """One worker per sink and process; `drain_once` is safe from a scheduler tick or a wake-up."""
 
@@ -176,8 +188,13 @@ class DeliveryWorker:
     async def run(self, stop: asyncio.Event, interval: float = 2.0) -> None:
         """Drain whenever woken or every `interval` seconds, until `stop` is set."""
         await self.reconcile()
+        loop = asyncio.get_running_loop()
+        last_reconcile = loop.time()
         while not stop.is_set():
             try:
+                if loop.time() - last_reconcile >= RECONCILE_EVERY:
+                    last_reconcile = loop.time()
+                    await self.reconcile()
                 await self.drain_once()
             except StoreError as exc:
                 log.error("delivery paused by the database", extra={"error": exc.user_message})
@@ -203,7 +220,15 @@ class DeliveryWorker:
         return total
 
     async def _pace(self) -> None:
-        """Wait for the next send slot (limits.sends_per_second across all destinations)."""
+        """Wait for the next send slot (limits.sends_per_second across all destinations).
+
+        A store shared by several worker processes (PostgreSQL) paces every process's sends of
+        this platform together (`SharedPacing`), so the platform's limit holds for the bot."""
+        if isinstance(self.store, SharedPacing):
+            wait = await self.store.take_rate(f"sends:{self.platform}", self.limits.sends_per_second)
+            if wait > 0:
+                await asyncio.sleep(wait)
+            return
         loop = asyncio.get_running_loop()
         now = loop.time()
         slot = max(now, self._next_send)

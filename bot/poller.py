@@ -19,7 +19,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -70,6 +70,11 @@ def process_feed_body(
     classifier = load_classifier(Path(config_dir) if config_dir else None)
     items = tuple(_classified(classifier, article, default_city) for article in parsed.articles)
     return ProcessedFeed(items=items, is_feed=parsed.is_feed, bozo=parsed.bozo, title=parsed.title)
+
+
+def warm_worker(config_dir: str | None) -> None:
+    """Load the classifier in a parse worker before its first feed arrives (see Poller._warm)."""
+    load_classifier(Path(config_dir) if config_dir else None)
 
 
 def _classified(
@@ -166,6 +171,11 @@ class CycleReport:
         return [f for f in self.feeds if f.error]
 
 
+def _ignore_result(future: Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()  # retrieved: a failed warm-up is not logged as "never retrieved"
+
+
 class Poller:
     def __init__(
         self,
@@ -200,6 +210,26 @@ class Poller:
         # Feeds between "fetch started" and "saved": without a bound a 1,000-feed cycle fetched
         # every body long before the worker pool could parse them, holding them all in memory.
         self._in_flight = asyncio.Semaphore(max(1, settings.fetch_concurrency))
+        self._warmed = False
+
+    def _warm(self) -> None:
+        """Start the parse workers and their classifier loads now, while feeds are fetched.
+
+        Why: spawned workers start on the first parse, then spend about a second importing
+        and loading the classifier while that feed waits; a cron `poll --once` paid it on its
+        critical path. Once per poller, only for a process pool; failures are the first real
+        parse's to report.
+        """
+        if self._warmed or not isinstance(self.executor, ProcessPoolExecutor):
+            return
+        self._warmed = True
+        workers = self.settings.parse_workers or os.cpu_count() or 2
+        for _ in range(workers):
+            try:
+                future = self.executor.submit(warm_worker, str(self.settings.config_dir))
+            except RuntimeError:  # shut down meanwhile
+                return
+            future.add_done_callback(_ignore_result)
 
     async def poll_once(self, feeds: Sequence[FeedConfig] | None = None, *, only_due: bool = False) -> CycleReport:
         """Poll every active feed (or only the due ones). A failing feed never stops the others."""
@@ -209,6 +239,8 @@ class Poller:
                 await self.store.sync_feeds(feeds)
             states = await (self.store.due_feeds() if only_due else self.store.feed_states())
             states = [s for s in states if not s.disabled]
+            if states:
+                self._warm()
             guild_only = await self.store.guild_only_urls() if states else set()
             guarded = self.fetcher
             if any(s.url in guild_only for s in states):

@@ -6,7 +6,7 @@ the same contract suite (tests/store), and nothing in the core changes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -28,6 +28,7 @@ from bot.rules import Rules
 if TYPE_CHECKING:
     from bot.assembly import AssemblyBatch, SaveReport
     from bot.crosslang import RecentReport
+    from bot.stories import StoredHeadline
 
 
 class FeedStore(Protocol):
@@ -74,6 +75,24 @@ class CoverageStore(Protocol):
 class StoryStore(Protocol):
     async def recent_headlines(self, since: float) -> list[tuple[int, str, float, str, str]]: ...
     async def recent_reports(self, since: float) -> list[RecentReport]: ...
+    # Clustering in the database (issue 15, migration 018): every stored article's headline is
+    # stored under its signature keys (`AssemblyBatch.stored` returns them, `save_articles`
+    # writes them in its transaction, with the article's id and `published`).
+    async def headline_candidates(
+        self, keys: Sequence[int], since: float, until: float, *, per_key: int = 200, limit: int = 64
+    ) -> list[StoredHeadline]:
+        """The stored headlines under any of `keys` with since <= published <= until: for each
+        key at most `per_key` rows, the latest published first; of those articles the `limit`
+        found under the most keys (ties: the lowest article id), each once, in any order.
+        `save_articles` does the same lookup inside its transaction (`AssemblyBatch.lookup`),
+        then calls `AssemblyBatch.place(article, match, candidates)`."""
+        ...
+    async def key_headlines(self, since: float, version: str, keys: Callable[[str], Sequence[int]]) -> int:
+        """When the stored keys are not `version` (meta 'headline_keys'; a database from before
+        migration 018, or older keys): in one transaction drop every key, store `keys(title)`
+        for each article published since `since`, record `version`; return the articles keyed
+        (0 when already current). `prune` drops keys published before now - KEY_RETENTION."""
+        ...
     async def save_articles(
         self, feed_url: str, items: Sequence[tuple[Article, Match]], assembly: AssemblyBatch
     ) -> SaveReport: ...

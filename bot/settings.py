@@ -37,6 +37,9 @@ def _config_dir(env: Mapping[str, str]) -> Path:
 @dataclass(frozen=True, slots=True)
 class Settings:
     db_path: Path = DEFAULT_DB
+    # CIVIC_ALERTS_DB=postgresql://… (or --db): the PostgreSQL store several workers share;
+    # None: the SQLite file at db_path
+    db_url: str | None = None
     config_dir: Path = REPO_CONFIG_DIR
     feeds_file: Path = REPO_CONFIG_DIR / "feeds.toml"
     destinations_file: Path = REPO_CONFIG_DIR / "destinations.toml"
@@ -83,9 +86,23 @@ class Settings:
         """Every credential, for the log scrubber: no token or password may reach any output."""
         values = (
             self.discord_token, self.slack_bot_token, self.slack_app_token, self.telegram_bot_token,
-            self.matrix_access_token, self.matrix_password,
+            self.matrix_access_token, self.matrix_password, self.db_password,
         )
         return [v for v in values if v]
+
+    @property
+    def db_password(self) -> str | None:
+        """The password inside a PostgreSQL URL, if any (a secret for the log scrubber)."""
+        return urlsplit(self.db_url).password if self.db_url else None
+
+    @property
+    def db_label(self) -> str:
+        """The database as people may see it: the file, or the URL without its password."""
+        if self.db_url:
+            from bot.store.pg.db import redact
+
+            return redact(self.db_url)
+        return str(self.db_path)
 
 
 def _secret(env: Mapping[str, str], key: str) -> str | None:
@@ -163,13 +180,16 @@ def load_settings(
 ) -> Settings:
     values = read_env(env=env) if env is None else dict(env)
     config_dir = _config_dir(values)
-    db_path = Path(db) if db else Path(values.get("CIVIC_ALERTS_DB") or DEFAULT_DB)
+    raw_db = str(db) if db else (values.get("CIVIC_ALERTS_DB") or "")
+    db_url = raw_db.strip() if raw_db.strip().split("://", 1)[0] in {"postgresql", "postgres"} else None
+    db_path = DEFAULT_DB if db_url or not raw_db else Path(raw_db)
     feeds_file = Path(feeds) if feeds else Path(values.get("CIVIC_ALERTS_FEEDS") or config_dir / "feeds.toml")
     api_base = (values.get("DISCORD_API_BASE") or DEFAULT_API_BASE).rstrip("/")
     if urlsplit(api_base).scheme not in {"http", "https"} or not urlsplit(api_base).hostname:
         raise ConfigError(f"DISCORD_API_BASE must be an http(s) URL, got {api_base!r}")
     settings = Settings(
         db_path=db_path,
+        db_url=db_url,
         config_dir=config_dir,
         outlet_owners=_owners(config_dir),
         feeds_file=feeds_file,

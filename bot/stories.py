@@ -15,7 +15,7 @@ import hashlib
 import html
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
@@ -32,6 +32,12 @@ WINDOW_SECONDS = 72 * 3600
 SAME_OUTLET_WINDOW = 12 * 3600
 TOKEN_SORT_MIN = 90.0
 JACCARD_MIN = 0.6
+# Signature keys stored with every headline (migration 018, see `signature_keys`).
+KEYS_VERSION = "pairs8-v1"  # bump when the keys change: StoryAssembler.load re-keys the window
+MAX_KEY_TOKENS = 8  # a longer headline keys its 8 tokens of lowest hash (28 pairs at most)
+PER_KEY = 200  # rows read per key, the most recent first: bounds the cost of a common pair
+CANDIDATES = 64  # headlines verified per lookup: those matching the most keys (most shared words)
+KEY_RETENTION = WINDOW_SECONDS * 2  # keys older than this are never looked up again (prune)
 
 # The stop words and generic capitalized words come from the language file
 # (config/lang/en.toml [stories]), loaded once per process (these functions run in workers).
@@ -324,3 +330,109 @@ class ClusterIndex:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+# ----------------------------------------------------------------------------- keys in the database
+
+
+def _key(text: str) -> int:
+    """A signed 64-bit key (SQLite INTEGER, PostgreSQL BIGINT), stable across processes."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+@functools.lru_cache(maxsize=2048)
+def signature_keys(title: str) -> tuple[int, ...]:
+    """The keys a headline is stored and looked up under: its fingerprint, and every pair of its
+    tokens (`TitleSignature.tokens`).
+
+    Why pairs: `ClusterIndex.find` only considers a story sharing at least two tokens with the
+    headline (`need` ≥ 2), so any such story shares at least one pair — the pair keys find a
+    superset of its candidates — while a pair is far rarer than a single word, so each key's rows
+    stay few however many headlines the window holds (`PER_KEY` caps the rest). A headline with
+    more than `MAX_KEY_TOKENS` tokens keys the ones of lowest hash: look-alike headlines share
+    most of their tokens, so they pick nearly the same ones and still share a pair (the replay
+    in tests/test_clustering_db.py found no decision lost to this at 8; each key is an index
+    read, so fewer keys is the main lever on the cost). An empty headline has no keys.
+    """
+    sig = TitleSignature.of(title)
+    if not sig.normalized:
+        return ()
+    keys = [_key("fp\n" + sig.normalized)]
+    tokens = sorted(sig.tokens)
+    if len(tokens) > MAX_KEY_TOKENS:
+        tokens = sorted(sorted(tokens, key=lambda t: _key(t))[:MAX_KEY_TOKENS])
+    for i, a in enumerate(tokens):
+        for b in tokens[i + 1 :]:
+            keys.append(_key(f"{a}\n{b}"))
+    return tuple(dict.fromkeys(keys))
+
+
+@dataclass(frozen=True, slots=True)
+class KeyLookup:
+    """What to read from the database for one headline: its keys, within [since, until]."""
+
+    keys: tuple[int, ...]
+    since: float
+    until: float
+    per_key: int = PER_KEY
+    limit: int = CANDIDATES
+
+
+@dataclass(frozen=True, slots=True)
+class StoredHeadline:
+    """A stored article's headline, as a candidate for a new one (store.headline_candidates)."""
+
+    story_id: int
+    title: str
+    published: float
+    feed_url: str
+    source: str
+
+
+def pick_story(
+    title: str,
+    published: float,
+    outlet: str,
+    candidates: Sequence[tuple[int, str, float, str]],
+    window: float = WINDOW_SECONDS,
+) -> int | None:
+    """The story a headline joins among candidate headlines (story id, title, published,
+    outlet key), or None for a new story: the decisions of `ClusterIndex.find` over the
+    headlines the database found by `signature_keys`.
+
+    An identical headline within the window wins (the lowest story id); otherwise the story
+    sharing the most tokens (at least a third of the headline's, and two) whose headline is
+    `same_story`, under the same-outlet rule (SAME_OUTLET_WINDOW). Ties go to the lowest story
+    id, so every process decides alike.
+    """
+    sig = TitleSignature.of(title)
+    if not sig.normalized:
+        return None
+    by_story: dict[int, list[tuple[TitleSignature, float, str]]] = defaultdict(list)
+    for story_id, other, when, their_outlet in candidates:
+        by_story[story_id].append((TitleSignature.of(other), when, their_outlet))
+    same = [
+        sid for sid, entries in by_story.items()
+        if any(e[0].normalized == sig.normalized for e in entries)
+        and any(abs(e[1] - published) <= window for e in entries)
+    ]
+    if same:
+        return min(same)
+    tokens = sig.tokens
+    need = max(2, len(tokens) // 3)
+    scored: list[tuple[int, int]] = []
+    for story_id, entries in by_story.items():
+        theirs: set[str] = set()
+        for e in entries:
+            theirs |= e[0].tokens
+        shared = len(tokens & theirs)
+        if shared >= need:
+            scored.append((-shared, story_id))
+    for _, story_id in sorted(scored):
+        for their_sig, when, their_outlet in by_story[story_id]:
+            gap = abs(when - published)
+            if gap > window or (outlet and their_outlet == outlet and gap > SAME_OUTLET_WINDOW):
+                continue
+            if same_story(sig, their_sig):
+                return story_id
+    return None

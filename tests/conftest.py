@@ -115,3 +115,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         narrow = item.nodeid.startswith(SLOW_IN[0]) and SLOW_IN[1] in item.nodeid
         if narrow or item.nodeid.startswith(SLOW):
             item.add_marker(pytest.mark.slow)
+
+
+# The throwaway PostgreSQL server (session-scoped; skips without one unless
+# CIVIC_ALERTS_REQUIRE_POSTGRES=1): tests/store runs its contract suite on it too.
+from tests.pgserver import pg_server  # noqa: E402, F401

@@ -32,6 +32,7 @@ from bot.lang import (
 )
 from bot.models import Match
 from bot.relevance.detect import SUPPORTED, detect_from_words
+from bot.relevance.gazcache import load_or_build
 from bot.relevance.gazetteer import STATE_NAMES, Gazetteer, load_places_config, parse_aliases
 from bot.relevance.places import FoundPlace, PlaceDetail, PlaceFinder, tokens_for
 from bot.relevance.text import Tokens, norm_key
@@ -265,7 +266,9 @@ def _load_gazetteer(path: Path) -> Gazetteer:
     k = (path.resolve(), mtime)
     gaz = _GAZ_CACHE.get(k)
     if gaz is None:
-        gaz = _GAZ_CACHE[k] = Gazetteer(load_places_config(path))
+        # built once per user and config on disk (bot/relevance/gazcache.py): every spawned
+        # parse worker and every CLI run used to spend about a second building it again
+        gaz = _GAZ_CACHE[k] = load_or_build(path, lambda: Gazetteer(load_places_config(path)))
     return gaz
 
 

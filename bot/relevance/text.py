@@ -10,7 +10,9 @@ token that starts no phrase costs two dict look-ups and nothing else.
 
 Phrase syntax (used in config/topics.toml and config/cities.toml):
 - words are matched as whole tokens, case-insensitively: ``"Border Patrol"``;
-- a trailing ``*`` makes the last word a prefix: ``"deport*"`` matches deported, deportation;
+- a trailing ``*`` makes a word a prefix: ``"deport*"`` matches deported, deportation; any word
+  of a phrase may be one (``"cooper* con ICE"`` matches "cooperará con ICE", "cooperación con
+  ICE"): Spanish verbs and nouns inflect inside a phrase, not only at its end;
 - a leading ``=`` makes the phrase case-sensitive: ``"=ICE"`` matches ICE, not ice;
 - punctuation and spacing are ignored: ``"ICE-free zone*"`` == ``"ICE free zones"``.
 """
@@ -66,6 +68,8 @@ class Phrase:
     last_prefix: bool
     payload: Any
     text: str
+    # one flag per token: that token is a prefix (``*`` after its word in the spec)
+    prefixes: tuple[bool, ...] = ()
 
 
 def parse_phrase(spec: str, payload: Any) -> Phrase | None:
@@ -74,22 +78,43 @@ def parse_phrase(spec: str, payload: Any) -> Phrase | None:
     case = s.startswith("=")
     if case:
         s = s[1:]
-    prefix = s.endswith("*")
-    if prefix:
-        s = s[:-1]
-    toks = [t for _, t in _TOKEN_RE.findall(fold(s))]
+    toks: list[str] = []
+    prefixes: list[bool] = []
+    for chunk in s.split():
+        star = chunk.endswith("*")
+        words = [t for _, t in _TOKEN_RE.findall(fold(chunk.rstrip("*")))]
+        if not words:
+            continue
+        if star and len(words[-1]) < 3:
+            raise ValueError(f"wildcard term {spec!r}: the prefix needs at least 3 letters")
+        toks.extend(words)
+        prefixes.extend([False] * (len(words) - 1) + [star])
     if not toks:
         return None
-    if prefix and len(toks[-1]) < 3:
-        raise ValueError(f"wildcard term {spec!r}: the prefix needs at least 3 letters")
     return Phrase(
         lower=tuple(t.lower() for t in toks),
         orig=tuple(toks),
         case_sensitive=case,
-        last_prefix=prefix,
+        last_prefix=prefixes[-1],
         payload=payload,
         text=spec,
+        prefixes=tuple(prefixes),
     )
+
+
+class _Second:
+    """Phrases sharing their first two tokens: two-word ones, longer ones by the 3rd token.
+
+    Why a third level: a Spanish term expands to many forms that share their first two words
+    ("agentes de inmigracion", "agentes de la Patrulla…", "agentes del ICE"); keyed by the
+    third token, a text pays for the forms that can still match, not for all of them."""
+
+    __slots__ = ("by_third", "loose", "pairs")
+
+    def __init__(self) -> None:
+        self.pairs: list[Phrase] = []
+        self.by_third: dict[str, list[Phrase]] = {}
+        self.loose: list[Phrase] = []  # 3+ words whose 3rd word is a prefix
 
 
 class _Slot:
@@ -99,8 +124,8 @@ class _Slot:
 
     def __init__(self) -> None:
         self.singles: list[Phrase] = []
-        self.by_second: dict[str, list[Phrase]] = {}
-        self.prefix_second: list[Phrase] = []  # two-word phrases whose 2nd word is a prefix
+        self.by_second: dict[str, _Second] = {}
+        self.prefix_second: list[Phrase] = []  # phrases whose 2nd word is a prefix
 
 
 class Lexicon:
@@ -111,6 +136,8 @@ class Lexicon:
     def __init__(self) -> None:
         self._exact: dict[str, _Slot] = {}
         self._prefix: dict[str, list[Phrase]] = {}
+        # phrases of 2+ words whose first word is a prefix, by its first 3 letters
+        self._prefix_multi: dict[str, list[Phrase]] = {}
         self.size = 0
 
     def add(self, spec: str, payload: Any) -> None:
@@ -120,18 +147,29 @@ class Lexicon:
         self.add_phrase(p)
 
     def add_phrase(self, p: Phrase) -> None:
+        prefixes = p.prefixes or (False,) * (len(p.lower) - 1) + (p.last_prefix,)
         if len(p.lower) == 1 and p.last_prefix:
             self._prefix.setdefault(p.lower[0][: self._PREFIX_LEN], []).append(p)
+        elif prefixes[0]:
+            self._prefix_multi.setdefault(p.lower[0][: self._PREFIX_LEN], []).append(p)
         else:
             slot = self._exact.get(p.lower[0])
             if slot is None:
                 slot = self._exact[p.lower[0]] = _Slot()
             if len(p.lower) == 1:
                 slot.singles.append(p)
-            elif len(p.lower) == 2 and p.last_prefix:
+            elif prefixes[1]:
                 slot.prefix_second.append(p)
             else:
-                slot.by_second.setdefault(p.lower[1], []).append(p)
+                sec = slot.by_second.get(p.lower[1])
+                if sec is None:
+                    sec = slot.by_second[p.lower[1]] = _Second()
+                if len(p.lower) == 2:
+                    sec.pairs.append(p)
+                elif prefixes[2]:
+                    sec.loose.append(p)
+                else:
+                    sec.by_third.setdefault(p.lower[2], []).append(p)
         self.size += 1
 
     def add_all(self, specs: Iterable[str], payload: Any) -> None:
@@ -144,6 +182,7 @@ class Lexicon:
         n = len(lower)
         exact = self._exact
         prefix = self._prefix
+        multi = self._prefix_multi
         pl = self._PREFIX_LEN
         out: list[tuple[int, int, Any]] = []
         for i in range(n):
@@ -155,14 +194,23 @@ class Lexicon:
                         continue
                     out.append((i, i + 1, p.payload))
                 if i + 1 < n:
-                    cands = slot.by_second.get(lower[i + 1])
-                    if cands is not None:
-                        for p in cands:
-                            if _match_rest(p, lower, orig, i, n):
-                                out.append((i, i + len(p.lower), p.payload))
+                    sec = slot.by_second.get(lower[i + 1])
+                    if sec is not None:
+                        for p in sec.pairs:
+                            if not p.case_sensitive or _match_rest(p, lower, orig, i, n):
+                                out.append((i, i + 2, p.payload))
+                        if i + 2 < n:
+                            cands = sec.by_third.get(lower[i + 2])
+                            if cands is not None:
+                                for p in cands:
+                                    if _match_rest(p, lower, orig, i, n):
+                                        out.append((i, i + len(p.lower), p.payload))
+                            for p in sec.loose:
+                                if _match_rest(p, lower, orig, i, n):
+                                    out.append((i, i + len(p.lower), p.payload))
                     for p in slot.prefix_second:
                         if _match_rest(p, lower, orig, i, n):
-                            out.append((i, i + 2, p.payload))
+                            out.append((i, i + len(p.lower), p.payload))
             if prefix:
                 cands = prefix.get(t[:pl])
                 if cands is not None:
@@ -171,18 +219,26 @@ class Lexicon:
                             not p.case_sensitive or orig[i].startswith(p.orig[0])
                         ):
                             out.append((i, i + 1, p.payload))
+            if multi:
+                cands = multi.get(t[:pl])
+                if cands is not None:
+                    for p in cands:
+                        if t.startswith(p.lower[0]) and _match_rest(p, lower, orig, i, n):
+                            out.append((i, i + len(p.lower), p.payload))
         return out
 
 
 def _match_rest(p: Phrase, lower: list[str], orig: list[str], i: int, n: int) -> bool:
+    """Tokens i+1… match the phrase's words 1…; the first token was matched by the caller
+    (exactly, or as a prefix), and here only its case is checked."""
     m = len(p.lower)
     if i + m > n:
         return False
-    last = m - 1
+    prefixes = p.prefixes or (False,) * (m - 1) + (p.last_prefix,)
     for k in range(1, m):
         t = lower[i + k]
         w = p.lower[k]
-        if k == last and p.last_prefix:
+        if prefixes[k]:
             if not t.startswith(w):
                 return False
         elif t != w:
@@ -191,7 +247,7 @@ def _match_rest(p: Phrase, lower: list[str], orig: list[str], i: int, n: int) ->
         for k in range(m):
             t = orig[i + k]
             w = p.orig[k]
-            if k == last and p.last_prefix:
+            if prefixes[k]:
                 if not t.startswith(w):
                     return False
             elif t != w:

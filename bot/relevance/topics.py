@@ -39,6 +39,7 @@ from typing import Any
 
 from bot.errors import ConfigError
 from bot.lang import Language, default_language
+from bot.relevance.grammar import Grammar
 from bot.relevance.text import Lexicon, Tokens, parse_phrase
 
 US_STATE_NAMES: tuple[str, ...] = (
@@ -247,7 +248,7 @@ class TopicRules:
                 for t in unless:
                     self._add(t, TopicTerm(ti, _COMBO_UNLESS, ci))
             for t in s.keep_if:
-                self._add(t, TopicTerm(ti, _KEEP, 0))
+                self._add(t, TopicTerm(ti, _KEEP, t))
             for ri, (rule, ctx, unless) in enumerate(s.rules):
                 for t in rule.terms:
                     self._add(t, TopicTerm(ti, _RULE, ri))
@@ -359,11 +360,25 @@ class TopicRules:
                 o
                 for o in out
                 if not (
-                    fired.intersection(self.specs[self._index[o[0]]].yields_to)
-                    and not state.get(self._index[o[0]], {}).get(_KEEP)
+                    (yielded := fired.intersection(self.specs[self._index[o[0]]].yields_to))
+                    and not self._kept(state, self._index[o[0]], yielded)
                 )
             ]
         return out
+
+    def _kept(self, state: dict[int, dict[TermKind, Any]], ti: int, yielded: set[str]) -> bool:
+        """A ``keep_if`` word of topic ``ti`` outside the strong phrases of the topics it
+        yields to: "solicitudes de **detención** de ICE" names a policy (sanctuary), not a
+        detention, so its "detención" keeps no enforcement topic."""
+        keeps = state.get(ti, {}).get(_KEEP)
+        if not keeps:
+            return False
+        covers = [
+            span
+            for tid in yielded
+            for span in state.get(self._index[tid], {}).get(_STRONG, {}).values()
+        ]
+        return any(not any(a <= i and j <= b for a, b in covers) for i, j in keeps.values())
 
     def _negated(self, toks: Tokens, i: int) -> bool:
         """A negation ("not", "n't", "refuse(s)", "without") a few words before token i, same
@@ -390,7 +405,12 @@ _NEG_BREAK = re.compile(r"[.!?;:\n]")
 NEGATION_WINDOW = 6
 
 
-def _expand(items: Any, lists: dict[str, list[str]], where: str) -> list[str]:
+def _expand(
+    items: Any, lists: dict[str, list[str]], where: str, grammar: Grammar | None = None
+) -> list[str]:
+    """A term list with its "@list" names and {STATE} expanded, and each written term's other
+    forms when the file has a ``[grammar]`` (bot/relevance/grammar.py; lists are expanded once,
+    where they are defined)."""
     if items is None:
         return []
     if isinstance(items, str):  # a single "@list" or term
@@ -413,7 +433,10 @@ def _expand(items: Any, lists: dict[str, list[str]], where: str) -> list[str]:
                 raise ConfigError(f"topics.toml: {where}: {exc}") from None
             if not ok:
                 raise ConfigError(f"topics.toml: {where} has an empty term {x!r}")
-            out.append(x)
+            if grammar is None:
+                out.append(x)
+            else:
+                out.extend(grammar.expand(x))
     return out
 
 
@@ -425,11 +448,12 @@ def load_topic_rules(path: Path, lang: Language | None = None) -> TopicRules:
         raise ConfigError(f"{path}: topics file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    gram = Grammar.from_data(data["grammar"], f"{path}: [grammar]") if "grammar" in data else None
     raw_lists = data.get("lists", {})
     lists: dict[str, list[str]] = {}
     for name, items in raw_lists.items():
-        lists[name] = _expand(items, lists, f"lists.{name}")
-    masks = _expand(data.get("mask"), lists, "mask")
+        lists[name] = _expand(items, lists, f"lists.{name}", gram)
+    masks = _expand(data.get("mask"), lists, "mask", gram)
     specs: list[TopicSpec] = []
     seen: set[str] = set()
     for n, t in enumerate(data.get("topic", [])):
@@ -448,17 +472,19 @@ def load_topic_rules(path: Path, lang: Language | None = None) -> TopicRules:
             label=str(t.get("label", tid)),
             threshold=thr,
             description=str(t.get("description", "")),
-            strong=_expand(t.get("strong"), lists, f"{where}.strong"),
-            weak=_expand(t.get("weak"), lists, f"{where}.weak"),
-            block=_expand(t.get("block"), lists, f"{where}.block"),
-            unblock=_expand(t.get("unblock"), lists, f"{where}.unblock"),
+            strong=_expand(t.get("strong"), lists, f"{where}.strong", gram),
+            weak=_expand(t.get("weak"), lists, f"{where}.weak", gram),
+            block=_expand(t.get("block"), lists, f"{where}.block", gram),
+            unblock=_expand(t.get("unblock"), lists, f"{where}.unblock", gram),
             yields_to=[str(x) for x in t.get("yields_to", [])],
-            keep_if=_expand(t.get("keep_if"), lists, f"{where}.keep_if"),
+            keep_if=_expand(t.get("keep_if"), lists, f"{where}.keep_if", gram),
             us_frame=(
-                _expand(t["us_frame"], lists, f"{where}.us_frame") if "us_frame" in t else None
+                _expand(t["us_frame"], lists, f"{where}.us_frame", gram)
+                if "us_frame" in t
+                else None
             ),
         )
-        masks.extend(_expand(t.get("mask"), lists, f"{where}.mask"))
+        masks.extend(_expand(t.get("mask"), lists, f"{where}.mask", gram))
         for k, c in enumerate(t.get("combo", [])):
             groups = c.get("groups")
             if not isinstance(groups, list) or not groups:
@@ -467,12 +493,12 @@ def load_topic_rules(path: Path, lang: Language | None = None) -> TopicRules:
                 (
                     str(c.get("name", f"combo{k + 1}")),
                     int(c.get("weight", thr)),
-                    [_expand(g, lists, f"{where}.combo[{k}]") for g in groups],
-                    _expand(c.get("unless"), lists, f"{where}.combo[{k}].unless"),
+                    [_expand(grp, lists, f"{where}.combo[{k}]", gram) for grp in groups],
+                    _expand(c.get("unless"), lists, f"{where}.combo[{k}].unless", gram),
                 )
             )
         for k, r in enumerate(t.get("rule", [])):
-            terms = _expand(r.get("terms"), lists, f"{where}.rule[{k}].terms")
+            terms = _expand(r.get("terms"), lists, f"{where}.rule[{k}].terms", gram)
             if not terms:
                 raise ConfigError(f"{path}: {where} rule #{k + 1} has no terms")
             rule = _Rule(
@@ -483,8 +509,8 @@ def load_topic_rules(path: Path, lang: Language | None = None) -> TopicRules:
             spec.rules.append(
                 (
                     rule,
-                    _expand(r.get("context"), lists, f"{where}.rule[{k}].context"),
-                    _expand(r.get("unless"), lists, f"{where}.rule[{k}].unless"),
+                    _expand(r.get("context"), lists, f"{where}.rule[{k}].context", gram),
+                    _expand(r.get("unless"), lists, f"{where}.rule[{k}].unless", gram),
                 )
             )
         specs.append(spec)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,7 @@ from bot.fanout import HELD_FOR_OUTLETS, HOLD_FOREVER, StoryFacts
 from bot.models import Article, Match, SearchHit, Story
 from bot.store.db import Database, transaction
 from bot.store.rows import STORY_COLUMNS, dt, story_from_row, subscriptions_where
+from bot.stories import CANDIDATES, KEY_RETENTION, PER_KEY, KeyLookup, StoredHeadline
 
 _TIE_MARGIN = 64  # extra ranked rows read so that equal scores at the page edge are all seen
 _QUERY_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
@@ -53,6 +54,39 @@ def fts_query(text: str) -> tuple[str, str] | None:
 
 
 _STORY_COLUMNS = STORY_COLUMNS
+_CANDIDATE_SQL: dict[int, str] = {}
+
+
+def _candidate_sql(n_keys: int) -> str:
+    """One statement for a headline's keys: per key an index range read (newest first, at most
+    `per_key` rows); the `limit` articles matching the most keys (the most shared word pairs),
+    ties by article id. Cached per key count (SQLite caches the plan)."""
+    sql = _CANDIDATE_SQL.get(n_keys)
+    if sql is None:
+        arm = (
+            "SELECT article_id FROM (SELECT article_id FROM headline_keys WHERE key = ? "
+            "AND published BETWEEN ? AND ? ORDER BY published DESC LIMIT ?)"
+        )
+        sql = (
+            "SELECT a.story_id, a.title, a.published, a.feed_url, a.source FROM articles a JOIN "
+            f"(SELECT article_id, count(*) AS n FROM ({' UNION ALL '.join([arm] * n_keys)}) "
+            "GROUP BY article_id ORDER BY n DESC, article_id LIMIT ?) k ON a.id = k.article_id"
+        )
+        _CANDIDATE_SQL[n_keys] = sql
+    return sql
+
+
+def _read_candidates(c: sqlite3.Connection, lookup: KeyLookup) -> list[StoredHeadline]:
+    if not lookup.keys:
+        return []
+    params: list[object] = []
+    for key in lookup.keys:
+        params += (key, lookup.since, lookup.until, lookup.per_key)
+    params.append(lookup.limit)
+    return [
+        StoredHeadline(r[0], r[1], r[2], r[3] or "", r[4] or "")
+        for r in c.execute(_candidate_sql(len(lookup.keys)), params)
+    ]
 
 
 def _fields(row: sqlite3.Row) -> StoryFields:
@@ -93,6 +127,20 @@ def _field_params(story_id: int | None, f: StoryFields, t: float) -> dict[str, o
     }
 
 
+_UPDATE_SAME_TEXT = (
+    "UPDATE stories SET url = :url, source = :source, "
+    "image_url = :image, published = :pub, link_rank = :rank, outlets = :outlets, "
+    "lead_known = :known, lead_key = :key, "
+    "topics = :topics, cities = :cities, why = :why, updated = :t WHERE id = :id"
+)
+_UPDATE_WITH_TEXT = (
+    "UPDATE stories SET title = :title, url = :url, source = :source, summary = :summary, "
+    "image_url = :image, published = :pub, link_rank = :rank, outlets = :outlets, "
+    "lead_known = :known, lead_key = :key, "
+    "topics = :topics, cities = :cities, why = :why, updated = :t WHERE id = :id"
+)
+
+
 class StoriesMixin(Database):
     async def recent_headlines(self, since: float) -> list[tuple[int, str, float, str, str]]:
         """(story id, article title, article published, feed, source) of stories published since
@@ -129,6 +177,42 @@ class StoriesMixin(Database):
             ]
 
         return await self._run(fn, action="loading recent reports")
+
+    async def headline_candidates(
+        self, keys: Sequence[int], since: float, until: float, *, per_key: int = PER_KEY,
+        limit: int = CANDIDATES,
+    ) -> list[StoredHeadline]:
+        lookup = KeyLookup(tuple(keys), since, until, per_key, limit)
+        return await self._run(_read_candidates, lookup, action="reading story candidates")
+
+    async def key_headlines(self, since: float, version: str, keys: Callable[[str], Sequence[int]]) -> int:
+        def fn(c: sqlite3.Connection) -> int:
+            with transaction(c):
+                row = c.execute("SELECT value FROM meta WHERE key = 'headline_keys'").fetchone()
+                if row is not None and row[0] == version:
+                    return 0
+                c.execute("DELETE FROM headline_keys")
+                n = 0
+                # by index (articles have none on `published`): fetched since, or of a story since
+                rows = c.execute(
+                    "SELECT id, title, published FROM articles WHERE (fetched >= :h OR story_id IN "
+                    "(SELECT id FROM stories WHERE published >= :h)) AND published >= :h",
+                    {"h": since},
+                ).fetchall()
+                for article_id, title, published in rows:
+                    c.executemany(
+                        "INSERT OR IGNORE INTO headline_keys(key, published, article_id) VALUES (?, ?, ?)",
+                        [(k, published, article_id) for k in keys(title)],
+                    )
+                    n += 1
+                c.execute(
+                    "INSERT INTO meta(key, value) VALUES ('headline_keys', :v) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    {"v": version},
+                )
+                return n
+
+        return await self._run(fn, action="indexing recent headlines")
 
     async def save_articles(
         self, feed_url: str, items: Sequence[tuple[Article, Match]], assembly: AssemblyBatch
@@ -174,7 +258,8 @@ class StoriesMixin(Database):
             return
         t = self.clock.now()
         change: StoryChange | None
-        story_id = assembly.place(a, m)
+        lookup = assembly.lookup(a)
+        story_id = assembly.place(a, m, _read_candidates(c, lookup) if lookup is not None else ())
         if story_id is None:
             f = assembly.new_story(a, m)
             story_id = c.execute(
@@ -198,13 +283,10 @@ class StoriesMixin(Database):
             ).fetchone()
             change = assembly.join(_fields(row), a, m)
             f = change.fields
-            c.execute(
-                "UPDATE stories SET title = :title, url = :url, source = :source, summary = :summary, "
-                "image_url = :image, published = :pub, link_rank = :rank, outlets = :outlets, "
-                "lead_known = :known, lead_key = :key, "
-                "topics = :topics, cities = :cities, why = :why, updated = :t WHERE id = :id",
-                _field_params(story_id, f, t),
-            )
+            # Naming title/summary in the SET fires the FTS trigger (delete + re-insert of the
+            # story's index row) even when neither changed, which is most joins: leave them out then.
+            text_changed = f.title != row["title"] or f.summary != row["summary"]
+            c.execute(_UPDATE_WITH_TEXT if text_changed else _UPDATE_SAME_TEXT, _field_params(story_id, f, t))
             self._index_tags(c, story_id, m.topics, m.cities)
             batch.updated.add(story_id)
             if change.needs_edit:
@@ -213,7 +295,7 @@ class StoriesMixin(Database):
                     "AND message_ref IS NOT NULL AND sent_at >= :since",
                     {"id": story_id, "since": self.fanout.edit_since(t)},
                 )
-        c.execute(
+        article_id = c.execute(
             "INSERT INTO articles(identity, feed_url, guid, url, link, title, summary, published, "
             "published_known, source, source_url, image_url, is_google_news, story_id, fetched, lang) "
             "VALUES (:identity, :feed, :guid, :url, :link, :title, :summary, :pub, :known, :source, "
@@ -236,8 +318,12 @@ class StoriesMixin(Database):
                 "t": t,
                 "lang": a.lang,
             },
+        ).lastrowid
+        published = a.published.timestamp()
+        c.executemany(
+            "INSERT OR IGNORE INTO headline_keys(key, published, article_id) VALUES (?, ?, ?)",
+            [(k, published, article_id) for k in assembly.stored(story_id, a, m)],
         )
-        assembly.stored(story_id, a, m)
         batch.new_articles += 1
         # with the article stored: count independent outlets, then queue / release alerts
         facts = self._corroborate(c, story_id, f)
@@ -482,6 +568,11 @@ class StoriesMixin(Database):
                     "DELETE FROM stories WHERE published < :cut AND id NOT IN "
                     "(SELECT story_id FROM deliveries WHERE status <> 'sent' AND next_attempt < :forever)",
                     {"cut": cutoff, "forever": HOLD_FOREVER},
+                )
+                # signature keys are only read within the clustering window (bot.stories)
+                c.execute(
+                    "DELETE FROM headline_keys WHERE published < :h",
+                    {"h": self.clock.now() - KEY_RETENTION},
                 )
                 return cur.rowcount
 

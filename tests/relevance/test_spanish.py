@@ -157,3 +157,54 @@ def test_spanish_heldout_numbers(
     rep = evaluate(_AsSpanish(classifier), rows)
     metrics_log.write(rep.lines("spanish held-out"))
     assert rep.alert[0] >= HELDOUT_FLOOR and rep.alert[1] >= HELDOUT_FLOOR
+
+
+FRESH_ROUTING_FLOOR = 0.85
+
+
+def test_spanish_fresh_set(
+    classifier: Classifier, relevance_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """spanish_fresh.jsonl (218 rows) was written in other outlets' voice (Univision, Telemundo,
+    La Opinión, El Diario, La Raza, EFE/AP, El Nuevo Herald, Al Día) and measured before any
+    rule change (alert P 0.990 R 0.928); the phrase grammar and the general vocabulary of the
+    next commits were written against it, so it is a second dev set now. Goal 0.95 P and R
+    on alerts and on every topic; routing held to a floor (docs/relevance.md has the numbers)."""
+    rows = load_rows(relevance_data / "spanish_fresh.jsonl")
+    assert len(rows) >= 150
+    assert len({r["id"] for r in rows}) == len(rows)
+    negatives = [r for r in rows if not r["topics"]]
+    assert len(negatives) >= 0.45 * len(rows)
+    assert len({c for r in rows for c in r["cities"]}) >= 20
+    for r in rows:
+        assert set(r["topics"]) <= set(classifier.topics.ids), r["id"]
+        for cid in [*r["cities"], *r["not_cities"]]:
+            assert classifier.gazetteer.get(cid) is not None, f"{r['id']}: {cid}"
+    rep = evaluate(_AsSpanish(classifier), rows)
+    detected = evaluate(classifier, rows)
+    with capsys.disabled():
+        print()
+        for line in rep.lines("spanish fresh"):
+            print(line)
+    detail = "\n".join(rep.errors[:30])
+    assert rep.alert[0] >= GOAL and rep.alert[1] >= GOAL, detail
+    for topic, (p, r) in rep.topics.items():
+        assert p >= GOAL and r >= GOAL, f"{topic} P={p:.3f} R={r:.3f}\n{detail}"
+    assert min(rep.routing) >= FRESH_ROUTING_FLOOR, detail
+    assert detected.topics == rep.topics
+
+
+def test_spanish_fresh2_numbers(
+    classifier: Classifier, relevance_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """spanish_fresh2.jsonl (60 rows, 30 on topic) was written after the grammar rules were
+    frozen and measured once (alert P 1.000 R 0.867; main's rules: P 0.963 R 0.867); nothing
+    was changed after it. Its numbers are printed and held to the held-out floor only."""
+    rows = load_rows(relevance_data / "spanish_fresh2.jsonl")
+    assert len(rows) >= 60
+    rep = evaluate(_AsSpanish(classifier), rows)
+    with capsys.disabled():
+        print()
+        for line in rep.lines("spanish fresh2 (held-out)"):
+            print(line)
+    assert rep.alert[0] >= HELDOUT_FLOOR and rep.alert[1] >= HELDOUT_FLOOR

@@ -188,7 +188,13 @@ class SlackStandIn:
 
     def _m_users_info(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         user = self.users.get(str(params.get("user") or ""))
-        return 200, ({"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"})
+        if user is None:
+            return 200, {"ok": False, "error": "user_not_found"}
+        # Slack answers a user's `locale` only when asked (include_locale), en-US by default
+        shown = {k: v for k, v in user.items() if k != "locale"}
+        if str(params.get("include_locale") or "").lower() in {"1", "true"}:
+            shown["locale"] = user.get("locale", "en-US")
+        return 200, {"ok": True, "user": shown}
 
     def _m_conversations_info(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         channel = self.channels.get(str(params.get("channel") or ""))

@@ -10,10 +10,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.assembly import SaveReport, StoryAssembler
+from bot.assembly import SaveReport, StoryAssembler, outlet_key
 from bot.clock import ManualClock
 from bot.models import Alert, Article, Destination, Match, Subscription
 from bot.store import Store
+from bot.stories import StoredHeadline, pick_story, signature_keys
 
 FEED = "https://example.org/feed.xml"
 GNEWS = "https://news.google.com/rss/search?q=ice+chicago"
@@ -115,6 +116,20 @@ async def save(store: Store, feed_url: str, items: Sequence[tuple[Article, Match
     return await assembler_of(store).save(store, feed_url, items)
 
 
+async def stored_headlines(store: Store, *titles: str) -> list[StoredHeadline]:
+    """Every stored headline under the signature keys of `titles`, at any time (through the
+    StoryStore port: what clustering would read)."""
+    keys = [k for t in titles for k in signature_keys(t)]
+    return await store.headline_candidates(keys, -1e12, 1e12) if keys else []
+
+
+async def find_story(store: Store, title: str, at: float, outlet: str = "") -> int | None:
+    """The story a headline published at `at` would join, from the database (as a save would)."""
+    rows = await store.headline_candidates(signature_keys(title), at - 72 * 3600, at + 72 * 3600)
+    cands = [(h.story_id, h.title, h.published, outlet_key(h.feed_url, h.source)) for h in rows]
+    return pick_story(title, at, outlet, cands)
+
+
 async def dest_id(store: Store, channel_id: int) -> int:
     found = [d.id for d in await store.destinations() if d.destination.address == str(channel_id)]
     assert found, f"no destination for channel {channel_id}"
@@ -126,13 +141,20 @@ async def delivery_log(
 ) -> list[tuple[int, str, str, str | None]]:
     """(story_id, destination address, status, message_ref) rows: what tests and drills check."""
 
+    sql = (
+        "SELECT d.story_id, dest.address, d.status, d.message_ref FROM deliveries d "
+        "JOIN destinations dest ON dest.id = d.destination_id "
+        "WHERE (:d IS NULL OR d.destination_id = :d) ORDER BY d.id"
+    )
+    if not isinstance(store, Store):  # PostgreSQL: the same query on the store's own pool
+        from bot.store.pg.db import q
+
+        text, args = q(sql.replace(":d IS NULL", ":d::bigint IS NULL"), {"d": destination_id})
+        async with store.conn("reading the outbox") as c:  # type: ignore[attr-defined]
+            return [(r[0], r[1], r[2], r[3]) for r in await c.fetch(text, *args)]
+
     def fn(c: sqlite3.Connection) -> list[tuple[int, str, str, str | None]]:
-        rows = c.execute(
-            "SELECT d.story_id, dest.address, d.status, d.message_ref FROM deliveries d "
-            "JOIN destinations dest ON dest.id = d.destination_id "
-            "WHERE (:d IS NULL OR d.destination_id = :d) ORDER BY d.id",
-            {"d": destination_id},
-        )
+        rows = c.execute(sql, {"d": destination_id})
         return [(r[0], r[1], r[2], r[3]) for r in rows]
 
     return await store._run(fn, action="reading the outbox")
@@ -157,9 +179,38 @@ async def set_max_page_count(store: Store, pages: int) -> int:
 
 
 def raw_rows(path: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-    """Read the database file with a separate plain sqlite3 connection (what a second process sees)."""
+    """Read the database file with a separate plain sqlite3 connection (what a second process sees).
+
+    On PostgreSQL (the test's database registered under its db_path by tests/store/conftest)
+    the same SQL runs on a separate connection of its own."""
+    from tests.pgserver import DSN_BY_PATH
+
+    if path in DSN_BY_PATH:
+        return _pg_rows(DSN_BY_PATH[path], sql, params)
     conn = sqlite3.connect(str(path))
     try:
         return list(conn.execute(sql, params))
     finally:
         conn.close()
+
+
+def _pg_rows(dsn: str, sql: str, params: tuple[object, ...]) -> list[tuple[object, ...]]:
+    """raw_rows on PostgreSQL: `?` placeholders become `$n`; run on a loop of its own (the
+    caller is inside the test's loop, so in a thread)."""
+    import asyncio
+    import concurrent.futures
+
+    import asyncpg
+
+    parts = sql.split("?")
+    text = parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], start=1))
+
+    async def run() -> list[tuple[object, ...]]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            return [tuple(r) for r in await conn.fetch(text, *params)]
+        finally:
+            await conn.close()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, run()).result()

@@ -112,8 +112,11 @@ async def test_a_refused_token_is_a_config_error() -> None:
             await TelegramAdapter(settings).run(cast(Any, None), asyncio.Event())
 
 
-def test_help_is_valid_telegram_html() -> None:
-    from bot.adapters.telegram.commands import HELP
+def test_help_is_valid_telegram_html_in_every_language() -> None:
+    from bot.messages import messages, supported_languages
 
-    plain, problems = parse_html(HELP)
-    assert problems == [] and "/subscribe city" in plain
+    for lang in supported_languages():
+        plain, problems = parse_html(messages(lang)("telegram.help"))
+        assert problems == [] and "/subscribe " in plain and "lang=" in plain, lang
+    assert "/subscribe city" in parse_html(messages("en")("telegram.help"))[0]
+    assert "/subscribe ciudad" in parse_html(messages("es")("telegram.help"))[0]

@@ -230,8 +230,9 @@ class TelegramStandIn:
         return chat
 
     def command(self, chat_id: int, user_id: int, text: str, *, thread_id: int | None = None,
-                anonymous_admin: bool = False) -> int:
-        """Queue a message (a command) from `user_id`; returns the update id."""
+                anonymous_admin: bool = False, language_code: str | None = None) -> int:
+        """Queue a message (a command) from `user_id` (whose app is set to `language_code`, an
+        IETF tag Telegram sends when it knows one); returns the update id."""
         chat = self.chats[chat_id]
         self._message_id += 1
         message: dict[str, Any] = {
@@ -239,6 +240,8 @@ class TelegramStandIn:
             "chat": self._chat_json(chat),
             "from": {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"},
         }
+        if language_code is not None:
+            message["from"]["language_code"] = language_code
         if anonymous_admin:
             message["from"] = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
             message["sender_chat"] = self._chat_json(chat)

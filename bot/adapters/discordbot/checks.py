@@ -12,6 +12,8 @@ from typing import Any
 
 import discord
 
+from bot.messages import Messages, messages
+
 # The permissions an alert channel needs, as Discord's UI names them.
 ALERT_PERMISSIONS: tuple[tuple[str, str], ...] = (
     ("view_channel", "View Channel"),
@@ -75,10 +77,8 @@ def missing_alert_permissions(
     return missing_from(perms, in_thread=in_thread)
 
 
-def describe_missing(missing: tuple[str, ...] | list[str], where: str) -> str:
-    """One sentence an admin can act on."""
+def describe_missing(missing: tuple[str, ...] | list[str], where: str, msgs: Messages | None = None) -> str:
+    """One sentence an admin can act on, in the language of ``msgs`` (English without one;
+    the permission names stay Discord's English ones)."""
     names = ", ".join(f"**{m}**" for m in missing)
-    return (
-        f"I can't post alerts in {where}: I'm missing {names}. "
-        "Grant it to my role (or in that channel's permission overrides) and try again."
-    )
+    return (msgs or messages())("discord.missing_permissions", where=where, names=names)

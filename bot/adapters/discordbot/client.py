@@ -125,13 +125,13 @@ def error_text(error: BaseException, msgs: Messages | None = None) -> tuple[str,
         if msgs is not None and original.key is not None:
             text = msgs(original.key, **original.fields)
         return discord.utils.escape_markdown(text), False
+    m = msgs or messages()
     if isinstance(original, app_commands.MissingPermissions):
         names = ", ".join(f"**{permission_label(p)}**" for p in original.missing_permissions)
-        return f"You need the {names} permission in this server to use this command.", False
+        return m("discord.you_need_permission", names=names), False
     if isinstance(original, app_commands.BotMissingPermissions):
         names = ", ".join(f"**{permission_label(p)}**" for p in original.missing_permissions)
-        return f"I'm missing the {names} permission here.", False
-    m = msgs or messages()
+        return m("discord.bot_missing_permission", names=names), False
     if isinstance(original, app_commands.NoPrivateMessage):
         return m("errors.guild_only"), False
     if isinstance(original, app_commands.CommandOnCooldown):
@@ -140,21 +140,13 @@ def error_text(error: BaseException, msgs: Messages | None = None) -> tuple[str,
         return m("errors.cant_use_here"), False
     if isinstance(original, app_commands.TransformerError):
         if original.type is discord.AppCommandOptionType.channel:
-            return (
-                "I can't see that channel. Give me **View Channel** there "
-                "(and pick a text or announcement channel).",
-                False,
-            )
+            return m("discord.cant_see_channel"), False
         value = discord.utils.escape_mentions(str(original.value))[:80]
-        return f"I couldn't use the value “{discord.utils.escape_markdown(value)}”.", False
+        return m("discord.bad_value", value=discord.utils.escape_markdown(value)), False
     if isinstance(original, app_commands.CommandSignatureMismatch):
-        return (
-            "This command was just updated and your Discord app still has the old version. "
-            "Try again in a minute (or restart Discord).",
-            False,
-        )
+        return m("discord.command_outdated"), False
     if isinstance(original, app_commands.CommandNotFound):
-        return "That command no longer exists here; the command list may be refreshing.", False
+        return m("discord.command_gone"), False
     return (m("errors.generic") if msgs is not None else GENERIC_APOLOGY), True
 
 

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import discord
 
 from bot.adapters.discordbot.embeds import NO_MENTIONS
+from bot.messages import Messages, language_for_locale, messages
 
 T = TypeVar("T")
 DEFAULT_BUDGET = 2.0
@@ -32,6 +33,13 @@ async def within_budget(
     if not done and not interaction.response.is_done():
         await interaction.response.defer(ephemeral=ephemeral, thinking=True)
     return await task
+
+
+def reader_messages(interaction: discord.Interaction) -> Messages:
+    """The catalogue of the person's Discord language (`interaction.locale`: es-ES and es-419
+    are Spanish), else the server's; English for a locale without a catalogue (issue 13).
+    Command replies and refusals are worded in it; alerts use their subscription's language."""
+    return messages(language_for_locale(interaction.locale or interaction.guild_locale))
 
 
 async def send(

@@ -85,12 +85,12 @@ async def sync_commands(settings: Settings) -> str:
     """
     from bot.adapters.discordbot.client import CivicBot, configure_api_base, unreachable_text
     from bot.errors import CivicAlertError, ConfigError
-    from bot.store import Store
+    from bot.store import open_store
 
     if not settings.discord_token:
         raise ConfigError("DISCORD_TOKEN is not set; cannot sync commands")
     configure_api_base(settings.discord_api_base)
-    store = await Store.open(settings.db_path)
+    store = await open_store(settings)
     bot = CivicBot(settings, open_resources=False)
     try:
         bot.store_override = store

@@ -8,6 +8,10 @@ commas and spaces, so positional options could not be told from the city.
 Who may do what: anyone in the room may read (search, latest, list, status, help); changing
 what the room receives — subscribe, unsubscribe, rules, feeds add/remove — needs power level
 ≥ 50 in the room (a moderator in Matrix terms), as a channel setting would on other platforms.
+
+Language (issue 13): Matrix tells a bot no one's locale, so replies are in the room's language —
+the language of the room's subscriptions when they agree (`subscribe … lang=es` sets it), else
+English. Help, refusals and errors come from config/messages (`matrix.*`, `errors.*`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from bot import actions
 from bot.adapters.matrix import PLATFORM
 from bot.errors import CivicAlertError, UnknownCityError, UserInputError
+from bot.messages import Messages, messages, parse_language, supported_languages
 from bot.models import Destination, feed_owner
 from bot.rules import parse_rules
 
@@ -45,17 +50,7 @@ RULE_OPTIONS = {
 }
 READ_ONLY = frozenset({"help", "search", "latest", "list", "status"})
 
-HELP = """civic-alert-bot — local news alerts for this room.
-!alerts subscribe <city> [topics=a,b] [option=value …]   follow a city (moderators)
-!alerts unsubscribe <city>                              stop following it (moderators)
-!alerts list                                            this room's subscriptions
-!alerts rules <subscription #> option=value …           change a subscription's rules (moderators)
-!alerts search <words> [city=…] [topic=…] [days=…]      search recent stories
-!alerts latest <city> [topic=…]                         the newest stories of a city
-!alerts status                                          feeds and delivery health
-!alerts feeds add <url> | feeds list | feeds remove <url>   this room's own feeds (moderators)
-Rule options: include="a, b" exclude="c" min-outlets=2 mention=@room mention-when=… digest=daily
-quiet=22:00-07:00 urgent=… tz=America/Chicago threads=on ("none" clears one)."""
+# the help text is config/messages/<lang>.toml's `matrix.help`
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +110,29 @@ def unknown_options(options: dict[str, str], allowed: set[str]) -> list[str]:
     return sorted(n for n in options if n not in allowed)
 
 
+def error_text(exc: CivicAlertError, msgs: Messages) -> str:
+    """A refusal in the room's language when the error names its catalogue entry."""
+    if exc.key is not None:
+        try:
+            return msgs(exc.key, **exc.fields)
+        except (KeyError, IndexError, ValueError):
+            pass
+    return exc.user_message
+
+
+def check_language(value: str) -> str:
+    """`lang=es` / `lang=español` → a catalogue language; one clear line for any other."""
+    code = parse_language(value)
+    if code is None:
+        choices = ", ".join(supported_languages())
+        raise UserInputError(
+            f"unknown language {value!r}",
+            user_message=messages()("errors.unknown_language", lang=value[:40], choices=choices),
+            key="errors.unknown_language", fields={"lang": value[:40], "choices": choices},
+        )
+    return code
+
+
 class Commands:
     """Runs one parsed command for one room; returns the reply text (one clear message)."""
 
@@ -125,37 +143,52 @@ class Commands:
     def destination(self, room_id: str) -> Destination:
         return Destination(PLATFORM, room_id, room_id)
 
+    async def room_language(self, room_id: str) -> str:
+        """The language of the room's subscriptions when they agree; English otherwise (Matrix
+        gives a bot no locale of the room or of its members)."""
+        views = await actions.list_subscriptions(
+            self.app.store, self.app.gazetteer, platform=PLATFORM, address=room_id, catalog=self.catalog
+        )
+        langs = {v.subscription.lang for v in views}
+        return langs.pop() if len(langs) == 1 else "en"
+
     async def run(self, room_id: str, sender: str, parsed: Parsed) -> str:
+        lang = parsed.options.get("lang")
+        code = parse_language(lang) if lang is not None else None
+        m = messages(code or await self.room_language(room_id))
         known = hasattr(self, f"cmd_{parsed.command}")
         if known and needs_moderator(parsed) and await self.power(room_id, sender) < MODERATOR:
-            return f"Only room moderators (power level {MODERATOR} or more) may use !alerts {parsed.command} here."
+            return m("matrix.not_moderator", level=MODERATOR, command=parsed.command)
         handler = getattr(self, f"cmd_{parsed.command}", None)
         if handler is None:
-            return f"Unknown command '{parsed.command[:40]}'. Type !alerts help."
+            return m("matrix.unknown_command", command=parsed.command[:40])
         try:
-            reply: str = await handler(room_id, parsed)
+            reply: str = await handler(room_id, parsed, m)
         except UnknownCityError:  # Matrix has no autocomplete: suggest instead
             guesses = actions.city_suggestions(self.app.gazetteer, parsed.text, limit=5)
-            hint = f" Did you mean: {'; '.join(label for label, _ in guesses)}?" if guesses else ""
-            return f"Sorry: I don't know the city “{parsed.text[:80]}”.{hint}"
+            hint = m("matrix.did_you_mean", cities="; ".join(label for label, _ in guesses)) if guesses else ""
+            return m("matrix.unknown_city", city=parsed.text[:80], hint=hint)
         except CivicAlertError as exc:  # includes RuleError: a user's mistake, said in one line
-            return f"Sorry: {exc.user_message}"
+            return m("matrix.sorry", text=error_text(exc, m))
         return reply
 
     @property
     def catalog(self) -> Any:
         return self.app.classifier.topics
 
-    async def cmd_help(self, room_id: str, parsed: Parsed) -> str:
-        return HELP
+    async def cmd_help(self, room_id: str, parsed: Parsed, m: Messages) -> str:
+        return m("matrix.help")
 
-    async def cmd_subscribe(self, room_id: str, parsed: Parsed) -> str:
-        allowed = {"topics", "topic", *RULE_OPTIONS}
+    async def cmd_subscribe(self, room_id: str, parsed: Parsed, m: Messages) -> str:
+        allowed = {"topics", "topic", "lang", *RULE_OPTIONS}
         bad = unknown_options(parsed.options, allowed)
         if bad:
-            raise UserInputError("bad option", user_message=f"unknown option {bad[0]}= (see !alerts help)")
+            raise UserInputError("bad option", user_message=f"unknown option {bad[0]}= (see !alerts help)",
+                                 key="matrix.unknown_option", fields={"option": bad[0]})
         if not parsed.text:
-            raise UserInputError("no city", user_message="say which city: !alerts subscribe Chicago, IL")
+            raise UserInputError("no city", user_message="say which city: !alerts subscribe Chicago, IL",
+                                 key="matrix.no_city_subscribe")
+        lang = check_language(parsed.options["lang"]) if "lang" in parsed.options else None
         rules_opts = rule_options(parsed.options)
         rules = parse_rules(**rules_opts) if rules_opts else None
         result = await actions.subscribe(
@@ -168,28 +201,31 @@ class Commands:
             catalog=self.catalog,
             coverage=self.app.coverage,
             rules=rules,
+            lang=lang,
         )
         self.app.wake_delivery()
         sub = result.subscription
+        m = messages(sub.lang)
         lines = [
-            f"This room will get alerts for {result.city_label} "
-            f"({actions.topics_text(sub.topics, self.catalog)}). Subscription #{sub.id}."
+            m("matrix.subscribed", city=result.city_label, topics=actions.topics_text(sub.topics, self.catalog),
+              id=sub.id, language=m.language(sub.lang))
         ]
         lines += [f"  {line}" for line in sub.rules.describe()]
         if result.catchup_queued:
-            lines.append(f"The {result.catchup_queued} latest stories follow.")
+            lines.append(m("matrix.catchup", n=result.catchup_queued))
         return "\n".join(lines)
 
-    async def cmd_unsubscribe(self, room_id: str, parsed: Parsed) -> str:
+    async def cmd_unsubscribe(self, room_id: str, parsed: Parsed, m: Messages) -> str:
         if not parsed.text:
-            raise UserInputError("no city", user_message="say which city: !alerts unsubscribe Chicago, IL")
+            raise UserInputError("no city", user_message="say which city: !alerts unsubscribe Chicago, IL",
+                                 key="matrix.no_city_unsubscribe")
         removed, label = await actions.unsubscribe(
             self.app.store, self.app.gazetteer, destination=self.destination(room_id), city=parsed.text,
             coverage=self.app.coverage,
         )
-        return f"Unsubscribed from {label}." if removed else f"This room was not subscribed to {label}."
+        return m("matrix.unsubscribed", city=label) if removed else m("matrix.not_subscribed", city=label)
 
-    async def cmd_list(self, room_id: str, parsed: Parsed) -> str:
+    async def cmd_list(self, room_id: str, parsed: Parsed, m: Messages) -> str:
         views = await actions.list_subscriptions(
             self.app.store, self.app.gazetteer, platform=PLATFORM, address=room_id, catalog=self.catalog
         )
@@ -201,14 +237,16 @@ class Commands:
             lines += [f"    {line}" for line in view.rules_text]
         return "\n".join(lines)
 
-    async def cmd_rules(self, room_id: str, parsed: Parsed) -> str:
+    async def cmd_rules(self, room_id: str, parsed: Parsed, m: Messages) -> str:
         bad = unknown_options(parsed.options, set(RULE_OPTIONS))
         if bad:
-            raise UserInputError("bad option", user_message=f"unknown rule option {bad[0]}=")
+            raise UserInputError("bad option", user_message=f"unknown rule option {bad[0]}=",
+                                 key="matrix.unknown_rule_option", fields={"option": bad[0]})
         try:
             sub_id = int(parsed.text.lstrip("#"))
         except ValueError:
-            raise UserInputError("no id", user_message="say which subscription: !alerts rules 3 min-outlets=2") from None
+            raise UserInputError("no id", user_message="say which subscription: !alerts rules 3 min-outlets=2",
+                                 key="matrix.no_id") from None
         sub = await actions.edit_rules(
             self.app.store, sub_id, rule_options(parsed.options), platform=PLATFORM, group=room_id,
             catalog=self.catalog,
@@ -216,7 +254,7 @@ class Commands:
         described = sub.rules.describe()
         return f"Subscription #{sub.id} rules: " + ("; ".join(described) if described else "defaults")
 
-    async def cmd_search(self, room_id: str, parsed: Parsed) -> str:
+    async def cmd_search(self, room_id: str, parsed: Parsed, m: Messages) -> str:
         days = parsed.options.get("days")
         page = await actions.search(
             self.app.store,
@@ -235,7 +273,7 @@ class Commands:
             lines.append(f"{rank}. {hit.title} — {hit.source}, {hit.published:%Y-%m-%d} — {hit.url}")
         return "\n".join(lines)
 
-    async def cmd_latest(self, room_id: str, parsed: Parsed) -> str:
+    async def cmd_latest(self, room_id: str, parsed: Parsed, m: Messages) -> str:
         label, stories = await actions.latest(
             self.app.store, self.app.gazetteer, parsed.text, topic=parsed.options.get("topic"), catalog=self.catalog
         )
@@ -244,7 +282,7 @@ class Commands:
         lines = [f"Latest for {label}:"] + [f"- {s.title} — {s.source} — {s.url}" for s in stories]
         return "\n".join(lines)
 
-    async def cmd_status(self, room_id: str, parsed: Parsed) -> str:
+    async def cmd_status(self, room_id: str, parsed: Parsed, m: Messages) -> str:
         report = await actions.status(
             self.app.store, self.app.gazetteer, platform=PLATFORM, group=room_id, catalog=self.catalog
         )
@@ -258,7 +296,7 @@ class Commands:
             lines.append(f"Delivery: {state}; last success {actions.ago(dest.last_success)}.")
         return "\n".join(lines)
 
-    async def cmd_feeds(self, room_id: str, parsed: Parsed) -> str:
+    async def cmd_feeds(self, room_id: str, parsed: Parsed, m: Messages) -> str:
         owner = feed_owner(PLATFORM, room_id)
         sub = parsed.words[0].lower() if parsed.words else "list"
         arg = " ".join(parsed.words[1:]).strip()
@@ -276,4 +314,4 @@ class Commands:
         if sub == "remove" and arg:
             removed = await actions.remove_feed(self.app.store, owner=owner, url=arg)
             return "Feed removed." if removed else "This room has no such feed."
-        return "Use: !alerts feeds list | feeds add <url> | feeds remove <url>"
+        return m("matrix.feeds_usage")

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot import render
+from bot.messages import Messages, messages
 from bot.models import Alert, Story
 
 EVENT_MAX_BYTES = 65_536  # the spec's limit for a whole event (with its envelope)
@@ -35,38 +36,48 @@ def _safe_url(url: str) -> str | None:
     return url if url.startswith(("https://", "http://")) else None
 
 
-def story_text(story: Story, label: Label, topic_label: Label) -> str:
-    return render.plain_text(story, label, topic_label)
+def story_text(story: Story, label: Label, topic_label: Label, msgs: Messages | None = None) -> str:
+    return render.plain_text(story, label, topic_label, msgs or messages())
 
 
-def story_html(story: Story, label: Label, topic_label: Label) -> str:
+def story_html(story: Story, label: Label, topic_label: Label, msgs: Messages | None = None) -> str:
+    """One story in the language of ``msgs`` (the subscription's); ends with "story #<id>"."""
+    m = msgs or messages()
     url = _safe_url(story.url)
-    title = _e(render.headline(story))
+    title = _e(render.headline(story, m))
     head = f'<b><a href="{_e(url)}">{title}</a></b>' if url else f"<b>{title}</b>"
     lines = [head]
     if story.summary:
         lines.append(_e(render.summary(story)))
-    where = render.where_topics(story, label, topic_label)
+    where = render.where_topics(story, label, topic_label, m)
     if where:
         lines.append(f"<i>{_e(where)}</i>")
     lines.append(
-        _e(f"Source: {story.source} · {story.published:%Y-%m-%d %H:%M} UTC · {render.corroboration(story)}")
+        _e(
+            m(
+                "alerts.source_line",
+                source=story.source,
+                time=render.when(story, m),
+                corroboration=render.corroboration(story, m),
+            )
+        )
     )
-    extra = render.also_reported(story)
+    extra = render.also_reported(story, msgs=m)
     if extra:
         lines.append(_e(extra))
-    lines.append(f"<sub>{_e(render.footer(story))}</sub>")
+    lines.append(f"<sub>{_e(render.footer(story, m))}</sub>")
     return "<p>" + "<br/>".join(lines) + "</p>"
 
 
-def digest_html(stories: Sequence[Story]) -> str:
+def digest_html(stories: Sequence[Story], msgs: Messages | None = None) -> str:
+    m = msgs or messages()
     items = []
     for story in stories:
         url = _safe_url(story.url)
-        title = _e(render.headline(story))
+        title = _e(render.headline(story, m))
         link = f'<a href="{_e(url)}">{title}</a>' if url else title
-        items.append(f"<li>{link} — {_e(render.corroboration(story))} · story #{story.id}</li>")
-    return f"<p><b>{_e(render.digest_title(len(stories)))}</b></p><ol>" + "".join(items) + "</ol>"
+        items.append(f"<li>{link} — {_e(render.corroboration(story, m))} · story #{story.id}</li>")
+    return f"<p><b>{_e(render.digest_title(len(stories), m))}</b></p><ol>" + "".join(items) + "</ol>"
 
 
 def wants_room_mention(alerts: Sequence[Alert]) -> bool:
@@ -79,11 +90,12 @@ def alert_content(alerts: Sequence[Alert], label: Label, topic_label: Label) -> 
     that honours intentional mentions pings nobody unless the rule asked for @room."""
     stories = [a.story for a in alerts]
     if alerts and alerts[0].digest:
-        body = render.digest_text(stories)
-        formatted = digest_html(stories)
+        m = messages(alerts[0].lang)
+        body = render.digest_text(stories, m)
+        formatted = digest_html(stories, m)
     else:
-        body = "\n\n".join(story_text(s, label, topic_label) for s in stories)
-        formatted = "".join(story_html(s, label, topic_label) for s in stories)
+        body = "\n\n".join(story_text(a.story, label, topic_label, messages(a.lang)) for a in alerts)
+        formatted = "".join(story_html(a.story, label, topic_label, messages(a.lang)) for a in alerts)
     content: dict[str, Any] = {"msgtype": "m.notice", "m.mentions": {}}
     if wants_room_mention(alerts):
         body = "@room " + body
@@ -108,10 +120,11 @@ def edit_content(event_id: str, new: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def thread_update(root_event_id: str, stories: Sequence[Story]) -> dict[str, Any]:
-    """An update posted in the alert's thread: who else reported it now."""
-    lines = [render.also_reported(s) or render.reported_by(s) for s in stories]
-    body = "Update: " + "; ".join(lines)
+def thread_update(root_event_id: str, stories: Sequence[Story], msgs: Messages | None = None) -> dict[str, Any]:
+    """An update posted in the alert's thread: who else reported it now (in ``msgs``'s language)."""
+    m = msgs or messages()
+    lines = [render.also_reported(s, msgs=m) or render.reported_by(s, m) for s in stories]
+    body = m("matrix.update", text="; ".join(lines))
     return {
         "msgtype": "m.notice",
         "body": body,

@@ -32,6 +32,7 @@ from bot.errors import (
     RateLimitedError,
     TransientDeliveryError,
 )
+from bot.messages import messages
 from bot.models import Alert, Destination
 from bot.render import plain_topic
 
@@ -115,7 +116,7 @@ class MatrixSink:
             await self.client.send(room_id, fmt.edit_content(message_ref, new), txn_id=f"caedit{digest}")
             if alerts and alerts[0].thread:
                 await self.client.send(
-                    room_id, fmt.thread_update(message_ref, [a.story for a in alerts]), txn_id=f"cathread{digest}"
+                    room_id, fmt.thread_update(message_ref, [a.story for a in alerts], messages(alerts[0].lang)), txn_id=f"cathread{digest}"
                 )
         except (MatrixHTTPError, MatrixConnectionError) as exc:
             raise await self.translate(exc, room_id, "edit") from None

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot import render
+from bot.messages import Messages, messages
 from bot.models import Alert, Story
 from bot.text import clip
 
@@ -55,20 +56,23 @@ def mention_markup(mention: str | None) -> str:
     return ""
 
 
-def story_blocks(story: Story, label: Label, topic_label: Label) -> list[dict[str, Any]]:
-    lines = [f"*{link(story.url, render.headline(story))}*"]
+def story_blocks(
+    story: Story, label: Label, topic_label: Label, msgs: Messages | None = None
+) -> list[dict[str, Any]]:
+    """One story in the subscription's language (``msgs``); the footer still ends with
+    "story #<id>" (what `story_ids_of` falls back to after a crash)."""
+    m = msgs or messages()
+    lines = [f"*{link(story.url, render.headline(story, m))}*"]
     if story.summary:
         lines.append(escape(render.summary(story)))
-    where = render.where_topics(story, label, topic_label)
+    where = render.where_topics(story, label, topic_label, m)
     if where:
         lines.append(f"_{escape(where)}_")
-    context = [
-        f"{escape(story.source)} · {story.published:%Y-%m-%d %H:%M} UTC · {escape(render.corroboration(story))}"
-    ]
-    extra = render.also_reported(story)
+    context = [f"{escape(story.source)} · {escape(render.when(story, m))} · {escape(render.corroboration(story, m))}"]
+    extra = render.also_reported(story, msgs=m)
     if extra:
         context.append(escape(extra))
-    context.append(escape(render.footer(story)))
+    context.append(escape(render.footer(story, m)))
     return [
         {"type": "section", "text": {"type": "mrkdwn", "text": clip("\n".join(lines), SECTION_MAX)}},
         {
@@ -78,16 +82,20 @@ def story_blocks(story: Story, label: Label, topic_label: Label) -> list[dict[st
     ]
 
 
-def digest_blocks(stories: Sequence[Story]) -> list[dict[str, Any]]:
+def digest_blocks(stories: Sequence[Story], msgs: Messages | None = None) -> list[dict[str, Any]]:
     """One listing, best first; lines packed into sections of at most SECTION_MAX characters."""
+    m = msgs or messages()
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": render.digest_title(len(stories))[:150]}}
+        {"type": "header", "text": {"type": "plain_text", "text": render.digest_title(len(stories), m)[:150]}}
     ]
     chunk = ""
     for rank, story in enumerate(stories, 1):
-        line = escape(render.digest_line(rank, story))
+        line = escape(render.digest_line(rank, story, m))
         if story.url:
-            line = f"{rank}. {link(story.url, render.headline(story))} — {escape(render.corroboration(story))} · story #{story.id}"
+            line = (
+                f"{rank}. {link(story.url, render.headline(story, m))} — "
+                f"{escape(render.corroboration(story, m))} · story #{story.id}"
+            )
         line = clip(line, SECTION_MAX)
         if chunk and len(chunk) + 1 + len(line) > SECTION_MAX:
             blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": chunk}})
@@ -105,11 +113,11 @@ def alert_blocks(alerts: Sequence[Alert], label: Label, topic_label: Label) -> l
     if mention:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": mention}})
     if alerts and alerts[0].digest:
-        return (blocks + digest_blocks(stories))[:MAX_BLOCKS]
-    for i, story in enumerate(stories[:MAX_STORIES]):
+        return (blocks + digest_blocks(stories, messages(alerts[0].lang)))[:MAX_BLOCKS]
+    for i, alert in enumerate(alerts[:MAX_STORIES]):
         if i:
             blocks.append({"type": "divider"})
-        blocks.extend(story_blocks(story, label, topic_label))
+        blocks.extend(story_blocks(alert.story, label, topic_label, messages(alert.lang)))
     return blocks[:MAX_BLOCKS]
 
 
@@ -117,12 +125,14 @@ def fallback_text(alerts: Sequence[Alert]) -> str:
     """The notification / screen-reader line (and what clients without Block Kit show)."""
     stories = [a.story for a in alerts]
     mention = mention_markup(alerts[0].mention) if alerts else ""
+    m = messages(alerts[0].lang if alerts else None)
     if alerts and alerts[0].digest:
-        body = render.digest_title(len(stories))
+        body = render.digest_title(len(stories), m)
     elif len(stories) == 1:
-        body = f"{render.headline(stories[0])} — {render.corroboration(stories[0])}"
+        body = f"{render.headline(stories[0], m)} — {render.corroboration(stories[0], m)}"
     else:
-        body = f"{len(stories)} civic alerts: " + "; ".join(render.headline(s) for s in stories)
+        headlines = "; ".join(render.headline(s, m) for s in stories)
+        body = m("slack.alerts_many", n=len(stories), headlines=headlines)
     text = clip(escape(body), FALLBACK_MAX)
     return f"{mention} {text}" if mention else text
 

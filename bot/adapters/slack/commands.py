@@ -9,10 +9,17 @@ Who may do what: everyone may search, read latest/list/status/help. Subscribing,
 and feeds need a workspace admin/owner (users.info) or the channel's manager — Slack gives bots
 no API for channel managers, so the channel's creator (conversations.info) stands for one. In a
 direct message with the bot the person manages their own DM.
+
+Language (issue 13): help, refusals and errors are in the reader's language — the person's Slack
+locale, which `users.info` gives with `include_locale` under the `users:read` scope the
+manager check already needs (no extra scope); English when Slack gives none. `subscribe …
+lang=es` sets a subscription's language (default: that same locale), and its confirmation is
+in the subscription's language. Every such string comes from config/messages (`slack.*`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shlex
 from dataclasses import dataclass
@@ -24,6 +31,13 @@ from bot import actions
 from bot.adapters.slack.blocks import escape, link
 from bot.adapters.slack.sink import destination
 from bot.errors import CivicAlertError, UserInputError
+from bot.messages import (
+    Messages,
+    language_for_locale,
+    messages,
+    parse_language,
+    supported_languages,
+)
 from bot.models import feed_owner
 
 if TYPE_CHECKING:
@@ -37,19 +51,10 @@ RULE_KEYS = {
     "mention": "mention", "mention_when": "mention_when", "digest": "digest", "quiet": "quiet",
     "urgent": "urgent", "tz": "tz", "threads": "threads", "thread": "threads",
 }
-OTHER_KEYS = {"topics", "topic", "city", "days", "page"}
+OTHER_KEYS = {"topics", "topic", "city", "days", "page", "lang"}
 REPLY_MAX = 3000
 
-HELP = """*civic-alert-bot* — `/civic <command>`
-• `/civic subscribe Chicago, IL [topics=a,b] [include="rent strike"] [exclude=…] [min_outlets=2] [mention=@here|S0123] [digest=daily] [quiet=22-7] [tz=America/Chicago] [threads=on]` — alerts for a city in this channel (channel managers and workspace admins)
-• `/civic unsubscribe Chicago, IL` — stop them (managers/admins)
-• `/civic rules <subscription #> key=value …` — change a subscription's alert rules (managers/admins)
-• `/civic list` — this channel's subscriptions
-• `/civic search raid [city=…] [topic=…] [days=7]` — search recent stories (anyone)
-• `/civic latest Chicago, IL [topic=…]` — the newest stories of a city (anyone)
-• `/civic status` — feeds, queue and this workspace's subscriptions
-• `/civic feeds add <url>` / `feeds list` / `feeds remove <url>` — the workspace's own feeds (admins)
-Topics: {topics}"""
+# the help text is config/messages/<lang>.toml's `slack.help` (its {topics} filled in)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +63,11 @@ class Invocation:
     channel_id: str
     user_id: str
     channel_name: str | None = None
+    lang: str = "en"  # the reader's language (their Slack locale), set by Commands.handle
+
+    @property
+    def msgs(self) -> Messages:
+        return messages(self.lang)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +85,9 @@ def split(text: str) -> tuple[str, list[str], dict[str, str]]:
     try:
         words = list(lexer)
     except ValueError:
-        raise UserInputError("bad quoting", user_message="An opening quote has no closing quote.") from None
+        raise UserInputError(
+            "bad quoting", user_message="An opening quote has no closing quote.", key="slack.bad_quoting"
+        ) from None
     if not words:
         return "help", [], {}
     sub, rest = words[0].lower(), words[1:]
@@ -99,11 +111,46 @@ def rule_options(options: dict[str, str]) -> dict[str, Any]:
         if name == "threads":
             flag = value.strip().lower()
             if flag not in {"on", "off", "true", "false", "yes", "no", "1", "0"}:
-                raise UserInputError("bad threads", user_message="threads= takes on or off.")
+                raise UserInputError("bad threads", user_message="threads= takes on or off.", key="slack.bad_threads")
             out[name] = flag in {"on", "true", "yes", "1"}
         else:
             out[name] = value
     return out
+
+
+def error_text(exc: CivicAlertError, msgs: Messages) -> str:
+    """A refusal in the reader's language when the error names its catalogue entry."""
+    if exc.key is not None:
+        try:
+            return msgs(exc.key, **exc.fields)
+        except (KeyError, IndexError, ValueError):
+            log.warning("message %s could not be filled in; English used", exc.key)
+    return exc.user_message
+
+
+def check_language(value: str, msgs: Messages) -> str:
+    """`lang=es` / `lang=Spanish` → a catalogue language; one clear line (in the reader's
+    language) for one we have no catalogue of."""
+    code = parse_language(value)
+    if code is None:
+        raise UserInputError(
+            f"unknown language {value!r}",
+            user_message=messages()("errors.unknown_language", lang=value, choices=", ".join(supported_languages())),
+            key="errors.unknown_language",
+            fields={"lang": value[:40], "choices": ", ".join(supported_languages())},
+        )
+    return code
+
+
+async def reader_language(client: AsyncWebClient, user_id: str) -> str:
+    """The person's Slack locale as a catalogue language ("es-ES" → "es"); English when Slack
+    gives none or users.info fails (a reply must never depend on it)."""
+    try:
+        user = (await client.users_info(user=user_id, include_locale=True)).get("user") or {}
+    except Exception as exc:
+        log.info("users.info for the locale of %s failed: %s", user_id, type(exc).__name__)
+        return "en"
+    return language_for_locale(user.get("locale"))
 
 
 async def is_manager(client: AsyncWebClient, inv: Invocation) -> bool:
@@ -136,25 +183,29 @@ class Commands:
         self.client = client
 
     async def handle(self, inv: Invocation, text: str) -> Reply:
-        """One clear line for anything the person can fix; never a traceback or a token."""
+        """One clear line for anything the person can fix, in their language; never a
+        traceback or a token."""
+        inv = dataclasses.replace(inv, lang=await reader_language(self.client, inv.user_id))
+        m = inv.msgs
         try:
             sub, args, options = split(text or "")
             handler = getattr(self, f"cmd_{sub.replace('-', '_')}", None)
             if handler is None:
-                return Reply(f"I don't know `{escape(sub[:40])}`. Try `/civic help`.")
+                return Reply(m("slack.unknown_command", command=escape(sub[:40])))
             reply: Reply = await handler(inv, args, options)
             return Reply(_clip(reply.text), reply.in_channel)
         except CivicAlertError as exc:
-            return Reply(escape(exc.user_message))
+            return Reply(escape(error_text(exc, m)))
         except Exception as exc:
             log.error("/civic %s failed: %s: %s", (text or "").split(" ")[0][:20], type(exc).__name__, str(exc)[:200])
-            return Reply("Something went wrong on my side; please try again in a minute.")
+            return Reply(m("slack.generic"))
 
     async def _require_manager(self, inv: Invocation) -> None:
         if not await is_manager(self.client, inv):
             raise UserInputError(
                 "not a manager",
                 user_message="Only this channel's manager or a workspace admin can change its alerts or feeds.",
+                key="slack.not_manager",
             )
 
     def _dest(self, inv: Invocation) -> Any:
@@ -163,16 +214,21 @@ class Commands:
     # ------------------------------------------------------------------ subcommands
     async def cmd_help(self, inv: Invocation, args: list[str], options: dict[str, str]) -> Reply:
         topics = ", ".join(f"`{t.id}`" for t in self.app.classifier.topics)
-        return Reply(HELP.format(topics=topics))
+        return Reply(inv.msgs("slack.help", topics=topics))
 
     async def cmd_subscribe(self, inv: Invocation, args: list[str], options: dict[str, str]) -> Reply:
         await self._require_manager(inv)
         city = " ".join(args).strip()
         if not city:
-            raise UserInputError("no city", user_message="Which city? e.g. `/civic subscribe Chicago, IL`")
+            raise UserInputError(
+                "no city", user_message="Which city? e.g. `/civic subscribe Chicago, IL`", key="slack.no_city_subscribe"
+            )
+        lang = check_language(options["lang"], inv.msgs) if "lang" in options else None
         if not await bot_is_member(self.client, inv.channel_id):
             raise UserInputError(
-                "not a member", user_message="Invite me to this channel first (`/invite @civic-alerts`), then subscribe."
+                "not a member",
+                user_message="Invite me to this channel first (`/invite @civic-alerts`), then subscribe.",
+                key="slack.not_member",
             )
         rules = None
         extra = rule_options(options)
@@ -184,36 +240,43 @@ class Commands:
         result = await actions.subscribe(
             self.app.store, self.app.gazetteer, destination=self._dest(inv), city=city, topics=topics,
             catchup_count=self.app.settings.catchup_count, catalog=self.app.classifier.topics,
-            coverage=self.app.coverage, rules=rules,
+            coverage=self.app.coverage, rules=rules, lang=lang, default_lang=inv.lang,
         )
         self.app.wake_delivery()
+        m = messages(result.subscription.lang)  # said in the channel: the subscription's language
         topics_text = actions.topics_text(result.subscription.topics, self.app.classifier.topics)
-        lines = [f"This channel now gets alerts for *{escape(result.city_label)}* ({escape(topics_text)}) "
-                 f"— subscription #{result.subscription.id}."]
+        lines = [m("slack.subscribed", city=escape(result.city_label), topics=escape(topics_text),
+                   id=result.subscription.id, language=m.language(result.subscription.lang))]
         lines += [f"• {escape(r)}" for r in result.subscription.rules.describe()]
         if result.catchup_queued:
-            lines.append(f"The latest {result.catchup_queued} stories are on their way.")
+            lines.append(m("slack.catchup", n=result.catchup_queued))
         return Reply("\n".join(lines), in_channel=True)
 
     async def cmd_unsubscribe(self, inv: Invocation, args: list[str], options: dict[str, str]) -> Reply:
         await self._require_manager(inv)
         city = " ".join(args).strip()
         if not city:
-            raise UserInputError("no city", user_message="Which city? e.g. `/civic unsubscribe Chicago, IL`")
+            raise UserInputError(
+                "no city", user_message="Which city? e.g. `/civic unsubscribe Chicago, IL`",
+                key="slack.no_city_unsubscribe",
+            )
         removed, label = await actions.unsubscribe(
             self.app.store, self.app.gazetteer, destination=self._dest(inv), city=city, coverage=self.app.coverage
         )
         if not removed:
-            return Reply(f"This channel was not subscribed to {escape(label)}.")
-        return Reply(f"This channel no longer gets alerts for *{escape(label)}*.", in_channel=True)
+            return Reply(inv.msgs("slack.not_subscribed", city=escape(label)))
+        return Reply(inv.msgs("slack.unsubscribed", city=escape(label)), in_channel=True)
 
     async def cmd_rules(self, inv: Invocation, args: list[str], options: dict[str, str]) -> Reply:
         await self._require_manager(inv)
         if not args or not args[0].lstrip("#").isdigit():
-            raise UserInputError("no id", user_message="Which subscription? e.g. `/civic rules 3 digest=daily`")
+            raise UserInputError(
+                "no id", user_message="Which subscription? e.g. `/civic rules 3 digest=daily`", key="slack.no_id"
+            )
         extra = rule_options(options)
         if not extra:
-            raise UserInputError("no rules", user_message="Give at least one rule, e.g. `min_outlets=2`.")
+            raise UserInputError("no rules", user_message="Give at least one rule, e.g. `min_outlets=2`.",
+                                 key="slack.no_rules")
         sub = await actions.edit_rules(
             self.app.store, int(args[0].lstrip("#")), extra, platform="slack", group=inv.team_id,
             catalog=self.app.classifier.topics,
@@ -290,7 +353,10 @@ class Commands:
             return Reply("\n".join(["*This workspace's feeds:*"] + [f"• {escape(f.name or f.url)} — {escape(f.url)}" for f in feeds]))
         await self._require_manager(inv)
         if len(args) < 2:
-            raise UserInputError("no url", user_message=f"Which address? e.g. `/civic feeds {action} https://example.org/rss`")
+            raise UserInputError(
+                "no url", user_message=f"Which address? e.g. `/civic feeds {action} https://example.org/rss`",
+                key="slack.no_url", fields={"action": action},
+            )
         url = args[1].strip("<>").split("|")[0]
         if action == "add":
             preview = await actions.add_feed(self.app.store, self.app.settings, owner=owner, url=url)
@@ -301,4 +367,4 @@ class Commands:
         if action == "remove":
             removed = await actions.remove_feed(self.app.store, owner=owner, url=url)
             return Reply("Feed removed." if removed else "This workspace has no such feed.")
-        return Reply("`/civic feeds` takes add, list or remove.")
+        return Reply(inv.msgs("slack.feeds_usage"))

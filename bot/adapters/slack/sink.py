@@ -38,6 +38,7 @@ from bot.errors import (
     RateLimitedError,
     TransientDeliveryError,
 )
+from bot.messages import messages
 from bot.models import Alert, Destination
 
 log = logging.getLogger(__name__)
@@ -152,7 +153,7 @@ class SlackSink:
         except Exception as exc:
             raise translate(exc, f"update {message_ref} in {channel}") from None
         if alerts and alerts[0].thread and not alerts[0].digest:
-            lines = [render.also_reported(a.story) for a in alerts]
+            lines = [render.also_reported(a.story, msgs=messages(a.lang)) for a in alerts]
             text = "\n".join(B.escape(line) for line in lines if line)
             if text:
                 try:

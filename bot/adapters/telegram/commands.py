@@ -14,6 +14,12 @@ Why admins only for changes in groups: anyone in a big group could otherwise poi
 group's alerts elsewhere or add feeds the bot polls; Telegram says who is an administrator
 (getChatMember). An anonymous administrator posts as the group itself (sender_chat is the
 chat), which only administrators can do. In a private chat the user owns the chat.
+
+Language (issue 13): help, refusals and errors are in the language of the person's Telegram app
+(`from.language_code`; English when Telegram sends none, e.g. an anonymous administrator).
+`/subscribe … lang=es` sets a subscription's language (default: that same language code); its
+confirmation is in the subscription's language. The words come from config/messages
+(`telegram.*`, `errors.*`).
 """
 
 from __future__ import annotations
@@ -36,6 +42,13 @@ from bot import actions
 from bot.adapters.telegram import fmt
 from bot.adapters.telegram.sink import NO_PREVIEW, PLATFORM, destination
 from bot.errors import CivicAlertError, UserInputError
+from bot.messages import (
+    Messages,
+    language_for_locale,
+    messages,
+    parse_language,
+    supported_languages,
+)
 from bot.models import feed_owner
 
 if TYPE_CHECKING:
@@ -49,6 +62,7 @@ RULE_KEYS = frozenset({
 })  # fmt: skip
 ADMIN_STATUSES = frozenset({"creator", "administrator"})
 GENERIC_APOLOGY = "Sorry — something went wrong on my side. It has been logged; please try again in a moment."
+SUBSCRIBE_KEYS = RULE_KEYS | {"topics", "topic", "lang"}
 
 PUBLIC_COMMANDS: tuple[tuple[str, str], ...] = (
     ("subscriptions", "What this chat follows"),
@@ -64,15 +78,7 @@ ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
     ("feeds", "This chat's own feeds: /feeds add|remove url, /feeds list"),
 )
 
-HELP = """<b>Civic alerts</b> — local news alerts by city and topic.
-
-/subscribe <i>city</i> [topics=a,b] — alerts for a city in this chat (inside a forum topic: in that topic)
-Rules, as key=value: include=, exclude= (keywords), min_outlets=N, mention=@name, digest=hourly|daily@08:00, quiet=22:00-07:00, tz=America/Chicago
-/unsubscribe <i>city</i> · /rules <i>id</i> key=value · /subscriptions
-/search <i>words</i> [city=] [topic=] [days=] · /latest <i>city</i> [topic=]
-/feeds add|remove <i>url</i> · /feeds list · /status
-
-In groups only administrators may subscribe, change rules or add feeds."""
+# the help text is config/messages/<lang>.toml's `telegram.help` (HTML: Telegram's parse mode)
 
 
 async def register_commands(bot: Bot) -> None:
@@ -99,7 +105,9 @@ def parse_args(text: str) -> Parsed:
     try:
         tokens = shlex.split(text)
     except ValueError:
-        raise UserInputError("bad quoting", user_message="A quote is not closed; check the \" marks.") from None
+        raise UserInputError(
+            "bad quoting", user_message="A quote is not closed; check the \" marks.", key="telegram.bad_quoting"
+        ) from None
     words: list[str] = []
     options: dict[str, str] = {}
     for token in tokens:
@@ -121,7 +129,7 @@ def rule_options(options: dict[str, str]) -> dict[str, object]:
     if "threads" in out:
         word = str(out["threads"]).casefold()
         if word not in ON_WORDS | OFF_WORDS:
-            raise UserInputError("bad threads", user_message="threads= takes on or off.")
+            raise UserInputError("bad threads", user_message="threads= takes on or off.", key="telegram.bad_threads")
         out["threads"] = word in ON_WORDS
     return out
 
@@ -139,6 +147,38 @@ def split_command(text: str, username: str) -> tuple[str, str] | None:
     if at and at.casefold() != username.casefold():
         return None
     return name.casefold(), rest.strip()
+
+
+def reader_language(message: Message) -> str:
+    """The sender's Telegram language ("es-419" → "es"); English when none is sent (an
+    anonymous administrator, or a client that does not say)."""
+    user = message.from_user
+    if user is None or message.sender_chat is not None:
+        return "en"
+    return language_for_locale(user.language_code)
+
+
+def error_text(exc: CivicAlertError, msgs: Messages) -> str:
+    """A refusal in the reader's language when the error names its catalogue entry."""
+    if exc.key is not None:
+        try:
+            return msgs(exc.key, **exc.fields)
+        except (KeyError, IndexError, ValueError):
+            log.warning("message %s could not be filled in; English used", exc.key)
+    return exc.user_message
+
+
+def check_language(value: str) -> str:
+    """`lang=es` / `lang=español` → a catalogue language; one clear line for any other."""
+    code = parse_language(value)
+    if code is None:
+        choices = ", ".join(supported_languages())
+        raise UserInputError(
+            f"unknown language {value!r}",
+            user_message=messages()("errors.unknown_language", lang=value[:40], choices=choices),
+            key="errors.unknown_language", fields={"lang": value[:40], "choices": choices},
+        )
+    return code
 
 
 class Commands:
@@ -160,14 +200,15 @@ class Commands:
         if parsed is None or parsed[0] not in self.handlers:
             return
         name, args = parsed
+        msgs = messages(reader_language(message))
         try:
             answer = await self.handlers[name](message, args)
         except CivicAlertError as exc:
             log.info("/%s refused in chat %s: %s", name, message.chat.id, exc.user_message)
-            answer = fmt.esc(exc.user_message)
+            answer = fmt.esc(error_text(exc, msgs))
         except Exception:
             log.exception("/%s failed in chat %s", name, message.chat.id)
-            answer = fmt.esc(GENERIC_APOLOGY)
+            answer = fmt.esc(msgs("errors.generic"))
         await self.reply(message, answer)
 
     async def reply(self, message: Message, text: str) -> None:
@@ -193,7 +234,9 @@ class Commands:
 
     async def require_admin(self, message: Message) -> None:
         if not await self.is_admin(message):
-            raise UserInputError("not an admin", user_message="Only administrators of this chat can do that.")
+            raise UserInputError(
+                "not an admin", user_message="Only administrators of this chat can do that.", key="telegram.not_admin"
+            )
 
     @staticmethod
     def here(message: Message) -> tuple[int, int | None]:
@@ -205,22 +248,29 @@ class Commands:
 
     # ------------------------------------------------------------------ commands
     async def help(self, message: Message, args: str) -> str:
-        return HELP
+        return messages(reader_language(message))("telegram.help")
 
     async def subscribe(self, message: Message, args: str) -> str:
         await self.require_admin(message)
         parsed = parse_args(args)
         if not parsed.words:
-            raise UserInputError("no city", user_message="Which city? For example: /subscribe Chicago topics=immigration")
-        unknown = set(parsed.options) - RULE_KEYS - {"topics", "topic"}
+            raise UserInputError(
+                "no city", user_message="Which city? For example: /subscribe Chicago topics=immigration",
+                key="telegram.no_city_subscribe",
+            )
+        unknown = set(parsed.options) - SUBSCRIBE_KEYS
         if unknown:
-            raise UserInputError("unknown option", user_message=f"Unknown option: {', '.join(sorted(unknown))} (see /help).")
+            names = ", ".join(sorted(unknown))
+            raise UserInputError("unknown option", user_message=f"Unknown option: {names} (see /help).",
+                                 key="telegram.unknown_option", fields={"options": names})
+        lang = check_language(parsed.options["lang"]) if "lang" in parsed.options else None
         chat_id, thread = self.here(message)
         rules = rule_options(parsed.options)
         result = await actions.subscribe(
             self.app.store, self.app.gazetteer, destination=destination(chat_id, thread), city=parsed.rest,
             topics=parsed.options.get("topics") or parsed.options.get("topic"),
             catchup_count=self.app.settings.catchup_count, catalog=self._topics(), coverage=self.app.coverage,
+            lang=lang, default_lang=reader_language(message),
         )
         sub = result.subscription
         if rules:
@@ -228,18 +278,20 @@ class Commands:
                                            catalog=self._topics())
         if result.catchup_queued:
             self.app.wake_delivery()
-        where = "this topic" if thread is not None else "this chat"
-        lines = [f"Subscribed {where} to <b>{fmt.esc(result.city_label)}</b> "
-                 f"({fmt.esc(actions.topics_text(sub.topics, self._topics()))}), subscription #{sub.id}."]
+        m = messages(sub.lang)  # said to the whole chat: the subscription's language
+        key = "telegram.subscribed_topic" if thread is not None else "telegram.subscribed_chat"
+        lines = [m(key, city=fmt.esc(result.city_label), topics=fmt.esc(actions.topics_text(sub.topics, self._topics())),
+                   id=sub.id, language=fmt.esc(m.language(sub.lang)))]
         lines += [f"• {fmt.esc(rule)}" for rule in sub.rules.describe()]
         if result.catchup_queued:
-            lines.append(f"{result.catchup_queued} recent stories are on their way.")
+            lines.append(m("telegram.catchup", n=result.catchup_queued))
         return "\n".join(lines)
 
     async def unsubscribe(self, message: Message, args: str) -> str:
         await self.require_admin(message)
         if not args.strip():
-            raise UserInputError("no city", user_message="Which city? For example: /unsubscribe Chicago")
+            raise UserInputError("no city", user_message="Which city? For example: /unsubscribe Chicago",
+                                 key="telegram.no_city_unsubscribe")
         chat_id, thread = self.here(message)
         removed, label = await actions.unsubscribe(
             self.app.store, self.app.gazetteer, destination=destination(chat_id, thread), city=args.strip(),
@@ -270,10 +322,13 @@ class Commands:
         await self.require_admin(message)
         parsed = parse_args(args)
         if len(parsed.words) != 1 or not parsed.words[0].lstrip("#").isdigit():
-            raise UserInputError("no id", user_message="Usage: /rules <subscription id> key=value … (ids: /subscriptions)")
+            raise UserInputError("no id", user_message="Usage: /rules <subscription id> key=value … (ids: /subscriptions)",
+                                 key="telegram.no_id")
         unknown = set(parsed.options) - RULE_KEYS
         if unknown or not parsed.options:
-            raise UserInputError("bad rules", user_message=f"Give rules as key=value; known keys: {', '.join(sorted(RULE_KEYS))}.")
+            keys = ", ".join(sorted(RULE_KEYS))
+            raise UserInputError("bad rules", user_message=f"Give rules as key=value; known keys: {keys}.",
+                                 key="telegram.bad_rules", fields={"keys": keys})
         sub = await actions.edit_rules(self.app.store, int(parsed.words[0].lstrip("#")), rule_options(parsed.options),
                                        platform=PLATFORM, group=str(message.chat.id), catalog=self._topics())
         lines = [f"Rules of subscription #{sub.id} saved."] + [f"• {fmt.esc(r)}" for r in sub.rules.describe()]
@@ -285,7 +340,7 @@ class Commands:
         try:
             days_value = float(days) if days else None
         except ValueError:
-            raise UserInputError("bad days", user_message="days= takes a number.") from None
+            raise UserInputError("bad days", user_message="days= takes a number.", key="telegram.bad_days") from None
         page = await actions.search(
             self.app.store, self.app.gazetteer, parsed.rest, city=parsed.options.get("city"),
             topic=parsed.options.get("topic"), days=days_value, page_size=self.app.settings.search_page_size,
@@ -300,7 +355,8 @@ class Commands:
     async def latest(self, message: Message, args: str) -> str:
         parsed = parse_args(args)
         if not parsed.words:
-            raise UserInputError("no city", user_message="Which city? For example: /latest Chicago")
+            raise UserInputError("no city", user_message="Which city? For example: /latest Chicago",
+                                 key="telegram.no_city_latest")
         label, stories = await actions.latest(self.app.store, self.app.gazetteer, parsed.rest,
                                               topic=parsed.options.get("topic"), catalog=self._topics())
         if not stories:
@@ -331,10 +387,12 @@ class Commands:
                 return "This chat has no feeds of its own. An administrator can run /feeds add <i>url</i>."
             return "\n".join(["<b>This chat's feeds</b>"] + [f"• {fmt.esc(f.url)}" for f in feeds])
         if sub not in ("add", "remove"):
-            raise UserInputError("bad feeds", user_message="Usage: /feeds add <url>, /feeds remove <url>, /feeds list")
+            raise UserInputError("bad feeds", user_message="Usage: /feeds add <url>, /feeds remove <url>, /feeds list",
+                                 key="telegram.feeds_usage")
         await self.require_admin(message)
         if not rest.strip():
-            raise UserInputError("no url", user_message=f"Usage: /feeds {sub} <url>")
+            raise UserInputError("no url", user_message=f"Usage: /feeds {sub} <url>", key="telegram.no_url",
+                                 fields={"action": sub})
         if sub == "remove":
             removed = await actions.remove_feed(self.app.store, owner=owner, url=rest.strip())
             return "Feed removed." if removed else "This chat has no such feed (see /feeds list)."

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from bot import render
+from bot.messages import Messages, messages
 from bot.models import Alert, SearchHit, Story
 from bot.text import clip
 
@@ -45,21 +46,25 @@ def alert_parts(
     label: Callable[[str], str] = lambda c: c,
     topic_label: Callable[[str], str] = render.plain_topic,
     summary_max: int = render.SUMMARY_MAX,
+    msgs: Messages | None = None,
 ) -> tuple[str, str]:
-    """(HTML, visible text) of one alert; the last line ends with "story #<id>"."""
-    lines: list[tuple[str, str]] = [(f"<b>{link(story.url, render.headline(story))}</b>", render.headline(story))]
+    """(HTML, visible text) of one alert in the language of ``msgs`` (the subscription's);
+    the last line ends with "story #<id>" in every language."""
+    m = msgs or messages()
+    title = render.headline(story, m)
+    lines: list[tuple[str, str]] = [(f"<b>{link(story.url, title)}</b>", title)]
     if story.summary and summary_max > 0:
         text = render.summary(story, summary_max)
         lines.append((esc(text), text))
-    where = render.where_topics(story, label, topic_label)
+    where = render.where_topics(story, label, topic_label, m)
     if where:
         lines.append((f"<i>{esc(where)}</i>", where))
-    source = f"{story.source} · {story.published:%Y-%m-%d %H:%M} UTC · {render.corroboration(story)}"
+    source = f"{story.source} · {render.when(story, m)} · {render.corroboration(story, m)}"
     lines.append((esc(source), source))
-    extra = render.also_reported(story)
+    extra = render.also_reported(story, msgs=m)
     if extra:
         lines.append((esc(extra), extra))
-    foot = render.footer(story)
+    foot = render.footer(story, m)
     lines.append((esc(foot), foot))
     return "\n".join(h for h, _ in lines), "\n".join(v for _, v in lines)
 
@@ -76,9 +81,11 @@ def alerts_message(
         mention = clip(mention, 64)
         head_html, head_text = esc(mention) + SEPARATOR, mention + SEPARATOR
     if alerts and alerts[0].digest:
-        return head_html + digest_message([a.story for a in alerts], reserve=visible_length(head_text))
+        return head_html + digest_message(
+            [a.story for a in alerts], reserve=visible_length(head_text), msgs=messages(alerts[0].lang)
+        )
     for summary_max in (render.SUMMARY_MAX, 160, 0):
-        parts = [alert_parts(a.story, label, topic_label, summary_max) for a in alerts]
+        parts = [alert_parts(a.story, label, topic_label, summary_max, messages(a.lang)) for a in alerts]
         html = head_html + SEPARATOR.join(h for h, _ in parts)
         if visible_length(head_text + SEPARATOR.join(v for _, v in parts)) <= TEXT_MAX:
             return html
@@ -88,19 +95,21 @@ def alerts_message(
 
 def fits(alerts: Sequence[Alert]) -> bool:
     """Whether these alerts fit one message with their full summaries."""
-    total = sum(visible_length(alert_parts(a.story)[1]) for a in alerts) + len(SEPARATOR) * len(alerts)
+    total = sum(visible_length(alert_parts(a.story, msgs=messages(a.lang))[1]) for a in alerts) + len(SEPARATOR) * len(alerts)
     return total + 300 <= TEXT_MAX  # room for labels longer than ids and a mention line
 
 
-def digest_message(stories: Sequence[Story], reserve: int = 0) -> str:
-    lines = [f"<b>{esc(render.digest_title(len(stories)))}</b>"]
-    used = reserve + visible_length(render.digest_title(len(stories)))
+def digest_message(stories: Sequence[Story], reserve: int = 0, msgs: Messages | None = None) -> str:
+    m = msgs or messages()
+    heading = render.digest_title(len(stories), m)
+    lines = [f"<b>{esc(heading)}</b>"]
+    used = reserve + visible_length(heading)
     for rank, story in enumerate(stories, 1):
-        line = render.digest_line(rank, story)
+        line = render.digest_line(rank, story, m)
         if used + visible_length(line) + 1 > TEXT_MAX:
             break
         used += visible_length(line) + 1
-        title = f"{rank}. {render.headline(story)}"
+        title = f"{rank}. {render.headline(story, m)}"
         rest = line[len(title):]
         lines.append(link(story.url, title) + esc(rest))
     return "\n".join(lines)

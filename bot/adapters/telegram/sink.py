@@ -48,6 +48,7 @@ from bot.errors import (
     RateLimitedError,
     TransientDeliveryError,
 )
+from bot.messages import messages
 from bot.models import Alert, Destination
 
 log = logging.getLogger(__name__)
@@ -164,8 +165,9 @@ class TelegramSink:
     async def _thread_reply(self, destination: Destination, message_id: int, alert: Alert) -> None:
         """The update as a reply to the alert (its thread); a deleted alert gets none."""
         chat_id, thread_id = chat_of(destination)
-        text = render.also_reported(alert.story) or render.corroboration(alert.story)
-        body = f"Update: {fmt.esc(text)} ({fmt.esc(render.corroboration(alert.story))})"
+        m = messages(alert.lang)
+        text = render.also_reported(alert.story, msgs=m) or render.corroboration(alert.story, m)
+        body = fmt.esc(m("telegram.update", text=text, corroboration=render.corroboration(alert.story, m)))
         try:
             await self.bot.send_message(
                 chat_id=chat_id, text=body, message_thread_id=thread_id, link_preview_options=NO_PREVIEW,

@@ -23,7 +23,8 @@ from bot.adapters.discordbot.cogs.subscriptions import (
     city_autocomplete,
     topic_filter_autocomplete,
 )
-from bot.adapters.discordbot.replies import send, within_budget
+from bot.adapters.discordbot.replies import reader_messages, send, within_budget
+from bot.messages import Messages, messages
 
 if TYPE_CHECKING:
     from bot.adapters.discordbot.client import CivicBot
@@ -35,17 +36,22 @@ NEXT_ID = "civic:search:next"
 VIEW_TIMEOUT = 600.0
 
 
-def search_embed(result: actions.SearchPage, *, filters: str = "") -> discord.Embed:
+def search_embed(
+    result: actions.SearchPage, *, filters: str = "", msgs: Messages | None = None
+) -> discord.Embed:
+    """One page of results, worded in the searcher's language (``msgs``; English without one)."""
+    m = msgs or messages()
     shown = E.clip(E.inert(result.query), 200)
+    title = m("discord.search_title", query=shown)
     if not result.hits:
-        text = "No stories match." if result.page == 0 else "No more results."
-        return E.info_embed(f"Search: {shown}", text + (f"\n{filters}" if filters else ""))
+        text = m("discord.no_match") if result.page == 0 else m("discord.no_more")
+        return E.info_embed(title, text + (f"\n{filters}" if filters else ""))
     lines = [E.hit_line(result.first_rank + i, hit) for i, hit in enumerate(result.hits)]
     if result.note:
         lines.insert(0, f"*{result.note}*")
-    embed = E.info_embed(f"Search: {shown}", "\n\n".join(lines))
+    embed = E.info_embed(title, "\n\n".join(lines))
     last = result.first_rank + len(result.hits) - 1
-    footer = f"Results {result.first_rank}–{last} · page {result.page + 1}"
+    footer = m("discord.results_footer", first=result.first_rank, last=last, page=result.page + 1)
     if filters:
         footer += f" · {filters}"
     embed.set_footer(text=E.clip(footer, 2048))
@@ -66,6 +72,7 @@ class SearchView(discord.ui.View):
         days: int | None,
         page: actions.SearchPage,
         filters: str,
+        msgs: Messages | None = None,
     ) -> None:
         super().__init__(timeout=getattr(bot, "search_view_timeout", VIEW_TIMEOUT))
         self.bot = bot
@@ -76,6 +83,7 @@ class SearchView(discord.ui.View):
         self.days = days
         self.page = page
         self.filters = filters
+        self.msgs = msgs or messages()
         self.message: discord.WebhookMessage | None = None  # set once sent; used on timeout
         self._sync_buttons()
 
@@ -94,7 +102,7 @@ class SearchView(discord.ui.View):
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if interaction.user.id != self.owner_id:
             await interaction.response.send_message(
-                "Only the person who searched can turn these pages — run `/search` yourself.",
+                reader_messages(interaction)("discord.not_your_search"),
                 ephemeral=True,
             )
             return False
@@ -114,7 +122,7 @@ class SearchView(discord.ui.View):
         )
         self._sync_buttons()
         await interaction.response.edit_message(
-            embed=search_embed(self.page, filters=self.filters),
+            embed=search_embed(self.page, filters=self.filters, msgs=self.msgs),
             view=self,
             allowed_mentions=E.NO_MENTIONS,
         )
@@ -180,8 +188,9 @@ class Search(commands.Cog):
         topic_id = actions.parse_topics(topic, self.bot.topics)[0] if topic else None
         if topic_id == "*":
             topic_id = None
-        filters = self._filters_text(city, topic_id, days)
-        embed = search_embed(page, filters=filters)
+        m = reader_messages(interaction)
+        filters = self._filters_text(city, topic_id, days, m)
+        embed = search_embed(page, filters=filters, msgs=m)
         if page.has_more:
             view = SearchView(
                 self.bot,
@@ -192,6 +201,7 @@ class Search(commands.Cog):
                 days=days,
                 page=page,
                 filters=filters,
+                msgs=m,
             )
             view.message = await interaction.followup.send(
                 embed=embed,
@@ -205,7 +215,9 @@ class Search(commands.Cog):
                 embed=embed, ephemeral=not public, allowed_mentions=E.NO_MENTIONS
             )
 
-    def _filters_text(self, city: str | None, topic: str | None, days: int | None) -> str:
+    def _filters_text(
+        self, city: str | None, topic: str | None, days: int | None, msgs: Messages | None = None
+    ) -> str:
         parts = []
         if city:
             label = (
@@ -217,7 +229,7 @@ class Search(commands.Cog):
         if topic is not None:
             parts.append(E.plain(self.bot.topics.label(topic))[:100])
         if days:
-            parts.append(f"last {days} days")
+            parts.append((msgs or messages())("discord.last_days", n=days))
         return " · ".join(parts)
 
     @app_commands.command(name="latest", description="The latest stories about a city.")
@@ -238,9 +250,11 @@ class Search(commands.Cog):
             ),
         )
         topic_id = actions.parse_topics(topic, catalog)[0] if topic else "*"
-        title = f"Latest: {label}" + (f" · {catalog.label(topic_id)}" if topic_id != "*" else "")
+        m = reader_messages(interaction)
+        topic_label = m.topic(topic_id) or catalog.label(topic_id)
+        title = m("discord.latest_title", city=label) + (f" · {topic_label}" if topic_id != "*" else "")
         if not stories:
-            embed = E.info_embed(title, "No stories yet. New ones arrive as feeds are polled.")
+            embed = E.info_embed(title, m("discord.no_stories_yet"))
         else:
             embed = E.info_embed(title, "\n".join(E.story_line(s) for s in stories))
         await send(interaction, embed=embed)

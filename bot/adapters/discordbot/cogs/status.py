@@ -71,7 +71,7 @@ class Status(commands.Cog):
                 catalog=self.bot.topics,
             ),
         )
-        await send(interaction, embed=status_embed(report))
+        await send(interaction, embed=status_embed(report, locale_messages(interaction)))
 
     @app_commands.command(name="help", description="What this bot does and how to use it.")
     async def help(self, interaction: discord.Interaction) -> None:
@@ -82,32 +82,35 @@ class Status(commands.Cog):
         )
 
 
-def status_embed(report: actions.StatusReport) -> discord.Embed:
+def status_embed(report: actions.StatusReport, msgs: Messages | None = None) -> discord.Embed:
+    """Health in the reader's language (``msgs``; English without one). Feed errors and
+    durations ("5 min ago") stay as the core words them."""
+    m = msgs or messages()
     active = report.feeds_total - report.feeds_disabled
     lines = [
-        f"**Feeds polled:** {active}"
-        + (f" ({report.feeds_disabled} disabled)" if report.feeds_disabled else ""),
-        f"**Failing feeds:** {len(report.feeds_failing)}",
-        *([f"**Feeds by kind:** {kinds}"] if (kinds := actions.kinds_text(report)) else []),
-        f"**Last poll:** {actions.ago(report.last_cycle)}",
-        f"**Alerts waiting to be posted:** {report.queue_depth}",
+        m("discord.status_polled", n=active)
+        + (m("discord.status_disabled", n=report.feeds_disabled) if report.feeds_disabled else ""),
+        m("discord.status_failing", n=len(report.feeds_failing)),
+        *([m("discord.status_kinds", kinds=kinds)] if (kinds := actions.kinds_text(report)) else []),
+        m("discord.status_last_poll", ago=actions.ago(report.last_cycle)),
+        m("discord.status_queue", n=report.queue_depth),
     ]
     for state in report.feeds_failing[:5]:
         name = E.inert(state.name or state.url)[:80]
         error = E.inert(state.last_error or f"HTTP {state.last_status}")[:120]
         lines.append(f"  • {name}: {error} (×{state.consecutive_errors})")
     if len(report.feeds_failing) > 5:
-        lines.append(f"  • … and {len(report.feeds_failing) - 5} more")
+        lines.append("  • " + m("discord.and_more", n=len(report.feeds_failing) - 5))
     lines.append("")
     if report.subscriptions:
-        lines.append(f"**This server's subscriptions ({len(report.subscriptions)}):**")
+        lines.append(m("discord.status_subscriptions", n=len(report.subscriptions)))
         for view in report.subscriptions[:20]:
-            lines.append(subscription_line(view))
+            lines.append(subscription_line(view, m))
         if len(report.subscriptions) > 20:
-            lines.append(f"… and {len(report.subscriptions) - 20} more (see `/subscriptions`)")
+            lines.append(m("discord.status_more_subscriptions", n=len(report.subscriptions) - 20))
     else:
-        lines.append("This server has no subscriptions yet (`/subscribe`).")
-    return E.info_embed("Status", "\n".join(lines))
+        lines.append(m("discord.status_no_subscriptions"))
+    return E.info_embed(m("discord.status_title"), "\n".join(lines))
 
 
 async def setup(bot: CivicBot) -> None:

@@ -9,6 +9,9 @@ subscription never silently fails later.
 Topic options are autocompleted from the bot's TopicCatalog (config/topics.toml), not fixed
 choices: a topic added to the config is offered without code or a command re-sync, and what
 a user types is still validated by bot.actions.
+
+Replies and refusals are in the person's Discord language (`replies.reader_messages`:
+config/messages' `discord.*`), English wording unchanged for English (issue 13).
 """
 
 from __future__ import annotations
@@ -29,9 +32,9 @@ from bot.adapters.discordbot.checks import (
     missing_alert_permissions,
     missing_from,
 )
-from bot.adapters.discordbot.replies import send, within_budget
+from bot.adapters.discordbot.replies import reader_messages, send, within_budget
 from bot.adapters.discordbot.sink import PLATFORM, destination
-from bot.messages import language_for_locale
+from bot.messages import Messages, language_for_locale, messages
 from bot.rules import DEFAULT_RULES, parse_rules
 
 if TYPE_CHECKING:
@@ -173,9 +176,10 @@ class Subscriptions(commands.Cog):
         target = channel if channel is not None else interaction.channel
         missing = bot_missing_in(interaction, target)
         where = f"<#{target_id}>"
+        m = reader_messages(interaction)
         if missing:
             await interaction.response.send_message(
-                describe_missing(missing, where), ephemeral=True
+                describe_missing(missing, where, m), ephemeral=True
             )
             return
         result = await within_budget(
@@ -193,37 +197,37 @@ class Subscriptions(commands.Cog):
                 default_lang=default_language(interaction),
             ),
         )
+        sub_lang = result.subscription.lang
         lines = [
-            f"✅ {where} will get alerts for **{E.inert(result.city_label)}** "
-            f"({actions.topics_text(result.subscription.topics, self.bot.topics)})."
+            m(
+                "discord.subscribed",
+                where=where,
+                city=E.inert(result.city_label),
+                topics=actions.topics_text(result.subscription.topics, self.bot.topics),
+                language=m.language(sub_lang),
+            )
         ]
+        if sub_lang != m.lang:  # the alerts' language differs from the reply's: say so
+            lines.append(m("discord.alerts_language", language=m.language(sub_lang)))
         if rules is not None:
             sub = result.subscription
-            lines.append(f"Rules of #{sub.id}: " + "; ".join(rule_text(line) for line in sub.rules.describe()))
+            lines.append(
+                m("discord.rules_of", id=sub.id, rules="; ".join(rule_text(line) for line in sub.rules.describe()))
+            )
         # a catch-up was queued, or a paused channel was resumed with its held alerts due now:
         # either way they go out now, not at the next delivery interval (a wake is cheap)
         self.bot.wake_delivery()
         if result.catchup_queued:
             n = result.catchup_queued
-            lines.append(
-                f"The {n} latest {'story is' if n == 1 else 'stories are'} on the way as a catch-up."
-            )
+            lines.append(m("discord.catchup_one" if n == 1 else "discord.catchup_many", n=n))
         elif self.bot.settings.catchup_count:
-            lines.append(
-                "Nothing recent to catch up on; new stories will be posted as they are reported."
-            )
+            lines.append(m("discord.catchup_none"))
         if missing is None:
-            lines.append(
-                "(I couldn't check my permissions in that channel; if alerts don't appear, "
-                "make sure I can view it, send messages and embed links.)"
-            )
+            lines.append(m("discord.permissions_unknown"))
         else:
             perms = interaction.app_permissions if target_id == interaction.channel_id else None
             if perms is not None and missing_from(perms, wanted=RECOVERY_PERMISSIONS):
-                lines.append(
-                    "Tip: also grant me **Read Message History** there, so I can recover "
-                    "without duplicates after a restart."
-                )
+                lines.append(m("discord.tip_history"))
         await send(interaction, "\n".join(lines))
 
     @app_commands.command(
@@ -269,6 +273,7 @@ class Subscriptions(commands.Cog):
     ) -> None:
         if interaction.guild_id is None:
             raise app_commands.NoPrivateMessage()
+        m = reader_messages(interaction)
         options = {
             "include": include, "exclude": exclude, "min_outlets": min_outlets, "on_hold_timeout": after_hold,
             "mention_when": mention_when, "digest": digest, "quiet": quiet, "urgent": urgent, "tz": timezone,
@@ -287,11 +292,11 @@ class Subscriptions(commands.Cog):
         else:
             found = await self.bot.store.subscription(subscription)
             if found is None or found.destination.platform != PLATFORM or found.destination.group != str(interaction.guild_id):
-                await send(interaction, f"There is no subscription #{subscription} in this server (see /subscriptions).")
+                await send(interaction, m("discord.no_such_subscription", id=subscription))
                 return
             sub = found
-        lines = [rule_text(line) for line in sub.rules.describe()] or ["no rules: every matching story, at once"]
-        head = f"Rules of #{sub.id} (<#{sub.destination.address}>, {E.inert(sub.city)})"
+        lines = [rule_text(line) for line in sub.rules.describe()] or [m("discord.no_rules")]
+        head = m("discord.rules_head", id=sub.id, where=f"<#{sub.destination.address}>", city=E.inert(sub.city))
         await send(interaction, head + "\n" + "\n".join(f"• {line}" for line in lines))
 
     @rules.autocomplete("timezone")
@@ -329,11 +334,9 @@ class Subscriptions(commands.Cog):
                 city=city,
             ),
         )
-        if removed:
-            text = f"Done: <#{target_id}> no longer gets alerts for **{E.inert(label)}**."
-        else:
-            text = f"<#{target_id}> wasn't subscribed to **{E.inert(label)}** — nothing to remove."
-        await send(interaction, text)
+        m = reader_messages(interaction)
+        key = "discord.unsubscribed" if removed else "discord.not_subscribed"
+        await send(interaction, m(key, where=f"<#{target_id}>", city=E.inert(label)))
 
     @unsubscribe.autocomplete("city")
     async def unsubscribe_city(
@@ -374,12 +377,11 @@ class Subscriptions(commands.Cog):
                 catalog=self.bot.topics,
             ),
         )
+        m = reader_messages(interaction)
         if not views:
-            await send(
-                interaction, "This server has no subscriptions yet. Use `/subscribe` to add one."
-            )
+            await send(interaction, m("discord.no_subscriptions"))
             return
-        await send(interaction, embed=subscriptions_embed(views))
+        await send(interaction, embed=subscriptions_embed(views, msgs=m))
 
 
 def rule_text(line: str) -> str:
@@ -391,30 +393,35 @@ def rule_text(line: str) -> str:
     return E.inert(line)
 
 
-def subscription_line(view: actions.SubscriptionView) -> str:
+def subscription_line(view: actions.SubscriptionView, msgs: Messages | None = None) -> str:
+    """One subscription, its health and (when not English) its alerts' language."""
+    m = msgs or messages()
     sub = view.subscription
-    health = "✅ active"
+    health = m("discord.active")
     if sub.paused:
-        reason = E.inert(sub.pause_reason or "delivery failed")
-        health = f"⏸ paused — {reason}"
+        reason = E.inert(sub.pause_reason or m("discord.delivery_failed"))
+        health = m("discord.paused", reason=reason)
     line = f"#{sub.id} <#{sub.destination.address}> · **{E.inert(view.city_label)}** · {view.topics_text} · {health}"
+    if sub.lang != "en":
+        line += f" · {m.language(sub.lang)}"
     rules = view.rules_text
     return line + ("\n   " + " · ".join(rule_text(r) for r in rules) if rules else "")
 
 
 def subscriptions_embed(
-    views: list[actions.SubscriptionView], title: str = "Subscriptions"
+    views: list[actions.SubscriptionView], title: str | None = None, msgs: Messages | None = None
 ) -> discord.Embed:
+    m = msgs or messages()
     lines: list[str] = []
     used = 0
     for index, view in enumerate(views):
-        line = subscription_line(view)
+        line = subscription_line(view, m)
         if used + len(line) + 1 > 3800:
-            lines.append(f"… and {len(views) - index} more")
+            lines.append(m("discord.and_more", n=len(views) - index))
             break
         lines.append(line)
         used += len(line) + 1
-    return E.info_embed(f"{title} ({len(views)})", "\n".join(lines))
+    return E.info_embed(f"{title or m('discord.subscriptions_title')} ({len(views)})", "\n".join(lines))
 
 
 async def setup(bot: CivicBot) -> None:
