@@ -21,6 +21,7 @@ from bot.adapters.slack.commands import Commands as SlackCommands
 from bot.adapters.slack.commands import Invocation
 from bot.adapters.telegram.commands import Commands as TelegramCommands
 from bot.app import App
+from bot.messages import messages
 from bot.settings import Settings
 from tests.store.helpers import article, match, save
 
@@ -52,7 +53,9 @@ async def replies(app: App, query: str) -> dict[str, str]:
         "discord": str(search_embed(page).description),
         "slack": (await SlackCommands(app, None).cmd_search(inv, list(words), {})).text,  # type: ignore[arg-type]
         "telegram": await TelegramCommands(None, app, "bot").search(None, query),  # type: ignore[arg-type]
-        "matrix": await MatrixCommands(app, _power).cmd_search("!room:civic.test", Parsed("search", words, {})),
+        "matrix": await MatrixCommands(app, _power).cmd_search(
+            "!room:civic.test", Parsed("search", words, {}), messages("en")
+        ),
     }
 
 
