@@ -383,13 +383,14 @@ class SearchPage:
         return self.page * self.page_size + 1
 
     @property
-    def note(self) -> str:
-        """What every adapter says above the results when the all-words search found nothing
-        (a reader who sees loosely related stories must know why)."""
-        return FELL_BACK_NOTE if self.fell_back and self.hits else ""
+    def note_key(self) -> str | None:
+        """The catalogue entry every adapter says above the results when the all-words search
+        found nothing (a reader who sees loosely related stories must know why); a key, not
+        words, so each adapter says it in its reader's language. None: nothing to say."""
+        return FELL_BACK_KEY if self.fell_back and self.hits else None
 
 
-FELL_BACK_NOTE = "No story has all of these words; showing stories with any of them."
+FELL_BACK_KEY = "search.fell_back"
 
 
 def clean_query(query: str) -> str:

@@ -1,17 +1,22 @@
 """Issue 16 item 6 in every chat: a search that found no story with all its words says it shows
-stories with any of them (the CLI said so; Discord, Slack, Telegram and Matrix did not).
+stories with any of them (the CLI said so; Discord, Slack, Telegram and Matrix did not) — in the
+reader's language (issue 16 follow-up: the note was an English literal in bot/actions.py).
 
 A real App (store, gazetteer, classifier) over one stored story; each adapter's own search
-command renders the page.
+command renders the page, for an English and a Spanish reader as each platform knows them:
+Discord by the interaction's locale (the Messages its cog passes), Slack by the person's locale
+(`Invocation.lang`), Telegram by the sender's `language_code`, Matrix by the room's language.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiogram.types import Chat, Message, User
 
 from bot import actions
 from bot.adapters.discordbot.cogs.search import search_embed
@@ -27,6 +32,7 @@ from tests.store.helpers import article, match, save
 
 LOOSE = "pilsen bakery"  # no story has both words: the any-word fallback
 EXACT = "pilsen agents"  # the story has both
+NONE = "zebra bakery"  # no story has either
 
 
 @pytest.fixture
@@ -44,23 +50,56 @@ async def _power(room_id: str, user_id: str) -> int:
     return 0
 
 
-async def replies(app: App, query: str) -> dict[str, str]:
+def _telegram_message(lang: str, query: str) -> Message:
+    """A group message from a person whose Telegram app is in ``lang``."""
+    return Message(
+        message_id=1, date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC), chat=Chat(id=-100, type="supergroup"),
+        from_user=User(id=7, is_bot=False, first_name="Ana", language_code=lang), text=f"/search {query}",
+    )
+
+
+async def replies(app: App, query: str, lang: str) -> dict[str, str]:
     page = await actions.search(app.store, app.gazetteer, query, catalog=app.classifier.topics)
-    assert page.hits, "the stored story must be found either way"
-    inv: Any = Invocation.__new__(Invocation)  # search reads nothing of the invocation
     words = tuple(query.split())
+    inv = Invocation("T1", "C1", "U1", lang=lang)
+    telegram: Any = TelegramCommands(None, app, "bot")  # type: ignore[arg-type]  # search sends nothing
     return {
-        "discord": str(search_embed(page).description),
+        "discord": str(search_embed(page, msgs=messages(lang)).description),
         "slack": (await SlackCommands(app, None).cmd_search(inv, list(words), {})).text,  # type: ignore[arg-type]
-        "telegram": await TelegramCommands(None, app, "bot").search(None, query),  # type: ignore[arg-type]
+        "telegram": await telegram.search(_telegram_message(lang, query), query),
         "matrix": await MatrixCommands(app, _power).cmd_search(
-            "!room:civic.test", Parsed("search", words, {}), messages("en")
+            "!room:civic.test", Parsed("search", words, {}), messages(lang)
         ),
     }
 
 
-async def test_every_chat_says_when_search_fell_back_to_any_word(app: App) -> None:
-    loose = await replies(app, LOOSE)
-    assert {k: actions.FELL_BACK_NOTE in v for k, v in loose.items()} == dict.fromkeys(loose, True), loose
-    exact = await replies(app, EXACT)
-    assert {k: actions.FELL_BACK_NOTE in v for k, v in exact.items()} == dict.fromkeys(exact, False), exact
+def _says(text: str, found: dict[str, str]) -> dict[str, bool]:
+    return {k: text in v for k, v in found.items()}
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+async def test_every_chat_says_when_search_fell_back_to_any_word(app: App, lang: str) -> None:
+    note = messages(lang)(actions.FELL_BACK_KEY)
+    other = messages("es" if lang == "en" else "en")(actions.FELL_BACK_KEY)
+    assert note != other, "the Spanish catalogue must word the note itself"
+    loose = await replies(app, LOOSE, lang)
+    assert "Pilsen" in loose["slack"], loose  # the stored story is found either way
+    assert _says(note, loose) == dict.fromkeys(loose, True), loose
+    assert _says(other, loose) == dict.fromkeys(loose, False), loose
+    exact = await replies(app, EXACT, lang)
+    assert _says(note, exact) == dict.fromkeys(exact, False), exact
+
+
+async def test_spanish_reader_gets_spanish_search_replies(app: App) -> None:
+    """The words around the results (title, nothing found) follow the reader's language too."""
+    found = await replies(app, EXACT, "es")
+    assert found["slack"].startswith("*Búsqueda: pilsen agents*"), found["slack"]
+    assert found["telegram"].startswith("<b>Resultados para “pilsen agents”</b>"), found["telegram"]
+    assert found["matrix"].startswith("Noticias que coinciden con 'pilsen agents':"), found["matrix"]
+    empty = await replies(app, NONE, "es")
+    assert empty["slack"] == "Ninguna noticia coincide con “zebra bakery”.", empty
+    assert empty["telegram"] == "No encontré nada para “zebra bakery”.", empty
+    assert empty["matrix"] == "Ninguna noticia coincide con 'zebra bakery'.", empty
+    assert empty["discord"].startswith("Ninguna noticia coincide."), empty
+    english = await replies(app, NONE, "en")
+    assert english["telegram"] == "Nothing found for “zebra bakery”.", english

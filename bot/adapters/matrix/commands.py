@@ -267,8 +267,8 @@ class Commands:
             catalog=self.catalog,
         )
         if not page.hits:
-            return f"No stories match '{page.query}'."
-        lines = [f"Stories matching '{page.query}':"] + ([page.note] if page.note else [])
+            return m("matrix.no_match", query=page.query)
+        lines = [m("matrix.results", query=page.query)] + ([m(page.note_key)] if page.note_key else [])
         for rank, hit in enumerate(page.hits, page.first_rank):
             lines.append(f"{rank}. {hit.title} — {hit.source}, {hit.published:%Y-%m-%d} — {hit.url}")
         return "\n".join(lines)

@@ -308,13 +308,15 @@ class Commands:
             page=max(0, int(options["page"]) - 1) if options.get("page", "").isdigit() else 0,
             catalog=self.app.classifier.topics,
         )
+        m = inv.msgs
         if not page.hits:
-            return Reply(f"No stories match “{escape(page.query)}”.")
-        lines = [f"*Search: {escape(page.query)}*"] + ([f"_{page.note}_"] if page.note else [])
+            return Reply(m("slack.no_match", query=escape(page.query)))
+        lines = [m("slack.search_title", query=escape(page.query))]
+        lines += [f"_{m(page.note_key)}_"] if page.note_key else []
         for rank, hit in enumerate(page.hits, page.first_rank):
             lines.append(f"{rank}. {link(hit.url, hit.title[:200])} — {escape(hit.source)}, {hit.published:%Y-%m-%d}")
         if page.has_more:
-            lines.append(f"More: add `page={page.page + 2}`")
+            lines.append(m("slack.more_page", page=page.page + 2))
         return Reply("\n".join(lines))
 
     async def cmd_latest(self, inv: Invocation, args: list[str], options: dict[str, str]) -> Reply:

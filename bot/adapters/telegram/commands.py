@@ -346,11 +346,13 @@ class Commands:
             topic=parsed.options.get("topic"), days=days_value, page_size=self.app.settings.search_page_size,
             catalog=self._topics(),
         )
+        m = messages(reader_language(message))
         if not page.hits:
-            return f"Nothing found for “{fmt.esc(page.query)}”."
-        more = "More results exist: narrow it with city=, topic= or days=." if page.has_more else ""
-        more = " ".join(part for part in (page.note, more) if part)
-        return fmt.hits_message(f"Results for “{page.query}”", page.hits, more)
+            return fmt.esc(m("telegram.no_match", query=page.query))
+        note = m(page.note_key) if page.note_key else ""
+        more = m("telegram.more_results") if page.has_more else ""
+        more = " ".join(part for part in (note, more) if part)
+        return fmt.hits_message(m("telegram.results", query=page.query), page.hits, more)
 
     async def latest(self, message: Message, args: str) -> str:
         parsed = parse_args(args)

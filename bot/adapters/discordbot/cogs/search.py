@@ -47,8 +47,8 @@ def search_embed(
         text = m("discord.no_match") if result.page == 0 else m("discord.no_more")
         return E.info_embed(title, text + (f"\n{filters}" if filters else ""))
     lines = [E.hit_line(result.first_rank + i, hit) for i, hit in enumerate(result.hits)]
-    if result.note:
-        lines.insert(0, f"*{result.note}*")
+    if result.note_key:
+        lines.insert(0, f"*{m(result.note_key)}*")
     embed = E.info_embed(title, "\n\n".join(lines))
     last = result.first_rank + len(result.hits) - 1
     footer = m("discord.results_footer", first=result.first_rank, last=last, page=result.page + 1)
