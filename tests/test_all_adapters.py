@@ -17,16 +17,15 @@ import contextlib
 import os
 import re
 import secrets
-import sqlite3
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT
+from tests.botprocess import eventually, feeds_due_now, find_secrets, read_rows, run_env
 from tests.faults.harness import BotProcess, write_feeds_file
 from tests.feedserver import FeedServer
 
@@ -40,29 +39,11 @@ SYNAPSE_MISSING = (
 
 async def until(predicate: Callable[[], Any], what: str, bot: BotProcess) -> Any:
     """Poll `predicate` (sync or async) until truthy; fail with the bot's log tail after WAIT."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT
-    while True:
-        value = predicate()
-        if isinstance(value, Awaitable):
-            value = await value
-        if value:
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {WAIT}s waiting for {what}\n{bot.stderr()[-4000:]}")
-        await asyncio.sleep(0.1)
+    return await eventually(predicate, WAIT, what, bot.stderr)
 
 
 def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
-    if not db.exists():
-        return []
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=WAIT)
-    try:
-        return list(conn.execute(sql))
-    except sqlite3.OperationalError:
-        return []  # the schema is not made yet
-    finally:
-        conn.close()
+    return read_rows(db, sql, timeout=WAIT)  # none until the bot made the file and its schema
 
 
 @contextlib.asynccontextmanager
@@ -87,25 +68,7 @@ async def matrix_side(tmp: Path) -> AsyncIterator[dict[str, Any] | None]:
 
 
 def service_env(tmp: Path, feeds_file: Path, platforms: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("DISCORD_", "CIVIC_ALERTS_", "SLACK_", "TELEGRAM_", "MATRIX_", "DEV_GUILD"))}
-    env.update({
-        "CIVIC_ALERTS_DB": str(tmp / "bot.sqlite3"),
-        "CIVIC_ALERTS_FEEDS": str(feeds_file),
-        "CIVIC_ALERTS_CONFIG_DIR": str(PROJECT_ROOT / "config"),
-        "CIVIC_ALERTS_POLL_INTERVAL": "30",
-        "CIVIC_ALERTS_TICK_SECONDS": "0.5",
-        "CIVIC_ALERTS_DELIVERY_INTERVAL": "0.5",
-        "CIVIC_ALERTS_ALLOW_PRIVATE_FEEDS": "true",  # the loopback feed server is "private"
-        "CIVIC_ALERTS_PARSE_WORKERS": "1",
-        "CIVIC_ALERTS_CATCHUP": "0",
-        "CIVIC_ALERTS_LOG_LEVEL": "INFO",
-        "CIVIC_ALERTS_COVERAGE": os.environ["CIVIC_ALERTS_COVERAGE"],  # loopback (tests/conftest.py)
-        "PYTHONPATH": str(PROJECT_ROOT),
-        "PYTHONUNBUFFERED": "1",
-        **platforms,
-    })  # fmt: skip
-    return env
+    return run_env(tmp, feeds_file, platforms)
 
 
 def one_item() -> list[dict[str, Any]]:
@@ -198,12 +161,7 @@ async def test_every_adapter_in_one_process_gets_the_alert_exactly_once(shared_d
                 await until(lambda: rows(db, f"SELECT 1 FROM feeds WHERE url = '{url}' AND last_checked IS NOT NULL"),
                             "the first poll of the feed", bot)
                 feeds.set_feed("/dyn/chicago.xml", title="Chicago Local", items=one_item())
-                conn = sqlite3.connect(db, timeout=WAIT)
-                try:
-                    with conn:
-                        conn.execute("UPDATE feeds SET next_check = NULL")
-                finally:
-                    conn.close()
+                feeds_due_now(db, timeout=WAIT)
                 await until(lambda: rows(db, "SELECT id FROM stories"), "the story", bot)
                 pending = "SELECT count(*) FROM deliveries WHERE status <> 'sent' OR edit_pending = 1"
                 await until(lambda: rows(db, "SELECT count(*) FROM deliveries") == [(len(wanted),)]
@@ -240,7 +198,8 @@ async def test_every_adapter_in_one_process_gets_the_alert_exactly_once(shared_d
     assert violations == {"discord": [], "slack": [], "telegram": []}, violations
     assert code == 0, f"exit status {code} after SIGTERM:\n{err[-3000:]}"
     assert "Traceback" not in err, err[-4000:]
-    for secret in (discord.token, BOT_TOKEN, APP_TOKEN, tg.token.split(":")[1]):
-        assert secret[:16] not in err + out, "a token reached the bot's output"
+    leaked = find_secrets({"the bot's output": err + out}, [discord.token, BOT_TOKEN, APP_TOKEN, tg.token.split(":")[1]],
+                          probe=16)
+    assert not leaked, f"a token reached the bot's output: {leaked}"
     if "matrix" not in wanted:
         pytest.skip(SYNAPSE_MISSING)

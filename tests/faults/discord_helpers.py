@@ -8,7 +8,8 @@
   error in a command reaches `CivicTree.on_error`, which logs it at ERROR with a traceback;
   discord.py logs exceptions it swallows at ERROR too), so a drill can assert there were none.
 - `answer()`: the bot's answer to an interaction, whether it replied at once or deferred.
-- `discord_env()`: the environment of a real `python -m bot run` pointed at a stand-in.
+- `discord_env()`: the environment of a real `python -m bot run` pointed at a stand-in
+  (what every platform's process tests share is tests/botprocess.py).
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import PROJECT_ROOT
+from tests import botprocess
+from tests.botprocess import read_rows, run_env, warehouse_items
 
 EPHEMERAL = 64
 CATALOGUE_FEED = "http://127.0.0.1:1/catalogue.xml"
@@ -89,14 +90,13 @@ async def answer(handle: Any, *, timeout: float = 10.0) -> Answer:
                   [record.data or {}, followup])
 
 
-@dataclass
-class InProcessBot:
+class GuildCommands:
+    """Slash commands into one guild of the stand-in, by channel name, as its owner unless
+    `user_id=` says otherwise (the in-process bot and the bot process alike)."""
+
     standin: Any
     guild: Any
     channels: dict[str, int]
-    bot: Any
-    store: Any
-    settings: Any
 
     @property
     def guild_id(self) -> int:
@@ -107,6 +107,16 @@ class InProcessBot:
         user = kw.pop("user_id", None) or int(self.guild.owner_id)
         return await self.standin.invoke_slash(self.guild_id, self.channels[channel], user, command,
                                                options or {}, **kw)
+
+
+@dataclass
+class InProcessBot(GuildCommands):
+    standin: Any
+    guild: Any
+    channels: dict[str, int]
+    bot: Any
+    store: Any
+    settings: Any
 
 
 @contextlib.asynccontextmanager
@@ -149,41 +159,12 @@ async def in_process_bot(tmp: Path, *, channels: tuple[str, ...] = ("alerts",),
 
 
 def discord_env(standin: Any, tmp: Path, feeds_file: Path, guild_id: int, **extra: str) -> dict[str, str]:
-    """Environment of `python -m bot run` against `standin` (mirrors tests/e2e's)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "CIVIC_ALERTS_", "DEV_GUILD"))}
-    env.update({
-        "DISCORD_TOKEN": standin.token,
-        "DISCORD_API_BASE": standin.api_base,
-        "DEV_GUILD_ID": str(guild_id),
-        "CIVIC_ALERTS_DB": str(tmp / "bot.sqlite3"),
-        "CIVIC_ALERTS_FEEDS": str(feeds_file),
-        "CIVIC_ALERTS_CONFIG_DIR": str(PROJECT_ROOT / "config"),
-        "CIVIC_ALERTS_POLL_INTERVAL": "30",
-        "CIVIC_ALERTS_TICK_SECONDS": "0.5",
-        "CIVIC_ALERTS_DELIVERY_INTERVAL": "0.5",
-        "CIVIC_ALERTS_ALLOW_PRIVATE_FEEDS": "true",  # the loopback feed server is "private"
-        "CIVIC_ALERTS_PARSE_WORKERS": "1",
-        "CIVIC_ALERTS_CATCHUP": "0",
-        "CIVIC_ALERTS_LOG_LEVEL": "INFO",
-        "CIVIC_ALERTS_COVERAGE": os.environ["CIVIC_ALERTS_COVERAGE"],  # loopback (tests/conftest.py)
-        "PYTHONPATH": str(PROJECT_ROOT),
-        "PYTHONUNBUFFERED": "1",
-    })  # fmt: skip
-    env.update(extra)
-    return env
+    """Environment of `python -m bot run` against `standin` (only Discord configured)."""
+    discord = {"DISCORD_TOKEN": standin.token, "DISCORD_API_BASE": standin.api_base, "DEV_GUILD_ID": str(guild_id)}
+    return run_env(tmp, feeds_file, discord, **extra)
 
 
-async def eventually(predicate: Any, seconds: float, what: str, log_tail: Any = None) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if loop.time() > deadline:
-            tail = log_tail() if callable(log_tail) else ""
-            raise AssertionError(f"timed out after {seconds}s waiting for {what}\n{tail}")
-        await asyncio.sleep(0.05)
+eventually = botprocess.eventually  # the Discord drills import it from here
 
 
 class BotThread:
@@ -263,23 +244,11 @@ def discord_like_token() -> str:
 
 def drill_items(city: str, tag: str, start: int, n: int, *, minutes_ago: int = 1) -> list[dict[str, Any]]:
     """`n` matching items about `city`, each its own story (a distinct number in every title)."""
-    from datetime import UTC, datetime, timedelta
-
-    now = datetime.now(UTC)
-    return [
-        {
-            "title": f"ICE agents detain {i + 3} workers at {city} warehouse, drill {tag} {i}",
-            "guid": f"{tag}-{i}",
-            "link": f"https://drill.example/{tag}/{i}",
-            "pubDate": now - timedelta(minutes=minutes_ago, seconds=i - start),
-            "description": f"<p>Immigration agents detained {i + 3} workers at a {city} warehouse; report {i}.</p>",
-        }
-        for i in range(start, start + n)
-    ]  # fmt: skip
+    return warehouse_items(city, tag, start, n, title=", drill {tag} {i}", minutes_ago=minutes_ago)
 
 
 @dataclass
-class ProcessWorld:
+class ProcessWorld(GuildCommands):
     """The real `python -m bot run` (tests/faults/harness.BotProcess) against a stand-in and a
     loopback feed server; the bot's database is a file the drill can read."""
 
@@ -290,16 +259,6 @@ class ProcessWorld:
     channels: dict[str, int]
     tmp: Path
     db: Path
-
-    @property
-    def guild_id(self) -> int:
-        return int(self.guild.id)
-
-    async def slash(self, channel: str, command: str, options: dict[str, Any] | None = None,
-                    **kw: Any) -> Any:
-        user = kw.pop("user_id", None) or int(self.guild.owner_id)
-        return await self.standin.invoke_slash(self.guild_id, self.channels[channel], user, command,
-                                               options or {}, **kw)
 
     async def ready(self, identifies: int, timeout: float = 60.0) -> None:
         """Until the process has identified `identifies` times in all and its commands exist."""
@@ -329,12 +288,7 @@ class ProcessWorld:
         return ids
 
     def query(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-        import sqlite3
-
-        if not self.db.exists():
-            return []
-        with contextlib.closing(sqlite3.connect(self.db, timeout=10)) as conn:
-            return conn.execute(sql, args).fetchall()
+        return read_rows(self.db, sql, *args)
 
     def pending(self, channel: str) -> int:
         """Undelivered alerts plus unmade edits for one channel (store.queue_depth(), narrowed)."""
@@ -379,12 +333,4 @@ def secrets_issued(standin: Any) -> list[str]:
     return [standin.token, *(h.token for h in standin.interactions.values())]
 
 
-def find_secrets(texts: dict[str, str], secrets_: list[str]) -> list[str]:
-    """`where: secret…` for each secret found in any text (a 12-char prefix is enough)."""
-    found = []
-    for where, text in texts.items():
-        for secret in secrets_:
-            probe = secret if len(secret) < 24 else secret[:24]
-            if probe in text:
-                found.append(f"{where}: {secret[:6]}…")
-    return found
+find_secrets = botprocess.find_secrets  # the Discord drills import it from here

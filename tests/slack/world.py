@@ -3,70 +3,41 @@ server: what the e2e tests and the crash drill share."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sqlite3
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from bot.adapters.slack.blocks import story_ids_of
-from tests.conftest import PROJECT_ROOT
-from tests.faults.harness import BotProcess
+from tests.botprocess import (
+    eventually,
+    feeds_due_now,
+    find_secrets,
+    read_rows,
+    run_env,
+    warehouse_items,
+)
+from tests.faults.harness import BotProcess, write_feeds_file
 from tests.feedserver import FeedServer
 from tests.slack_standin import ADMIN, APP_TOKEN, BOT_TOKEN, Channel, SlackStandIn
-from tests.store.helpers import raw_rows
 
 CITY = "Chicago, IL"
 
 
 def slack_env(standin: SlackStandIn, tmp: Path, feeds_file: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("DISCORD_", "CIVIC_ALERTS_", "SLACK_", "TELEGRAM_", "MATRIX_"))}
-    env.update({
-        "DISCORD_TOKEN": "",
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_APP_TOKEN": APP_TOKEN,
-        "SLACK_API_BASE": standin.api_base,
-        "CIVIC_ALERTS_DB": str(tmp / "bot.sqlite3"),
-        "CIVIC_ALERTS_FEEDS": str(feeds_file),
-        "CIVIC_ALERTS_CONFIG_DIR": str(PROJECT_ROOT / "config"),
-        "CIVIC_ALERTS_TICK_SECONDS": "0.5",
-        "CIVIC_ALERTS_DELIVERY_INTERVAL": "0.5",
-        "CIVIC_ALERTS_ALLOW_PRIVATE_FEEDS": "true",  # the loopback feed server is "private"
-        "CIVIC_ALERTS_PARSE_WORKERS": "1",
-        "CIVIC_ALERTS_CATCHUP": "0",
-        "CIVIC_ALERTS_LOG_LEVEL": "INFO",
-        "CIVIC_ALERTS_COVERAGE": os.environ["CIVIC_ALERTS_COVERAGE"],  # loopback (tests/conftest.py)
-        "PYTHONPATH": str(PROJECT_ROOT),
-        "PYTHONUNBUFFERED": "1",
-    })  # fmt: skip
-    env.update(extra)
-    return env
+    """Only Slack configured, against `standin`; the settings' own poll interval."""
+    slack = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN, "SLACK_API_BASE": standin.api_base}
+    return run_env(tmp, feeds_file, slack, poll_interval=None, **extra)
 
 
 def items(tag: str, start: int, n: int) -> list[dict[str, Any]]:
     """`n` Chicago immigration-enforcement items, each its own story."""
-    now = datetime.now(UTC)
-    return [
-        {
-            "title": f"ICE agents detain {i + 3} workers at Chicago warehouse, case {tag} {i}",
-            "guid": f"{tag}-{i}",
-            "link": f"https://drill.example/{tag}/{i}",
-            "pubDate": now - timedelta(minutes=1, seconds=i - start),
-            "description": f"<p>Immigration agents detained {i + 3} workers at a Chicago warehouse; report {tag} {i}.</p>",
-        }
-        for i in range(start, start + n)
-    ]
+    return warehouse_items("Chicago", tag, start, n, title=", case {tag} {i}", report="{tag} {i}")
 
 
 def write_feeds(path: Path, url: str) -> Path:
-    path.write_text(f'[[feeds]]\nurl = "{url}"\nname = "Chicago Local"\ncity = "chicago-il"\ninterval = 30\n',
-                    encoding="utf-8")
-    return path
+    return write_feeds_file(path, [{"url": url, "name": "Chicago Local", "city": "chicago-il", "interval": 30}])
 
 
 @dataclass
@@ -88,12 +59,7 @@ class World:
 
     def poll_now(self) -> None:
         """Every feed due at the next tick (the poller would wait out the 30 s interval)."""
-        conn = sqlite3.connect(str(self.db), timeout=30)
-        try:
-            with conn:
-                conn.execute("UPDATE feeds SET next_check = NULL")
-        finally:
-            conn.close()
+        feeds_due_now(self.db)
 
     async def civic(self, channel: Channel, text: str, user: str = ADMIN) -> str:
         answer = await self.standin.slash(channel, user, text)
@@ -104,7 +70,7 @@ class World:
         return Counter(sid for m in channel.top_level() for sid in story_ids_of(m))
 
     def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-        return raw_rows(self.db, sql, params)
+        return read_rows(self.db, sql, *params)
 
     def paused(self, channel: Channel) -> int | None:
         rows = self.query("SELECT paused FROM destinations WHERE platform='slack' AND address=?", (channel.id,))
@@ -120,15 +86,7 @@ class World:
         return self.bot.stdout() + self.bot.stderr()
 
     async def eventually(self, predicate: Callable[[], Any], seconds: float, what: str) -> Any:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + seconds
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if loop.time() > deadline:
-                raise AssertionError(f"timed out after {seconds}s waiting for {what}\n{self.log_text()[-4000:]}")
-            await asyncio.sleep(0.05)
+        return await eventually(predicate, seconds, what, self.log_text)
 
     async def ready(self, connections: int = 1) -> None:
         await self.eventually(lambda: self.standin.connections >= connections and self.standin.sockets,
@@ -137,11 +95,10 @@ class World:
         # flight has its "due now" overwritten by the cycle's record, and waits out the 30 s
         # interval instead (most of the e2e and crash tests' time before)
         await self.eventually(
-            lambda: self.db.exists() and self.query("SELECT count(*) FROM feeds WHERE last_checked IS NULL")[0][0] == 0
-            and self.query("SELECT count(*) FROM feeds")[0][0] > 0, 60, "the first poll of the feeds")
+            lambda: self.query("SELECT count(*) FROM feeds WHERE last_checked IS NULL") == [(0,)]
+            and self.query("SELECT count(*) > 0 FROM feeds") == [(1,)], 60, "the first poll of the feeds")
 
     def assert_clean(self) -> None:
         assert self.standin.violations == [], self.standin.violations
-        text = self.log_text()
-        for secret in (BOT_TOKEN, APP_TOKEN):
-            assert secret[:24] not in text, "a token reached the bot's output"
+        leaked = find_secrets({"the bot's output": self.log_text()}, [BOT_TOKEN, APP_TOKEN])
+        assert not leaked, f"a token reached the bot's output: {leaked}"
