@@ -139,9 +139,12 @@ def parse_topics(
     ids = {known.resolve(item) for item in wanted}
     if None in ids:
         unknown = sorted(item for item in wanted if known.resolve(item) is None)
+        choices = ", ".join(t.label for t in known)
         raise UserInputError(
             f"unknown topic(s) {unknown}",
-            user_message="Unknown topic. Choose one of: " + ", ".join(t.label for t in known) + ".",
+            user_message=f"Unknown topic. Choose one of: {choices}.",
+            key="errors.unknown_topic",
+            fields={"choices": choices},
         )
     return tuple(t for t in known.ids if t in ids)
 
@@ -207,6 +210,8 @@ async def subscribe(
             "too many subscriptions",
             user_message=f"This server already has {len(existing)} subscriptions (the limit is "
             f"{MAX_GUILD_SUBSCRIPTIONS}); remove one first.",
+            key="errors.too_many_subscriptions",
+            fields={"n": str(len(existing)), "limit": str(MAX_GUILD_SUBSCRIPTIONS)},
         )
     if rules is not None:
         check_rules(rules, catalog)
@@ -299,6 +304,8 @@ async def edit_rules(
         raise UserInputError(
             f"no subscription {subscription_id}",
             user_message=f"there is no subscription #{subscription_id} here (see the subscriptions list)",
+            key="errors.no_subscription_here",
+            fields={"id": str(subscription_id)},
         )
     rules = parse_rules(sub.rules, **dict(options))
     check_rules(rules, catalog)
@@ -415,7 +422,7 @@ async def search(
     """One page of full-text results, best first. Asks for one extra row to know if more exist."""
     text = clean_query(query)
     if not text:
-        raise UserInputError("empty query", user_message="Type a few words to search for.")
+        raise UserInputError("empty query", user_message="Type a few words to search for.", key="errors.empty_query")
     city_id: str | None = None
     if city:
         city_id = resolve_city(gazetteer, city).id if gazetteer is not None else city
@@ -501,14 +508,16 @@ def check_feed_scheme(url: str) -> str:
         raise UnsafeURLError(
             f"unparsable URL: {url[:200]!r}",
             user_message="That isn't a valid http:// or https:// URL.",
+            key="errors.bad_url",
         ) from None
     if parts.scheme.lower() not in {"http", "https"} or not hostname:
         raise UnsafeURLError(
             f"not an http(s) URL: {url[:200]!r}",
             user_message="Only http:// or https:// feed URLs can be added.",
+            key="errors.not_http",
         )
     if len(url) > 2000:
-        raise UserInputError("url too long", user_message="That URL is too long.")
+        raise UserInputError("url too long", user_message="That URL is too long.", key="errors.url_too_long")
     return url
 
 
@@ -553,17 +562,22 @@ async def add_feed(
         url = await _check_public(url, resolver)
     existing = await store.guild_feeds(owner)
     if any(f.url == url for f in existing):
-        raise FeedExistsError(url, user_message="This server already has that feed.")
+        raise FeedExistsError(url, user_message="This server already has that feed.", key="errors.feed_exists")
     if len(existing) >= MAX_GUILD_FEEDS:
         raise UserInputError(
             "too many feeds",
             user_message=f"A server can add at most {MAX_GUILD_FEEDS} feeds; remove one first.",
+            key="errors.too_many_feeds",
+            fields={"limit": str(MAX_GUILD_FEEDS)},
         )
 
     found = await _discover(settings, url, fetcher)
     feed_url = found.url
     if feed_url != url and any(f.url == feed_url for f in existing):
-        raise FeedExistsError(feed_url, user_message=f"This server already has the feed that page names ({feed_url[:200]}).")
+        raise FeedExistsError(
+            feed_url, user_message=f"This server already has the feed that page names ({feed_url[:200]}).",
+            key="errors.page_feed_exists", fields={"url": feed_url[:200]},
+        )
     articles = sorted(found.parsed.articles, key=lambda a: a.published, reverse=True)
     title = (found.parsed.title or "").strip() or None
     feed = await store.add_guild_feed(owner, feed_url, title)
@@ -585,14 +599,18 @@ async def _discover(settings: Settings, url: str, fetcher: Any = None) -> Any:
     if isinstance(found, NotFound):
         reason = found.reason
         if "private" in reason.lower() or "internal" in reason.lower() or "unsafe" in reason.lower():
-            raise UnsafeURLError(reason, user_message="That URL leads to a private or internal address; refused.")
+            raise UnsafeURLError(reason, user_message="That URL leads to a private or internal address; refused.",
+                                 key="errors.private_address")
         if found.result is not None and found.result.ok:
             raise FeedError(
                 "not a feed",
                 user_message="That URL didn't return an RSS or Atom feed, and the page names none "
                 f"({reason[:150]}).",
+                key="errors.not_a_feed",
+                fields={"reason": reason[:150]},
             )
-        raise FeedError(f"fetch failed: {reason}", user_message=f"I couldn't fetch that URL ({reason[:150]}).")
+        raise FeedError(f"fetch failed: {reason}", user_message=f"I couldn't fetch that URL ({reason[:150]}).",
+                        key="errors.fetch_failed", fields={"reason": reason[:150]})
     return found
 
 

@@ -24,8 +24,11 @@ from bot.adapters.matrix.commands import Commands as MatrixCommands
 from bot.adapters.matrix.commands import Parsed
 from bot.adapters.slack.commands import Commands as SlackCommands
 from bot.adapters.slack.commands import Invocation
+from bot.adapters.slack.commands import error_text as slack_error_text
 from bot.adapters.telegram.commands import Commands as TelegramCommands
+from bot.adapters.telegram.commands import error_text as telegram_error_text
 from bot.app import App
+from bot.errors import UserInputError
 from bot.messages import messages
 from bot.settings import Settings
 from tests.store.helpers import article, match, save
@@ -103,3 +106,33 @@ async def test_spanish_reader_gets_spanish_search_replies(app: App) -> None:
     assert empty["discord"].startswith("Ninguna noticia coincide."), empty
     english = await replies(app, NONE, "en")
     assert english["telegram"] == "Nothing found for “zebra bakery”.", english
+
+
+async def test_spanish_reader_gets_latest_and_core_refusals_in_spanish(app: App) -> None:
+    """The other replies the i18n work left in English: /latest's title on every platform but
+    Discord (which had it), and the refusals bot/actions.py raises (said through each
+    adapter's error_text with the reader's catalogue)."""
+    es, en = messages("es"), messages("en")
+    slack = SlackCommands(app, None)  # type: ignore[arg-type]
+    telegram: Any = TelegramCommands(None, app, "bot")  # type: ignore[arg-type]
+    matrix = MatrixCommands(app, _power)
+    words = ["Chicago,", "IL"]
+    said = {
+        "slack": (await slack.cmd_latest(Invocation("T1", "C1", "U1", lang="es"), words, {})).text,
+        "telegram": await telegram.latest(_telegram_message("es", "Chicago, IL"), "Chicago, IL"),
+        "matrix": await matrix.cmd_latest("!room:civic.test", Parsed("latest", tuple(words), {}), es),
+    }
+    assert said["slack"].startswith("*Lo último de Chicago, IL*"), said
+    assert said["telegram"].startswith("<b>Lo último de Chicago, IL</b>"), said
+    assert said["matrix"].startswith("Lo último de Chicago, IL:"), said
+    english = (await slack.cmd_latest(Invocation("T1", "C1", "U1"), words, {})).text
+    assert english.startswith("*Latest for Chicago, IL*"), english
+
+    with pytest.raises(UserInputError) as empty:
+        await actions.search(app.store, app.gazetteer, "   ")
+    with pytest.raises(UserInputError) as topic:
+        actions.parse_topics("weather", app.classifier.topics)
+    assert slack_error_text(empty.value, es) == "Escribe algunas palabras para buscar."
+    assert slack_error_text(empty.value, en) == empty.value.user_message == "Type a few words to search for."
+    assert telegram_error_text(topic.value, es).startswith("Tema desconocido. Elige uno de: "), topic.value.fields
+    assert telegram_error_text(topic.value, en) == topic.value.user_message

@@ -278,8 +278,8 @@ class Commands:
             self.app.store, self.app.gazetteer, parsed.text, topic=parsed.options.get("topic"), catalog=self.catalog
         )
         if not stories:
-            return f"No recent stories for {label}."
-        lines = [f"Latest for {label}:"] + [f"- {s.title} — {s.source} — {s.url}" for s in stories]
+            return m("matrix.no_stories", city=label)
+        lines = [m("matrix.latest_title", city=label)] + [f"- {s.title} — {s.source} — {s.url}" for s in stories]
         return "\n".join(lines)
 
     async def cmd_status(self, room_id: str, parsed: Parsed, m: Messages) -> str:

@@ -325,8 +325,8 @@ class Commands:
             topic=options.get("topic"), catalog=self.app.classifier.topics,
         )
         if not stories:
-            return Reply(f"No stories yet for {escape(label)}.")
-        lines = [f"*Latest for {escape(label)}*"]
+            return Reply(inv.msgs("slack.no_stories", city=escape(label)))
+        lines = [inv.msgs("slack.latest_title", city=escape(label))]
         lines += [f"• {link(s.url, s.title[:200])} — {escape(s.source)}, {s.published:%Y-%m-%d %H:%M} UTC" for s in stories]
         return Reply("\n".join(lines))
 

@@ -361,9 +361,10 @@ class Commands:
                                  key="telegram.no_city_latest")
         label, stories = await actions.latest(self.app.store, self.app.gazetteer, parsed.rest,
                                               topic=parsed.options.get("topic"), catalog=self._topics())
+        m = messages(reader_language(message))
         if not stories:
-            return f"No stories for <b>{fmt.esc(label)}</b> yet."
-        return fmt.stories_message(f"Latest for {label}", stories)
+            return m("telegram.no_stories", city=fmt.esc(label))
+        return fmt.stories_message(m("telegram.latest_title", city=label), stories)
 
     async def status(self, message: Message, args: str) -> str:
         report = await actions.status(self.app.store, self.app.gazetteer, platform=PLATFORM,
