@@ -181,10 +181,17 @@ def specifics(
 def _close(run: list[str], names: list[frozenset[str]]) -> None:
     """End a run of capitalized words: it becomes a name (once)."""
     if run:
-        unit = frozenset(run)
+        unit = _interned(frozenset(run))
         if unit not in names:
             names.append(unit)
         run.clear()
+
+
+@functools.lru_cache(maxsize=16384)
+def _interned(unit: frozenset[str]) -> frozenset[str]:
+    """One object per distinct name: the index keeps every report's names, and the same
+    people, places and agencies recur across thousands of reports (issue 15: memory)."""
+    return unit
 
 
 def _word(toks: list[tuple[str, str, str]], k: int) -> str:
