@@ -124,7 +124,7 @@ class App:
     async def run_once(self) -> CycleReport:
         """One poll cycle over the catalogue, then deliver what is due; for cron and scripts."""
         await self.reconcile_coverage()
-        report = await self.poller.poll_once()
+        report = await self.poller.poll_once(stories=False)  # counted, not printed
         await self.deliver_due()
         return report
 
@@ -188,7 +188,9 @@ class App:
         # subscriptions may have changed through any adapter since the last tick
         await self.reconcile_coverage()
         try:
-            report = await asyncio.wait_for(self.poller.poll_once(only_due=True), self.settings.job_timeout)
+            report = await asyncio.wait_for(
+                self.poller.poll_once(only_due=True, stories=False), self.settings.job_timeout
+            )
         except TimeoutError:
             log.error("poll cycle exceeded its time budget", extra={"budget": self.settings.job_timeout})
             return
@@ -201,7 +203,7 @@ class App:
                 extra={
                     "feeds": len(report.feeds),
                     "failed": len(report.failed),
-                    "new_stories": len(report.new_stories),
+                    "new_stories": report.new_story_count,
                     "alerts_queued": report.alerts_queued,
                     "seconds": round(report.finished - report.started, 2),
                 },

@@ -570,7 +570,7 @@ async def _run_once(settings: Settings) -> int:
         waiting = sum([await app.store.queue_depth(platform=p) for p in app.workers])
     print(
         f"civic-alerts: polled {len(report.feeds)} feeds ({len(report.failed)} failed), "
-        f"{len(report.new_stories)} new stories, {report.alerts_queued} alerts queued, "
+        f"{report.new_story_count} new stories, {report.alerts_queued} alerts queued, "
         f"{delivered} delivered, {waiting} waiting for a retry",
         file=sys.stderr,
     )

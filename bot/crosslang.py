@@ -19,6 +19,7 @@ reports (``store.recent_reports``; a reloaded report carries its story's topics 
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from collections import defaultdict
@@ -180,10 +181,17 @@ def specifics(
 def _close(run: list[str], names: list[frozenset[str]]) -> None:
     """End a run of capitalized words: it becomes a name (once)."""
     if run:
-        unit = frozenset(run)
+        unit = _interned(frozenset(run))
         if unit not in names:
             names.append(unit)
         run.clear()
+
+
+@functools.lru_cache(maxsize=16384)
+def _interned(unit: frozenset[str]) -> frozenset[str]:
+    """One object per distinct name: the index keeps every report's names, and the same
+    people, places and agencies recur across thousands of reports (issue 15: memory)."""
+    return unit
 
 
 def _word(toks: list[tuple[str, str, str]], k: int) -> str:
@@ -267,6 +275,21 @@ _STATE_WORDS = frozenset(
 _QUOTED = re.compile(r'"([^"]+)"')
 
 
+# Shared, not rebuilt per report: every entry of the index kept its own copy of the state
+# words (about 80, several KB as a frozenset) and its own city and topic sets — most of the
+# index's memory, which grew by ~7 KB per relevant report through a 1,000-feed cycle
+# (issue 15: peak memory). Equal sets, same answers; the caches are bounded.
+@functools.lru_cache(maxsize=4096)
+def _with_states(words: frozenset[str]) -> frozenset[str]:
+    """The state words plus `words` (a report's place words), one object per distinct set."""
+    return _STATE_WORDS | words if words else _STATE_WORDS
+
+
+@functools.lru_cache(maxsize=4096)
+def _shared(items: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(items)
+
+
 def place_words(why: Iterable[str]) -> frozenset[str]:
     """The words of the places the classifier read (``city:x ← "Pilsen"`` lines of why)."""
     out: set[str] = set()
@@ -325,7 +348,7 @@ class CrossLangIndex:
 
     def _spec(self, article: Article, match: Match) -> Specifics:
         ignore = self.config.recurring | city_words(match.cities)
-        places = _STATE_WORDS | place_words(match.why)
+        places = _with_states(place_words(match.why))
         return specifics(article.title, article.summary, ignore, places, self.config.roles)
 
     def _need(self, cities: frozenset[str], topics: frozenset[str], e: CrossEntry) -> float | None:
@@ -386,8 +409,8 @@ class CrossLangIndex:
             story_id,
             lang,
             article.source,
-            frozenset(match.cities),
-            frozenset(match.topics),
+            _shared(tuple(match.cities)),
+            _shared(tuple(match.topics)),
             article.published.timestamp(),
             self._spec(article, match),
         )

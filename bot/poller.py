@@ -9,29 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import dataclasses
 import hashlib
 import logging
-import multiprocessing
 import os
-import signal
-import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Protocol
 
 from bot.assembly import StoryAssembler
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.ingest.budget import RequestSchedule
 from bot.ingest.fetch import Fetcher, one_line
-from bot.ingest.parse import parse_feed
-from bot.models import Article, FeedConfig, FeedState, FetchResult, Match, Story
+from bot.ingest.worker import ProcessedFeed, process_feed_body, warm_worker, worker_pool
+from bot.models import FeedConfig, FeedState, FetchResult, Story
 from bot.ports import FeedStore, MetaStore, StoryStore
-from bot.relevance import Classifier, load_classifier
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,96 +40,8 @@ class PollerStore(FeedStore, StoryStore, MetaStore, Protocol):
 PARSE_TIMEOUT = 60.0
 
 
-@dataclass(frozen=True, slots=True)
-class ProcessedFeed:
-    """What a worker process hands back: parsed articles with their relevance verdicts."""
-
-    items: tuple[tuple[Article, Match], ...]
-    is_feed: bool
-    bozo: str | None
-    title: str | None
-
-
-def process_feed_body(
-    body: bytes,
-    feed_url: str,
-    headers: dict[str, str],
-    feed_name: str | None,
-    default_city: str | None,
-    config_dir: str | None,
-    lang: str | None = None,
-) -> ProcessedFeed:
-    """Parse + classify one feed body. Top-level and picklable: runs in a worker process."""
-    parsed = parse_feed(body, feed_url=feed_url, headers=headers, feed_name=feed_name, lang=lang)
-    classifier = load_classifier(Path(config_dir) if config_dir else None)
-    items = tuple(_classified(classifier, article, default_city) for article in parsed.articles)
-    return ProcessedFeed(items=items, is_feed=parsed.is_feed, bozo=parsed.bozo, title=parsed.title)
-
-
-def warm_worker(config_dir: str | None) -> None:
-    """Load the classifier in a parse worker before its first feed arrives (see Poller._warm)."""
-    load_classifier(Path(config_dir) if config_dir else None)
-
-
-def _classified(
-    classifier: Classifier, article: Article, default_city: str | None
-) -> tuple[Article, Match]:
-    """The article with its match; an article whose feed declared no language gets the
-    detected one (issue 13), so the store records what the rules read it as."""
-    match = classifier.classify(
-        article.title, article.summary, default_city=default_city, lang=article.lang
-    )
-    if article.lang is None and match.lang is not None:
-        article = dataclasses.replace(article, lang=match.lang)
-    return article, match
-
-
-def _die_with_parent() -> None:
-    """Worker initializer: exit when the bot dies, so a SIGKILLed bot leaves no orphans.
-
-    Workers are spawned as direct children of the bot (not via a forkserver, which outlives a
-    SIGKILLed parent), and ask the kernel to signal them when it dies (Linux PR_SET_PDEATHSIG).
-    Elsewhere this is a no-op.
-
-    Ctrl-C reaches the whole process group: workers ignore it (the bot stops them), or each
-    printed a KeyboardInterrupt traceback. They start with SIGINT blocked (WorkerPool.submit),
-    so one pressed while a worker is still importing is dropped here, not raised there.
-    """
-    if hasattr(signal, "pthread_sigmask"):
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if os.getppid() == 1:  # the parent died before prctl took effect
-        os._exit(0)
-
-
-class WorkerPool(ProcessPoolExecutor):
-    """The parse pool; workers are spawned inside `submit` with SIGINT blocked, so that they
-    inherit the blocked signal (across fork and exec) until their initializer ignores it."""
-
-    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if not hasattr(signal, "pthread_sigmask"):
-            return super().submit(fn, *args, **kwargs)
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:  # a Ctrl-C meanwhile stays pending for this process and is raised just after
-            return super().submit(fn, *args, **kwargs)
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
 def make_executor(settings: Settings) -> ProcessPoolExecutor:
-    workers = settings.parse_workers or os.cpu_count() or 2
-    return WorkerPool(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_die_with_parent,
-    )
+    return worker_pool(settings.parse_workers or os.cpu_count() or 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +71,11 @@ class CycleReport:
     # new stories made only of undated items from a feed's first fetch: stored, not alerted,
     # and not printed by `poll --once` without --all (their age is unknown)
     backlog_story_ids: set[int] = field(default_factory=set)
+
+    @property
+    def new_story_count(self) -> int:
+        """New stories of the cycle, whether or not they were loaded (`poll_once(stories=...)`)."""
+        return len(self.new_story_ids)
 
     @property
     def failed(self) -> list[FeedOutcome]:
@@ -231,8 +142,15 @@ class Poller:
                 return
             future.add_done_callback(_ignore_result)
 
-    async def poll_once(self, feeds: Sequence[FeedConfig] | None = None, *, only_due: bool = False) -> CycleReport:
-        """Poll every active feed (or only the due ones). A failing feed never stops the others."""
+    async def poll_once(
+        self, feeds: Sequence[FeedConfig] | None = None, *, only_due: bool = False, stories: bool = True
+    ) -> CycleReport:
+        """Poll every active feed (or only the due ones). A failing feed never stops the others.
+
+        `stories`: load the cycle's new stories into the report (`poll --once` prints them).
+        The service only counts them (`new_story_count`): a 1,000-feed cold cycle makes tens
+        of thousands, whose objects were about a quarter of its peak memory (issue 15).
+        """
         async with self._cycle_lock, contextlib.AsyncExitStack() as stack:
             report = CycleReport(started=self.clock.now())
             if feeds is not None:
@@ -253,14 +171,14 @@ class Poller:
                   for state in states)
             )
             report.feeds.extend(outcomes)
-            if report.new_story_ids:  # as they stand after the whole cycle (later feeds may join them)
+            if stories and report.new_story_ids:  # as they stand after the whole cycle (later feeds may join them)
                 report.new_stories = await self.store.stories(report.new_story_ids)
             report.finished = self.clock.now()
             self.last_report = report
             await self.store.set_meta(
                 "last_cycle",
                 f'{{"finished": {report.finished:.0f}, "feeds": {len(outcomes)}, '
-                f'"failed": {len(report.failed)}, "new_stories": {len(report.new_stories)}}}',
+                f'"failed": {len(report.failed)}, "new_stories": {report.new_story_count}}}',
             )
             return report
 

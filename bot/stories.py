@@ -158,7 +158,7 @@ def _tokens(normalized: str) -> frozenset[str]:
 @functools.lru_cache(maxsize=1024)
 def _signature(title: str) -> TitleSignature:
     """Cached: `ClusterIndex.find` and then `add` see the same headline back to back."""
-    norm = normalized_title(title)
+    norm = _normalized(title)
     keys = frozenset(sys.intern(k) for k in key_tokens(title))  # shared strings
     lead = lead_key(title)
     return TitleSignature(
@@ -408,13 +408,17 @@ def pick_story(
     sig = TitleSignature.of(title)
     if not sig.normalized:
         return None
-    by_story: dict[int, list[tuple[TitleSignature, float, str]]] = defaultdict(list)
+    # Only the normalized title of every candidate (equality, shared tokens); the whole
+    # signature (names, numbers, case, lead) only for the few that reach `same_story`. With
+    # CANDIDATES rows per headline in a full window, whole signatures for all of them were
+    # most of the decision's cost, and the part that grew with the window (issue 15 item 4).
+    by_story: dict[int, list[tuple[str, str, float, str]]] = defaultdict(list)
     for story_id, other, when, their_outlet in candidates:
-        by_story[story_id].append((TitleSignature.of(other), when, their_outlet))
+        by_story[story_id].append((other, _normalized(other), when, their_outlet))
     same = [
         sid for sid, entries in by_story.items()
-        if any(e[0].normalized == sig.normalized for e in entries)
-        and any(abs(e[1] - published) <= window for e in entries)
+        if any(e[1] == sig.normalized for e in entries)
+        and any(abs(e[2] - published) <= window for e in entries)
     ]
     if same:
         return min(same)
@@ -424,15 +428,33 @@ def pick_story(
     for story_id, entries in by_story.items():
         theirs: set[str] = set()
         for e in entries:
-            theirs |= e[0].tokens
+            theirs |= _tokens(e[1])
         shared = len(tokens & theirs)
         if shared >= need:
             scored.append((-shared, story_id))
     for _, story_id in sorted(scored):
-        for their_sig, when, their_outlet in by_story[story_id]:
+        for their_title, their_norm, when, their_outlet in by_story[story_id]:
             gap = abs(when - published)
             if gap > window or (outlet and their_outlet == outlet and gap > SAME_OUTLET_WINDOW):
                 continue
-            if same_story(sig, their_sig):
+            # same_story needs the likeness below in any case: tested first, from the
+            # normalized titles alone, it spares the whole signature of most candidates
+            if _alike(sig, their_norm) and same_story(sig, TitleSignature.of(their_title)):
                 return story_id
     return None
+
+
+def _alike(sig: TitleSignature, their_normalized: str) -> bool:
+    """The likeness `same_story` requires of two different headlines (token sort ratio or
+    trigram Jaccard), from the other's normalized title only."""
+    if sig.normalized == their_normalized:
+        return True
+    if fuzz.token_sort_ratio(sig.normalized, their_normalized) >= TOKEN_SORT_MIN:
+        return True
+    return jaccard(sig.trigrams, _trigrams(their_normalized)) >= JACCARD_MIN
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalized(title: str) -> str:
+    """`TitleSignature.of(title).normalized` without the rest of the signature."""
+    return normalized_title(title)

@@ -193,18 +193,21 @@ class StoriesMixin(Database):
                     return 0
                 c.execute("DELETE FROM headline_keys")
                 n = 0
-                # by index (articles have none on `published`): fetched since, or of a story since
+                # by index (articles have none on `published`): fetched since, or of a story since.
+                # Read in chunks, not fetchall: the window of a large archive is tens of
+                # thousands of rows, whose transient list the process kept as resident memory.
                 rows = c.execute(
                     "SELECT id, title, published FROM articles WHERE (fetched >= :h OR story_id IN "
                     "(SELECT id FROM stories WHERE published >= :h)) AND published >= :h",
                     {"h": since},
-                ).fetchall()
-                for article_id, title, published in rows:
+                )
+                while chunk := rows.fetchmany(1000):
                     c.executemany(
                         "INSERT OR IGNORE INTO headline_keys(key, published, article_id) VALUES (?, ?, ?)",
-                        [(k, published, article_id) for k in keys(title)],
+                        [(k, published, article_id) for article_id, title, published in chunk
+                         for k in keys(title)],
                     )
-                    n += 1
+                    n += len(chunk)
                 c.execute(
                     "INSERT INTO meta(key, value) VALUES ('headline_keys', :v) "
                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value",

@@ -147,3 +147,18 @@ def test_config_roles_and_errors(tmp_path: Path) -> None:
     (tmp_path / "crosslang.toml").write_text("[roles]\nweight_after = ['x']\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="unknown key"):
         load_crosslang_config(tmp_path)
+
+
+def test_index_entries_share_their_sets() -> None:
+    """Every entry kept its own copy of the ~80 state words and its own city and topic sets,
+    most of the index's memory through a large cycle (issue 15); equal sets are now one object."""
+    index = CrossLangIndex(CrossLangConfig())
+    why = ('city:chicago-il ← "Pilsen"',)
+    m = Match(("immigration",), ("chicago-il",), why, "es")
+    one = index.add(1, _article("Redada en Pilsen: 12 detenidos", "", "es"), m)
+    two = index.add(2, _article("Marcha en Pilsen por Rubén Torres", "", "es", hours=1), m)
+    assert one is not None and two is not None
+    assert one.spec.places is two.spec.places and "pilsen" in one.spec.places and "texas" in one.spec.places
+    assert one.cities is two.cities and one.topics is two.topics
+    alone = specifics("Vecinos de Pilsen", "", places=one.spec.places)
+    assert shared_score(one.spec, alone)[0] == 0.5  # a shared place still counts half a point
