@@ -712,6 +712,22 @@ async def status(
     )
 
 
+_PAUSED_AFTER = re.compile(r"paused after (\d+) failed attempts; last error: (.*)", re.DOTALL)
+
+
+def pause_reason_text(reason: str | None, msgs: Messages | None = None) -> str:
+    """Why a destination is paused, in the language of ``msgs``. The store keeps the English
+    line the delivery worker wrote (logs and the CLI read it); its own wording ("paused after N
+    failed attempts") is said from the catalogue, while the platform's error it quotes (a Slack
+    error code, Discord's missing permission) stays as the platform gave it."""
+    if not reason:
+        return ""
+    found = _PAUSED_AFTER.fullmatch(reason)
+    if found is None:
+        return reason
+    return (msgs or messages())("delivery.paused_after", n=found.group(1), error=found.group(2))
+
+
 def ago(when: datetime | None, *, now: datetime | None = None, msgs: Messages | None = None) -> str:
     """ "3 min ago" — short, for status lines; in the language of ``msgs`` (English without)."""
     m = msgs or messages()

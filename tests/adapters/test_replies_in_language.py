@@ -151,6 +151,19 @@ async def test_slack_replies_in_the_readers_language(app: App) -> None:
     assert slack_error_text(bad.value, messages("es")).startswith("resumen (digest): 'weekly' — usa hourly o daily@HH:MM")
     assert slack_error_text(bad.value, messages("en")) == bad.value.user_message
 
+    # a destination the delivery worker paused: its own words in the reader's language, the
+    # platform's error as the platform gave it
+    dest_id = await app.store.destination_id(slack_destination("T1", "D1", None))
+    assert dest_id is not None
+    await app.store.pause_destination(dest_id, "paused after 8 failed attempts; last error: Slack says fatal_error")
+    paused = (await slack.cmd_status(es, [], {})).text
+    assert paused.endswith(" — en pausa tras 8 intentos fallidos; último error: Slack says fatal_error"), paused
+    assert "\n• en pausa: " in paused, paused
+    paused_en = (await slack.cmd_status(en, [], {})).text
+    assert paused_en.endswith(" — paused after 8 failed attempts; last error: Slack says fatal_error"), paused_en
+    assert "\n• paused: " in paused_en, paused_en
+    assert "(Control migratorio) — *en pausa*" in (await slack.cmd_list(es, [], {})).text
+
     unsub = (await slack.cmd_unsubscribe(es, ["Chicago,", "IL"], {})).text
     assert unsub == "Este canal ya no recibe alertas de *Chicago, IL*.", unsub
 
@@ -251,6 +264,16 @@ def test_core_words_in_each_language() -> None:
         "mencionar: @room cuando topic:national-guard here",
         "horas de silencio: 22:00-07:00 (urgente: outlets>=3)", "zona horaria: UTC",
     ]
+    assert actions.pause_reason_text(None, es) == ""
+    assert actions.pause_reason_text("channel 1: forbidden (missing Embed Links)", es) == (
+        "channel 1: forbidden (missing Embed Links)"
+    )
+    assert actions.pause_reason_text("paused after 3 failed attempts; last error: HTTP 500", es) == (
+        "en pausa tras 3 intentos fallidos; último error: HTTP 500"
+    )
+    assert actions.pause_reason_text("paused after 3 failed attempts; last error: HTTP 500") == (
+        "paused after 3 failed attempts; last error: HTTP 500"
+    )
     with pytest.raises(RuleError) as bad:
         parse_rules(include="ab*")
     assert slack_error_text(bad.value, es) == "incluir (include): 'ab*': un prefijo necesita al menos 3 letras antes del *"

@@ -292,7 +292,8 @@ class Commands:
             m("matrix.status_subscriptions", n=len(report.subscriptions)),
         ]
         for dest in report.destinations:
-            state = m("matrix.paused", reason=dest.pause_reason) if dest.paused else m("matrix.delivering")
+            reason = actions.pause_reason_text(dest.pause_reason, m) if dest.pause_reason is not None else None
+            state = m("matrix.paused", reason=reason) if dest.paused else m("matrix.delivering")
             lines.append(m("matrix.status_delivery", state=state, ago=actions.ago(dest.last_success, msgs=m)))
         return "\n".join(lines)
 

@@ -348,7 +348,7 @@ class Commands:
         for health in report.destinations:
             if health.paused:
                 lines.append(m("slack.status_paused", label=escape(health.label),
-                               reason=escape((health.pause_reason or "")[:200])))
+                               reason=escape(actions.pause_reason_text(health.pause_reason, m)[:200])))
         return Reply("\n".join(lines))
 
     async def cmd_feeds(self, inv: Invocation, args: list[str], options: dict[str, str]) -> Reply:

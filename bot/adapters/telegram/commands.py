@@ -315,7 +315,7 @@ class Commands:
             sub = view.subscription
             _chat, _, topic = sub.destination.address.partition("/")
             where = m("telegram.in_topic", topic=fmt.esc(topic)) if topic else ""
-            reason = sub.pause_reason or m("telegram.no_access")
+            reason = actions.pause_reason_text(sub.pause_reason, m) or m("telegram.no_access")
             state = m("telegram.paused", reason=fmt.esc(reason)) if sub.paused else ""
             topics = fmt.esc(view.topics_in(m))
             lines.append(f"#{sub.id} <b>{fmt.esc(view.city_label)}</b>{where}: {topics}{state}")
@@ -385,7 +385,7 @@ class Commands:
         for health in report.destinations:
             if health.paused:
                 lines.append(m("telegram.status_paused", label=fmt.esc(health.label),
-                               reason=fmt.esc(health.pause_reason or "")))
+                               reason=fmt.esc(actions.pause_reason_text(health.pause_reason, m))))
         return "\n".join(lines)
 
     async def feeds(self, message: Message, args: str) -> str:

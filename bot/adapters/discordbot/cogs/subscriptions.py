@@ -401,7 +401,7 @@ def subscription_line(view: actions.SubscriptionView, msgs: Messages | None = No
     sub = view.subscription
     health = m("discord.active")
     if sub.paused:
-        reason = E.inert(sub.pause_reason or m("discord.delivery_failed"))
+        reason = E.inert(actions.pause_reason_text(sub.pause_reason, m) or m("discord.delivery_failed"))
         health = m("discord.paused", reason=reason)
     line = f"#{sub.id} <#{sub.destination.address}> · **{E.inert(view.city_label)}** · {view.topics_in(m)} · {health}"
     if sub.lang != "en":
