@@ -37,7 +37,7 @@ from bot.errors import (
     UserInputError,
 )
 from bot.fanout import ALL, wants
-from bot.messages import messages, parse_language, supported_languages
+from bot.messages import Messages, messages, parse_language, supported_languages
 from bot.models import (
     Destination,
     DestinationConfig,
@@ -144,15 +144,20 @@ def parse_topics(
             f"unknown topic(s) {unknown}",
             user_message=f"Unknown topic. Choose one of: {choices}.",
             key="errors.unknown_topic",
-            fields={"choices": choices},
+            fields={"choices": choices, "choices_topics": ",".join(known.ids)},
         )
     return tuple(t for t in known.ids if t in ids)
 
 
-def topics_text(topics: Sequence[str], catalog: TopicCatalog | None = None) -> str:
+def topics_text(
+    topics: Sequence[str], catalog: TopicCatalog | None = None, msgs: Messages | None = None
+) -> str:
+    """ "all topics" or the topics' labels, in the language of ``msgs`` (English without)."""
+    m = msgs or messages()
     if ALL_TOPICS in topics:
-        return "all topics"
-    return ", ".join(topic_catalog(catalog).label(t) for t in topics)
+        return m("common.all_topics")
+    known = topic_catalog(catalog)
+    return ", ".join(m.topic(t) or known.label(t) for t in topics)
 
 
 # ---------------------------------------------------------------------------- subscriptions
@@ -324,6 +329,15 @@ class SubscriptionView:
     def rules_text(self) -> list[str]:
         return self.subscription.rules.describe()
 
+    def topics_in(self, msgs: Messages) -> str:
+        """``topics_text`` in the reader's language (the field itself is English, from the
+        catalog the view was made with): kept when ``msgs`` names not every topic."""
+        topics = self.subscription.topics
+        if ALL_TOPICS in topics:
+            return msgs("common.all_topics")
+        labels = [msgs.topic(t) for t in topics]
+        return ", ".join(str(label) for label in labels) if all(labels) else self.topics_text
+
 
 async def list_subscriptions(
     store: Storage,
@@ -489,13 +503,20 @@ class FeedPreview:
     requested: str = ""  # the address the person gave
 
     @property
+    def found_key(self) -> str | None:
+        """The catalogue entry saying what discovery did (its field: ``url``); None when the
+        address was the feed itself."""
+        return {"link": "feeds.found_link", "path": "feeds.found_path"}.get(self.found_by)
+
+    def found_text(self, msgs: Messages | None = None) -> str:
+        """What discovery did, in the language of ``msgs`` ("" when nothing was discovered)."""
+        key = self.found_key
+        return (msgs or messages())(key, url=self.feed.url) if key else ""
+
+    @property
     def found_line(self) -> str:
-        """What discovery did, for the reply ("" when the address was the feed itself)."""
-        if self.found_by == "link":
-            return f"That page names its feed: {self.feed.url}"
-        if self.found_by == "path":
-            return f"That page names no feed; found one at {self.feed.url}"
-        return ""
+        """``found_text`` in English (the CLI's)."""
+        return self.found_text()
 
 
 def check_feed_scheme(url: str) -> str:
@@ -641,11 +662,18 @@ class StatusReport:
     managed_cities: int = 0
 
 
-def kinds_text(report: StatusReport) -> str:
-    """ "12 catalog, 2 server, 6 managed (3 cities)" for /status and `civic-alerts status`."""
-    parts = [f"{n} {kind}" for kind, n in report.feed_kinds]
+def kinds_text(report: StatusReport, msgs: Messages | None = None) -> str:
+    """ "12 catalog, 2 server, 6 managed (3 cities)" for /status and `civic-alerts status`, in
+    the language of ``msgs`` (English without); a kind the catalogue lacks is shown as is."""
+    m = msgs or messages()
+    parts = []
+    for kind, n in report.feed_kinds:
+        try:
+            parts.append(m(f"status.kind_{kind}", n=n))
+        except KeyError:
+            parts.append(f"{n} {kind}")
     if report.managed_cities:
-        parts[-1] += f" ({report.managed_cities} cities)" if parts and report.feed_kinds[-1][0] == "managed" else ""
+        parts[-1] += m("status.managed_cities", n=report.managed_cities) if parts and report.feed_kinds[-1][0] == "managed" else ""
     return ", ".join(parts)
 
 
@@ -684,19 +712,36 @@ async def status(
     )
 
 
-def ago(when: datetime | None, *, now: datetime | None = None) -> str:
-    """ "3 min ago" — short, for status lines."""
+_PAUSED_AFTER = re.compile(r"paused after (\d+) failed attempts; last error: (.*)", re.DOTALL)
+
+
+def pause_reason_text(reason: str | None, msgs: Messages | None = None) -> str:
+    """Why a destination is paused, in the language of ``msgs``. The store keeps the English
+    line the delivery worker wrote (logs and the CLI read it); its own wording ("paused after N
+    failed attempts") is said from the catalogue, while the platform's error it quotes (a Slack
+    error code, Discord's missing permission) stays as the platform gave it."""
+    if not reason:
+        return ""
+    found = _PAUSED_AFTER.fullmatch(reason)
+    if found is None:
+        return reason
+    return (msgs or messages())("delivery.paused_after", n=found.group(1), error=found.group(2))
+
+
+def ago(when: datetime | None, *, now: datetime | None = None, msgs: Messages | None = None) -> str:
+    """ "3 min ago" — short, for status lines; in the language of ``msgs`` (English without)."""
+    m = msgs or messages()
     if when is None:
-        return "never"
+        return m("time.never")
     now = now or datetime.now(UTC)
     seconds = max(0, int((now - when).total_seconds()))
     if seconds < 90:
-        return f"{seconds} s ago"
+        return m("time.seconds_ago", n=seconds)
     if seconds < 90 * 60:
-        return f"{seconds // 60} min ago"
+        return m("time.minutes_ago", n=seconds // 60)
     if seconds < 36 * 3600:
-        return f"{seconds // 3600} h ago"
-    return f"{seconds // 86400} d ago"
+        return m("time.hours_ago", n=seconds // 3600)
+    return m("time.days_ago", n=seconds // 86400)
 
 
 # ---------------------------------------------------------------------------- feed health, db

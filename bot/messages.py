@@ -43,7 +43,25 @@ class Messages:
         return value
 
     def __call__(self, key: str, **fields: Any) -> str:
-        return self.text(key).format(**fields) if fields else self.text(key)
+        return self.text(key).format(**self.localize(fields)) if fields else self.text(key)
+
+    def localize(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """Fields a core refusal could not word itself, since it does not know the reader's
+        language: ``X_key="rules.err_reason"`` fills ``{X}`` with that entry of this catalogue,
+        and ``X_topics="a,b"`` fills ``{X}`` with this language's labels of those topic ids
+        (when it names them all; else ``{X}`` keeps the English labels the core gave)."""
+        out = dict(fields)
+        for name, value in fields.items():
+            if name.endswith("_key") and isinstance(value, str) and value:
+                try:
+                    out[name[:-4]] = self.text(value)
+                except KeyError:
+                    pass
+            elif name.endswith("_topics") and isinstance(value, str) and value:
+                labels = [self.topic(t) for t in value.split(",")]
+                if all(labels):
+                    out[name[:-7]] = ", ".join(str(label) for label in labels)
+        return out
 
     def topic(self, topic_id: str) -> str | None:
         """This language's label of a topic, or None (the caller uses topics.toml's)."""

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.errors import UserInputError
+from bot.messages import Messages, messages
 
 MAX_KEYWORDS = 25  # per list; a longer list is a mistake (or an attack), not a filter
 MAX_KEYWORD_CHARS = 60
@@ -37,10 +38,16 @@ _HHMM = re.compile(r"^(\d{1,2}):(\d{2})$")
 
 
 class RuleError(UserInputError):
-    """A rule the user gave is invalid; `user_message` is one line saying why."""
+    """A rule the user gave is invalid; `user_message` is one line saying why in English, and
+    `key` (config/messages `rules.err_*`) with `fields` says it in the reader's language. A
+    `what` (the option at fault) travels as `what_key`, worded by each catalogue."""
 
-    def __init__(self, line: str) -> None:
-        super().__init__(line, user_message=line)
+    def __init__(self, line: str, key: str | None = None, what: str | None = None, **fields: object) -> None:
+        values = {name: str(value) for name, value in fields.items()}
+        if what is not None:
+            values["what"] = what
+            values["what_key"] = f"rules.what_{what.replace(' ', '_')}"
+        super().__init__(line, user_message=line, key=key, fields=values)
 
 
 # ---------------------------------------------------------------------------- records
@@ -134,28 +141,38 @@ class Rules:
             return False
         return not (self.exclude and _lexicon(self.exclude).hits(text))
 
-    def describe(self) -> list[str]:
-        """One short line per rule that differs from the default (for lists and /rules)."""
+    def describe(self, msgs: Messages | None = None) -> list[str]:
+        """One short line per rule that differs from the default (for lists and /rules), in
+        the language of ``msgs`` (English without). Conditions, times and zones stay in the
+        syntax the person types (`topic:ID here outlets>=2`, `22:00-07:00`)."""
+        m = msgs or messages()
         out: list[str] = []
         if self.include:
-            out.append("include: " + ", ".join(self.include))
+            out.append(m("rules.include", words=", ".join(self.include)))
         if self.exclude:
-            out.append("exclude: " + ", ".join(self.exclude))
+            out.append(m("rules.exclude", words=", ".join(self.exclude)))
         if self.min_outlets > 1:
-            after = "then sent unconfirmed" if self.on_hold_timeout == "send" else "else never sent"
-            out.append(f"min outlets: {self.min_outlets} (hold ≤ {self.max_hold_hours:g} h, {after})")
+            key = "rules.min_outlets_send" if self.on_hold_timeout == "send" else "rules.min_outlets_drop"
+            out.append(m(key, n=self.min_outlets, hours=f"{self.max_hold_hours:g}"))
         if self.mention:
-            when = f" when {self.mention_when.text()}" if self.mention_when else ""
-            out.append(f"mention: {self.mention}{when}")
+            if self.mention_when:
+                out.append(m("rules.mention_when", mention=self.mention, condition=self.mention_when.text()))
+            else:
+                out.append(m("rules.mention", mention=self.mention))
         if self.digest:
-            out.append(f"digest: {self.digest.text()}")
+            if self.digest.every == "hourly":
+                out.append(m("rules.digest_hourly"))
+            else:
+                out.append(m("rules.digest_daily", time=_hhmm(self.digest.minute)))
         if self.quiet:
-            urgent = f" (urgent: {self.urgent.text()})" if self.urgent else ""
-            out.append(f"quiet: {self.quiet.text()}{urgent}")
+            if self.urgent:
+                out.append(m("rules.quiet_urgent", quiet=self.quiet.text(), condition=self.urgent.text()))
+            else:
+                out.append(m("rules.quiet", quiet=self.quiet.text()))
         if self.digest or self.quiet or self.tz != "UTC":
-            out.append(f"time zone: {self.tz}")
+            out.append(m("rules.tz", tz=self.tz))
         if self.threads:
-            out.append("threads: on")
+            out.append(m("rules.threads"))
         return out
 
 
@@ -190,7 +207,7 @@ def parse_keywords(value: str | Sequence[str] | None, what: str) -> tuple[str, .
         return ()
     items = value.split(",") if isinstance(value, str) else list(value)
     if len(items) > MAX_KEYWORDS * 4:
-        raise RuleError(f"{what}: at most {MAX_KEYWORDS} words or phrases")
+        raise RuleError(f"{what}: at most {MAX_KEYWORDS} words or phrases", "rules.err_too_many_keywords", what, max=MAX_KEYWORDS)
     from bot.relevance.text import parse_phrase
 
     out: list[str] = []
@@ -199,19 +216,24 @@ def parse_keywords(value: str | Sequence[str] | None, what: str) -> tuple[str, .
         if not word or word.casefold() == "none":
             continue
         if len(word) > MAX_KEYWORD_CHARS:
-            raise RuleError(f"{what}: '{word[:20]}…' is longer than {MAX_KEYWORD_CHARS} characters")
+            raise RuleError(f"{what}: '{word[:20]}…' is longer than {MAX_KEYWORD_CHARS} characters",
+                            "rules.err_keyword_too_long", what, word=word[:20], max=MAX_KEYWORD_CHARS)
         if not _KEYWORD_OK.match(word):
-            raise RuleError(f"{what}: '{word}' must be letters, digits and spaces (a trailing * for a prefix)")
+            raise RuleError(f"{what}: '{word}' must be letters, digits and spaces (a trailing * for a prefix)",
+                            "rules.err_keyword_chars", what, word=word)
         try:
             phrase = parse_phrase(word, None)
         except ValueError:
-            raise RuleError(f"{what}: '{word}': a prefix needs at least 3 letters before the *") from None
+            raise RuleError(f"{what}: '{word}': a prefix needs at least 3 letters before the *",
+                            "rules.err_prefix_short", what, word=word) from None
         if phrase is None:
-            raise RuleError(f"{what}: '{word}' has no letters or digits the matcher can use")
+            raise RuleError(f"{what}: '{word}' has no letters or digits the matcher can use",
+                            "rules.err_keyword_empty", what, word=word)
         if word not in out:
             out.append(word)
     if len(out) > MAX_KEYWORDS:
-        raise RuleError(f"{what}: at most {MAX_KEYWORDS} words or phrases (got {len(out)})")
+        raise RuleError(f"{what}: at most {MAX_KEYWORDS} words or phrases (got {len(out)})",
+                        "rules.err_too_many_keywords_got", what, max=MAX_KEYWORDS, n=len(out))
     return tuple(out)
 
 
@@ -226,10 +248,11 @@ def parse_clock(text: str, what: str) -> int:
     """"07:30" → 450 minutes; `25:00`, `7`, `7:5` are refused."""
     m = _HHMM.match(text.strip())
     if not m:
-        raise RuleError(f"{what}: '{text[:20]}' is not a time like 07:30")
+        raise RuleError(f"{what}: '{text[:20]}' is not a time like 07:30", "rules.err_time_format", what, text=text[:20])
     hours, minutes = int(m.group(1)), int(m.group(2))
     if hours > 23 or minutes > 59:
-        raise RuleError(f"{what}: '{text[:20]}' is not a time of day (00:00 to 23:59)")
+        raise RuleError(f"{what}: '{text[:20]}' is not a time of day (00:00 to 23:59)", "rules.err_time_range", what,
+                        text=text[:20])
     return hours * 60 + minutes
 
 
@@ -241,7 +264,8 @@ def parse_digest(value: str) -> Digest | None:
         return Digest("hourly")
     if text.startswith("daily@"):
         return Digest("daily", parse_clock(text[6:], "digest"))
-    raise RuleError(f"digest: '{value[:30]}' — use hourly or daily@HH:MM (e.g. daily@08:00)")
+    raise RuleError(f"digest: '{value[:30]}' — use hourly or daily@HH:MM (e.g. daily@08:00)", "rules.err_digest_format",
+                    value=value[:30])
 
 
 def parse_quiet(value: str) -> Quiet | None:
@@ -250,10 +274,11 @@ def parse_quiet(value: str) -> Quiet | None:
         return None
     start, sep, end = text.partition("-")
     if not sep:
-        raise RuleError(f"quiet: '{value[:30]}' — use HH:MM-HH:MM, e.g. 22:00-07:00")
+        raise RuleError(f"quiet: '{value[:30]}' — use HH:MM-HH:MM, e.g. 22:00-07:00", "rules.err_quiet_format",
+                        value=value[:30])
     quiet = Quiet(parse_clock(start, "quiet"), parse_clock(end, "quiet"))
     if quiet.start == quiet.end:
-        raise RuleError("quiet: start and end are the same time; leave it empty for no quiet hours")
+        raise RuleError("quiet: start and end are the same time; leave it empty for no quiet hours", "rules.err_quiet_same")
     return quiet
 
 
@@ -276,7 +301,7 @@ def parse_zone(value: str) -> str:
     """An IANA zone name ("America/Chicago"); any case; an unknown one suggests the nearest."""
     text = value.strip()
     if not text or len(text) > 64:
-        raise RuleError("time zone: give an IANA name such as America/Chicago")
+        raise RuleError("time zone: give an IANA name such as America/Chicago", "rules.err_tz_empty")
     names = _zone_names()
     if text in names:
         return text
@@ -285,7 +310,10 @@ def parse_zone(value: str) -> str:
         return folded[text.replace(" ", "_").casefold()]
     near = zone_suggestions(text)
     hint = f"; did you mean {', '.join(near)}?" if near else "; e.g. America/Chicago"
-    raise RuleError(f"time zone: unknown zone '{text[:40]}'{hint}")
+    if near:
+        raise RuleError(f"time zone: unknown zone '{text[:40]}'{hint}", "rules.err_tz_unknown_near",
+                        zone=text[:40], near=", ".join(near))
+    raise RuleError(f"time zone: unknown zone '{text[:40]}'{hint}", "rules.err_tz_unknown", zone=text[:40])
 
 
 # ---------------------------------------------------------------------------- conditions
@@ -296,7 +324,8 @@ def parse_condition(value: str, what: str) -> Condition | None:
     if text.casefold() in ("", "none", "off"):
         return None
     if len(text) > MAX_CONDITION_CHARS:
-        raise RuleError(f"{what}: the condition is longer than {MAX_CONDITION_CHARS} characters")
+        raise RuleError(f"{what}: the condition is longer than {MAX_CONDITION_CHARS} characters",
+                        "rules.err_condition_too_long", what, max=MAX_CONDITION_CHARS)
     topics: list[str] = []
     here = False
     outlets = 1
@@ -311,9 +340,11 @@ def parse_condition(value: str, what: str) -> Condition | None:
         elif m := re.fullmatch(r"outlets>=(\d{1,2})", low):
             outlets = int(m.group(1))
             if not 1 <= outlets <= MAX_MIN_OUTLETS:
-                raise RuleError(f"{what}: outlets>=N needs N from 1 to {MAX_MIN_OUTLETS}")
+                raise RuleError(f"{what}: outlets>=N needs N from 1 to {MAX_MIN_OUTLETS}", "rules.err_condition_outlets",
+                                what, max=MAX_MIN_OUTLETS)
         else:
-            raise RuleError(f"{what}: '{term[:30]}' — use topic:ID, here, outlets>=N (e.g. topic:immigration-enforcement here outlets>=2)")
+            raise RuleError(f"{what}: '{term[:30]}' — use topic:ID, here, outlets>=N (e.g. topic:immigration-enforcement here outlets>=2)",
+                            "rules.err_condition_term", what, term=term[:30])
     return Condition(tuple(dict.fromkeys(topics)), here, outlets)
 
 
@@ -323,7 +354,7 @@ def check_condition_topics(condition: Condition | None, known: Iterable[str], wh
     ids = set(known)
     for topic in condition.topics:
         if topic not in ids:
-            raise RuleError(f"{what}: unknown topic '{topic}'")
+            raise RuleError(f"{what}: unknown topic '{topic}'", "rules.err_condition_topic", what, topic=topic)
 
 
 # ---------------------------------------------------------------------------- parse all
@@ -358,29 +389,33 @@ def parse_rules(
         try:
             n = int(str(min_outlets).strip())
         except ValueError:
-            raise RuleError(f"min outlets: '{str(min_outlets)[:20]}' is not a whole number") from None
+            raise RuleError(f"min outlets: '{str(min_outlets)[:20]}' is not a whole number", "rules.err_min_outlets_number",
+                            value=str(min_outlets)[:20]) from None
         if not 1 <= n <= MAX_MIN_OUTLETS:
-            raise RuleError(f"min outlets: give a number from 1 to {MAX_MIN_OUTLETS}")
+            raise RuleError(f"min outlets: give a number from 1 to {MAX_MIN_OUTLETS}", "rules.err_min_outlets_range",
+                            max=MAX_MIN_OUTLETS)
         changes["min_outlets"] = n
     if max_hold_hours is not None:
         try:
             hours = float(str(max_hold_hours).strip().removesuffix("h"))
         except ValueError:
-            raise RuleError(f"max hold: '{str(max_hold_hours)[:20]}' is not a number of hours") from None
+            raise RuleError(f"max hold: '{str(max_hold_hours)[:20]}' is not a number of hours", "rules.err_hold_number",
+                            value=str(max_hold_hours)[:20]) from None
         if not 0 < hours <= MAX_HOLD_HOURS or hours != hours:
-            raise RuleError(f"max hold: give hours from more than 0 up to {MAX_HOLD_HOURS:g}")
+            raise RuleError(f"max hold: give hours from more than 0 up to {MAX_HOLD_HOURS:g}", "rules.err_hold_range",
+                            max=f"{MAX_HOLD_HOURS:g}")
         changes["max_hold_hours"] = hours
     if on_hold_timeout is not None:
         value = on_hold_timeout.strip().casefold()
         if value not in HOLD_TIMEOUTS:
-            raise RuleError("after the hold: choose send (marked unconfirmed) or drop (never sent)")
+            raise RuleError("after the hold: choose send (marked unconfirmed) or drop (never sent)", "rules.err_hold_timeout")
         changes["on_hold_timeout"] = value
     if mention is not None:
         text = mention.strip()
         if text.casefold() in ("", "none", "off"):
             changes["mention"] = None
         elif len(text) > MAX_MENTION_CHARS or any(ch.isspace() for ch in text):
-            raise RuleError("mention: one role, group or @room, without spaces")
+            raise RuleError("mention: one role, group or @room, without spaces", "rules.err_mention")
         else:
             changes["mention"] = text
     if mention_when is not None:

@@ -46,6 +46,24 @@ _EXTRA_BLOCKED: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = (
 )
 
 
+# each reason's catalogue entry (config/messages `urlsafety.*`), so the refusal is said in the
+# reader's language; `.reason` stays English (logs, fetch errors)
+_REASON_KEYS = {
+    "empty address": "urlsafety.empty",
+    "address too long": "urlsafety.too_long",
+    "address contains spaces, control characters or backslashes": "urlsafety.bad_characters",
+    "malformed address": "urlsafety.malformed",
+    "only http and https are allowed": "urlsafety.not_http",
+    "addresses with a user name or password are not allowed": "urlsafety.credentials",
+    "bad port": "urlsafety.bad_port",
+    "no host name": "urlsafety.no_host",
+    "bad host name": "urlsafety.bad_host",
+    "internal host name": "urlsafety.internal_host",
+    "it points to a private or internal address": "urlsafety.private",
+    "the host name does not resolve": "urlsafety.no_resolve",
+}
+
+
 def _refuse(reason: str, url: str) -> UnsafeURLError:
     """UnsafeURLError with a plain-text message (each adapter escapes it for its markup);
     `.reason` holds the short reason."""
@@ -54,6 +72,8 @@ def _refuse(reason: str, url: str) -> UnsafeURLError:
         f"unsafe URL {url[:200]!r}: {reason}",
         user_message=f"I can't use that feed address ({reason}): “{shown}”. "
         "Give a public http:// or https:// URL.",
+        key="errors.unsafe_url",
+        fields={"reason": reason, "reason_key": _REASON_KEYS.get(reason, ""), "url": shown},
     )
     error.reason = reason  # type: ignore[attr-defined]
     return error

@@ -119,3 +119,52 @@ async def test_subscriptions_status_search_and_latest_in_spanish(
     await invoke(bot, interaction_payload("status"))
     assert api.interaction_replies()[-1]["embeds"][0]["title"] == "Status"
     assert "**Feeds polled:**" in last_text(api) and "✅ active · Spanish" in last_text(api)
+
+
+def feed_cmd(sub: str, options: list[dict[str, Any]]) -> dict[str, Any]:
+    return interaction_payload("feeds", [{"name": sub, "type": 1, "options": options}])
+
+
+async def test_feeds_rules_status_and_topics_in_spanish(bot: CivicBot, api: FakeDiscordAPI, store: Store) -> None:
+    """Issue 13 item 3: /feeds list|remove, /rules lines, /status's "last poll" and feed
+    kinds, and the topic labels of /subscriptions follow the reader's language; English
+    readers keep the English words."""
+    await invoke(bot, spanish(feed_cmd("list", [])))
+    assert last_text(api) == "Este servidor no ha agregado fuentes. Usa `/feeds add url:` para agregar una."
+    await invoke(bot, feed_cmd("list", []))
+    assert last_text(api) == "This server hasn't added feeds. Use `/feeds add url:` to add one."
+    await invoke(bot, spanish(feed_cmd("remove", [option("url", "https://example.org/rss")])))
+    assert last_text(api) == "Este servidor no tiene esa fuente (consulta `/feeds list`)."
+    await invoke(bot, feed_cmd("remove", [option("url", "https://example.org/rss")]))
+    assert last_text(api) == "This server has no such feed (see `/feeds list`)."
+
+    sub = await store.subscribe(chan(ALERTS), "chicago-il", ("immigration-enforcement",))
+    await invoke(bot, spanish(interaction_payload(
+        "rules", [option("subscription", sub.id, 4), option("digest", "daily@08:00"), option("include", "redada")]
+    )))
+    text = last_text(api)
+    assert "• incluir: redada" in text and "• resumen: diario a las 08:00" in text and "• zona horaria: UTC" in text, text
+    await invoke(bot, interaction_payload("rules", [option("subscription", sub.id, 4)]))
+    text = last_text(api)
+    assert "• include: redada" in text and "• digest: daily@08:00" in text and "• time zone: UTC" in text, text
+
+    await invoke(bot, spanish(interaction_payload("subscriptions")))
+    text = last_text(api)
+    assert "· Control migratorio ·" in text and "incluir: redada" in text, text
+    await invoke(bot, spanish(interaction_payload("status")))
+    text = last_text(api)
+    assert "**Última consulta:** nunca" in text or "**Última consulta:** hace" in text, text
+    await invoke(bot, interaction_payload("subscriptions"))
+    assert "· Immigration enforcement ·" in last_text(api) and "include: redada" in last_text(api)
+
+
+def test_a_mention_rule_shows_the_role_in_each_language() -> None:
+    from bot.adapters.discordbot.cogs.subscriptions import rule_text
+    from bot.messages import messages
+    from bot.rules import parse_rules
+
+    rules = parse_rules(mention="123", mention_when="here")
+    es, en = messages("es"), messages("en")
+    assert [rule_text(line, es) for line in rules.describe(es)] == ["mencionar: <@&123> cuando here"]
+    assert [rule_text(line, en) for line in rules.describe(en)] == ["mention: <@&123> when here"]
+    assert rule_text(rules.describe()[0]) == "mention: <@&123> when here"

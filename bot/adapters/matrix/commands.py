@@ -207,10 +207,10 @@ class Commands:
         sub = result.subscription
         m = messages(sub.lang)
         lines = [
-            m("matrix.subscribed", city=result.city_label, topics=actions.topics_text(sub.topics, self.catalog),
+            m("matrix.subscribed", city=result.city_label, topics=actions.topics_text(sub.topics, self.catalog, m),
               id=sub.id, language=m.language(sub.lang))
         ]
-        lines += [f"  {line}" for line in sub.rules.describe()]
+        lines += [f"  {line}" for line in sub.rules.describe(m)]
         if result.catchup_queued:
             lines.append(m("matrix.catchup", n=result.catchup_queued))
         return "\n".join(lines)
@@ -230,11 +230,11 @@ class Commands:
             self.app.store, self.app.gazetteer, platform=PLATFORM, address=room_id, catalog=self.catalog
         )
         if not views:
-            return "This room has no subscriptions. !alerts subscribe <city> adds one."
-        lines = ["This room's subscriptions:"]
+            return m("matrix.no_subscriptions")
+        lines = [m("matrix.list_title")]
         for view in views:
-            lines.append(f"#{view.subscription.id} {view.city_label} ({view.topics_text})")
-            lines += [f"    {line}" for line in view.rules_text]
+            lines.append(f"#{view.subscription.id} {view.city_label} ({view.topics_in(m)})")
+            lines += [f"    {line}" for line in view.subscription.rules.describe(m)]
         return "\n".join(lines)
 
     async def cmd_rules(self, room_id: str, parsed: Parsed, m: Messages) -> str:
@@ -251,8 +251,8 @@ class Commands:
             self.app.store, sub_id, rule_options(parsed.options), platform=PLATFORM, group=room_id,
             catalog=self.catalog,
         )
-        described = sub.rules.describe()
-        return f"Subscription #{sub.id} rules: " + ("; ".join(described) if described else "defaults")
+        described = sub.rules.describe(m)
+        return m("matrix.rules_title", id=sub.id, rules="; ".join(described) if described else m("matrix.rules_default"))
 
     async def cmd_search(self, room_id: str, parsed: Parsed, m: Messages) -> str:
         days = parsed.options.get("days")
@@ -287,13 +287,14 @@ class Commands:
             self.app.store, self.app.gazetteer, platform=PLATFORM, group=room_id, catalog=self.catalog
         )
         lines = [
-            f"Feeds: {report.feeds_total} ({actions.kinds_text(report)}), {len(report.feeds_failing)} failing; "
-            f"last poll {actions.ago(report.last_cycle)}; queue {report.queue_depth}.",
-            f"Subscriptions here: {len(report.subscriptions)}.",
+            m("matrix.status_feeds", n=report.feeds_total, kinds=actions.kinds_text(report, m),
+              failing=len(report.feeds_failing), ago=actions.ago(report.last_cycle, msgs=m), queue=report.queue_depth),
+            m("matrix.status_subscriptions", n=len(report.subscriptions)),
         ]
         for dest in report.destinations:
-            state = f"paused: {dest.pause_reason}" if dest.paused else "delivering"
-            lines.append(f"Delivery: {state}; last success {actions.ago(dest.last_success)}.")
+            reason = actions.pause_reason_text(dest.pause_reason, m) if dest.pause_reason is not None else None
+            state = m("matrix.paused", reason=reason) if dest.paused else m("matrix.delivering")
+            lines.append(m("matrix.status_delivery", state=state, ago=actions.ago(dest.last_success, msgs=m)))
         return "\n".join(lines)
 
     async def cmd_feeds(self, room_id: str, parsed: Parsed, m: Messages) -> str:
@@ -303,15 +304,15 @@ class Commands:
         if sub == "list":
             feeds = await actions.list_feeds(self.app.store, owner=owner)
             if not feeds:
-                return "This room has added no feeds. !alerts feeds add <url> adds one."
-            return "This room's feeds:\n" + "\n".join(f"- {f.name or f.url} — {f.url}" for f in feeds)
+                return m("matrix.no_feeds")
+            return m("matrix.feeds_title") + "\n" + "\n".join(f"- {f.name or f.url} — {f.url}" for f in feeds)
         if sub == "add" and arg:
             preview = await actions.add_feed(self.app.store, self.app.settings, owner=owner, url=arg)
-            lines = [f"Added {preview.title or preview.feed.url} ({preview.item_count} items)."]
-            if preview.found_line:
-                lines.append(preview.found_line)
+            lines = [m("matrix.feed_added", title=preview.title or preview.feed.url, n=preview.item_count)]
+            if preview.found_key:
+                lines.append(preview.found_text(m))
             return "\n".join(lines)
         if sub == "remove" and arg:
             removed = await actions.remove_feed(self.app.store, owner=owner, url=arg)
-            return "Feed removed." if removed else "This room has no such feed."
+            return m("matrix.feed_removed") if removed else m("matrix.no_such_feed")
         return m("matrix.feeds_usage")

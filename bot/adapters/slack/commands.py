@@ -244,10 +244,10 @@ class Commands:
         )
         self.app.wake_delivery()
         m = messages(result.subscription.lang)  # said in the channel: the subscription's language
-        topics_text = actions.topics_text(result.subscription.topics, self.app.classifier.topics)
+        topics_text = actions.topics_text(result.subscription.topics, self.app.classifier.topics, m)
         lines = [m("slack.subscribed", city=escape(result.city_label), topics=escape(topics_text),
                    id=result.subscription.id, language=m.language(result.subscription.lang))]
-        lines += [f"• {escape(r)}" for r in result.subscription.rules.describe()]
+        lines += [f"• {escape(r)}" for r in result.subscription.rules.describe(m)]
         if result.catchup_queued:
             lines.append(m("slack.catchup", n=result.catchup_queued))
         return Reply("\n".join(lines), in_channel=True)
@@ -281,7 +281,8 @@ class Commands:
             self.app.store, int(args[0].lstrip("#")), extra, platform="slack", group=inv.team_id,
             catalog=self.app.classifier.topics,
         )
-        lines = [f"Subscription #{sub.id} rules:"] + [f"• {escape(r)}" for r in sub.rules.describe()]
+        m = inv.msgs
+        lines = [m("slack.rules_title", id=sub.id)] + [f"• {escape(r)}" for r in sub.rules.describe(m)]
         return Reply("\n".join(lines))
 
     async def cmd_list(self, inv: Invocation, args: list[str], options: dict[str, str]) -> Reply:
@@ -289,13 +290,15 @@ class Commands:
             self.app.store, self.app.gazetteer, platform="slack", group=inv.team_id,
             catalog=self.app.classifier.topics,
         )
+        m = inv.msgs
         if not views:
-            return Reply("This workspace has no subscriptions yet (`/civic subscribe Chicago, IL`).")
-        lines = ["*Subscriptions in this workspace:*"]
+            return Reply(m("slack.no_subscriptions"))
+        lines = [m("slack.list_title")]
         for v in views:
             where = f"<#{v.subscription.destination.address}>"
-            paused = " — *paused*" if v.subscription.paused else ""
-            lines.append(f"• #{v.subscription.id} {where}: {escape(v.city_label)} ({escape(v.topics_text)}){paused}")
+            paused = m("slack.list_paused") if v.subscription.paused else ""
+            topics = escape(v.topics_in(m))
+            lines.append(f"• #{v.subscription.id} {where}: {escape(v.city_label)} ({topics}){paused}")
         return Reply("\n".join(lines))
 
     cmd_subscriptions = cmd_list
@@ -335,24 +338,28 @@ class Commands:
             self.app.store, self.app.gazetteer, platform="slack", group=inv.team_id, catalog=self.app.classifier.topics
         )
         active = report.feeds_total - report.feeds_disabled
+        m = inv.msgs
         lines = [
-            f"*Feeds polled:* {active}", f"*Failing feeds:* {len(report.feeds_failing)}",
-            f"*Last poll:* {actions.ago(report.last_cycle)}", f"*Alerts waiting:* {report.queue_depth}",
-            f"*Subscriptions here:* {len(report.subscriptions)}",
+            m("slack.status_polled", n=active), m("slack.status_failing", n=len(report.feeds_failing)),
+            m("slack.status_last_poll", ago=actions.ago(report.last_cycle, msgs=m)),
+            m("slack.status_queue", n=report.queue_depth),
+            m("slack.status_subscriptions", n=len(report.subscriptions)),
         ]
         for health in report.destinations:
             if health.paused:
-                lines.append(f"• paused: {escape(health.label)} — {escape((health.pause_reason or '')[:200])}")
+                lines.append(m("slack.status_paused", label=escape(health.label),
+                               reason=escape(actions.pause_reason_text(health.pause_reason, m)[:200])))
         return Reply("\n".join(lines))
 
     async def cmd_feeds(self, inv: Invocation, args: list[str], options: dict[str, str]) -> Reply:
         action = (args[0].lower() if args else "list")
         owner = feed_owner("slack", inv.team_id)
+        m = inv.msgs
         if action == "list":
             feeds = await actions.list_feeds(self.app.store, owner=owner)
             if not feeds:
-                return Reply("This workspace has added no feeds (`/civic feeds add <url>`).")
-            return Reply("\n".join(["*This workspace's feeds:*"] + [f"• {escape(f.name or f.url)} — {escape(f.url)}" for f in feeds]))
+                return Reply(m("slack.no_feeds"))
+            return Reply("\n".join([m("slack.feeds_title")] + [f"• {escape(f.name or f.url)} — {escape(f.url)}" for f in feeds]))
         await self._require_manager(inv)
         if len(args) < 2:
             raise UserInputError(
@@ -362,11 +369,11 @@ class Commands:
         url = args[1].strip("<>").split("|")[0]
         if action == "add":
             preview = await actions.add_feed(self.app.store, self.app.settings, owner=owner, url=url)
-            lines = [f"Added {escape(preview.title or preview.feed.url)} ({preview.item_count} items)."]
-            if preview.found_line:
-                lines.append(escape(preview.found_line))
+            lines = [m("slack.feed_added", title=escape(preview.title or preview.feed.url), n=preview.item_count)]
+            if preview.found_key:
+                lines.append(escape(preview.found_text(m)))
             return Reply("\n".join(lines))
         if action == "remove":
             removed = await actions.remove_feed(self.app.store, owner=owner, url=url)
-            return Reply("Feed removed." if removed else "This workspace has no such feed.")
+            return Reply(m("slack.feed_removed") if removed else m("slack.no_such_feed"))
         return Reply(inv.msgs("slack.feeds_usage"))

@@ -280,9 +280,9 @@ class Commands:
             self.app.wake_delivery()
         m = messages(sub.lang)  # said to the whole chat: the subscription's language
         key = "telegram.subscribed_topic" if thread is not None else "telegram.subscribed_chat"
-        lines = [m(key, city=fmt.esc(result.city_label), topics=fmt.esc(actions.topics_text(sub.topics, self._topics())),
+        lines = [m(key, city=fmt.esc(result.city_label), topics=fmt.esc(actions.topics_text(sub.topics, self._topics(), m)),
                    id=sub.id, language=fmt.esc(m.language(sub.lang)))]
-        lines += [f"• {fmt.esc(rule)}" for rule in sub.rules.describe()]
+        lines += [f"• {fmt.esc(rule)}" for rule in sub.rules.describe(m)]
         if result.catchup_queued:
             lines.append(m("telegram.catchup", n=result.catchup_queued))
         return "\n".join(lines)
@@ -297,25 +297,29 @@ class Commands:
             self.app.store, self.app.gazetteer, destination=destination(chat_id, thread), city=args.strip(),
             coverage=self.app.coverage,
         )
-        where = "this topic" if thread is not None else "this chat"
+        m = messages(reader_language(message))
+        where = "topic" if thread is not None else "chat"
         if removed:
-            return f"Unsubscribed {where} from <b>{fmt.esc(label)}</b>."
-        return f"{where.capitalize()} was not subscribed to <b>{fmt.esc(label)}</b>."
+            return m(f"telegram.unsubscribed_{where}", city=fmt.esc(label))
+        return m(f"telegram.not_subscribed_{where}", city=fmt.esc(label))
 
     async def subscriptions(self, message: Message, args: str) -> str:
         views = await actions.list_subscriptions(
             self.app.store, self.app.gazetteer, platform=PLATFORM, group=str(message.chat.id), catalog=self._topics()
         )
+        m = messages(reader_language(message))
         if not views:
-            return "This chat follows no city yet. An administrator can run /subscribe <i>city</i>."
-        lines = ["<b>Subscriptions in this chat</b>"]
+            return m("telegram.no_subscriptions")
+        lines = [m("telegram.subscriptions_title")]
         for view in views:
             sub = view.subscription
             _chat, _, topic = sub.destination.address.partition("/")
-            where = f" (topic {fmt.esc(topic)})" if topic else ""
-            state = f" — paused: {fmt.esc(sub.pause_reason or 'no access')}" if sub.paused else ""
-            lines.append(f"#{sub.id} <b>{fmt.esc(view.city_label)}</b>{where}: {fmt.esc(view.topics_text)}{state}")
-            lines += [f"   {fmt.esc(rule)}" for rule in sub.rules.describe()]
+            where = m("telegram.in_topic", topic=fmt.esc(topic)) if topic else ""
+            reason = actions.pause_reason_text(sub.pause_reason, m) or m("telegram.no_access")
+            state = m("telegram.paused", reason=fmt.esc(reason)) if sub.paused else ""
+            topics = fmt.esc(view.topics_in(m))
+            lines.append(f"#{sub.id} <b>{fmt.esc(view.city_label)}</b>{where}: {topics}{state}")
+            lines += [f"   {fmt.esc(rule)}" for rule in sub.rules.describe(m)]
         return "\n".join(lines)
 
     async def rules(self, message: Message, args: str) -> str:
@@ -331,7 +335,8 @@ class Commands:
                                  key="telegram.bad_rules", fields={"keys": keys})
         sub = await actions.edit_rules(self.app.store, int(parsed.words[0].lstrip("#")), rule_options(parsed.options),
                                        platform=PLATFORM, group=str(message.chat.id), catalog=self._topics())
-        lines = [f"Rules of subscription #{sub.id} saved."] + [f"• {fmt.esc(r)}" for r in sub.rules.describe()]
+        m = messages(reader_language(message))
+        lines = [m("telegram.rules_saved", id=sub.id)] + [f"• {fmt.esc(r)}" for r in sub.rules.describe(m)]
         return "\n".join(lines)
 
     async def search(self, message: Message, args: str) -> str:
@@ -369,26 +374,30 @@ class Commands:
     async def status(self, message: Message, args: str) -> str:
         report = await actions.status(self.app.store, self.app.gazetteer, platform=PLATFORM,
                                       group=str(message.chat.id), catalog=self._topics())
+        m = messages(reader_language(message))
         lines = [
-            "<b>Status</b>",
-            f"Feeds: {report.feeds_total} ({len(report.feeds_failing)} failing, {report.feeds_disabled} disabled)",
-            f"Last poll: {fmt.esc(actions.ago(report.last_cycle))} · queued alerts: {report.queue_depth}",
-            f"Subscriptions here: {len(report.subscriptions)}",
+            m("telegram.status_title"),
+            m("telegram.status_feeds", n=report.feeds_total, failing=len(report.feeds_failing),
+              disabled=report.feeds_disabled),
+            m("telegram.status_last_poll", ago=fmt.esc(actions.ago(report.last_cycle, msgs=m)), n=report.queue_depth),
+            m("telegram.status_subscriptions", n=len(report.subscriptions)),
         ]
         for health in report.destinations:
             if health.paused:
-                lines.append(f"Paused: {fmt.esc(health.label)} — {fmt.esc(health.pause_reason or '')}")
+                lines.append(m("telegram.status_paused", label=fmt.esc(health.label),
+                               reason=fmt.esc(actions.pause_reason_text(health.pause_reason, m))))
         return "\n".join(lines)
 
     async def feeds(self, message: Message, args: str) -> str:
         sub, _, rest = args.strip().partition(" ")
         owner = feed_owner(PLATFORM, str(message.chat.id))
         sub = sub.casefold()
+        m = messages(reader_language(message))
         if sub in ("", "list"):
             feeds = await actions.list_feeds(self.app.store, owner=owner)
             if not feeds:
-                return "This chat has no feeds of its own. An administrator can run /feeds add <i>url</i>."
-            return "\n".join(["<b>This chat's feeds</b>"] + [f"• {fmt.esc(f.url)}" for f in feeds])
+                return m("telegram.no_feeds")
+            return "\n".join([m("telegram.feeds_title")] + [f"• {fmt.esc(f.url)}" for f in feeds])
         if sub not in ("add", "remove"):
             raise UserInputError("bad feeds", user_message="Usage: /feeds add <url>, /feeds remove <url>, /feeds list",
                                  key="telegram.feeds_usage")
@@ -398,8 +407,11 @@ class Commands:
                                  fields={"action": sub})
         if sub == "remove":
             removed = await actions.remove_feed(self.app.store, owner=owner, url=rest.strip())
-            return "Feed removed." if removed else "This chat has no such feed (see /feeds list)."
+            return m("telegram.feed_removed") if removed else m("telegram.no_such_feed")
         preview = await actions.add_feed(self.app.store, self.app.settings, owner=owner, url=rest.strip(),
                                          fetcher=self.app.guild_fetcher)
         title = preview.title or preview.feed.url
-        return f"Added <b>{fmt.esc(title)}</b> ({preview.item_count} items)."
+        lines = [m("telegram.feed_added", title=fmt.esc(title), n=preview.item_count)]
+        if preview.found_key:
+            lines.append(fmt.esc(preview.found_text(m)))
+        return "\n".join(lines)

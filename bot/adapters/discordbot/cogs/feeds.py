@@ -24,7 +24,7 @@ from discord.ext import commands
 
 from bot import actions
 from bot.adapters.discordbot import embeds as E
-from bot.adapters.discordbot.replies import send, within_budget
+from bot.adapters.discordbot.replies import reader_messages, send, within_budget
 from bot.models import feed_owner
 
 if TYPE_CHECKING:
@@ -52,21 +52,20 @@ class Feeds(commands.Cog):
             interaction, actions.list_feeds(self.bot.store, owner=feed_owner("discord", str(interaction.guild_id)))
         )
         managed = await self._coverage_rows(interaction.guild_id)
+        m = reader_messages(interaction)
         if not feeds and not managed:
-            await send(
-                interaction, "This server hasn't added feeds. Use `/feeds add url:` to add one."
-            )
+            await send(interaction, m("discord.feeds_none"))
             return
-        lines = [f"• {E.inert(f.name or 'untitled')} — <{E.clip(f.url, 300)}>" for f in feeds]
+        lines = [f"• {E.inert(f.name or m('discord.untitled'))} — <{E.clip(f.url, 300)}>" for f in feeds]
         if not feeds:
-            lines.append("This server hasn't added feeds (`/feeds add url:`).")
+            lines.append(m("discord.feeds_none_short"))
         if managed:
             lines.append("")
-            lines.append(f"**Coverage of your cities ({len(managed)} managed search feeds):**")
+            lines.append(m("discord.feeds_coverage", n=len(managed)))
             for row in managed[:15]:
                 lang = f" ({row.state.lang})" if row.state.lang else ""
                 lines.append(f"• {E.inert(row.city_label or '?')}{lang} — {E.inert(row.health)[:80]}")
-        embed = E.info_embed(f"This server's feeds ({len(feeds)})", "\n".join(lines)[:4000])
+        embed = E.info_embed(m("discord.feeds_title", n=len(feeds)), "\n".join(lines)[:4000])
         await send(interaction, embed=embed)
 
     async def _coverage_rows(self, guild_id: int) -> list[actions.FeedRow]:
@@ -103,7 +102,8 @@ class Feeds(commands.Cog):
         )
         lines = [E.inert(line)[:300] for line in report.lines[:25]]
         await interaction.followup.send(
-            embed=E.info_embed(f"Imported {len(report.added)} feeds", "\n".join(lines)[:4000]),
+            embed=E.info_embed(reader_messages(interaction)("discord.feeds_imported", n=len(report.added)),
+                               "\n".join(lines)[:4000]),
             ephemeral=True,
             allowed_mentions=E.NO_MENTIONS,
         )
@@ -116,7 +116,7 @@ class Feeds(commands.Cog):
             interaction, actions.export_opml(self.bot.store, owner=feed_owner("discord", str(interaction.guild_id)))
         )
         await interaction.response.send_message(
-            "This server's feeds (OPML):",
+            reader_messages(interaction)("discord.feeds_export"),
             file=discord.File(io.BytesIO(text.encode("utf-8")), filename="feeds.opml"),
             ephemeral=True,
             allowed_mentions=E.NO_MENTIONS,
@@ -144,19 +144,18 @@ class Feeds(commands.Cog):
             # None in a bot without services → add_feed opens a one-off one with the same rule
             fetcher=self.bot.app.guild_fetcher if self.bot.app is not None else None,
         )
+        m = reader_messages(interaction)
         lines = [
-            f"Added <{E.clip(preview.feed.url, 300)}>",
-            *([E.inert(preview.found_line)[:400]] if preview.found_line else []),
-            f"**Title:** {E.inert(preview.title or 'untitled')}",
-            f"**Items:** {preview.item_count}",
+            m("discord.feed_added_url", url=E.clip(preview.feed.url, 300)),
+            *([E.inert(preview.found_text(m))[:400]] if preview.found_key else []),
+            m("discord.feed_title", title=E.inert(preview.title or m("discord.untitled"))),
+            m("discord.feed_items", n=preview.item_count),
         ]
         if preview.newest_headline:
-            lines.append(f"**Newest:** {E.clip(E.inert(preview.newest_headline), 256)}")
-        lines.append(
-            "It will be polled with the other feeds; matching stories reach your subscriptions."
-        )
+            lines.append(m("discord.feed_newest", headline=E.clip(E.inert(preview.newest_headline), 256)))
+        lines.append(m("discord.feed_polled"))
         await interaction.followup.send(
-            embed=E.info_embed("Feed added", "\n".join(lines)),
+            embed=E.info_embed(m("discord.feed_added"), "\n".join(lines)),
             ephemeral=True,
             allowed_mentions=E.NO_MENTIONS,
         )
@@ -171,7 +170,8 @@ class Feeds(commands.Cog):
         removed = await within_budget(
             interaction, actions.remove_feed(self.bot.store, owner=feed_owner("discord", str(interaction.guild_id)), url=url)
         )
-        text = "Feed removed." if removed else "This server has no such feed (see `/feeds list`)."
+        m = reader_messages(interaction)
+        text = m("discord.feed_removed") if removed else m("discord.no_such_feed")
         await send(interaction, text)
 
     @feeds_remove.autocomplete("url")

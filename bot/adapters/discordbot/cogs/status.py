@@ -91,8 +91,8 @@ def status_embed(report: actions.StatusReport, msgs: Messages | None = None) -> 
         m("discord.status_polled", n=active)
         + (m("discord.status_disabled", n=report.feeds_disabled) if report.feeds_disabled else ""),
         m("discord.status_failing", n=len(report.feeds_failing)),
-        *([m("discord.status_kinds", kinds=kinds)] if (kinds := actions.kinds_text(report)) else []),
-        m("discord.status_last_poll", ago=actions.ago(report.last_cycle)),
+        *([m("discord.status_kinds", kinds=kinds)] if (kinds := actions.kinds_text(report, m)) else []),
+        m("discord.status_last_poll", ago=actions.ago(report.last_cycle, msgs=m)),
         m("discord.status_queue", n=report.queue_depth),
     ]
     for state in report.feeds_failing[:5]:

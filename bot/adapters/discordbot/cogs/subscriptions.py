@@ -203,7 +203,7 @@ class Subscriptions(commands.Cog):
                 "discord.subscribed",
                 where=where,
                 city=E.inert(result.city_label),
-                topics=actions.topics_text(result.subscription.topics, self.bot.topics),
+                topics=actions.topics_text(result.subscription.topics, self.bot.topics, m),
                 language=m.language(sub_lang),
             )
         ]
@@ -212,7 +212,7 @@ class Subscriptions(commands.Cog):
         if rules is not None:
             sub = result.subscription
             lines.append(
-                m("discord.rules_of", id=sub.id, rules="; ".join(rule_text(line) for line in sub.rules.describe()))
+                m("discord.rules_of", id=sub.id, rules="; ".join(rule_text(line, m) for line in sub.rules.describe(m)))
             )
         # a catch-up was queued, or a paused channel was resumed with its held alerts due now:
         # either way they go out now, not at the next delivery interval (a wake is cheap)
@@ -295,7 +295,7 @@ class Subscriptions(commands.Cog):
                 await send(interaction, m("discord.no_such_subscription", id=subscription))
                 return
             sub = found
-        lines = [rule_text(line) for line in sub.rules.describe()] or [m("discord.no_rules")]
+        lines = [rule_text(line, m) for line in sub.rules.describe(m)] or [m("discord.no_rules")]
         head = m("discord.rules_head", id=sub.id, where=f"<#{sub.destination.address}>", city=E.inert(sub.city))
         await send(interaction, head + "\n" + "\n".join(f"• {line}" for line in lines))
 
@@ -384,12 +384,14 @@ class Subscriptions(commands.Cog):
         await send(interaction, embed=subscriptions_embed(views, msgs=m))
 
 
-def rule_text(line: str) -> str:
-    """A rule line for Discord: keywords escaped; "mention: <id>" shown as the role."""
-    if line.startswith("mention: "):
-        role, _, rest = line[9:].partition(" ")
+def rule_text(line: str, msgs: Messages | None = None) -> str:
+    """A rule line for Discord: keywords escaped; "mention: <id>" (in the language of
+    ``msgs``: "mencionar: <id>") shown as the role."""
+    prefix = (msgs or messages())("rules.mention", mention="")
+    if line.startswith(prefix):
+        role, _, rest = line[len(prefix):].partition(" ")
         shown = f"<@&{role}>" if role.isdigit() else E.inert(role)
-        return f"mention: {shown}" + (f" {E.inert(rest)}" if rest else "")
+        return f"{E.inert(prefix)}{shown}" + (f" {E.inert(rest)}" if rest else "")
     return E.inert(line)
 
 
@@ -399,13 +401,13 @@ def subscription_line(view: actions.SubscriptionView, msgs: Messages | None = No
     sub = view.subscription
     health = m("discord.active")
     if sub.paused:
-        reason = E.inert(sub.pause_reason or m("discord.delivery_failed"))
+        reason = E.inert(actions.pause_reason_text(sub.pause_reason, m) or m("discord.delivery_failed"))
         health = m("discord.paused", reason=reason)
-    line = f"#{sub.id} <#{sub.destination.address}> · **{E.inert(view.city_label)}** · {view.topics_text} · {health}"
+    line = f"#{sub.id} <#{sub.destination.address}> · **{E.inert(view.city_label)}** · {view.topics_in(m)} · {health}"
     if sub.lang != "en":
         line += f" · {m.language(sub.lang)}"
-    rules = view.rules_text
-    return line + ("\n   " + " · ".join(rule_text(r) for r in rules) if rules else "")
+    rules = sub.rules.describe(m)
+    return line + ("\n   " + " · ".join(rule_text(r, m) for r in rules) if rules else "")
 
 
 def subscriptions_embed(
