@@ -163,7 +163,7 @@ FRESH_ROUTING_FLOOR = 0.85
 
 
 def test_spanish_fresh_set(
-    classifier: Classifier, relevance_data: Path, capsys: pytest.CaptureFixture[str]
+    classifier: Classifier, relevance_data: Path, metrics_log: MetricsLog
 ) -> None:
     """spanish_fresh.jsonl (218 rows) was written in other outlets' voice (Univision, Telemundo,
     La Opinión, El Diario, La Raza, EFE/AP, El Nuevo Herald, Al Día) and measured before any
@@ -182,10 +182,7 @@ def test_spanish_fresh_set(
             assert classifier.gazetteer.get(cid) is not None, f"{r['id']}: {cid}"
     rep = evaluate(_AsSpanish(classifier), rows)
     detected = evaluate(classifier, rows)
-    with capsys.disabled():
-        print()
-        for line in rep.lines("spanish fresh"):
-            print(line)
+    metrics_log.write(rep.lines("spanish fresh"))
     detail = "\n".join(rep.errors[:30])
     assert rep.alert[0] >= GOAL and rep.alert[1] >= GOAL, detail
     for topic, (p, r) in rep.topics.items():
@@ -195,7 +192,7 @@ def test_spanish_fresh_set(
 
 
 def test_spanish_fresh2_numbers(
-    classifier: Classifier, relevance_data: Path, capsys: pytest.CaptureFixture[str]
+    classifier: Classifier, relevance_data: Path, metrics_log: MetricsLog
 ) -> None:
     """spanish_fresh2.jsonl (60 rows, 30 on topic) was written after the grammar rules were
     frozen and measured once (alert P 1.000 R 0.867; main's rules: P 0.963 R 0.867); nothing
@@ -203,8 +200,5 @@ def test_spanish_fresh2_numbers(
     rows = load_rows(relevance_data / "spanish_fresh2.jsonl")
     assert len(rows) >= 60
     rep = evaluate(_AsSpanish(classifier), rows)
-    with capsys.disabled():
-        print()
-        for line in rep.lines("spanish fresh2 (held-out)"):
-            print(line)
+    metrics_log.write(rep.lines("spanish fresh2 (held-out)"))
     assert rep.alert[0] >= HELDOUT_FLOOR and rep.alert[1] >= HELDOUT_FLOOR
