@@ -120,27 +120,23 @@ SLOW = (
     "tests/matrix/test_matrix_faults.py",  # 15-33 s with its world
     "tests/matrix/test_matrix_spanish.py",  # a third Matrix world: 10-12 s
     "tests/relevance/test_quiet_output.py",  # the relevance suite again in a pytest subprocess
+    "tests/ingest/test_parse.py::test_ten_thousand_items_capped",  # the hostile drill keeps the cap
+    "tests/test_clustering_db.py::test_real_feeds_decide_as_the_in_memory_index",  # the generated corpus stays
+    "tests/push/test_cli_push.py::test_subscriptions_add_lang",  # 10-13 s of CLI processes
+    "tests/adapters/test_topics_are_data.py::test_poll_once_json_prints_the_new_topic",  # a poll process
+    "tests/test_run_console.py::test_sigkilled_service_leaves_no_worker_processes_behind",
+    "tests/faults/test_stop_during_poll.py::test_a_signal_during_the_first_poll_stops_without_a_traceback[SIGINT]",
 )
 # The delivery suite's "narrow" profile paces real sends at 2 a second; Discord's and the
 # console's profiles run the same tests in the quick run.
 SLOW_IN = ("tests/test_delivery.py::", "[narrow]")
 
 
-# Parallel runs (pytest-xdist, `-n 4 --dist loadgroup`): each test file is one group, so its
-# module-scoped worlds (a bot process, a stand-in) start once, on one worker; the Matrix files
-# share one group because their session-scoped Synapse is the costliest set-up of all.
-ONE_GROUP = {"tests/matrix/": "synapse"}
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist's worker reads the groups into the node ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         narrow = item.nodeid.startswith(SLOW_IN[0]) and SLOW_IN[1] in item.nodeid
         if narrow or item.nodeid.startswith(SLOW):
             item.add_marker(pytest.mark.slow)
-        path = item.nodeid.split("::", 1)[0]
-        group = next((g for prefix, g in ONE_GROUP.items() if path.startswith(prefix)), path)
-        item.add_marker(pytest.mark.xdist_group(group))
 
 
 # The throwaway PostgreSQL server (session-scoped; skips without one unless
