@@ -63,7 +63,7 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "civic-alerts.sqlite3"
 
 
-# --- the quick run (issue 16): `python -m pytest -q -m "not slow"` -------------------------------
+# --- the quick run (issue 16): `python -m pytest -q -m "not slow" -n 4 --dist loadfile` ----------
 #
 # The long tests, in one place rather than a decorator in each file (several people edit those
 # files at once). Measured with `--durations` on a busy 2-core machine: these were 60% of a
