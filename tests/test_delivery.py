@@ -225,13 +225,19 @@ def test_idempotency_key() -> None:
 
 
 async def test_sends_are_paced_by_the_declared_rate(store: Store, sink: FakeSink, worker: DeliveryWorker) -> None:
-    """n messages at r sends/s span at least (n - 1) / r seconds: the platform's limit holds."""
+    """n messages at r sends/s end at least (n - 1) / r seconds after the drain began: the
+    platform's limit holds.
+
+    Why from the drain's start and not from the first send: the pacer's slots start when the
+    drain asks for the first one; a busy machine may run that first send late (the console's
+    1000/s slots are 1 ms apart), which shortens the first-to-last span without any send
+    coming early (issue 16 item 11: this failed under a parallel run on 2 shared cores)."""
     size = sink.limits.batch_size
     await queue(store, 100, size * 4)
+    began = time.monotonic()
     await worker.drain_once()
     assert sink.sizes(100) == [size] * 4
-    span = sink.sent_at[-1] - sink.sent_at[0]
-    assert span >= 3 / sink.limits.sends_per_second * 0.95
+    assert sink.sent_at[-1] - began >= 3 / sink.limits.sends_per_second * 0.95
 
 
 async def test_channels_are_independent(store: Store, sink: FakeSink, worker: DeliveryWorker) -> None:

@@ -53,20 +53,45 @@ def test_drill_covers_every_hostile_route() -> None:
 
 
 TIMEOUTS = ("timed out", "read timed out")
+# Routes that only end at a timeout or the size cap: the drill runs them under tight limits.
+CLOCK_BOUNDED = (
+    "/hostile/endless",
+    "/hostile/trickle",
+    "/hostile/big",
+    "/hostile/gzip-bomb",
+    "/hostile/slow-headers",
+)
 
 
 async def test_every_hostile_route_gives_a_bounded_result(feed_server: FeedServer) -> None:
-    limits = FetchLimits(
+    # The routes whose bound is the clock or the size cap run under tight limits; every other
+    # route's expected result (a parse, a redirect verdict, a status) must not depend on how
+    # busy the machine is, so it gets limits no loaded machine reaches (issue 16 item 11: with
+    # one 2 s budget for all, a shared 2-core CI box could time out even the well-behaved feed).
+    tight = FetchLimits(
         connect_timeout=1, read_timeout=1, total_timeout=2, max_bytes=2 * 1024 * 1024
+    )
+    roomy = FetchLimits(
+        connect_timeout=60, read_timeout=60, total_timeout=120, max_bytes=2 * 1024 * 1024
     )
     paths = list(DRILL_PATHS.values()) + [f"/hostile/feed/{k}" for k in EXTRA_FEED_KINDS]
     # allowed_hosts lets the drill start on loopback while the guard still checks the next
     # hops, exactly as for a user-added feed (redirect-private/metadata must be refused).
-    async with Fetcher(limits, allow_private=False, allowed_hosts={"127.0.0.1"}) as fetcher:
+    loopback = {"127.0.0.1"}
+    async with (
+        Fetcher(tight, allow_private=False, allowed_hosts=loopback) as timed,
+        Fetcher(roomy, allow_private=False, allowed_hosts=loopback) as patient,
+    ):
         # A hang guard, not a timing assertion: every fetch is bounded by total_timeout, and a
         # busy machine may take longer to get there (issue 16: this failed on loaded 2-core CI).
         results = await asyncio.wait_for(
-            asyncio.gather(*(fetcher.fetch(feed_server.url(p)) for p in paths)), 240
+            asyncio.gather(
+                *(
+                    (timed if p.startswith(CLOCK_BOUNDED) else patient).fetch(feed_server.url(p))
+                    for p in paths
+                )
+            ),
+            240,
         )
     outcome: dict[str, str] = {}
     for path, result in zip(paths, results, strict=True):

@@ -29,5 +29,6 @@ def test_q_output_has_no_precision_recall_lines_and_the_file_has_them(tmp_path: 
     assert " P=" not in output and " R=" not in output, output[-3000:]
     assert "warning" not in output.lower(), output[-3000:]
     numbers = (base / "relevance-metrics.txt").read_text(encoding="utf-8")
-    for name in ("labeled", "labeled_extra", "dev, combined", "world", "world_heldout", "spanish", "crosslang pairs"):
+    for name in ("labeled", "labeled_extra", "dev, combined", "world", "world_heldout", "spanish", "spanish fresh",
+                 "spanish fresh2 (held-out)", "crosslang pairs"):
         assert f"[{name}] " in numbers and " P=" in numbers, (name, numbers[:2000])
