@@ -257,8 +257,10 @@ class DiscordStandIn:
         owner_id: int | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        recommended_shards: int = 1,
     ) -> None:
         self.snowflake = SnowflakeFactory()
+        self.recommended_shards = recommended_shards  # GET /gateway/bot "shards"
         self.token = token
         self.app_id = app_id or self.snowflake()
         self.bot_user_id = bot_user_id or self.app_id
@@ -423,13 +425,15 @@ class DiscordStandIn:
         owner_id: int | None = None,
         members: Iterable[int] = (),
         guild_id: int | None = None,
+        shard: tuple[int, int] | None = None,
     ) -> Guild:
         """Create a guild the bot is in: @everyone, the bot's managed role (`bot_permissions`),
         the owner, the bot member, extra `members`, and text channels. A channel is a name or a
         mapping with keys name, type, topic, overwrites (list of :class:`Overwrite`) and
         ``deny_bot``/``allow_bot`` (permission ints as a member overwrite for the bot).
-        Dispatches GUILD_CREATE if a client is connected."""
-        gid = guild_id or self.snowflake()
+        Dispatches GUILD_CREATE if a client (of the guild's shard) is connected. `shard`
+        ``(shard_id, num_shards)`` picks an id whose guild lives on that shard."""
+        gid = guild_id or (self.snowflake.on_shard(*shard) if shard else self.snowflake())
         owner = self.user(owner_id, username=f"owner-{name.lower().replace(' ', '-')}"[:32])
         guild = Guild(id=gid, name=name, owner_id=owner.id, _hub=self)
         guild.roles[gid] = Role(id=gid, name="@everyone", permissions=int(everyone_permissions), position=0)
@@ -457,6 +461,8 @@ class DiscordStandIn:
         self.guilds[gid] = guild
         self.commands.setdefault(gid, {})
         for session in self.gateway.live_sessions():  # the member list depends on each session's intents
+            if not session.owns(gid):
+                continue
             self.gateway._dispatch_to(session, "GUILD_CREATE", guild.create_payload(
                 members_intent=bool(session.intents & GUILD_MEMBERS), me=self.bot_user_id))
         return guild
@@ -537,9 +543,11 @@ class DiscordStandIn:
 
     # ================================================================ interactions (test side)
 
-    def _require_gateway(self) -> None:
-        if not any(s.connected for s in self.gateway.live_sessions()):
-            raise StandInError("no connected gateway session: the interaction would be lost")
+    def _require_gateway(self, guild_id: int | None = None) -> None:
+        """An interaction goes only to the session of its guild's shard: that one must be up."""
+        if not any(s.connected and s.owns(guild_id) for s in self.gateway.live_sessions()):
+            where = f" for guild {guild_id}'s shard" if guild_id is not None else ""
+            raise StandInError(f"no connected gateway session{where}: the interaction would be lost")
 
     def find_command(self, name: str, guild_id: int | None = None, type: int = 1) -> dict[str, Any]:
         for scope in ([guild_id] if guild_id is not None else []) + [None]:
@@ -566,7 +574,7 @@ class DiscordStandIn:
         registered schema; unknown/missing-required/out-of-choices values raise StandInError
         (the Discord client would not send them). `member_permissions` overrides the invoking
         member's computed channel permissions."""
-        self._require_gateway()
+        self._require_gateway(guild_id)
         parts = command.split()
         cmd = self.find_command(parts[0], guild_id)
         guild = self.guilds[guild_id]
@@ -619,7 +627,7 @@ class DiscordStandIn:
         options: Mapping[str, Any] | None = None,
         member_permissions: int | None = None,
     ) -> InteractionHandle:
-        self._require_gateway()
+        self._require_gateway(guild_id)
         parts = command.split()
         cmd = self.find_command(parts[0], guild_id)
         guild = self.guilds[guild_id]
@@ -825,7 +833,9 @@ class DiscordStandIn:
         return {
             "v": 10,
             "user": {**self.bot_user.payload(), "verified": True, "mfa_enabled": False, "email": None},
-            "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds],
+            # only the guilds of the session's shard (Discord: "Guilds that are not on your
+            # shard will not appear")
+            "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds if session.owns(g)],
             "session_id": session.session_id,
             "session_type": "normal",
             "resume_gateway_url": self.resume_gateway_url,
@@ -1105,7 +1115,7 @@ class DiscordStandIn:
     async def _get_gateway_bot(self, req: _Req) -> _Resp:
         return _Resp(200, {
             "url": self.gateway_url,
-            "shards": 1,
+            "shards": self.recommended_shards,
             "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 14400000, "max_concurrency": 1},
         })
 
