@@ -99,6 +99,7 @@ class RequestRecord(NamedTuple):
     path: str
     status: int
     body: Any
+    at: float = 0.0  # time.monotonic() when the request arrived (request rates across clients)
 
 
 class StandInError(Exception):
@@ -996,12 +997,13 @@ class DiscordStandIn:
     async def _handle_one(self, request: web.Request) -> web.StreamResponse:
         method = request.method
         full = request.path
+        arrived = time.monotonic()
         rel = full[len(API_PREFIX):] if full.startswith(API_PREFIX + "/") else None
         body, files, parse_error = await self._read_body(request)
         if rel is None:
             self.unknown_routes.append((method, full))
             self._record_error(f"unknown route (not under {API_PREFIX}): {method} {full}")
-            self.requests.append(RequestRecord(method, full, 404, body))
+            self.requests.append(RequestRecord(method, full, 404, body, arrived))
             return self._response(_error(404, 0, "404: Not Found"))
         req = _Req(method, rel, {}, request.query, body, files, None)
         try:
@@ -1010,7 +1012,7 @@ class DiscordStandIn:
             log.exception("stand-in crashed on %s %s", method, rel)
             self._record_error(f"stand-in exception on {method} {rel}: {e!r}")
             resp = _error(500, 0, "500: Internal Server Error")
-        self.requests.append(RequestRecord(method, rel, resp.status, body))
+        self.requests.append(RequestRecord(method, rel, resp.status, body, arrived))
         if resp.status in (401, 403, 429):
             self.invalid_requests += 1  # Cloudflare bans an IP at 10,000 of these per 10 minutes
         return self._response(resp)
