@@ -19,6 +19,7 @@ It must hold that:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import time
@@ -126,8 +127,8 @@ async def test_two_processes_split_the_shards_and_deliver_every_alert_once(
     tmp_path: Path, pg_dsn: str, fan_out: int
 ) -> None:
     require_openapi()
-    async with DiscordStandIn(token=discord_like_token(), heartbeat_interval=2.0) as standin, \
-            FeedServer() as feeds:  # fmt: skip
+    async with DiscordStandIn(token=discord_like_token(), heartbeat_interval=2.0, identify_max_concurrency=1) \
+            as standin, FeedServer() as feeds:  # fmt: skip
         guilds = [standin.add_guild(f"Shard {k}", channels=["alerts", "doomed"], shard=(k, SHARDS)) for k in range(SHARDS)]
         leaving = standin.add_guild("Leaving", channels=["alerts"], shard=(3, SHARDS))
         feed_url = feeds.set_feed("/dyn/shards.xml", title="Shard desk", items=[])
@@ -153,6 +154,7 @@ async def test_two_processes_split_the_shards_and_deliver_every_alert_once(
             assert sorted(i["shard"] for i in standin.gateway.identifies[2:]) == [[2, 4], [3, 4]]
             assert "(shards 2,3 of 4)" in b.stderr()
             assert standin.gateway.ready_count == SHARDS
+            assert standin.gateway.identify_refusals == []  # one IDENTIFY per 5 s across both
             # a guild's GUILD_CREATE went only to its shard's session
             creates = [(g, shard) for event, g, shard in standin.gateway.routed if event == "GUILD_CREATE"]
             assert sorted(creates) == sorted([(g.id, (k, SHARDS)) for k, g in enumerate(guilds)]
@@ -252,3 +254,56 @@ async def test_two_processes_split_the_shards_and_deliver_every_alert_once(
               f"busiest second {busiest}, global 429s {global_429s}; "
               f"{len(standin.requests_to('GET', r'^/channels/[0-9]+$'))} foreign-channel lookups")
 
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared-database", "no-shared-pacing"])
+async def test_workers_starting_together_space_their_identifies(tmp_path: Path, pg_dsn: str, shared: bool) -> None:
+    """Two workers (shard 0 and shard 1 of 2) start at the same moment against a stand-in that
+    allows one IDENTIFY per 5 s, as Discord does for max_concurrency 1 (op 9 for one too soon).
+    Through the shared database the second waits for its slot and nothing is refused; the
+    control, each worker pacing only itself (discord.py's default), gets an IDENTIFY refused."""
+    from bot.adapters.discordbot.client import make_bot
+    from bot.relevance import load_classifier
+    from bot.settings import Settings, ShardPlan
+    from bot.store import Store
+    from tests.adapters.conftest import CogApp
+
+    require_openapi()
+    classifier = load_classifier()
+    stores: list[Any] = []
+    for n in range(2):
+        stores.append(await PgStore.open(pg_dsn) if shared else await Store.open(tmp_path / f"w{n}.sqlite3"))
+    bots: list[Any] = []
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        async with DiscordStandIn(recommended_shards=2, identify_max_concurrency=1, heartbeat_interval=1.0) as standin:
+            for k in (0, 1):
+                standin.add_guild(f"Shard {k}", shard=(k, 2))
+            with standin.patch_discord():
+                for k, store in enumerate(stores):
+                    settings = Settings(db_path=tmp_path / "unused.sqlite3", discord_token=standin.token,
+                                        discord_api_base=standin.api_base, discord_shards=ShardPlan(ids=(k,), count=2))
+                    bot = make_bot(settings, app=CogApp(settings=settings, store=store, classifier=classifier),
+                                   open_resources=False)
+                    await bot.login(standin.token)
+                    bots.append(bot)
+                tasks = [asyncio.create_task(bot.connect(reconnect=True)) for bot in bots]
+                await asyncio.wait_for(asyncio.gather(*(bot.wait_until_ready() for bot in bots)), 60)
+                sessions = sorted(s.shard for s in standin.gateway.live_sessions() if s.connected)
+                assert sessions == [(0, 2), (1, 2)]
+                refused = len(standin.gateway.identify_refusals)
+                if shared:
+                    assert refused == 0, "an IDENTIFY came too soon although the workers share the database"
+                    async with stores[0].conn("test") as c:
+                        buckets = [r[0] for r in await c.fetch("SELECT bucket FROM rate_limits")]
+                    assert buckets == ["identify:discord:0"]
+                else:
+                    assert refused >= 1, "the control should collide: discord.py paces one process only"
+    finally:
+        for bot in bots:
+            await bot.close()
+        for task in tasks:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, 5)
+        for store in stores:
+            await store.close()

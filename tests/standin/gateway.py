@@ -36,7 +36,8 @@ MESSAGE_CONTENT = 1 << 15
 PRIVILEGED_INTENTS = GUILD_MEMBERS | GUILD_PRESENCES | MESSAGE_CONTENT
 
 MAX_REPLAY = 5000
-MAX_GUILDS_PER_SHARD = 2500  # Discord closes with 4011 "Sharding required" above this
+MAX_GUILDS_PER_SHARD = 2500
+IDENTIFY_WINDOW = 5.0  # seconds: max_concurrency IDENTIFYs per window, one per rate_limit_key  # Discord closes with 4011 "Sharding required" above this
 
 
 def shard_of(guild_id: int, shard_count: int) -> int:
@@ -179,6 +180,10 @@ class Gateway:
         self.close_codes: list[int] = []  # codes the stand-in closed with
         self.ack_heartbeats = True
         self.send_limit = SEND_LIMIT
+        # IDENTIFY concurrency (hub.identify_max_concurrency set): rate_limit_key → last
+        # IDENTIFY accepted (monotonic), and the IDENTIFYs refused with op 9 for coming too soon
+        self._last_identify: dict[int, float] = {}
+        self.identify_refusals: list[dict[str, Any]] = []
         # (event, guild id or None, session's [shard_id, num_shards]) of every dispatch sent
         self.routed: list[tuple[str, int | None, tuple[int, int]]] = []
 
@@ -341,6 +346,16 @@ class Gateway:
             if shard is None:
                 await self._close(conn, 4010)  # Invalid shard
                 return
+            if hub.identify_max_concurrency is not None:
+                # Discord: max_concurrency IDENTIFYs per 5 s, one per rate_limit_key =
+                # shard_id % max_concurrency; one too soon is answered with op 9
+                key = shard[0] % hub.identify_max_concurrency
+                now = asyncio.get_running_loop().time()
+                if now - self._last_identify.get(key, -IDENTIFY_WINDOW) < IDENTIFY_WINDOW:
+                    self.identify_refusals.append(d)
+                    conn.send({"op": INVALID_SESSION, "d": False})
+                    return
+                self._last_identify[key] = now
             if sum(1 for g in hub.guilds if shard_of(g, shard[1]) == shard[0]) > MAX_GUILDS_PER_SHARD:
                 await self._close(conn, 4011)  # Sharding required
                 return

@@ -259,9 +259,13 @@ class DiscordStandIn:
         host: str = "127.0.0.1",
         port: int = 0,
         recommended_shards: int = 1,
+        identify_max_concurrency: int | None = None,
     ) -> None:
         self.snowflake = SnowflakeFactory()
         self.recommended_shards = recommended_shards  # GET /gateway/bot "shards"
+        # None: IDENTIFYs are not rate limited (GET /gateway/bot says max_concurrency 1); N:
+        # N per 5 s, one per shard_id % N, as Discord enforces (op 9 for one too soon)
+        self.identify_max_concurrency = identify_max_concurrency
         self.token = token
         self.app_id = app_id or self.snowflake()
         self.bot_user_id = bot_user_id or self.app_id
@@ -1118,7 +1122,8 @@ class DiscordStandIn:
         return _Resp(200, {
             "url": self.gateway_url,
             "shards": self.recommended_shards,
-            "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 14400000, "max_concurrency": 1},
+            "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 14400000,
+                                    "max_concurrency": self.identify_max_concurrency or 1},
         })
 
     # ---- commands ----------------------------------------------------------------------------

@@ -15,6 +15,7 @@ Why this shape (after discord.py's examples/advanced_startup.py):
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -31,6 +32,7 @@ from discord.gateway import DiscordWebSocket
 from bot.adapters.discordbot.checks import permission_label
 from bot.adapters.discordbot.embeds import NO_MENTIONS
 from bot.adapters.discordbot.sink import LIMITS, PLATFORM, DiscordSink
+from bot.delivery import SharedPacing, take_shared_slot
 from bot.errors import CivicAlertError, ConfigError
 from bot.messages import Messages, language_for_locale, messages
 from bot.settings import Settings, ShardPlan
@@ -52,6 +54,11 @@ EXTENSIONS: tuple[str, ...] = (
 
 REMOTE_CHANNEL_TTL = 600.0  # seconds a foreign shard's channel, fetched over REST, is reused
 REMOTE_CHANNELS_MAX = 10_000  # oldest forgotten first beyond this
+IDENTIFY_WINDOW = 5.0  # seconds: Discord's window for max_concurrency IDENTIFYs
+# a slot is granted on the database's clock but the IDENTIFY leaves a moment later; the margin
+# keeps a late first and a prompt second from landing inside one window (seen without it: one
+# op 9 in the two-process drill)
+IDENTIFY_MARGIN = 1.0
 
 GENERIC_APOLOGY = (
     "Sorry — something went wrong on my side. It has been logged; please try again in a moment."
@@ -256,6 +263,7 @@ class CivicBot(commands.Bot):
         self.reply_budget = 2.0  # seconds of work before an interaction is deferred (replies.py)
         self.search_view_timeout = 600.0  # paging buttons live this long (< the 15 min token)
         self._remote_channels: dict[int, tuple[float, Any]] = {}  # remote_channel(): id → (expiry, channel)
+        self.identify_concurrency = 1  # IDENTIFYs per 5 s (GET /gateway/bot max_concurrency)
 
     # -- resources, for the cogs -------------------------------------------------
     @property
@@ -331,11 +339,12 @@ class CivicBot(commands.Bot):
         harmless there.
         """
         try:
-            shards, url, _limits = await self.http.get_bot_gateway()
+            shards, url, _limits = await self.http.get_bot_gateway()  # _limits: session_start_limit
         except (discord.HTTPException, discord.GatewayNotFound, OSError, TimeoutError) as exc:
             log.warning("GET /gateway/bot failed (%s); using discord.py's default gateway", exc)
             return None
         DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+        self.identify_concurrency = max(1, int(_limits.get("max_concurrency") or 1))
         return int(shards)
 
     # -- shards ------------------------------------------------------------------------
@@ -383,8 +392,6 @@ class CivicBot(commands.Bot):
         app = self.app
         if app is None:
             return
-        from bot.delivery import take_shared_slot
-
         await take_shared_slot(app.store, PLATFORM, LIMITS.sends_per_second)
 
     async def _plan_gateway(self, recommended: int | None) -> None:
@@ -453,6 +460,26 @@ class ShardedCivicBot(CivicBot, commands.AutoShardedBot):
 
     def gateway_label(self) -> str:
         return self.shard_plan.label(self.shard_count)
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Space IDENTIFYs across every process of the bot, not just within this one.
+
+        Why: Discord allows `max_concurrency` IDENTIFYs per 5 s, one per rate_limit_key =
+        shard_id % max_concurrency, for the whole bot, and answers one too soon with op 9
+        (invalid session). discord.py's default only waits between the shards of one process
+        (and not before the first), so two workers starting together would collide. With a
+        store shared by the workers (PostgreSQL), each IDENTIFY takes the next 5-second slot of
+        its key's bucket in the database; without one, discord.py's default.
+        """
+        store = self.app.store if self.app is not None else None
+        if not isinstance(store, SharedPacing):
+            await super().before_identify_hook(shard_id, initial=initial)
+            return
+        key = (shard_id or 0) % self.identify_concurrency
+        wait = await store.take_rate(f"identify:{PLATFORM}:{key}", 1.0 / (IDENTIFY_WINDOW + IDENTIFY_MARGIN))
+        if wait > 0:
+            log.info("shard %s waits %.1f s for its IDENTIFY slot", shard_id, wait)
+            await asyncio.sleep(wait)
 
     def owns_guild(self, guild_id: int | None) -> bool:
         if guild_id is None:
