@@ -99,7 +99,6 @@ class RequestRecord(NamedTuple):
     path: str
     status: int
     body: Any
-    at: float = 0.0  # time.monotonic() when the request arrived (request rates across clients)
 
 
 class StandInError(Exception):
@@ -295,6 +294,8 @@ class DiscordStandIn:
         self.nonce_hits = 0
 
         self.requests: list[RequestRecord] = []
+        # (time.monotonic() at arrival, record): request rates of all clients together
+        self.timed_requests: list[tuple[float, RequestRecord]] = []
         self.in_flight = 0  # REST requests received and not yet answered (e.g. held by a delay fault)
         self.invalid_requests = 0
         self.violations: list[Violation] = []
@@ -991,6 +992,10 @@ class DiscordStandIn:
         headers["Content-Type"] = "application/json"  # exactly: discord.py compares the whole header
         return web.Response(status=resp.status, body=json.dumps(resp.data).encode(), headers=headers)
 
+    def _log_request(self, record: RequestRecord, arrived: float) -> None:
+        self.requests.append(record)
+        self.timed_requests.append((arrived, record))
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.in_flight += 1
         try:
@@ -1007,7 +1012,7 @@ class DiscordStandIn:
         if rel is None:
             self.unknown_routes.append((method, full))
             self._record_error(f"unknown route (not under {API_PREFIX}): {method} {full}")
-            self.requests.append(RequestRecord(method, full, 404, body, arrived))
+            self._log_request(RequestRecord(method, full, 404, body), arrived)
             return self._response(_error(404, 0, "404: Not Found"))
         req = _Req(method, rel, {}, request.query, body, files, None)
         try:
@@ -1016,7 +1021,7 @@ class DiscordStandIn:
             log.exception("stand-in crashed on %s %s", method, rel)
             self._record_error(f"stand-in exception on {method} {rel}: {e!r}")
             resp = _error(500, 0, "500: Internal Server Error")
-        self.requests.append(RequestRecord(method, rel, resp.status, body, arrived))
+        self._log_request(RequestRecord(method, rel, resp.status, body), arrived)
         if resp.status in (401, 403, 429):
             self.invalid_requests += 1  # Cloudflare bans an IP at 10,000 of these per 10 minutes
         return self._response(resp)
