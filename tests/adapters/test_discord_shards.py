@@ -169,9 +169,12 @@ async def sharded(tmp_path: Path) -> AsyncIterator[tuple[DiscordStandIn, Sharded
 
 
 async def test_auto_count_comes_from_gateway_bot_and_only_own_guilds_are_cached(
-    sharded: tuple[DiscordStandIn, ShardedCivicBot, dict[int, Any]],
+    sharded: tuple[DiscordStandIn, ShardedCivicBot, dict[int, Any]], caplog: pytest.LogCaptureFixture
 ) -> None:
     standin, bot, guilds = sharded
+    # part of the shards on SQLite: nobody else can hold the rest; said once, at start
+    warned = [r.getMessage() for r in caplog.get_records("setup") if r.levelname == "WARNING"]
+    assert any(m.startswith("shards 1 of 2 on a SQLite database") for m in warned), warned
     assert bot.shard_count == 2 and bot.shard_ids == [1]
     assert [i["shard"] for i in standin.gateway.identifies] == [[1, 2]]
     assert {g.id for g in bot.guilds} == {guilds[1].id}

@@ -440,8 +440,18 @@ class ShardedCivicBot(CivicBot, commands.AutoShardedBot):
 
     async def _plan_gateway(self, recommended: int | None) -> None:
         """Settle `--shard-count auto` from GET /gateway/bot, and check the ids against it."""
-        if self.shard_plan.count is not None:
-            return
+        if self.shard_plan.count is None:
+            await self._settle_count(recommended)
+        held = set(self.shard_ids) if self.shard_ids is not None else None
+        if held is not None and self.shard_count and held != set(range(self.shard_count)) and not self.settings.db_url:
+            # the other shards' servers need other processes, and those need the same database
+            log.warning(
+                "%s on a SQLite database: the other shards' servers get no commands or events "
+                "unless other workers hold them, which needs PostgreSQL (docs/postgresql.md)",
+                self.shard_plan.label(self.shard_count),
+            )
+
+    async def _settle_count(self, recommended: int | None) -> None:
         if recommended is None:  # not asked yet (a client whose gateway the caller set)
             with contextlib.suppress(discord.HTTPException, discord.GatewayNotFound, OSError, TimeoutError):
                 recommended = int((await self.http.get_bot_gateway())[0])
