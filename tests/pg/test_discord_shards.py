@@ -147,14 +147,14 @@ async def test_two_processes_split_the_shards_and_deliver_every_alert_once(
             # the stand-in's IDENTIFY log tells which process holds which session)
             a.start()
             await a.wait_for_stderr("connected as", timeout=90)
-            assert sorted(i["shard"] for i in standin.gateway.identifies) == [[0, 4], [1, 4]]
+            assert sorted(i["shard"] for i in standin.gateway.identifies) == [[0, 4], [1, 4]], logs()
             assert "(shards 0,1 of 4)" in a.stderr()
             b.start()
             await b.wait_for_stderr("connected as", timeout=90)
-            assert sorted(i["shard"] for i in standin.gateway.identifies[2:]) == [[2, 4], [3, 4]]
+            assert sorted(i["shard"] for i in standin.gateway.identifies[2:]) == [[2, 4], [3, 4]], logs()
             assert "(shards 2,3 of 4)" in b.stderr()
             assert standin.gateway.ready_count == SHARDS
-            assert standin.gateway.identify_refusals == []  # one IDENTIFY per 5 s across both
+            assert standin.gateway.identify_refusals == [], logs()  # one IDENTIFY per 5 s across both
             # a guild's GUILD_CREATE went only to its shard's session
             creates = [(g, shard) for event, g, shard in standin.gateway.routed if event == "GUILD_CREATE"]
             assert sorted(creates) == sorted([(g.id, (k, SHARDS)) for k, g in enumerate(guilds)]
