@@ -62,6 +62,14 @@ def _parser() -> argparse.ArgumentParser:
         "--once", action="store_true",
         help="one poll cycle, deliver everything due to push and console destinations, then exit (for cron)",
     )
+    run.add_argument(
+        "--shard-ids", metavar="ID,…",
+        help="Discord gateway shards this process connects, e.g. 0,1 (default: $DISCORD_SHARD_IDS, else all)",
+    )
+    run.add_argument(
+        "--shard-count", metavar="N|auto",
+        help="Discord shards in all, or 'auto' for Discord's recommended count (default: $DISCORD_SHARD_COUNT)",
+    )
 
     subs = sub.add_parser("subscriptions", help="push/console subscriptions (and list every platform's)")
     subs_sub = subs.add_subparsers(dest="subs_command", required=True, metavar="ACTION")
@@ -170,7 +178,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(flags or unknown)}")
         args.query = [*args.query, *unknown]  # "-ice" is a search term, not an option
     try:
-        settings = load_settings(db=getattr(args, "db", None), feeds=getattr(args, "feeds", None))
+        settings = load_settings(
+            db=getattr(args, "db", None),
+            feeds=getattr(args, "feeds", None),
+            shard_ids=getattr(args, "shard_ids", None),
+            shard_count=getattr(args, "shard_count", None),
+        )
         return _dispatch(args, settings)
     except ConfigError as exc:
         _error(f"configuration error: {exc.user_message}")

@@ -122,6 +122,21 @@ class SharedPacing(Protocol):
     async def take_rate(self, bucket: str, rate: float, burst: int = 1) -> float: ...
 
 
+async def take_shared_slot(store: object, platform: str, rate: float) -> bool:
+    """Wait for the next request slot of `platform`'s bucket shared by every worker process;
+    False (no wait) when the store keeps no shared buckets (SQLite: one process).
+
+    Why one function: the delivery worker paces its sends with it, and an adapter that must
+    spend a request of the same budget outside a send (Discord: looking up a channel of a
+    guild on another process's shard) takes its slot from the same bucket."""
+    if not isinstance(store, SharedPacing):
+        return False
+    wait = await store.take_rate(f"sends:{platform}", rate)
+    if wait > 0:
+        await asyncio.sleep(wait)
+    return True
+
+
 class DeliveryWorker:
     """One worker per sink and process; `drain_once` is safe from a scheduler tick or a wake-up."""
 
@@ -224,10 +239,7 @@ class DeliveryWorker:
 
         A store shared by several worker processes (PostgreSQL) paces every process's sends of
         this platform together (`SharedPacing`), so the platform's limit holds for the bot."""
-        if isinstance(self.store, SharedPacing):
-            wait = await self.store.take_rate(f"sends:{self.platform}", self.limits.sends_per_second)
-            if wait > 0:
-                await asyncio.sleep(wait)
+        if await take_shared_slot(self.store, self.platform, self.limits.sends_per_second):
             return
         loop = asyncio.get_running_loop()
         now = loop.time()

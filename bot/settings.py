@@ -26,6 +26,78 @@ DEFAULT_DB = Path("data") / "civic-alerts.sqlite3"
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 
 
+@dataclass(frozen=True, slots=True)
+class ShardPlan:
+    """Which Discord gateway shards this process connects (issue 15: Discord across processes).
+
+    `ids` None: every shard of the count; `count` None: Discord's recommended count (asked of
+    GET /gateway/bot at start). A guild lives on shard `(guild_id >> 22) % count`; its gateway
+    events and interactions reach only the process holding that shard, while alerts go out over
+    REST from whichever worker leased the outbox row.
+    """
+
+    ids: tuple[int, ...] | None = None
+    count: int | None = None
+
+    def owns(self, guild_id: int, count: int | None = None) -> bool:
+        """Whether the guild's gateway events come to this process (`count` once resolved)."""
+        total = count or self.count
+        if self.ids is None or total is None:
+            return True
+        return (guild_id >> 22) % total in self.ids
+
+    def label(self, count: int | None = None) -> str:
+        """For logs: "shards 0,1 of 4"."""
+        total = count or self.count
+        ids = ",".join(map(str, self.ids)) if self.ids is not None else "all"
+        return f"shards {ids} of {total if total is not None else 'auto'}"
+
+
+def parse_shards(
+    ids: str | None, count: str | None, *, ids_name: str = "--shard-ids", count_name: str = "--shard-count"
+) -> ShardPlan | None:
+    """`--shard-ids 0,1 --shard-count 4` (or the DISCORD_SHARD_* settings) → a ShardPlan.
+
+    None when neither is given: one process, discord.py's plain client, as before. Why strict:
+    a shard id given twice would open two sessions for one shard (Discord drops the first), and
+    one outside the count would never receive a guild; both fail at start with one line naming
+    the setting, not a traceback from discord.py later.
+    """
+    raw_ids = (ids or "").strip()
+    raw_count = (count or "").strip()
+    if not raw_ids and not raw_count:
+        return None
+    total: int | None = None
+    if raw_count and raw_count.lower() != "auto":
+        try:
+            total = int(raw_count)
+        except ValueError:
+            raise ConfigError(f"{count_name} must be a whole number or 'auto', got {raw_count!r}") from None
+        if total < 1:
+            raise ConfigError(f"{count_name} must be at least 1, got {total}")
+    if not raw_ids:
+        return ShardPlan(ids=None, count=total)
+    parsed: list[int] = []
+    for part in raw_ids.split(","):
+        item = part.strip()
+        try:
+            shard = int(item)
+        except ValueError:
+            raise ConfigError(
+                f"{ids_name} must be comma-separated whole numbers such as 0,1; got {item!r}"
+            ) from None
+        if shard < 0:
+            raise ConfigError(f"{ids_name}: shard ids start at 0, got {shard}")
+        if shard in parsed:
+            raise ConfigError(f"{ids_name}: shard {shard} is given twice")
+        if total is not None and shard >= total:
+            raise ConfigError(
+                f"{ids_name}: shard {shard} does not exist with {count_name} {total} (ids run 0 to {total - 1})"
+            )
+        parsed.append(shard)
+    return ShardPlan(ids=tuple(sorted(parsed)), count=total)
+
+
 def _config_dir(env: Mapping[str, str]) -> Path:
     if env.get("CIVIC_ALERTS_CONFIG_DIR"):
         return Path(env["CIVIC_ALERTS_CONFIG_DIR"])
@@ -50,6 +122,8 @@ class Settings:
     discord_token: str | None = field(default=None, repr=False)
     discord_api_base: str = DEFAULT_API_BASE
     dev_guild_id: int | None = None
+    # None: one process, discord.py's plain client; else the gateway shards this process holds
+    discord_shards: ShardPlan | None = None
     # Other chat platforms (bot/service.py starts each whose credentials are set). The *_api_base
     # settings exist so the same binary can talk to a local stand-in; leave them at the default.
     slack_bot_token: str | None = field(default=None, repr=False)
@@ -176,8 +250,16 @@ def _owners(config_dir: Path) -> tuple[tuple[str, str], ...]:
 
 
 def load_settings(
-    *, db: str | Path | None = None, feeds: str | Path | None = None, env: Mapping[str, str] | None = None
+    *,
+    db: str | Path | None = None,
+    feeds: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    shard_ids: str | None = None,
+    shard_count: str | None = None,
 ) -> Settings:
+    """Settings from the environment and `.env`; the arguments are command-line options, which
+    win over their environment equivalents (--db over CIVIC_ALERTS_DB, --shard-ids over
+    DISCORD_SHARD_IDS, --shard-count over DISCORD_SHARD_COUNT)."""
     values = read_env(env=env) if env is None else dict(env)
     config_dir = _config_dir(values)
     raw_db = str(db) if db else (values.get("CIVIC_ALERTS_DB") or "")
@@ -198,6 +280,12 @@ def load_settings(
         discord_token=(values.get("DISCORD_TOKEN") or "").strip() or None,
         discord_api_base=api_base,
         dev_guild_id=_int(values, "DEV_GUILD_ID", None),
+        discord_shards=parse_shards(
+            shard_ids if shard_ids is not None else values.get("DISCORD_SHARD_IDS"),
+            shard_count if shard_count is not None else values.get("DISCORD_SHARD_COUNT"),
+            ids_name="--shard-ids" if shard_ids is not None else "DISCORD_SHARD_IDS",
+            count_name="--shard-count" if shard_count is not None else "DISCORD_SHARD_COUNT",
+        ),
         slack_bot_token=_secret(values, "SLACK_BOT_TOKEN"),
         slack_app_token=_secret(values, "SLACK_APP_TOKEN"),
         slack_api_base=_http_base(values, "SLACK_API_BASE", "https://slack.com/api/"),

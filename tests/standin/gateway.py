@@ -36,6 +36,25 @@ MESSAGE_CONTENT = 1 << 15
 PRIVILEGED_INTENTS = GUILD_MEMBERS | GUILD_PRESENCES | MESSAGE_CONTENT
 
 MAX_REPLAY = 5000
+MAX_GUILDS_PER_SHARD = 2500
+IDENTIFY_WINDOW = 5.0  # seconds: max_concurrency IDENTIFYs per window, one per rate_limit_key  # Discord closes with 4011 "Sharding required" above this
+
+
+def shard_of(guild_id: int, shard_count: int) -> int:
+    """The shard a guild's events go to (https://discord.com/developers/docs/events/gateway#sharding)."""
+    return (guild_id >> 22) % shard_count
+
+
+def event_guild_id(event: str, data: Any) -> int | None:
+    """The guild a dispatch belongs to (None: not guild-scoped, e.g. a DM): GUILD_CREATE/UPDATE/
+    DELETE carry it as `id`, every other guild event as `guild_id`."""
+    if not isinstance(data, dict):
+        return None
+    raw = data.get("id") if event in ("GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE") else data.get("guild_id")
+    try:
+        return int(raw) if raw is not None else None
+    except (TypeError, ValueError):
+        return None
 SEND_LIMIT = (120, 60.0)  # gateway commands a client may send per connection per 60 s (else 4008)
 
 
@@ -82,6 +101,13 @@ class GatewaySession:
     conn: Connection | None = None
     invalidated: bool = False
     resumes: int = 0
+    shard: tuple[int, int] = (0, 1)  # IDENTIFY's [shard_id, num_shards]; unsharded = [0, 1]
+
+    def owns(self, guild_id: int | None) -> bool:
+        """Whether this session receives the guild's events; DMs go to shard 0 only."""
+        if guild_id is None:
+            return self.shard[0] == 0
+        return shard_of(guild_id, self.shard[1]) == self.shard[0]
 
     @property
     def connected(self) -> bool:
@@ -154,6 +180,12 @@ class Gateway:
         self.close_codes: list[int] = []  # codes the stand-in closed with
         self.ack_heartbeats = True
         self.send_limit = SEND_LIMIT
+        # IDENTIFY concurrency (hub.identify_max_concurrency set): rate_limit_key → last
+        # IDENTIFY accepted (monotonic), and the IDENTIFYs refused with op 9 for coming too soon
+        self._last_identify: dict[int, float] = {}
+        self.identify_refusals: list[dict[str, Any]] = []
+        # (event, guild id or None, session's [shard_id, num_shards]) of every dispatch sent
+        self.routed: list[tuple[str, int | None, tuple[int, int]]] = []
 
     # ---- dispatch ----------------------------------------------------------------------------
 
@@ -161,10 +193,15 @@ class Gateway:
         return [s for s in self.sessions.values() if not s.invalidated]
 
     def dispatch(self, event: str, data: dict[str, Any], *, intent: int | None = None) -> int:
-        """Send a DISPATCH to every live session (buffered for RESUME while disconnected)."""
+        """Send a DISPATCH to every live session that owns its guild (buffered for RESUME while
+        disconnected). Like Discord, a guild's events go only to the session of its shard, and
+        events of no guild (DMs) to shard 0; unsharded sessions ([0, 1]) get everything."""
         n = 0
+        guild_id = event_guild_id(event, data)
         for session in self.live_sessions():
             if intent is not None and not session.intents & intent:
+                continue
+            if not session.owns(guild_id):
                 continue
             self._dispatch_to(session, event, data)
             n += 1
@@ -172,6 +209,7 @@ class Gateway:
 
     def _dispatch_to(self, session: GatewaySession, event: str, data: dict[str, Any]) -> None:
         session.seq += 1
+        self.routed.append((event, event_guild_id(event, data), session.shard))
         frame = {"op": DISPATCH, "t": event, "s": session.seq, "d": data}
         session.events.append(frame)
         if len(session.events) > MAX_REPLAY:
@@ -261,6 +299,23 @@ class Gateway:
                 conn.session.conn = None
         return ws
 
+    @staticmethod
+    def _shard(raw: Any) -> tuple[int, int] | None:
+        """IDENTIFY's optional `shard`: [shard_id, num_shards], 0 <= shard_id < num_shards;
+        absent means [0, 1]. None: invalid (Discord closes with 4010)."""
+        if raw is None:
+            return (0, 1)
+        if (
+            not isinstance(raw, list)
+            or len(raw) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in raw)
+        ):
+            return None
+        shard_id, count = raw
+        if count < 1 or not 0 <= shard_id < count:
+            return None
+        return (shard_id, count)
+
     async def _close(self, conn: Connection, code: int) -> None:
         self.close_codes.append(code)
         await conn.abort(code)
@@ -287,8 +342,25 @@ class Gateway:
             if intents & PRIVILEGED_INTENTS & ~hub.allowed_privileged_intents:
                 await self._close(conn, 4014)  # Disallowed intent(s)
                 return
+            shard = self._shard(d.get("shard"))
+            if shard is None:
+                await self._close(conn, 4010)  # Invalid shard
+                return
+            if hub.identify_max_concurrency is not None:
+                # Discord: max_concurrency IDENTIFYs per 5 s, one per rate_limit_key =
+                # shard_id % max_concurrency; one too soon is answered with op 9
+                key = shard[0] % hub.identify_max_concurrency
+                now = asyncio.get_running_loop().time()
+                if now - self._last_identify.get(key, -IDENTIFY_WINDOW) < IDENTIFY_WINDOW:
+                    self.identify_refusals.append(d)
+                    conn.send({"op": INVALID_SESSION, "d": False})
+                    return
+                self._last_identify[key] = now
+            if sum(1 for g in hub.guilds if shard_of(g, shard[1]) == shard[0]) > MAX_GUILDS_PER_SHARD:
+                await self._close(conn, 4011)  # Sharding required
+                return
             session = GatewaySession(
-                session_id=secrets.token_hex(16), token=d["token"], intents=intents, identify=d
+                session_id=secrets.token_hex(16), token=d["token"], intents=intents, identify=d, shard=shard
             )
             self.sessions[session.session_id] = session
             conn.session = session
@@ -296,7 +368,7 @@ class Gateway:
             self._dispatch_to(session, "READY", hub._ready_payload(session))
             self.ready_count += 1
             if intents & GUILDS:
-                for guild in list(hub.guilds.values()):
+                for guild in [g for g in hub.guilds.values() if session.owns(g.id)]:
                     self._dispatch_to(session, "GUILD_CREATE", guild.create_payload(
                         members_intent=bool(intents & GUILD_MEMBERS), me=hub.bot_user_id))
             return

@@ -58,6 +58,18 @@ class SnowflakeFactory:
             self._last = value
             return value
 
+    def on_shard(self, shard_id: int, shard_count: int) -> int:
+        """A fresh snowflake of a guild that lives on `shard_id` of `shard_count`
+        (Discord: shard_id = (guild_id >> 22) % num_shards): the time part is moved forward
+        to the next millisecond that lands there; later ids still sort after it."""
+        value = self()
+        with self._lock:
+            ms = value >> 22
+            ms += (shard_id - ms) % shard_count
+            value = (ms << 22) | (value & ((1 << 22) - 1))
+            self._last = max(self._last, value)
+            return value
+
 
 def iso_now() -> str:
     return dt.datetime.now(dt.UTC).isoformat()

@@ -257,8 +257,14 @@ class DiscordStandIn:
         owner_id: int | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        recommended_shards: int = 1,
+        identify_max_concurrency: int | None = None,
     ) -> None:
         self.snowflake = SnowflakeFactory()
+        self.recommended_shards = recommended_shards  # GET /gateway/bot "shards"
+        # None: IDENTIFYs are not rate limited (GET /gateway/bot says max_concurrency 1); N:
+        # N per 5 s, one per shard_id % N, as Discord enforces (op 9 for one too soon)
+        self.identify_max_concurrency = identify_max_concurrency
         self.token = token
         self.app_id = app_id or self.snowflake()
         self.bot_user_id = bot_user_id or self.app_id
@@ -288,6 +294,8 @@ class DiscordStandIn:
         self.nonce_hits = 0
 
         self.requests: list[RequestRecord] = []
+        # (time.monotonic() at arrival, record): request rates of all clients together
+        self.timed_requests: list[tuple[float, RequestRecord]] = []
         self.in_flight = 0  # REST requests received and not yet answered (e.g. held by a delay fault)
         self.invalid_requests = 0
         self.violations: list[Violation] = []
@@ -423,13 +431,15 @@ class DiscordStandIn:
         owner_id: int | None = None,
         members: Iterable[int] = (),
         guild_id: int | None = None,
+        shard: tuple[int, int] | None = None,
     ) -> Guild:
         """Create a guild the bot is in: @everyone, the bot's managed role (`bot_permissions`),
         the owner, the bot member, extra `members`, and text channels. A channel is a name or a
         mapping with keys name, type, topic, overwrites (list of :class:`Overwrite`) and
         ``deny_bot``/``allow_bot`` (permission ints as a member overwrite for the bot).
-        Dispatches GUILD_CREATE if a client is connected."""
-        gid = guild_id or self.snowflake()
+        Dispatches GUILD_CREATE if a client (of the guild's shard) is connected. `shard`
+        ``(shard_id, num_shards)`` picks an id whose guild lives on that shard."""
+        gid = guild_id or (self.snowflake.on_shard(*shard) if shard else self.snowflake())
         owner = self.user(owner_id, username=f"owner-{name.lower().replace(' ', '-')}"[:32])
         guild = Guild(id=gid, name=name, owner_id=owner.id, _hub=self)
         guild.roles[gid] = Role(id=gid, name="@everyone", permissions=int(everyone_permissions), position=0)
@@ -457,6 +467,8 @@ class DiscordStandIn:
         self.guilds[gid] = guild
         self.commands.setdefault(gid, {})
         for session in self.gateway.live_sessions():  # the member list depends on each session's intents
+            if not session.owns(gid):
+                continue
             self.gateway._dispatch_to(session, "GUILD_CREATE", guild.create_payload(
                 members_intent=bool(session.intents & GUILD_MEMBERS), me=self.bot_user_id))
         return guild
@@ -537,9 +549,11 @@ class DiscordStandIn:
 
     # ================================================================ interactions (test side)
 
-    def _require_gateway(self) -> None:
-        if not any(s.connected for s in self.gateway.live_sessions()):
-            raise StandInError("no connected gateway session: the interaction would be lost")
+    def _require_gateway(self, guild_id: int | None = None) -> None:
+        """An interaction goes only to the session of its guild's shard: that one must be up."""
+        if not any(s.connected and s.owns(guild_id) for s in self.gateway.live_sessions()):
+            where = f" for guild {guild_id}'s shard" if guild_id is not None else ""
+            raise StandInError(f"no connected gateway session{where}: the interaction would be lost")
 
     def find_command(self, name: str, guild_id: int | None = None, type: int = 1) -> dict[str, Any]:
         for scope in ([guild_id] if guild_id is not None else []) + [None]:
@@ -566,7 +580,7 @@ class DiscordStandIn:
         registered schema; unknown/missing-required/out-of-choices values raise StandInError
         (the Discord client would not send them). `member_permissions` overrides the invoking
         member's computed channel permissions."""
-        self._require_gateway()
+        self._require_gateway(guild_id)
         parts = command.split()
         cmd = self.find_command(parts[0], guild_id)
         guild = self.guilds[guild_id]
@@ -619,7 +633,7 @@ class DiscordStandIn:
         options: Mapping[str, Any] | None = None,
         member_permissions: int | None = None,
     ) -> InteractionHandle:
-        self._require_gateway()
+        self._require_gateway(guild_id)
         parts = command.split()
         cmd = self.find_command(parts[0], guild_id)
         guild = self.guilds[guild_id]
@@ -825,7 +839,9 @@ class DiscordStandIn:
         return {
             "v": 10,
             "user": {**self.bot_user.payload(), "verified": True, "mfa_enabled": False, "email": None},
-            "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds],
+            # only the guilds of the session's shard (Discord: "Guilds that are not on your
+            # shard will not appear")
+            "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds if session.owns(g)],
             "session_id": session.session_id,
             "session_type": "normal",
             "resume_gateway_url": self.resume_gateway_url,
@@ -976,6 +992,10 @@ class DiscordStandIn:
         headers["Content-Type"] = "application/json"  # exactly: discord.py compares the whole header
         return web.Response(status=resp.status, body=json.dumps(resp.data).encode(), headers=headers)
 
+    def _log_request(self, record: RequestRecord, arrived: float) -> None:
+        self.requests.append(record)
+        self.timed_requests.append((arrived, record))
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.in_flight += 1
         try:
@@ -986,12 +1006,13 @@ class DiscordStandIn:
     async def _handle_one(self, request: web.Request) -> web.StreamResponse:
         method = request.method
         full = request.path
+        arrived = time.monotonic()
         rel = full[len(API_PREFIX):] if full.startswith(API_PREFIX + "/") else None
         body, files, parse_error = await self._read_body(request)
         if rel is None:
             self.unknown_routes.append((method, full))
             self._record_error(f"unknown route (not under {API_PREFIX}): {method} {full}")
-            self.requests.append(RequestRecord(method, full, 404, body))
+            self._log_request(RequestRecord(method, full, 404, body), arrived)
             return self._response(_error(404, 0, "404: Not Found"))
         req = _Req(method, rel, {}, request.query, body, files, None)
         try:
@@ -1000,7 +1021,7 @@ class DiscordStandIn:
             log.exception("stand-in crashed on %s %s", method, rel)
             self._record_error(f"stand-in exception on {method} {rel}: {e!r}")
             resp = _error(500, 0, "500: Internal Server Error")
-        self.requests.append(RequestRecord(method, rel, resp.status, body))
+        self._log_request(RequestRecord(method, rel, resp.status, body), arrived)
         if resp.status in (401, 403, 429):
             self.invalid_requests += 1  # Cloudflare bans an IP at 10,000 of these per 10 minutes
         return self._response(resp)
@@ -1105,8 +1126,9 @@ class DiscordStandIn:
     async def _get_gateway_bot(self, req: _Req) -> _Resp:
         return _Resp(200, {
             "url": self.gateway_url,
-            "shards": 1,
-            "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 14400000, "max_concurrency": 1},
+            "shards": self.recommended_shards,
+            "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 14400000,
+                                    "max_concurrency": self.identify_max_concurrency or 1},
         })
 
     # ---- commands ----------------------------------------------------------------------------

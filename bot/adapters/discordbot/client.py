@@ -15,7 +15,10 @@ Why this shape (after discord.py's examples/advanced_startup.py):
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import time
 import traceback
 from typing import TYPE_CHECKING, Any
 
@@ -28,10 +31,11 @@ from discord.gateway import DiscordWebSocket
 
 from bot.adapters.discordbot.checks import permission_label
 from bot.adapters.discordbot.embeds import NO_MENTIONS
-from bot.adapters.discordbot.sink import DiscordSink
-from bot.errors import CivicAlertError
+from bot.adapters.discordbot.sink import LIMITS, PLATFORM, DiscordSink
+from bot.delivery import SharedPacing, take_shared_slot
+from bot.errors import CivicAlertError, ConfigError
 from bot.messages import Messages, language_for_locale, messages
-from bot.settings import Settings
+from bot.settings import Settings, ShardPlan
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -47,6 +51,14 @@ EXTENSIONS: tuple[str, ...] = (
     "bot.adapters.discordbot.cogs.status",
     "bot.adapters.discordbot.cogs.events",
 )
+
+REMOTE_CHANNEL_TTL = 600.0  # seconds a foreign shard's channel, fetched over REST, is reused
+REMOTE_CHANNELS_MAX = 10_000  # oldest forgotten first beyond this
+IDENTIFY_WINDOW = 5.0  # seconds: Discord's window for max_concurrency IDENTIFYs
+# a slot is granted on the database's clock but the IDENTIFY leaves a moment later; the margin
+# keeps a late first and a prompt second from landing inside one window (seen without it: one
+# op 9 in the two-process drill; 2 s for a machine under load)
+IDENTIFY_MARGIN = 2.0
 
 GENERIC_APOLOGY = (
     "Sorry — something went wrong on my side. It has been logged; please try again in a moment."
@@ -228,6 +240,7 @@ class CivicBot(commands.Bot):
         sync_commands: bool = True,
         run_jobs: bool = True,
         hosted: bool = False,
+        **client_options: Any,
     ) -> None:
         silence_voice_warnings()  # before discord.Client.__init__, which warns
         super().__init__(
@@ -236,6 +249,7 @@ class CivicBot(commands.Bot):
             help_command=None,
             allowed_mentions=NO_MENTIONS,
             tree_cls=CivicTree,
+            **client_options,  # ShardedCivicBot: shard_count
         )
         self.settings = settings
         self.app: App | None = app
@@ -248,6 +262,8 @@ class CivicBot(commands.Bot):
         self.sink = DiscordSink(self)
         self.reply_budget = 2.0  # seconds of work before an interaction is deferred (replies.py)
         self.search_view_timeout = 600.0  # paging buttons live this long (< the 15 min token)
+        self._remote_channels: dict[int, tuple[float, Any]] = {}  # remote_channel(): id → (expiry, channel)
+        self.identify_concurrency = 1  # IDENTIFYs per 5 s (GET /gateway/bot max_concurrency)
 
     # -- resources, for the cogs -------------------------------------------------
     @property
@@ -290,8 +306,8 @@ class CivicBot(commands.Bot):
 
     # -- lifecycle -------------------------------------------------------------------
     async def setup_hook(self) -> None:
-        if self._open_resources:
-            await self._use_advertised_gateway()
+        recommended = await self._use_advertised_gateway() if self._open_resources else None
+        await self._plan_gateway(recommended)
         if self._owns_app:
             from bot.app import App
 
@@ -312,27 +328,85 @@ class CivicBot(commands.Bot):
             self.app.add_sink(self.sink)
             self.app.start()
 
-    async def _use_advertised_gateway(self) -> None:
-        """Connect where GET /gateway/bot says, not to discord.py's hard-coded default.
+    async def _use_advertised_gateway(self) -> int | None:
+        """Connect where GET /gateway/bot says, not to discord.py's hard-coded default; returns
+        Discord's recommended shard count (None when the request failed).
 
         Why: a non-sharded discord.py Client connects to DiscordWebSocket.DEFAULT_GATEWAY
-        (wss://gateway.discord.gg) without asking; with DISCORD_API_BASE pointing elsewhere (the
-        stand-in, a proxy) the gateway must come from that API too. Against Discord this returns
-        the same default, so it is harmless there.
+        (wss://gateway.discord.gg) without asking, and so does an AutoShardedClient given a
+        shard count; with DISCORD_API_BASE pointing elsewhere (the stand-in, a proxy) the gateway
+        must come from that API too. Against Discord this returns the same default, so it is
+        harmless there.
         """
         try:
-            _shards, url, _limits = await self.http.get_bot_gateway()
+            shards, url, _limits = await self.http.get_bot_gateway()  # _limits: session_start_limit
         except (discord.HTTPException, discord.GatewayNotFound, OSError, TimeoutError) as exc:
             log.warning("GET /gateway/bot failed (%s); using discord.py's default gateway", exc)
-            return
+            return None
         DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+        self.identify_concurrency = max(1, int(_limits.get("max_concurrency") or 1))
+        return int(shards)
+
+    # -- shards ------------------------------------------------------------------------
+    def owns_guild(self, guild_id: int | None) -> bool:
+        """Whether this process's gateway sessions receive the guild's events (always, unsharded).
+
+        Why it matters: a guild on another process's shard is never in this cache, so its
+        channels are looked up over REST (`remote_channel`) and its events are not ours to handle.
+        """
+        return True
+
+    async def remote_channel(self, channel_id: int, guild_id: int | None = None) -> Any:
+        """A channel that is not in the gateway cache, over REST (GET /channels/{id}).
+
+        Why a cache and send slots: with shards split across processes, any worker delivers to
+        channels of guilds it holds no gateway session for. Without a cache each alert would cost
+        two requests; unpaced, the lookups would ride on top of the 50 requests/s the outbox
+        pacing already spends. So a lookup takes a slot of the same shared bucket, and a foreign
+        guild's channel is remembered for REMOTE_CHANNEL_TTL seconds (a channel deleted
+        meanwhile answers the POST with 404 Unknown Channel, which drops it as before).
+        After the lookup it takes one more slot for the request that follows: the delivery
+        worker's slot for that send has passed while we queued for ours, and a late send on a
+        spent slot bunches up with the lookups behind it (measured: 89 requests in one second
+        from two processes fanning out to 96 channels, tests/pg/test_discord_shards.py).
+        Own guilds' channels are never cached here: the gateway keeps those current.
+        """
+        now = time.monotonic()
+        hit = self._remote_channels.get(channel_id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        self._remote_channels.pop(channel_id, None)
+        await self._take_request_slot()
+        channel = await self.fetch_channel(channel_id)
+        await self._take_request_slot()  # for the send that follows (see above)
+        guild = getattr(channel, "guild", None)
+        owner = guild.id if guild is not None else guild_id
+        if owner is not None and not self.owns_guild(owner):
+            if len(self._remote_channels) >= REMOTE_CHANNELS_MAX:
+                self._remote_channels.pop(next(iter(self._remote_channels)))
+            self._remote_channels[channel_id] = (now + REMOTE_CHANNEL_TTL, channel)
+        return channel
+
+    async def _take_request_slot(self) -> None:
+        """Wait for a slot of the bot's shared Discord request bucket, when the store has one."""
+        app = self.app
+        if app is None:
+            return
+        await take_shared_slot(app.store, PLATFORM, LIMITS.sends_per_second)
+
+    async def _plan_gateway(self, recommended: int | None) -> None:
+        """Unsharded: nothing to decide (ShardedCivicBot settles its shard count here)."""
+
+    def gateway_label(self) -> str:
+        return "one gateway session"
 
     async def on_ready(self) -> None:
         log.info(
-            "connected as %s (%s) to %d servers",
+            "connected as %s (%s) to %d servers (%s)",
             self.user,
             getattr(self.user, "id", "?"),
             len(self.guilds),
+            self.gateway_label(),
         )
 
     async def close(self) -> None:
@@ -346,6 +420,92 @@ class CivicBot(commands.Bot):
         if self._owns_app and app is not None:
             self.app = None
             await app.close()
+
+
+class ShardedCivicBot(CivicBot, commands.AutoShardedBot):
+    """CivicBot holding some of the bot's gateway shards (`run --shard-ids 0,1 --shard-count 4`).
+
+    Why AutoShardedBot with manual ids: one process can hold several shards on one event loop
+    and one cache, and discord.py routes each guild's requests to the right shard's websocket.
+    Everything else (cogs, sink, delivery) is CivicBot's: a guild on another process's shard
+    simply never appears in this cache, and the sink reaches its channels over REST.
+    """
+
+    def __init__(self, settings: Settings, **kwargs: Any) -> None:
+        plan = settings.discord_shards or ShardPlan()
+        self.shard_plan = plan
+        # discord.py refuses manual ids without a count; "auto" learns the count in setup_hook
+        super().__init__(settings, shard_count=plan.count, **kwargs)
+        self.shard_ids = list(plan.ids) if plan.ids is not None else None
+
+    async def _plan_gateway(self, recommended: int | None) -> None:
+        """Settle `--shard-count auto` from GET /gateway/bot, and check the ids against it."""
+        if self.shard_plan.count is None:
+            await self._settle_count(recommended)
+        held = set(self.shard_ids) if self.shard_ids is not None else None
+        if held is not None and self.shard_count and held != set(range(self.shard_count)) and not self.settings.db_url:
+            # the other shards' servers need other processes, and those need the same database
+            log.warning(
+                "%s on a SQLite database: the other shards' servers get no commands or events "
+                "unless other workers hold them, which needs PostgreSQL (docs/postgresql.md)",
+                self.shard_plan.label(self.shard_count),
+            )
+
+    async def _settle_count(self, recommended: int | None) -> None:
+        if recommended is None:  # not asked yet (a client whose gateway the caller set)
+            with contextlib.suppress(discord.HTTPException, discord.GatewayNotFound, OSError, TimeoutError):
+                recommended = int((await self.http.get_bot_gateway())[0])
+        if recommended is None:
+            raise DiscordGatewayUnknown(
+                "GET /gateway/bot failed",
+                user_message="cannot learn Discord's recommended shard count (GET /gateway/bot failed)",
+            )
+        self.shard_count = recommended
+        too_high = [i for i in self.shard_plan.ids or () if i >= recommended]
+        if too_high:
+            raise ConfigError(
+                f"shard {too_high[0]} does not exist: Discord recommends {recommended} shards "
+                f"(ids 0 to {recommended - 1}); set --shard-count to run more"
+            )
+
+    def gateway_label(self) -> str:
+        return self.shard_plan.label(self.shard_count)
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Space IDENTIFYs across every process of the bot, not just within this one.
+
+        Why: Discord allows `max_concurrency` IDENTIFYs per 5 s, one per rate_limit_key =
+        shard_id % max_concurrency, for the whole bot, and answers one too soon with op 9
+        (invalid session). discord.py's default only waits between the shards of one process
+        (and not before the first), so two workers starting together would collide. With a
+        store shared by the workers (PostgreSQL), each IDENTIFY takes the next 5-second slot of
+        its key's bucket in the database; without one, discord.py's default.
+        """
+        store = self.app.store if self.app is not None else None
+        if not isinstance(store, SharedPacing):
+            await super().before_identify_hook(shard_id, initial=initial)
+            return
+        key = (shard_id or 0) % self.identify_concurrency
+        wait = await store.take_rate(f"identify:{PLATFORM}:{key}", 1.0 / (IDENTIFY_WINDOW + IDENTIFY_MARGIN))
+        if wait > 0:
+            log.info("shard %s waits %.1f s for its IDENTIFY slot", shard_id, wait)
+            await asyncio.sleep(wait)
+
+    def owns_guild(self, guild_id: int | None) -> bool:
+        if guild_id is None:
+            return 0 in (self.shard_ids or [0])  # DMs come to shard 0
+        return self.shard_plan.owns(guild_id, self.shard_count)
+
+
+class DiscordGatewayUnknown(CivicAlertError):
+    """The recommended shard count could not be fetched: retried by the service's supervisor."""
+
+
+def make_bot(settings: Settings, **kwargs: Any) -> CivicBot:
+    """The client for these settings: sharded only when shard options were given."""
+    if settings.discord_shards is not None:
+        return ShardedCivicBot(settings, **kwargs)
+    return CivicBot(settings, **kwargs)
 
 
 async def sync_commands(settings: Settings) -> str:

@@ -28,10 +28,10 @@ class DiscordAdapter:
 
     async def run(self, app: App, stop: asyncio.Event) -> None:
         """Connect with the service's App (the client adds its sink; jobs belong to the service)."""
-        from bot.adapters.discordbot.client import CivicBot, configure_api_base, unreachable_text
+        from bot.adapters.discordbot.client import configure_api_base, make_bot, unreachable_text
 
         configure_api_base(self.settings.discord_api_base)
-        bot = CivicBot(self.settings, app=app, hosted=True)
+        bot = make_bot(self.settings, app=app, hosted=True)  # sharded with --shard-ids/--shard-count
         async with bot:
             runner = asyncio.create_task(bot.start(self.settings.discord_token or ""), name="discord")
             waiter = asyncio.create_task(stop.wait(), name="discord-stop")

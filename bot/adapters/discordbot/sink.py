@@ -126,7 +126,8 @@ class DiscordSink:
             if guild is not None and guild.unavailable:
                 raise TransientDeliveryError(f"guild {guild_id} is unavailable (Discord outage?)")
             try:
-                channel = await self.bot.fetch_channel(channel_id)
+                # a guild on another process's shard is never cached here: REST (issue 15)
+                channel = await self.bot.remote_channel(channel_id, guild_id)
             except discord.NotFound:
                 raise ChannelGoneError(
                     f"channel {channel_id} no longer exists (or the bot left)"
