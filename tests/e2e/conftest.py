@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from tests.conftest import PROJECT_ROOT
+from tests.botprocess import run_env
 
 MEMBER_ID = 424242424242424242
 ADMIN_ID = 434343434343434343
@@ -236,31 +236,10 @@ def write_feeds_file(path: Path, feed_url: str) -> None:
 
 
 def bot_env(standin: Any, tmp: Path, feeds_file: Path, guild_id: int) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("DISCORD_", "CIVIC_ALERTS_", "DEV_GUILD"))
-    }
-    env.update(
-        {
-            "DISCORD_TOKEN": standin.token,
-            "DISCORD_API_BASE": standin.api_base,
-            "DEV_GUILD_ID": str(guild_id),
-            "CIVIC_ALERTS_DB": str(tmp / "e2e.sqlite3"),
-            "CIVIC_ALERTS_FEEDS": str(feeds_file),
-            "CIVIC_ALERTS_POLL_INTERVAL": "30",
-            "CIVIC_ALERTS_TICK_SECONDS": "0.5",
-            "CIVIC_ALERTS_DELIVERY_INTERVAL": "0.5",
-            "CIVIC_ALERTS_ALLOW_PRIVATE_FEEDS": "true",  # the loopback feed server is "private"
-            "CIVIC_ALERTS_PARSE_WORKERS": "1",
-            "CIVIC_ALERTS_CATCHUP": "3",
-            "CIVIC_ALERTS_LOG_LEVEL": "INFO",
-            "CIVIC_ALERTS_COVERAGE": os.environ["CIVIC_ALERTS_COVERAGE"],  # loopback (tests/conftest.py)
-            "PYTHONPATH": str(PROJECT_ROOT),
-            "PYTHONUNBUFFERED": "1",
-        }
+    platforms = {"DISCORD_TOKEN": standin.token, "DISCORD_API_BASE": standin.api_base, "DEV_GUILD_ID": str(guild_id)}
+    return run_env(
+        tmp, feeds_file, platforms, CIVIC_ALERTS_DB=str(tmp / "e2e.sqlite3"), CIVIC_ALERTS_CATCHUP="3"
     )
-    return env
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

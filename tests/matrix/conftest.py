@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from tests.conftest import PROJECT_ROOT
+from tests.botprocess import run_env
 from tests.e2e.conftest import BotProcess
 from tests.feedserver import FeedServer
 from tests.matrix_standin.synapse import Person, Synapse, synapse_python, wait_for
@@ -45,30 +45,12 @@ def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synapse]:
 
 
 def bot_env(tmp: Path, feeds_file: Path, homeserver: str, user_id: str, **matrix: str) -> dict[str, str]:
-    env = {
-        k: v for k, v in os.environ.items()
-        if not k.startswith(("DISCORD_", "CIVIC_ALERTS_", "SLACK_", "TELEGRAM_", "MATRIX_"))
+    platforms = {
+        "MATRIX_HOMESERVER": homeserver,
+        "MATRIX_USER_ID": user_id,
+        **{f"MATRIX_{k.upper()}": v for k, v in matrix.items()},
     }
-    env.update(
-        {
-            "MATRIX_HOMESERVER": homeserver,
-            "MATRIX_USER_ID": user_id,
-            "CIVIC_ALERTS_DB": str(tmp / "matrix.sqlite3"),
-            "CIVIC_ALERTS_FEEDS": str(feeds_file),
-            "CIVIC_ALERTS_POLL_INTERVAL": "30",
-            "CIVIC_ALERTS_TICK_SECONDS": "0.5",
-            "CIVIC_ALERTS_DELIVERY_INTERVAL": "0.5",
-            "CIVIC_ALERTS_ALLOW_PRIVATE_FEEDS": "true",  # the loopback feed server is "private"
-            "CIVIC_ALERTS_PARSE_WORKERS": "1",
-            "CIVIC_ALERTS_CATCHUP": "0",
-            "CIVIC_ALERTS_LOG_LEVEL": "INFO",
-            "CIVIC_ALERTS_COVERAGE": os.environ["CIVIC_ALERTS_COVERAGE"],
-            "PYTHONPATH": str(PROJECT_ROOT),
-            "PYTHONUNBUFFERED": "1",
-            **{f"MATRIX_{k.upper()}": v for k, v in matrix.items()},
-        }
-    )
-    return env
+    return run_env(tmp, feeds_file, platforms, CIVIC_ALERTS_DB=str(tmp / "matrix.sqlite3"))
 
 
 @dataclass
