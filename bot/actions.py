@@ -983,7 +983,8 @@ def check_language(lang: str) -> str:
         choices = ", ".join(supported_languages())
         raise UserInputError(
             f"unknown language {lang!r}",
-            user_message=messages()("errors.unknown_language", lang=lang, choices=choices),
+            user_message=messages()("errors.unknown_language", lang=lang[:40], choices=choices),
+            key="errors.unknown_language", fields={"lang": lang[:40], "choices": choices},
         )
     return code
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from bot import actions
 from bot.adapters.matrix import PLATFORM
 from bot.errors import CivicAlertError, UnknownCityError, UserInputError
-from bot.messages import Messages, messages, parse_language, supported_languages
+from bot.messages import Messages, messages, parse_language
 from bot.models import Destination, feed_owner
 from bot.rules import parse_rules
 
@@ -120,19 +120,6 @@ def error_text(exc: CivicAlertError, msgs: Messages) -> str:
     return exc.user_message
 
 
-def check_language(value: str) -> str:
-    """`lang=es` / `lang=español` → a catalogue language; one clear line for any other."""
-    code = parse_language(value)
-    if code is None:
-        choices = ", ".join(supported_languages())
-        raise UserInputError(
-            f"unknown language {value!r}",
-            user_message=messages()("errors.unknown_language", lang=value[:40], choices=choices),
-            key="errors.unknown_language", fields={"lang": value[:40], "choices": choices},
-        )
-    return code
-
-
 class Commands:
     """Runs one parsed command for one room; returns the reply text (one clear message)."""
 
@@ -188,7 +175,7 @@ class Commands:
         if not parsed.text:
             raise UserInputError("no city", user_message="say which city: !alerts subscribe Chicago, IL",
                                  key="matrix.no_city_subscribe")
-        lang = check_language(parsed.options["lang"]) if "lang" in parsed.options else None
+        lang = actions.check_language(parsed.options["lang"]) if "lang" in parsed.options else None
         rules_opts = rule_options(parsed.options)
         rules = parse_rules(**rules_opts) if rules_opts else None
         result = await actions.subscribe(

@@ -46,8 +46,6 @@ from bot.messages import (
     Messages,
     language_for_locale,
     messages,
-    parse_language,
-    supported_languages,
 )
 from bot.models import feed_owner
 
@@ -168,19 +166,6 @@ def error_text(exc: CivicAlertError, msgs: Messages) -> str:
     return exc.user_message
 
 
-def check_language(value: str) -> str:
-    """`lang=es` / `lang=español` → a catalogue language; one clear line for any other."""
-    code = parse_language(value)
-    if code is None:
-        choices = ", ".join(supported_languages())
-        raise UserInputError(
-            f"unknown language {value!r}",
-            user_message=messages()("errors.unknown_language", lang=value[:40], choices=choices),
-            key="errors.unknown_language", fields={"lang": value[:40], "choices": choices},
-        )
-    return code
-
-
 class Commands:
     """The command handlers of one connected bot."""
 
@@ -263,7 +248,7 @@ class Commands:
             names = ", ".join(sorted(unknown))
             raise UserInputError("unknown option", user_message=f"Unknown option: {names} (see /help).",
                                  key="telegram.unknown_option", fields={"options": names})
-        lang = check_language(parsed.options["lang"]) if "lang" in parsed.options else None
+        lang = actions.check_language(parsed.options["lang"]) if "lang" in parsed.options else None
         chat_id, thread = self.here(message)
         rules = rule_options(parsed.options)
         result = await actions.subscribe(
