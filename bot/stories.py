@@ -33,8 +33,8 @@ SAME_OUTLET_WINDOW = 12 * 3600
 TOKEN_SORT_MIN = 90.0
 JACCARD_MIN = 0.6
 # Signature keys stored with every headline (migration 018, see `signature_keys`).
-KEYS_VERSION = "pairs8-v1"  # bump when the keys change: StoryAssembler.load re-keys the window
-MAX_KEY_TOKENS = 8  # a longer headline keys its 8 tokens of lowest hash (28 pairs at most)
+KEYS_VERSION = "pairs6-v2"  # bump when the keys change: StoryAssembler.load re-keys the window
+MAX_KEY_TOKENS = 6  # a longer headline keys its 6 tokens of lowest hash (15 pairs at most)
 PER_KEY = 200  # rows read per key, the most recent first: bounds the cost of a common pair
 CANDIDATES = 64  # headlines verified per lookup: those matching the most keys (most shared words)
 KEY_RETENTION = WINDOW_SECONDS * 2  # keys older than this are never looked up again (prune)
@@ -108,7 +108,7 @@ def _is_headline_case(title: str) -> bool:
     return caps / len(words) > 0.8
 
 
-@functools.lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=4096)
 def _trigrams(text: str) -> frozenset[str]:
     padded = f"  {text} "
     return frozenset(padded[i : i + 3] for i in range(len(padded) - 2))
@@ -117,7 +117,8 @@ def _trigrams(text: str) -> frozenset[str]:
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     if not a or not b:
         return 0.0
-    return len(a & b) / len(a | b)
+    shared = len(a & b)
+    return shared / (len(a) + len(b) - shared)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +150,7 @@ class TitleSignature:
         return _signature(title)
 
 
-@functools.lru_cache(maxsize=2048)
+@functools.lru_cache(maxsize=16384)
 def _tokens(normalized: str) -> frozenset[str]:
     stop = default_language().stop_words
     return frozenset(t for t in normalized.split() if t not in stop)
@@ -340,6 +341,28 @@ def _key(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
 
 
+_MASK64 = (1 << 64) - 1
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _token_hash(token: str) -> int:
+    """A token's stable unsigned 64-bit hash; cached, so a headline's pair keys cost integer
+    arithmetic rather than one blake2b per pair (most of `signature_keys`' cost before)."""
+    return int.from_bytes(hashlib.blake2b(token.encode(), digest_size=8).digest(), "big")
+
+
+def _pair_key(a: int, b: int) -> int:
+    """Two token hashes (a from the token that sorts first) → one signed 64-bit key.
+
+    splitmix64's finalizer over an ordered combination: well spread, stable across processes.
+    A collision only adds a candidate, which `pick_story` then verifies."""
+    x = (a ^ ((b << 17 | b >> 47) & _MASK64) ^ (b * 0x9E3779B97F4A7C15)) & _MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+    x ^= x >> 31
+    return x - (1 << 64) if x >= 1 << 63 else x
+
+
 @functools.lru_cache(maxsize=2048)
 def signature_keys(title: str) -> tuple[int, ...]:
     """The keys a headline is stored and looked up under: its fingerprint, and every pair of its
@@ -350,20 +373,21 @@ def signature_keys(title: str) -> tuple[int, ...]:
     superset of its candidates — while a pair is far rarer than a single word, so each key's rows
     stay few however many headlines the window holds (`PER_KEY` caps the rest). A headline with
     more than `MAX_KEY_TOKENS` tokens keys the ones of lowest hash: look-alike headlines share
-    most of their tokens, so they pick nearly the same ones and still share a pair (the replay
-    in tests/test_clustering_db.py found no decision lost to this at 8; each key is an index
-    read, so fewer keys is the main lever on the cost). An empty headline has no keys.
+    most of their tokens, so they pick nearly the same ones and still share a pair. Each key is
+    a row written with the article and an index read per lookup, so the number of keys is the
+    main lever on the cost (docs/benchmarks.md: 8 tokens → 6 took the store's time per article
+    from about 1.0 to 0.73 ms on ingest-cold, for 2 joins of 1,425 lost; the replay in
+    tests/test_clustering_db.py decides the same at 6 as at 8). An empty headline has no keys.
     """
     sig = TitleSignature.of(title)
     if not sig.normalized:
         return ()
     keys = [_key("fp\n" + sig.normalized)]
-    tokens = sorted(sig.tokens)
-    if len(tokens) > MAX_KEY_TOKENS:
-        tokens = sorted(sorted(tokens, key=lambda t: _key(t))[:MAX_KEY_TOKENS])
-    for i, a in enumerate(tokens):
-        for b in tokens[i + 1 :]:
-            keys.append(_key(f"{a}\n{b}"))
+    hashed = sorted((_token_hash(t), t) for t in sig.tokens)[:MAX_KEY_TOKENS]
+    hashed.sort(key=lambda p: p[1])  # pairs in token order: (a, b) and (b, a) are one key
+    for i, (ha, _) in enumerate(hashed):
+        for hb, _ in hashed[i + 1 :]:
+            keys.append(_pair_key(ha, hb))
     return tuple(dict.fromkeys(keys))
 
 
@@ -449,12 +473,12 @@ def _alike(sig: TitleSignature, their_normalized: str) -> bool:
     trigram Jaccard), from the other's normalized title only."""
     if sig.normalized == their_normalized:
         return True
-    if fuzz.token_sort_ratio(sig.normalized, their_normalized) >= TOKEN_SORT_MIN:
+    if fuzz.token_sort_ratio(sig.normalized, their_normalized, score_cutoff=TOKEN_SORT_MIN):
         return True
     return jaccard(sig.trigrams, _trigrams(their_normalized)) >= JACCARD_MIN
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=16384)
 def _normalized(title: str) -> str:
     """`TitleSignature.of(title).normalized` without the rest of the signature."""
     return normalized_title(title)

@@ -261,16 +261,20 @@ class StoriesMixin(Database):
             return
         t = self.clock.now()
         change: StoryChange | None
+        new_count: int | None = None
         lookup = assembly.lookup(a)
         story_id = assembly.place(a, m, _read_candidates(c, lookup) if lookup is not None else ())
         if story_id is None:
             f = assembly.new_story(a, m)
+            # a new story's independent outlets are its one article's (as on PostgreSQL): no
+            # recount of its articles after the insert
+            new_count = self.fanout.independent([(a.source, a.title, a.summary)])
             story_id = c.execute(
                 "INSERT INTO stories(title, url, source, summary, image_url, published, first_seen, "
-                "updated, link_rank, outlets, topics, cities, why, lead_known, lead_key) VALUES (:title, "
-                ":url, :source, :summary, :image, :pub, :t, :t, :rank, :outlets, :topics, :cities, :why, "
-                ":known, :key)",
-                _field_params(None, f, t),
+                "updated, link_rank, outlets, topics, cities, why, lead_known, lead_key, independent) "
+                "VALUES (:title, :url, :source, :summary, :image, :pub, :t, :t, :rank, :outlets, :topics, "
+                ":cities, :why, :known, :key, :independent)",
+                {**_field_params(None, f, t), "independent": new_count},
             ).lastrowid
             assert story_id is not None
             batch.new_ids.append(story_id)
@@ -329,7 +333,10 @@ class StoriesMixin(Database):
         )
         batch.new_articles += 1
         # with the article stored: count independent outlets, then queue / release alerts
-        facts = self._corroborate(c, story_id, f)
+        if new_count is not None:
+            facts = StoryFacts(f.title, f.summary, f.topics, f.cities, new_count, f.published)
+        else:
+            facts = self._corroborate(c, story_id, f)
         if change is not None:
             self._release_held(c, story_id, facts, t)
         if a.backlog:
