@@ -108,7 +108,7 @@ def _is_headline_case(title: str) -> bool:
     return caps / len(words) > 0.8
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1024)
 def _trigrams(text: str) -> frozenset[str]:
     padded = f"  {text} "
     return frozenset(padded[i : i + 3] for i in range(len(padded) - 2))
@@ -150,7 +150,7 @@ class TitleSignature:
         return _signature(title)
 
 
-@functools.lru_cache(maxsize=16384)
+@functools.lru_cache(maxsize=4096)
 def _tokens(normalized: str) -> frozenset[str]:
     stop = default_language().stop_words
     return frozenset(t for t in normalized.split() if t not in stop)
@@ -344,7 +344,7 @@ def _key(text: str) -> int:
 _MASK64 = (1 << 64) - 1
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=1 << 14)
 def _token_hash(token: str) -> int:
     """A token's stable unsigned 64-bit hash; cached, so a headline's pair keys cost integer
     arithmetic rather than one blake2b per pair (most of `signature_keys`' cost before)."""
@@ -478,7 +478,7 @@ def _alike(sig: TitleSignature, their_normalized: str) -> bool:
     return jaccard(sig.trigrams, _trigrams(their_normalized)) >= JACCARD_MIN
 
 
-@functools.lru_cache(maxsize=16384)
+@functools.lru_cache(maxsize=8192)
 def _normalized(title: str) -> str:
     """`TitleSignature.of(title).normalized` without the rest of the signature."""
     return normalized_title(title)

@@ -127,7 +127,6 @@ class Database:
         raw.execute("PRAGMA synchronous = NORMAL")
         raw.execute("PRAGMA foreign_keys = ON")
         raw.execute("PRAGMA temp_store = MEMORY")
-        raw.execute("PRAGMA cache_size = -32768")
         return migrate(raw)
 
     async def _run(self, fn: Callable[..., T], *args: Any, action: str = "working") -> T:
