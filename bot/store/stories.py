@@ -17,7 +17,7 @@ from typing import Any
 from bot.assembly import AssemblyBatch, SaveReport, StoryChange, StoryFields
 from bot.crosslang import RecentReport
 from bot.fanout import HELD_FOR_OUTLETS, HOLD_FOREVER, StoryFacts
-from bot.models import Article, Match, SearchHit, Story
+from bot.models import Article, Match, SearchHit, Story, Subscription
 from bot.store.db import Database, transaction
 from bot.store.rows import STORY_COLUMNS, dt, story_from_row, subscriptions_where
 from bot.stories import CANDIDATES, KEY_RETENTION, PER_KEY, KeyLookup, StoredHeadline
@@ -36,6 +36,43 @@ class _Batch:
     duplicates: int = 0
     queued: int = 0
     backlog_ids: list[int] = field(default_factory=list)
+    # Known before the batch or stored by it: identities and (feed, guid) pairs. Read once per
+    # batch (two statements) instead of one or two SELECTs per article.
+    identities: set[str] = field(default_factory=set)
+    guids: set[tuple[str, str]] = field(default_factory=set)
+    # Subscriptions by the story's cities, read once per batch: the transaction holds the
+    # write lock, so they cannot change before it ends.
+    subscribers: dict[tuple[str, ...], list[Subscription]] = field(default_factory=dict)
+
+    def is_duplicate(self, a: Article) -> bool:
+        return a.identity in self.identities or bool(a.guid and (a.feed_url, a.guid) in self.guids)
+
+    def remember(self, a: Article) -> None:
+        self.identities.add(a.identity)
+        if a.guid:
+            self.guids.add((a.feed_url, a.guid))
+
+
+def _known(c: sqlite3.Connection, items: Sequence[tuple[Article, Match]], batch: _Batch) -> None:
+    """Which of the batch's identities and (feed, guid) pairs are stored already."""
+    identities = sorted({a.identity for a, _ in items})
+    batch.identities.update(
+        r[0] for r in c.execute(
+            "SELECT identity FROM articles WHERE identity IN (SELECT value FROM json_each(:ids))",
+            {"ids": json.dumps(identities)},
+        )
+    )
+    by_feed: dict[str, set[str]] = {}
+    for a, _ in items:
+        if a.guid:
+            by_feed.setdefault(a.feed_url, set()).add(a.guid)
+    for feed, guids in sorted(by_feed.items()):  # one feed per batch, in practice
+        batch.guids.update(
+            (feed, r[0]) for r in c.execute(
+                "SELECT guid FROM articles WHERE feed_url = :f AND guid IN (SELECT value FROM json_each(:g))",
+                {"f": feed, "g": json.dumps(sorted(guids))},
+            )
+        )
 
 
 def fts_query(text: str) -> tuple[str, str] | None:
@@ -227,6 +264,7 @@ class StoriesMixin(Database):
         def fn(c: sqlite3.Connection) -> SaveReport:
             batch = _Batch()
             with transaction(c):
+                _known(c, items, batch)
                 for article, match in items:
                     self._save_one(c, article, match, batch, assembly)
                 stories = [
@@ -251,12 +289,7 @@ class StoriesMixin(Database):
     def _save_one(
         self, c: sqlite3.Connection, a: Article, m: Match, batch: _Batch, assembly: AssemblyBatch
     ) -> None:
-        if c.execute("SELECT 1 FROM articles WHERE identity = :i", {"i": a.identity}).fetchone() or (
-            a.guid
-            and c.execute(
-                "SELECT 1 FROM articles WHERE feed_url = :f AND guid = :g", {"f": a.feed_url, "g": a.guid}
-            ).fetchone()
-        ):
+        if batch.is_duplicate(a):
             batch.duplicates += 1
             return
         t = self.clock.now()
@@ -326,6 +359,7 @@ class StoriesMixin(Database):
                 "lang": a.lang,
             },
         ).lastrowid
+        batch.remember(a)
         published = a.published.timestamp()
         c.executemany(
             "INSERT OR IGNORE INTO headline_keys(key, published, article_id) VALUES (?, ?, ?)",
@@ -341,7 +375,7 @@ class StoriesMixin(Database):
             self._release_held(c, story_id, facts, t)
         if a.backlog:
             return  # an undated item of a feed's first fetch: maybe years old, never alerted
-        batch.queued += self._enqueue(c, story_id, f, facts)
+        batch.queued += self._enqueue(c, story_id, f, facts, batch)
 
     @staticmethod
     def _index_tags(c: sqlite3.Connection, story_id: int, topics: Sequence[str], cities: Sequence[str]) -> None:
@@ -392,15 +426,20 @@ class StoriesMixin(Database):
                     {"h": placed.hold, "dg": int(placed.digest), "due": placed.due, "id": row["id"]},
                 )
 
-    def _enqueue(self, c: sqlite3.Connection, story_id: int, f: StoryFields, facts: StoryFacts) -> int:
+    def _enqueue(
+        self, c: sqlite3.Connection, story_id: int, f: StoryFields, facts: StoryFacts, batch: _Batch
+    ) -> int:
         """Queue one delivery per destination the fan-out policy names, when it says."""
         t = self.clock.now()
         if not f.topics or not self.fanout.alertable(f.published, t):
             return 0
-        candidates = subscriptions_where(
-            c, "s.city = '*' OR s.city IN (SELECT value FROM json_each(:cities))",
-            {"cities": json.dumps(list(f.cities))},
-        )
+        cities = tuple(sorted(set(f.cities)))
+        candidates = batch.subscribers.get(cities)
+        if candidates is None:
+            candidates = batch.subscribers[cities] = subscriptions_where(
+                c, "s.city = '*' OR s.city IN (SELECT value FROM json_each(:cities))",
+                {"cities": json.dumps(list(cities))},
+            )
         queued = 0
         for sub, placed in self.fanout.placements(candidates, facts, t):
             cur = c.execute(
