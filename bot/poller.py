@@ -27,6 +27,7 @@ from bot.ingest.worker import ProcessedFeed, process_feed_body, warm_worker, wor
 from bot.models import FeedConfig, FeedState, FetchResult, Story
 from bot.ports import FeedStore, MetaStore, StoryStore
 from bot.settings import Settings
+from bot.stories import prime
 
 log = logging.getLogger(__name__)
 
@@ -261,6 +262,7 @@ class Poller:
             await self._record_failure(state, result.status, error, None)
             return FeedOutcome(state.url, state.name, result.status, bytes=size, error=error,
                                elapsed=time.monotonic() - started)
+        prime(processed.headlines)  # the workers' signatures, so the store thread need not compute them
         items = processed.items
         if state.body_hash is None:  # the feed's first successful fetch
             items = tuple(

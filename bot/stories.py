@@ -17,6 +17,7 @@ import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from rapidfuzz import fuzz
 
@@ -147,7 +148,8 @@ class TitleSignature:
 
     @classmethod
     def of(cls, title: str) -> TitleSignature:
-        return _signature(title)
+        primed = _PRIMED_SIGNATURES.get(title)
+        return primed if primed is not None else _signature(title)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -363,8 +365,15 @@ def _pair_key(a: int, b: int) -> int:
     return x - (1 << 64) if x >= 1 << 63 else x
 
 
-@functools.lru_cache(maxsize=2048)
 def signature_keys(title: str) -> tuple[int, ...]:
+    """The keys a headline is stored and looked up under (see `_signature_keys`); those a parse
+    worker computed (`prime`) are taken as they are."""
+    primed = _PRIMED_KEYS.get(title)
+    return primed if primed is not None else _signature_keys(title)
+
+
+@functools.lru_cache(maxsize=2048)
+def _signature_keys(title: str) -> tuple[int, ...]:
     """The keys a headline is stored and looked up under: its fingerprint, and every pair of its
     tokens (`TitleSignature.tokens`).
 
@@ -479,6 +488,53 @@ def _alike(sig: TitleSignature, their_normalized: str) -> bool:
 
 
 @functools.lru_cache(maxsize=8192)
+def _normalized_cached(title: str) -> str:
+    return normalized_title(title)
+
+
 def _normalized(title: str) -> str:
     """`TitleSignature.of(title).normalized` without the rest of the signature."""
-    return normalized_title(title)
+    primed = _PRIMED_SIGNATURES.get(title)
+    return primed.normalized if primed is not None else _normalized_cached(title)
+
+
+# ----------------------------------------------------------------------------- worker-side signatures
+#
+# Why: the store's one thread is the serial step of a poll cycle (docs/benchmarks.md: on
+# ingest-cold it is busy for the whole cycle while the parse workers idle about 40 % of it), and
+# a new headline's signature and keys (normalizing, names and numbers, 16 pair keys) were about
+# an eighth of its time per article. The parse workers compute them beside the articles
+# (`headline_hints`); the poller `prime`s them before the batch reaches the store, which then
+# only looks them up. Bounded: the newest PRIMED_MAX headlines (a batch is at most a feed's).
+
+PRIMED_MAX = 4096
+T = TypeVar("T")
+_PRIMED_SIGNATURES: dict[str, TitleSignature] = {}
+_PRIMED_KEYS: dict[str, tuple[int, ...]] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class HeadlineHint:
+    """A headline's clustering signature and keys, computed where the feed was parsed."""
+
+    title: str
+    signature: TitleSignature
+    keys: tuple[int, ...]
+
+
+def headline_hints(titles: Iterable[str]) -> tuple[HeadlineHint, ...]:
+    return tuple(HeadlineHint(t, TitleSignature.of(t), signature_keys(t)) for t in dict.fromkeys(titles))
+
+
+def prime(hints: Iterable[HeadlineHint]) -> None:
+    """Remember signatures computed elsewhere (same functions, same version: the same values)."""
+    for hint in hints:
+        _remember(_PRIMED_SIGNATURES, hint.title, hint.signature)
+        _remember(_PRIMED_KEYS, hint.title, hint.keys)
+
+
+def _remember(table: dict[str, T], title: str, value: T) -> None:
+    table.pop(title, None)  # re-inserted as the newest
+    table[title] = value
+    if len(table) > PRIMED_MAX:
+        del table[next(iter(table))]

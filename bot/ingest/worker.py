@@ -29,6 +29,7 @@ from pathlib import Path
 from bot.ingest.parse import parse_feed
 from bot.models import Article, Match
 from bot.relevance import Classifier, load_classifier
+from bot.stories import HeadlineHint, headline_hints
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,9 @@ class ProcessedFeed:
     is_feed: bool
     bozo: str | None
     title: str | None
+    # the headlines' clustering signatures, computed here rather than on the store's one thread
+    # (bot.stories.prime)
+    headlines: tuple[HeadlineHint, ...] = ()
 
 
 def process_feed_body(
@@ -54,7 +58,10 @@ def process_feed_body(
     parsed = parse_feed(body, feed_url=feed_url, headers=headers, feed_name=feed_name, lang=lang)
     classifier = load_classifier(Path(config_dir) if config_dir else None)
     items = tuple(_classified(classifier, article, default_city) for article in parsed.articles)
-    return ProcessedFeed(items=items, is_feed=parsed.is_feed, bozo=parsed.bozo, title=parsed.title)
+    return ProcessedFeed(
+        items=items, is_feed=parsed.is_feed, bozo=parsed.bozo, title=parsed.title,
+        headlines=headline_hints(a.title for a, _ in items),
+    )
 
 
 def warm_worker(config_dir: str | None) -> None:
