@@ -295,7 +295,7 @@ class _Reader:
             self.stack.append(_Frame("none", lambda p: feed.__setitem__("title", self._fin(p)), []))
         elif (prefix, local) == ("", "link"):
             self._link(feed, raw_attrs, entry=False)
-        elif (prefix, local) == ("", "language"):
+        elif (prefix, local) in {("", "language"), ("dc", "language")}:
             _attrs(raw_attrs, allow_ns=True)
             self.stack.append(_Frame("none", lambda p: feed.__setitem__("language", self._fin(p)), []))
         elif (prefix, local) == ("", "id"):
@@ -354,7 +354,7 @@ class _Reader:
             attrs["rel"] = "enclosure"
             entry.setdefault("links", []).append(FeedParserDict(attrs))
             self.stack.append(_Frame("generic"))
-        elif key in {("media", "content"), ("media", "thumbnail")}:
+        elif key in {("media", "content"), ("media", "thumbnail"), ("media", "credit")}:
             self._media(local, raw_attrs)
         elif key == ("media", "group"):
             self.stack.append(_Frame("media"))
@@ -369,7 +369,9 @@ class _Reader:
         elif key in {("", "author"), ("", "contributor"), ("dc", "creator")}:
             _attrs(raw_attrs, allow_ns=True)
             self.stack.append(_Frame("author", pieces=[]))
-        elif key in {("", "category"), ("dc", "subject"), ("", "language"), ("", "rights"), ("dc", "rights")}:
+        elif key in {
+            ("", "category"), ("dc", "subject"), ("", "language"), ("dc", "language"), ("", "rights"), ("dc", "rights"),
+        }:
             if local == "rights":
                 _content_type(_attrs(raw_attrs, allow_ns=True), "text/plain")
             self.stack.append(_Frame("none", pieces=[]))
@@ -379,7 +381,7 @@ class _Reader:
     def _generic(self, prefix: str, local: str, raw_attrs: dict[str, str]) -> None:
         """An element feedparser has no handler for: it stores it under a key nobody reads."""
         key = f"{prefix}_{local}" if prefix else local
-        if key in _HANDLED or key in _RESERVED or key.startswith(("media_", "feedburner_")):
+        if key in _HANDLED or key in _RESERVED:
             raise _Fallback(f"element {key}")
         _attrs(raw_attrs, allow_ns=True)
         self.stack.append(_Frame("generic", pieces=None))
