@@ -29,6 +29,7 @@ from feedparser.util import FeedParserDict
 
 __all__ = ["parse"]
 
+_ENCODINGS = {"utf-8", "us-ascii"}
 _UNSAFE = re.compile(rb"<!\s*(?:doctype|entity)", re.IGNORECASE)
 _ATOM_NS = "http://www.w3.org/2005/atom"
 _NAMESPACES: dict[str, str] = {k.lower(): v for k, v in _FeedParserMixin.namespaces.items()}
@@ -69,7 +70,9 @@ def parse(body: bytes, headers: Mapping[str, str]) -> FeedParserDict | None:
         return None
     result: dict[str, Any] = {}
     data = convert_to_utf8(dict(headers), body, result)
-    if result.get("bozo") or not result.get("encoding"):
+    # feedparser's own sniffing and header rules, kept only when they land on UTF-8 (or ASCII)
+    # without complaint: an override, a guess or a legacy charset goes to feedparser whole
+    if result.get("bozo") or str(result.get("encoding") or "").lower() not in _ENCODINGS:
         return None
     contentloc = headers.get("content-location", "")
     base = make_safe_absolute_uri("", contentloc) or make_safe_absolute_uri(contentloc) or ""
