@@ -205,11 +205,14 @@ def test_empty_titles_and_content_before_description() -> None:
         "<item><title>D</title><link>/3</link><description></description>"
         "<content:encoded>Only body</content:encoded></item>"
         "<item><link>/4</link></item>"
+        "<item><title>\n   Spaced  \n</title><link>\n /5 \n</link><description>Lead</description>"
+        "<content:encoded>Body after the description</content:encoded></item>"
     ))
-    assert [(a.title, a.summary) for a in fast.articles] == [
-        ("First sentence here.", "First sentence here. Then more."),
-        ("C", "Short"),
-        ("D", "Only body"),
+    assert [(a.title, a.summary, a.link) for a in fast.articles] == [
+        ("First sentence here.", "First sentence here. Then more.", "https://outlet.example/1"),
+        ("C", "Short", "https://outlet.example/2"),
+        ("D", "Only body", "https://outlet.example/3"),
+        ("Spaced", "Lead", "https://outlet.example/5"),
     ]
 
 
