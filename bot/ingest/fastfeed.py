@@ -44,6 +44,14 @@ _RESERVED = {
     "media_content", "media_thumbnail", "enclosures", "feedburner_origlink", "language",
 }
 #: Content types (after feedparser's map_content_type) whose text feedparser keeps as is.
+#: Text elements whose value feedparser never resolves as a URI: an xml:base on one of them
+#: (Atom content often has one) changes nothing we read, as the base reverts at its end.
+_BASE_NEUTRAL = {
+    ("", "title"), ("", "summary"), ("", "description"), ("", "content"), ("content", "encoded"),
+    ("", "published"), ("", "updated"), ("", "pubdate"), ("", "category"),
+}
+#: Media RSS elements whose feedparser handlers only add tags (entry["tags"]), never read.
+_TAG_ELEMENTS = {("media", "keywords"), ("media", "category")}
 _PLAIN_TYPES = {"text/plain", "text/html"}
 _HTML_TYPES = _FeedParserMixin.html_types
 
@@ -211,7 +219,9 @@ class _Reader:
         parent = self.stack[-1]
         if parent.pieces is not None and parent.children != "author":
             raise _Fallback(f"markup inside a text element: {local}")
-        if any(name.lower().startswith("http://www.w3.org/xml/1998/namespace base") for name in raw_attrs):
+        if (prefix, local) not in _BASE_NEUTRAL and any(
+            name.lower().startswith("http://www.w3.org/xml/1998/namespace base") for name in raw_attrs
+        ):
             raise _Fallback("xml:base")
         kind = parent.children
         if kind == "rss":
@@ -224,7 +234,7 @@ class _Reader:
             self.stack.append(_Frame("feed"))
         elif kind == "feed":
             self._feed_child(prefix, local, raw_attrs)
-        elif kind == "entry":
+        elif kind == "entry" and (prefix, local) not in _TAG_ELEMENTS:
             self._entry_child(prefix, local, raw_attrs)
         elif kind == "author" and (prefix, local) in {("", "name"), ("", "email"), ("", "uri")}:
             _attrs(raw_attrs, allow_ns=True)
@@ -235,6 +245,9 @@ class _Reader:
             self.stack.append(_Frame("none", pieces=[]))
         elif kind == "media" and (prefix, local) in {("media", "content"), ("media", "thumbnail"), ("media", "credit")}:
             self._media(local, raw_attrs)
+        elif kind in ("media", "entry") and (prefix, local) in _TAG_ELEMENTS:
+            _attrs(raw_attrs, allow_ns=True)
+            self.stack.append(_Frame("none", pieces=[]))
         elif kind == "generic":
             self._generic(prefix, local, raw_attrs)
         else:
@@ -248,12 +261,12 @@ class _Reader:
             parts = name.split(" ")
             if len(parts) == 1:
                 attrs[name.lower()] = value
-            elif parts[0] == "http://www.w3.org/XML/1998/namespace" and parts[1] == "lang":
-                attrs["xml:lang"] = value
+            elif parts[0] == "http://www.w3.org/XML/1998/namespace" and parts[1] in ("lang", "base"):
+                attrs[f"xml:{parts[1]}"] = value
             else:
                 raise _Fallback(f"root attribute {name}")
-        if "base" in attrs or "xml:base" in attrs:
-            raise _Fallback("base on root")
+        if "base" in attrs:
+            raise _Fallback("base attribute on root")
         if (uri, prefix, local) == ("", "", "rss"):
             self.version = "rss20" if attrs.get("version", "").startswith("2.") else "rss"
             children = "rss"
@@ -264,12 +277,19 @@ class _Reader:
             children = "feed"
         else:
             raise _Fallback(f"root {uri} {local}")
-        # feedparser re-derives its base URI at every element; with no xml:base that is one join
-        if self.base:
+        # feedparser re-derives its base URI at every element (unknown_starttag); an xml:base on
+        # the root is joined once, and with no other xml:base every later join must be a no-op
+        if "xml:base" in attrs:
+            given = attrs["xml:base"] or self.base
+            if self.base:
+                self.base = make_safe_absolute_uri(self.base, given) or self.base
+            else:
+                self.base = _urljoin(self.base, given)
+        elif self.base:
             joined = make_safe_absolute_uri(self.base, self.base) or self.base
-            if (make_safe_absolute_uri(joined, joined) or joined) != joined:
-                raise _Fallback("base URI not stable")
             self.base = joined
+        if self.base and (make_safe_absolute_uri(self.base, self.base) or self.base) != self.base:
+            raise _Fallback("base URI not stable")
         lang = attrs.get("xml:lang", attrs.get("lang"))
         if lang:
             self.feed["language"] = lang.replace("_", "-")

@@ -137,6 +137,26 @@ def test_atom_link_rel_variants() -> None:
     assert {a.lang for a in fast.articles} == {"es"}
 
 
+def test_root_xml_base_and_content_xml_base() -> None:
+    body = atom(
+        '<entry><title>Based</title><link href="story"/><id>tag:b</id>'
+        '<content type="html" xml:base="https://elsewhere.example/deep/">&lt;p&gt;Text&lt;/p&gt;</content>'
+        "</entry>"
+    ).replace(b'xml:lang="es"', b'xml:lang="es" xml:base="https://base.example/dir/"')
+    fast, _ = both(body)
+    assert fast.link == "https://base.example/home"
+    assert [(a.link, a.summary) for a in fast.articles] == [("https://base.example/dir/story", "Text")]
+
+
+def test_media_keywords_and_categories_stay_on_the_fast_path() -> None:
+    fast, _ = both(rss(
+        '<item><title>K</title><link>/k</link><media:keywords>a, b</media:keywords>'
+        '<media:group><media:category scheme="x">news</media:category>'
+        '<media:content url="/k.jpg" medium="image"/></media:group></item>'
+    ))
+    assert fast.articles[0].image_url == "https://outlet.example/k.jpg"
+
+
 def test_missing_dates_fall_back_to_the_feed_date() -> None:
     head = RSS_HEAD + "<lastBuildDate>Tue, 24 Nov 2026 08:00:00 GMT</lastBuildDate>"
     fast, _ = both(rss(
