@@ -29,6 +29,7 @@ from feedparser.util import FeedParserDict
 
 __all__ = ["parse"]
 
+_XML_ATTRS = [["http://www.w3.org/xml/1998/namespace", "lang"], ["http://www.w3.org/xml/1998/namespace", "base"]]
 _ENCODINGS = {"utf-8", "us-ascii"}
 _UNSAFE = re.compile(rb"<!\s*(?:doctype|entity)", re.IGNORECASE)
 _ATOM_NS = "http://www.w3.org/2005/atom"
@@ -120,7 +121,10 @@ def _attrs(raw: dict[str, str], *, allow_ns: bool) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, value in raw.items():
         if " " in name:
-            if not allow_ns:
+            # feedparser also files a namespaced attribute under its bare local name (SAX
+            # qnames), where it could pose as type, mode, isPermaLink…: only xml:lang may pass,
+            # and xml:base where start() found it harmless
+            if not allow_ns or name.lower().split(" ")[:2] not in _XML_ATTRS:
                 raise _Fallback(f"namespaced attribute {name}")
             continue
         key = name.lower()
@@ -166,6 +170,7 @@ class _Reader:
         self.entries: list[FeedParserDict] = []
         self.stack: list[_Frame] = []
         self.declared: set[str] = set()
+        self.uri_prefixes: dict[str, set[str]] = {}
         self.seen: set[str] = set()
         self.feed_seen: set[str] = set()
         self.has_channel = False
@@ -178,6 +183,8 @@ class _Reader:
         std = _NAMESPACES.get(uri.lower())
         if "backend.userland.com/rss" in uri.lower():
             std = ""
+        if prefix is not None:
+            self.uri_prefixes.setdefault(uri.lower(), set()).add(prefix.lower())
         if std is None or prefix is None:
             return
         given = prefix.lower()
@@ -195,9 +202,12 @@ class _Reader:
         std = "" if "backend.userland.com/rss" in uri else _NAMESPACES.get(uri)
         if std is not None:
             return uri, std.lower(), local
+        # feedparser names such an element by the first prefix declared for its URI (SAX gives
+        # it no qname), which need not be the element's own: every one must be harmless
         given = parts[2].lower() if len(parts) > 2 else ""
-        if not given or given in _STD_PREFIXES or given in self.declared:
-            raise _Fallback(f"element {raw} in an unknown namespace")
+        for candidate in self.uri_prefixes.get(uri, set()) | {given}:
+            if not candidate or candidate in _STD_PREFIXES or candidate in self.declared:
+                raise _Fallback(f"element {raw} in an unknown namespace")
         return uri, given, local
 
     # -- expat handlers -------------------------------------------------------------------

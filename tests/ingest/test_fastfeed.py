@@ -255,6 +255,10 @@ def test_empty_titles_and_content_before_description() -> None:
         ("undefined entity", rss("<item><title>&nbsp;x</title></item>"), None),
         ("xml:base", rss('<item xml:base="https://other.example/"><title>x</title><link>a</link></item>'), None),
         ("markup in description", rss("<item><title>x</title><description><p>raw</p></description></item>"), None),
+        ("namespaced isPermaLink", rss('<item><title>x</title><guid xmlns:f="urn:f" f:isPermaLink="false">/g</guid>'
+                                       "</item>"), None),
+        ("unknown prefix shared with media", rss('<item><title>x</title><a:content xmlns:media="urn:m" '
+                                                  'xmlns:a="urn:m" url="/a.jpg"/></item>'), None),
         ("repeated title", rss("<item><title>x</title><title>y</title></item>"), None),
         ("rdf", b'<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
          b'xmlns="http://purl.org/rss/1.0/"><channel><title>t</title></channel>'
