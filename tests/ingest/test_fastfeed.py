@@ -294,3 +294,15 @@ def test_flag_off_never_calls_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(parse, "FAST_PATH", True)
     parse_feed(rss("<item><title>x</title></item>"), feed_url=URL, now=NOW)
     assert len(calls) == 1
+
+
+def test_a_bug_in_the_reader_falls_back_instead_of_failing_the_feed(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(self: object, name: str, attrs: dict[str, str]) -> None:
+        raise KeyError(name)
+
+    monkeypatch.setattr(fastfeed._Reader, "start", broken)
+    body = rss("<item><title>Still here</title><link>/s</link></item>")
+    assert fastfeed.parse(body, {"content-type": "application/rss+xml"}) is None
+    parsed = parse_feed(body, feed_url=URL, now=NOW)
+    assert [a.title for a in parsed.articles] == ["Still here"]
+    assert parsed.bozo is None
