@@ -15,7 +15,7 @@ import hashlib
 import html
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -161,7 +161,10 @@ def _tokens(normalized: str) -> frozenset[str]:
 @functools.lru_cache(maxsize=1024)
 def _signature(title: str) -> TitleSignature:
     """Cached: `ClusterIndex.find` and then `add` see the same headline back to back."""
-    norm = _normalized(title)
+    return _compute_signature(title, _normalized(title))
+
+
+def _compute_signature(title: str, norm: str) -> TitleSignature:
     keys = frozenset(sys.intern(k) for k in key_tokens(title))  # shared strings
     lead = lead_key(title)
     return TitleSignature(
@@ -346,11 +349,15 @@ def _key(text: str) -> int:
 _MASK64 = (1 << 64) - 1
 
 
+def _token_hash_uncached(token: str) -> int:
+    return int.from_bytes(hashlib.blake2b(token.encode(), digest_size=8).digest(), "big")
+
+
 @functools.lru_cache(maxsize=1 << 14)
 def _token_hash(token: str) -> int:
     """A token's stable unsigned 64-bit hash; cached, so a headline's pair keys cost integer
     arithmetic rather than one blake2b per pair (most of `signature_keys`' cost before)."""
-    return int.from_bytes(hashlib.blake2b(token.encode(), digest_size=8).digest(), "big")
+    return _token_hash_uncached(token)
 
 
 def _pair_key(a: int, b: int) -> int:
@@ -389,10 +396,14 @@ def _signature_keys(title: str) -> tuple[int, ...]:
     tests/test_clustering_db.py decides the same at 6 as at 8). An empty headline has no keys.
     """
     sig = TitleSignature.of(title)
-    if not sig.normalized:
+    return _keys_of(sig.normalized, sig.tokens, _token_hash)
+
+
+def _keys_of(normalized: str, tokens: Iterable[str], token_hash: Callable[[str], int]) -> tuple[int, ...]:
+    if not normalized:
         return ()
-    keys = [_key("fp\n" + sig.normalized)]
-    hashed = sorted((_token_hash(t), t) for t in sig.tokens)[:MAX_KEY_TOKENS]
+    keys = [_key("fp\n" + normalized)]
+    hashed = sorted((token_hash(t), t) for t in tokens)[:MAX_KEY_TOKENS]
     hashed.sort(key=lambda p: p[1])  # pairs in token order: (a, b) and (b, a) are one key
     for i, (ha, _) in enumerate(hashed):
         for hb, _ in hashed[i + 1 :]:
@@ -523,7 +534,16 @@ class HeadlineHint:
 
 
 def headline_hints(titles: Iterable[str]) -> tuple[HeadlineHint, ...]:
-    return tuple(HeadlineHint(t, TitleSignature.of(t), signature_keys(t)) for t in dict.fromkeys(titles))
+    """Computed without the module's caches: a worker sees each headline once, and filling the
+    caches cost each worker about 10 MB of resident memory for nothing."""
+    return tuple(_hint(t) for t in dict.fromkeys(titles))
+
+
+def _hint(title: str) -> HeadlineHint:
+    sig = _compute_signature(title, normalized_title(title))
+    stop = default_language().stop_words
+    tokens = {t for t in sig.normalized.split() if t not in stop}  # as `_tokens`: a set
+    return HeadlineHint(title, sig, _keys_of(sig.normalized, tokens, _token_hash_uncached))
 
 
 def prime(hints: Iterable[HeadlineHint]) -> None:

@@ -312,3 +312,35 @@ def test_pick_story_matches_the_index_on_random_small_windows(seed: int) -> None
             index.add(sid, item.title, t, outlet)
             rows.append((sid, item.title, t, outlet))
     assert differ <= max(1, total // 200), f"{differ} of {total} decisions differ"
+
+
+def test_worker_signatures_equal_the_store_threads(tmp_path: Path) -> None:
+    """The parse workers' headline signatures and keys (bot.stories.prime) are what the store
+    thread would compute itself: same keys in another interpreter (stored keys must agree
+    across processes), and a primed headline reads the primed values."""
+    import concurrent.futures
+    import multiprocessing
+
+    from bot import stories
+    from bot.ingest.worker import process_feed_body
+
+    doc = (
+        b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>'
+        b"<item><title>ICE agents arrest 5 people in Pilsen raid near church</title>"
+        b"<link>https://t.example/1</link></item>"
+        b"<item><title>National Guard convoy reaches Elwood, officials say</title>"
+        b"<link>https://t.example/2</link></item>"
+        b"<item><title>Raid, raid again: agents raid Pilsen homes in a third raid this week, raid watchers say</title>"
+        b"<link>https://t.example/3</link></item></channel></rss>"
+    )
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as pool:
+        processed = pool.submit(process_feed_body, doc, "https://t.example/feed", {}, None, None, None).result()
+    assert [h.title for h in processed.headlines] == [a.title for a, _ in processed.items]
+    for hint in processed.headlines:
+        assert hint.keys and hint.keys == stories._signature_keys(hint.title)
+        assert hint.signature == stories._signature(hint.title)
+    stories.prime(processed.headlines)
+    hint = processed.headlines[0]
+    assert stories.signature_keys(hint.title) is hint.keys
+    assert stories.TitleSignature.of(hint.title) is hint.signature
