@@ -19,8 +19,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from rapidfuzz import fuzz
-
 from bot.lang import default_language
 from bot.text import fold, normalize_title
 from bot.text import is_google_news_url as _is_gn
@@ -197,6 +195,8 @@ def same_story(a: TitleSignature, b: TitleSignature) -> bool:
             return False
     if a.lead and b.lead and a.lead != b.lead and a.lead not in b.tokens and b.lead not in a.tokens:
         return False  # "Chicago council passes …" vs "Evanston council passes …"
+    from rapidfuzz import fuzz  # here: parse workers import this module and never compare
+
     if fuzz.token_sort_ratio(a.normalized, b.normalized) >= TOKEN_SORT_MIN:
         return True
     return jaccard(a.trigrams, b.trigrams) >= JACCARD_MIN
@@ -493,6 +493,8 @@ def _alike(sig: TitleSignature, their_normalized: str) -> bool:
     trigram Jaccard), from the other's normalized title only."""
     if sig.normalized == their_normalized:
         return True
+    from rapidfuzz import fuzz  # see same_story
+
     if fuzz.token_sort_ratio(sig.normalized, their_normalized, score_cutoff=TOKEN_SORT_MIN):
         return True
     return jaccard(sig.trigrams, _trigrams(their_normalized)) >= JACCARD_MIN
