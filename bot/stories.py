@@ -392,7 +392,7 @@ def _signature_keys(title: str) -> tuple[int, ...]:
     most of their tokens, so they pick nearly the same ones and still share a pair. Each key is
     a row written with the article and an index read per lookup, so the number of keys is the
     main lever on the cost (docs/benchmarks.md: 8 tokens → 6 took the store's time per article
-    from about 1.0 to 0.73 ms on ingest-cold, for 2 joins of 1,425 lost; the replay in
+    from about 1.0 to 0.73 ms on ingest-cold, for 1 join of 1,425 lost; the replay in
     tests/test_clustering_db.py decides the same at 6 as at 8). An empty headline has no keys.
     """
     sig = TitleSignature.of(title)
