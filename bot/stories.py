@@ -150,10 +150,14 @@ class TitleSignature:
         return primed if primed is not None else _signature(title)
 
 
-@functools.lru_cache(maxsize=4096)
-def _tokens(normalized: str) -> frozenset[str]:
+def _token_set(normalized: str) -> frozenset[str]:
     stop = default_language().stop_words
     return frozenset(t for t in normalized.split() if t not in stop)
+
+
+@functools.lru_cache(maxsize=4096)
+def _tokens(normalized: str) -> frozenset[str]:
+    return _token_set(normalized)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -543,9 +547,7 @@ def headline_hints(titles: Iterable[str]) -> tuple[HeadlineHint, ...]:
 
 def _hint(title: str) -> HeadlineHint:
     sig = _compute_signature(title, normalized_title(title))
-    stop = default_language().stop_words
-    tokens = {t for t in sig.normalized.split() if t not in stop}  # as `_tokens`: a set
-    return HeadlineHint(title, sig, _keys_of(sig.normalized, tokens, _token_hash_uncached))
+    return HeadlineHint(title, sig, _keys_of(sig.normalized, _token_set(sig.normalized), _token_hash_uncached))
 
 
 def prime(hints: Iterable[HeadlineHint]) -> None:

@@ -44,7 +44,6 @@ _RESERVED = {
     "published", "updated", "created", "published_parsed", "updated_parsed", "created_parsed",
     "media_content", "media_thumbnail", "enclosures", "feedburner_origlink", "language",
 }
-#: Content types (after feedparser's map_content_type) whose text feedparser keeps as is.
 #: Text elements whose value feedparser never resolves as a URI: an xml:base on one of them
 #: (Atom content often has one) changes nothing we read, as the base reverts at its end.
 _BASE_NEUTRAL = {
@@ -53,6 +52,7 @@ _BASE_NEUTRAL = {
 }
 #: Media RSS elements whose feedparser handlers only add tags (entry["tags"]), never read.
 _TAG_ELEMENTS = {("media", "keywords"), ("media", "category")}
+#: Content types (after feedparser's map_content_type) whose text feedparser keeps as is.
 _PLAIN_TYPES = {"text/plain", "text/html"}
 _HTML_TYPES = _FeedParserMixin.html_types
 
@@ -63,7 +63,6 @@ _DATES: dict[tuple[str, str], str] = {
     ("", "modified"): "updated_parsed", ("", "lastbuilddate"): "updated_parsed",
     ("dc", "date"): "updated_parsed", ("", "created"): "created_parsed",
 }
-
 
 
 class _Fallback(Exception):
@@ -163,7 +162,6 @@ class _Reader:
     """The pyexpat handlers: a small state machine over the whitelisted element shapes."""
 
     def __init__(self, base: str) -> None:
-        self.base0 = base
         self.base = base
         self.version = ""
         self.feed: FeedParserDict = FeedParserDict()
@@ -296,8 +294,7 @@ class _Reader:
             else:
                 self.base = _urljoin(self.base, given)
         elif self.base:
-            joined = make_safe_absolute_uri(self.base, self.base) or self.base
-            self.base = joined
+            self.base = make_safe_absolute_uri(self.base, self.base) or self.base
         if self.base and (make_safe_absolute_uri(self.base, self.base) or self.base) != self.base:
             raise _Fallback("base URI not stable")
         lang = attrs.get("xml:lang", attrs.get("lang"))
@@ -464,7 +461,6 @@ class _Reader:
                 context.setdefault("link", value)
 
         self.stack.append(_Frame("none", done, []))
-
 
     def _date(self, context: FeedParserDict, prefix: str, local: str, raw_attrs: dict[str, str]) -> bool:
         key = _DATES.get((prefix, local))
