@@ -72,6 +72,9 @@ def independent_outlets(
     articles: Iterable[tuple[str, str, str]], owners: Mapping[str, str] | None = None
 ) -> int:
     """Groups of (source, title, summary) articles after merging owners and copies (≥ 1)."""
+    rows = list(articles)
+    if len(rows) <= 1:
+        return 1  # nothing to merge: every new story is counted here (its first article)
     owners = owners or {}
     parent: dict[str, str] = {}
 
@@ -87,7 +90,7 @@ def independent_outlets(
     outlets: set[str] = set()
     by_title: dict[str, str] = {}
     by_text: dict[str, str] = {}
-    for source, title, summary in articles:
+    for source, title, summary in rows:
         key, t, s = _article_keys(source or "", title or "", summary or "")
         node = "owner:" + owners[key] if key in owners else "outlet:" + key
         outlets.add(node)

@@ -26,7 +26,7 @@ from bot.models import (
 from bot.rules import Rules
 
 if TYPE_CHECKING:
-    from bot.assembly import AssemblyBatch, SaveReport
+    from bot.assembly import AssemblyBatch, FeedItems, SaveReport
     from bot.crosslang import RecentReport
     from bot.stories import StoredHeadline
 
@@ -96,6 +96,11 @@ class StoryStore(Protocol):
     async def save_articles(
         self, feed_url: str, items: Sequence[tuple[Article, Match]], assembly: AssemblyBatch
     ) -> SaveReport: ...
+    async def save_feeds(self, feeds: Sequence[FeedItems], assembly: AssemblyBatch) -> tuple[SaveReport, ...]:
+        """(feed url, items) batches in one transaction (group commit): the reports, in order,
+        are what `save_articles` would give for each batch saved in that order; all or none
+        is stored."""
+        ...
     async def story(self, story_id: int) -> Story | None: ...
     async def stories(self, story_ids: Sequence[int]) -> list[Story]: ...
     async def search(

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.assembly import AssemblyBatch, SaveReport, StoryChange, StoryFields
+from bot.assembly import AssemblyBatch, FeedItems, SaveReport, StoryChange, StoryFields
 from bot.crosslang import RecentReport
 from bot.fanout import HELD_FOR_OUTLETS, HOLD_FOREVER, StoryFacts
 from bot.models import Article, Match, SearchHit, Story, Subscription
@@ -260,31 +260,48 @@ class StoriesMixin(Database):
         """Store one feed's items: exact duplicates dropped, the rest placed where `assembly`
         says, outbox rows queued for the subscriptions the fan-out policy names — all in one
         transaction."""
+        (report,) = await self.save_feeds([(feed_url, items)], assembly)
+        return report
 
-        def fn(c: sqlite3.Connection) -> SaveReport:
-            batch = _Batch()
+    async def save_feeds(self, feeds: Sequence[FeedItems], assembly: AssemblyBatch) -> tuple[SaveReport, ...]:
+        """Several feeds' items in one transaction, each as `save_articles` stores it.
+
+        Why: each commit writes every page it dirtied, and a feed's 50 headlines × 16 keys land
+        all over the key index; committing several queued feeds at once writes those pages once
+        (docs/benchmarks.md: about a seventh of the store thread's time on ingest-cold)."""
+
+        def fn(c: sqlite3.Connection) -> tuple[SaveReport, ...]:
             with transaction(c):
-                _known(c, items, batch)
-                for article, match in items:
-                    self._save_one(c, article, match, batch, assembly)
-                stories = [
-                    story_from_row(r)
-                    for r in c.execute(
-                        f"SELECT {_STORY_COLUMNS} FROM stories WHERE id IN "
-                        f"(SELECT value FROM json_each(:ids)) ORDER BY id",
-                        {"ids": json.dumps(batch.new_ids)},
-                    )
-                ]
-            return SaveReport(
-                new_stories=tuple(stories),
-                updated_story_ids=tuple(sorted(batch.updated - set(batch.new_ids))),
-                new_articles=batch.new_articles,
-                duplicates=batch.duplicates,
-                alerts_queued=batch.queued,
-                backlog_story_ids=tuple(i for i in batch.backlog_ids if i in set(batch.new_ids)),
-            )
+                return tuple(self._save_feed(c, items, assembly) for _, items in feeds)
 
-        return await self._run(fn, action=f"saving articles from {feed_url}")
+        if not feeds:
+            return ()
+        label = feeds[0][0] if len(feeds) == 1 else f"{len(feeds)} feeds"
+        return await self._run(fn, action=f"saving articles from {label}")
+
+    def _save_feed(
+        self, c: sqlite3.Connection, items: Sequence[tuple[Article, Match]], assembly: AssemblyBatch
+    ) -> SaveReport:
+        batch = _Batch()
+        _known(c, items, batch)
+        for article, match in items:
+            self._save_one(c, article, match, batch, assembly)
+        stories = [
+            story_from_row(r)
+            for r in c.execute(
+                f"SELECT {_STORY_COLUMNS} FROM stories WHERE id IN "
+                f"(SELECT value FROM json_each(:ids)) ORDER BY id",
+                {"ids": json.dumps(batch.new_ids)},
+            )
+        ]
+        return SaveReport(
+            new_stories=tuple(stories),
+            updated_story_ids=tuple(sorted(batch.updated - set(batch.new_ids))),
+            new_articles=batch.new_articles,
+            duplicates=batch.duplicates,
+            alerts_queued=batch.queued,
+            backlog_story_ids=tuple(i for i in batch.backlog_ids if i in set(batch.new_ids)),
+        )
 
     def _save_one(
         self, c: sqlite3.Connection, a: Article, m: Match, batch: _Batch, assembly: AssemblyBatch

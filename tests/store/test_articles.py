@@ -373,3 +373,54 @@ async def test_concurrent_batches_see_each_others_stories(store: Store) -> None:
     ))
     assert sum(len(r.new_stories) for r in reports) == 1
     assert await store.counts() == {"articles": 4, "stories": 1, "feeds": 0}
+
+
+# -- group commit (several feeds in one transaction) ------------------------------------
+async def test_save_feeds_stores_each_feed_as_if_alone_in_one_transaction(store: Store) -> None:
+    """`save_feeds` (the group commit's one transaction): each feed gets its own report, and a
+    later feed of the group joins the story an earlier one created."""
+    await store.subscribe(dest(1, 100), CHI, [IMM])
+    assembler = assembler_of(store)
+    await assembler.load(store)
+    title = "Federal agents arrest 14 in Little Village raid as neighbors protest"
+    one = [(article(title, feed_url="https://a.example/rss"), match())]
+    two = [(article(title, source="WGN", feed_url="https://b.example/rss"), match()),
+           (article("Guard troops leave Broadview", feed_url="https://b.example/rss"), match((GUARD,)))]
+    dup = [(one[0][0], match())]  # the first feed's article again, through a third feed
+    batch = assembler.begin()
+    first, second, third = await store.save_feeds(
+        [("https://a.example/rss", one), ("https://b.example/rss", two), ("https://c.example/rss", dup)], batch
+    )
+    assembler.commit(batch)
+    (story,) = first.new_stories
+    assert (first.new_articles, first.alerts_queued) == (1, 1)
+    assert [s.title for s in second.new_stories] == ["Guard troops leave Broadview"]
+    assert second.updated_story_ids == (story.id,) and second.new_articles == 2
+    assert (third.new_articles, third.duplicates, third.new_stories) == (0, 1, ())
+    joined = await store.story(story.id)
+    assert joined is not None and joined.outlets == ("Chicago Tribune", "WGN")
+    assert await store.counts() == {"articles": 3, "stories": 2, "feeds": 0}
+    assert await store.save_feeds([], assembler.begin()) == ()
+
+
+async def test_a_failing_feed_in_a_group_fails_alone(store: Store) -> None:
+    """Feeds queued behind a running save are stored together; when that transaction fails,
+    each is stored alone, so only the broken feed's save fails."""
+    assembler = assembler_of(store)
+    await assembler.load(store)
+    broken = article("Guard convoy seen on Lake Shore Drive")
+    object.__setattr__(broken, "feed_url", None)  # NOT NULL: its article insert fails
+    batches = [
+        [(article("ICE detains 4 at Back of the Yards bakery"), match())],
+        [(article("Sanctuary ordinance vote delayed in Cicero"), match((SANCT,), (CICERO,)))],
+        [(broken, match((GUARD,)))],
+        [(article("Federal agents return to Little Village"), match())],
+    ]
+    outcomes = await asyncio.gather(
+        *(assembler.save(store, f"https://feed{i}.example/rss", b) for i, b in enumerate(batches)),
+        return_exceptions=True,
+    )
+    assert isinstance(outcomes[2], StoreError)
+    assert [len(o.new_stories) for o in outcomes if not isinstance(o, BaseException)] == [1, 1, 1]
+    assert await store.counts() == {"articles": 3, "stories": 3, "feeds": 0}
+    assert await stored_headlines(store, "Guard convoy seen on Lake Shore Drive") == []

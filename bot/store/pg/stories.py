@@ -23,7 +23,7 @@ from typing import Any
 
 import asyncpg
 
-from bot.assembly import AssemblyBatch, SaveReport, StoryChange, StoryFields
+from bot.assembly import AssemblyBatch, FeedItems, SaveReport, StoryChange, StoryFields
 from bot.crosslang import RecentReport
 from bot.fanout import HELD_FOR_OUTLETS, HOLD_FOREVER, StoryFacts
 from bot.models import Article, Match, SearchHit, Story, Subscription
@@ -112,6 +112,17 @@ class _Batch:
     queued: int = 0
     backlog_ids: list[int] = field(default_factory=list)
     last_article_id: int = 0
+
+
+def _report(batch: _Batch, stories: tuple[Story, ...]) -> SaveReport:
+    return SaveReport(
+        new_stories=stories,
+        updated_story_ids=tuple(sorted(batch.updated - set(batch.new_ids))),
+        new_articles=batch.new_articles,
+        duplicates=batch.duplicates,
+        alerts_queued=batch.queued,
+        backlog_story_ids=tuple(i for i in batch.backlog_ids if i in set(batch.new_ids)),
+    )
 
 
 def _fields(row: Any) -> StoryFields:
@@ -225,27 +236,31 @@ class PgStoriesMixin(PgDatabase):
     async def save_articles(
         self, feed_url: str, items: Sequence[tuple[Article, Match]], assembly: AssemblyBatch
     ) -> SaveReport:
-        batch = _Batch()
-        async with self.tx(f"saving articles from {feed_url}") as c:
+        (report,) = await self.save_feeds([(feed_url, items)], assembly)
+        return report
+
+    async def save_feeds(self, feeds: Sequence[FeedItems], assembly: AssemblyBatch) -> tuple[SaveReport, ...]:
+        """Several feeds' items in one transaction, each as `save_articles` stores it (the
+        SQLite store's reason; here it also takes the save lock once for the group)."""
+        if not feeds:
+            return ()
+        label = feeds[0][0] if len(feeds) == 1 else f"{len(feeds)} feeds"
+        batches = [_Batch() for _ in feeds]
+        async with self.tx(f"saving articles from {label}") as c:
             await c.execute("SELECT pg_advisory_xact_lock($1)", SAVE_LOCK)
             seen = await self._refresh(c, assembly)
-            for article, match in items:
-                await self._save_one(c, article, match, batch, assembly)
-            rows = await c.fetch(
-                f"SELECT {STORY_COLUMNS} FROM stories WHERE id = ANY($1::bigint[]) ORDER BY id", batch.new_ids
-            )
-            stories = [story_from_row(r) for r in rows]
+            reports = []
+            for (_, items), batch in zip(feeds, batches, strict=True):
+                for article, match in items:
+                    await self._save_one(c, article, match, batch, assembly)
+                rows = await c.fetch(
+                    f"SELECT {STORY_COLUMNS} FROM stories WHERE id = ANY($1::bigint[]) ORDER BY id", batch.new_ids
+                )
+                reports.append(_report(batch, tuple(story_from_row(r) for r in rows)))
         # committed: everything up to our own last article is in the index (ours and theirs)
         if self._seen_article_id is not None:
-            self._seen_article_id = max(seen, batch.last_article_id)
-        return SaveReport(
-            new_stories=tuple(stories),
-            updated_story_ids=tuple(sorted(batch.updated - set(batch.new_ids))),
-            new_articles=batch.new_articles,
-            duplicates=batch.duplicates,
-            alerts_queued=batch.queued,
-            backlog_story_ids=tuple(i for i in batch.backlog_ids if i in set(batch.new_ids)),
-        )
+            self._seen_article_id = max(seen, *(b.last_article_id for b in batches))
+        return tuple(reports)
 
     async def _save_one(
         self, c: asyncpg.Connection, a: Article, m: Match, batch: _Batch, assembly: AssemblyBatch
