@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from bot.stories import (
     WINDOW_SECONDS,
     ClusterIndex,
     TitleSignature,
+    _jaccard_reaches,
+    _trigrams,
     is_google_news_url,
+    jaccard,
     key_tokens,
     link_rank,
     normalized_title,
@@ -152,3 +157,24 @@ def test_cluster_index_discard_takes_back_exactly_one_headline() -> None:
     index.discard(kept)
     assert len(index) == 0 and index.find("Federal agents detain 12 at Little Village car wash", 1000.0) is None
     index.discard(kept)  # twice is harmless
+
+
+def test_the_likeness_bound_decides_as_the_whole_jaccard() -> None:
+    """`_jaccard_reaches` skips building the other trigram set when the shared trigrams alone
+    rule it out; it must answer exactly as the Jaccard it stands for, at the floor too."""
+    ab = _trigrams("ab")
+    edge = frozenset(ab | {("x", "y", "z"), ("z", "y", "x")})  # "ab" inside it: 3 / 5 = 0.6 exactly
+    assert jaccard(edge, _trigrams("ab")) == 0.6
+    assert _jaccard_reaches(edge, "ab", 0.6)
+    assert not _jaccard_reaches(edge, "", 0.6) and not _jaccard_reaches(frozenset(), "ab", 0.6)
+    rng = random.Random(7)
+    words = "ice agents raid chicago pilsen guard troops city council vote sanctuary law".split()
+    checked = 0
+    for _ in range(3000):
+        a = " ".join(rng.choices(words, k=rng.randint(1, 9)))
+        b = " ".join(rng.choices(words, k=rng.randint(0, 9)))
+        for floor in (0.3, 0.6, 0.8):
+            ours = _trigrams(a)
+            assert _jaccard_reaches(ours, b, floor) == (jaccard(ours, _trigrams(b)) >= floor), (a, b, floor)
+            checked += _jaccard_reaches(ours, b, floor)
+    assert checked > 100  # both answers were exercised
