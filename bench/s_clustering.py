@@ -40,7 +40,7 @@ from typing import Any
 
 from bench.common import OUT_DIR, Result, RssSampler, median, run_isolated, spread, tmpdir
 
-DB_VERSION = 2  # 2: keys of bot.stories KEYS_VERSION pairs6-v2 (a cached file of older keys is rebuilt)
+DB_VERSION = 3  # 3: keys of bot.stories KEYS_VERSION pairs5-v3 (a cached file of older keys is rebuilt)
 ARTICLES_PER_STORY = 1.35
 WINDOW_HOURS = 70.0
 

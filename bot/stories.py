@@ -32,8 +32,8 @@ SAME_OUTLET_WINDOW = 12 * 3600
 TOKEN_SORT_MIN = 90.0
 JACCARD_MIN = 0.6
 # Signature keys stored with every headline (migration 018, see `signature_keys`).
-KEYS_VERSION = "pairs6-v2"  # bump when the keys change: StoryAssembler.load re-keys the window
-MAX_KEY_TOKENS = 6  # a longer headline keys its 6 tokens of lowest hash (15 pairs at most)
+KEYS_VERSION = "pairs5-v3"  # bump when the keys change: StoryAssembler.load re-keys the window
+MAX_KEY_TOKENS = 5  # a longer headline keys its 5 tokens of lowest hash (10 pairs at most)
 PER_KEY = 200  # rows read per key, the most recent first: bounds the cost of a common pair
 CANDIDATES = 64  # headlines verified per lookup: those matching the most keys (most shared words)
 KEY_RETENTION = WINDOW_SECONDS * 2  # keys older than this are never looked up again (prune)
@@ -402,8 +402,11 @@ def _signature_keys(title: str) -> tuple[int, ...]:
     most of their tokens, so they pick nearly the same ones and still share a pair. Each key is
     a row written with the article and an index read per lookup, so the number of keys is the
     main lever on the cost (docs/benchmarks.md: 8 tokens → 6 took the store's time per article
-    from about 1.0 to 0.73 ms on ingest-cold, for 1 join of 1,425 lost; the replay in
-    tests/test_clustering_db.py decides the same at 6 as at 8). An empty headline has no keys.
+    from about 1.0 to 0.73 ms on ingest-cold, for 1 join of 1,425 lost; 6 → 5 about 12 % more
+    off the store thread, for 3 of 1,424 joins on the mixed corpus and 5 of 4,909 on the
+    cluster-heavy one, and fewer weak candidates to reject; the replay in
+    tests/test_clustering_db.py has 0 disagreements at 5, against 3 on feeds-real at 6). An
+    empty headline has no keys.
     """
     sig = TitleSignature.of(title)
     return _keys_of(sig.normalized, sig.tokens, _token_hash)

@@ -210,7 +210,7 @@ def test_signature_keys_cover_every_candidate_the_old_index_counted() -> None:
     assert not set(signature_keys(a)) & set(signature_keys("Guard convoy reaches Elwood"))
     assert signature_keys("") == () and signature_keys("🔥🔥") == ()
     long = " ".join(f"word{i}" for i in range(30))
-    assert len(signature_keys(long)) == 1 + 15  # the fingerprint and the pairs of 6 tokens
+    assert len(signature_keys(long)) == 1 + 10  # the fingerprint and the pairs of 5 tokens
     assert signature_keys(a) == signature_keys(a + " ")  # the normalized title decides
 
 

@@ -266,7 +266,7 @@ class StoriesMixin(Database):
     async def save_feeds(self, feeds: Sequence[FeedItems], assembly: AssemblyBatch) -> tuple[SaveReport, ...]:
         """Several feeds' items in one transaction, each as `save_articles` stores it.
 
-        Why: each commit writes every page it dirtied, and a feed's 50 headlines × 16 keys land
+        Why: each commit writes every page it dirtied, and a feed's 50 headlines × 11 keys land
         all over the key index; committing several queued feeds at once writes those pages once
         (docs/benchmarks.md: about a seventh of the store thread's time on ingest-cold)."""
 
