@@ -346,10 +346,19 @@ class CrossLangIndex:
     _by_city: dict[str, list[CrossEntry]] = field(default_factory=lambda: defaultdict(list))
     _by_topic: dict[str, list[CrossEntry]] = field(default_factory=lambda: defaultdict(list))
 
+    # The last report's specifics: a report that starts a story is looked up (`find`), then
+    # added (`add`), with the same objects, and reading its names is most of either step.
+    _last: tuple[Article, Match, Specifics] | None = field(default=None, repr=False)
+
     def _spec(self, article: Article, match: Match) -> Specifics:
+        last = self._last
+        if last is not None and last[0] is article and last[1] is match:
+            return last[2]
         ignore = self.config.recurring | city_words(match.cities)
         places = _with_states(place_words(match.why))
-        return specifics(article.title, article.summary, ignore, places, self.config.roles)
+        spec = specifics(article.title, article.summary, ignore, places, self.config.roles)
+        self._last = (article, match, spec)
+        return spec
 
     def _need(self, cities: frozenset[str], topics: frozenset[str], e: CrossEntry) -> float | None:
         """The score two reports need, or None when they cannot be one event.
