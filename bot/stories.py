@@ -110,11 +110,12 @@ def _is_headline_case(title: str) -> bool:
 Trigram = tuple[str, str, str]
 
 
-@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=256)
 def _trigrams(text: str) -> frozenset[Trigram]:
     """A title's character trigrams, as 3-tuples: `zip` builds them without a Python-level
-    loop, about half the cost of slicing (this runs for most candidates `pick_story` rejects);
-    a trigram and its tuple are one-to-one, so the Jaccard is the same."""
+    loop, about half the cost of slicing; a trigram and its tuple are one-to-one, so the
+    Jaccard is the same. Few are cached: a new headline's set serves its own candidates, and
+    a candidate's is built only when the bound in `_jaccard_reaches` lets it through."""
     padded = f"  {text} "
     return frozenset(zip(padded, padded[1:], padded[2:], strict=False))  # shortest wins
 
