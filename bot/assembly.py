@@ -331,10 +331,10 @@ class StoryAssembler:
         """Store one feed's items as stories and alerts; the index follows only on success.
 
         Group commit: feeds that arrive while a transaction runs wait, and the next one stores
-        them together (up to GROUP_FEEDS / GROUP_ITEMS), each with its own report; a commit
-        costs about as much for eight feeds as for one (`StoryStore.save_feeds`). Nothing
-        waits on purpose: a lone feed is stored at once. If a group fails, each of its feeds is
-        stored alone, so one feed's failure is its own."""
+        them together (up to GROUP_FEEDS / GROUP_ITEMS), each with its own report: a commit
+        writes each page it dirtied once, however many feeds dirtied it (`StoryStore.save_feeds`).
+        Nothing waits on purpose: a lone feed is stored at once. If a group fails, each of its
+        feeds is stored alone, so one feed's failure is its own."""
         entry = _Queued(store, feed_url, items)
         self._queue.append(entry)
         try:
