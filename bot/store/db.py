@@ -55,7 +55,7 @@ def store_error(exc: sqlite3.Error, action: str) -> StoreError:
     return StoreError(msg)
 
 
-CACHE_KIB = 8 * 1024  # the connection's page cache (PRAGMA cache_size, negative = KiB)
+CACHE_KIB = 4 * 1024  # the connection's page cache (PRAGMA cache_size, negative = KiB)
 
 
 @contextlib.contextmanager
@@ -130,10 +130,11 @@ class Database:
         raw.execute("PRAGMA synchronous = NORMAL")
         raw.execute("PRAGMA foreign_keys = ON")
         raw.execute("PRAGMA temp_store = MEMORY")
-        # 8 MB of page cache instead of SQLite's 2 MB: the headline key index and the search
+        # 4 MB of page cache instead of SQLite's 2 MB: the headline key index and the search
         # index are read all over on every save, and with 2 MB most of those pages came back
-        # from the OS one read at a time (181,000 reads for a 10,000-article cold cycle; 49,000
-        # with 8 MB). More would cost the memory scenario's budget (docs/benchmarks.md).
+        # from the OS one read at a time (181,000 reads for a 10,000-article cold cycle; 95,000
+        # with 4 MB, 49,000 with 8 MB). Each MB more is a MB of peak memory, and the memory
+        # scenario sits close to its budget (docs/benchmarks.md).
         raw.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         return migrate(raw)
 
