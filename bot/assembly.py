@@ -1,7 +1,8 @@
 """Story assembly: which story an article joins, and what the story looks like afterwards.
 
 Why out of the store: clustering and the choice of a story's lead are product decisions. The
-store runs one transaction per feed batch and, inside it, asks an `AssemblyBatch` which
+store runs one transaction per group of feed batches (`StoryAssembler.save` groups the feeds
+that queue behind a running save) and, inside it, asks an `AssemblyBatch` which
 signature keys to read for each new article, where the article goes given the stored headlines
 found under them, and what the joined story's fields become; the keys are stored with the
 article in the same transaction (issue 15: candidates from the database, at a cost that does

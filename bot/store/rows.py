@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.assembly import SaveReport
 from bot.models import Destination, Story, Subscription
 from bot.rules import rules_from_json
 
@@ -69,3 +70,19 @@ def subscription_from_row(row: sqlite3.Row) -> Subscription:
 def subscriptions_where(c: sqlite3.Connection, where: str, params: Mapping[str, object]) -> list[Subscription]:
     rows = c.execute(f"{SUB_SELECT} WHERE {where} ORDER BY s.id", dict(params)).fetchall()
     return [subscription_from_row(r) for r in rows]
+
+
+def save_report(
+    stories: Sequence[Story], *, new_ids: Sequence[int], updated: set[int], new_articles: int,
+    duplicates: int, queued: int, backlog_ids: Sequence[int],
+) -> SaveReport:
+    """One feed's SaveReport from what its save counted (both backends)."""
+    new = set(new_ids)
+    return SaveReport(
+        new_stories=tuple(stories),
+        updated_story_ids=tuple(sorted(updated - new)),
+        new_articles=new_articles,
+        duplicates=duplicates,
+        alerts_queued=queued,
+        backlog_story_ids=tuple(i for i in backlog_ids if i in new),
+    )

@@ -19,7 +19,7 @@ from bot.crosslang import RecentReport
 from bot.fanout import HELD_FOR_OUTLETS, HOLD_FOREVER, StoryFacts
 from bot.models import Article, Match, SearchHit, Story, Subscription
 from bot.store.db import Database, transaction
-from bot.store.rows import STORY_COLUMNS, dt, story_from_row, subscriptions_where
+from bot.store.rows import STORY_COLUMNS, dt, save_report, story_from_row, subscriptions_where
 from bot.stories import CANDIDATES, KEY_RETENTION, PER_KEY, KeyLookup, StoredHeadline
 
 _TIE_MARGIN = 64  # extra ranked rows read so that equal scores at the page edge are all seen
@@ -294,13 +294,9 @@ class StoriesMixin(Database):
                 {"ids": json.dumps(batch.new_ids)},
             )
         ]
-        return SaveReport(
-            new_stories=tuple(stories),
-            updated_story_ids=tuple(sorted(batch.updated - set(batch.new_ids))),
-            new_articles=batch.new_articles,
-            duplicates=batch.duplicates,
-            alerts_queued=batch.queued,
-            backlog_story_ids=tuple(i for i in batch.backlog_ids if i in set(batch.new_ids)),
+        return save_report(
+            stories, new_ids=batch.new_ids, updated=batch.updated, new_articles=batch.new_articles,
+            duplicates=batch.duplicates, queued=batch.queued, backlog_ids=batch.backlog_ids,
         )
 
     def _save_one(

@@ -28,7 +28,14 @@ from bot.crosslang import RecentReport
 from bot.fanout import HELD_FOR_OUTLETS, HOLD_FOREVER, StoryFacts
 from bot.models import Article, Match, SearchHit, Story, Subscription
 from bot.store.pg.db import SAVE_LOCK, PgDatabase, affected, q
-from bot.store.rows import STORY_COLUMNS, SUB_SELECT, dt, story_from_row, subscription_from_row
+from bot.store.rows import (
+    STORY_COLUMNS,
+    SUB_SELECT,
+    dt,
+    save_report,
+    story_from_row,
+    subscription_from_row,
+)
 from bot.store.stories import _MAX_QUERY_TERMS, _QUERY_TOKEN, PREFIX_MIN
 from bot.stories import CANDIDATES, KEY_RETENTION, PER_KEY, KeyLookup, StoredHeadline
 
@@ -112,17 +119,6 @@ class _Batch:
     queued: int = 0
     backlog_ids: list[int] = field(default_factory=list)
     last_article_id: int = 0
-
-
-def _report(batch: _Batch, stories: tuple[Story, ...]) -> SaveReport:
-    return SaveReport(
-        new_stories=stories,
-        updated_story_ids=tuple(sorted(batch.updated - set(batch.new_ids))),
-        new_articles=batch.new_articles,
-        duplicates=batch.duplicates,
-        alerts_queued=batch.queued,
-        backlog_story_ids=tuple(i for i in batch.backlog_ids if i in set(batch.new_ids)),
-    )
 
 
 def _fields(row: Any) -> StoryFields:
@@ -256,7 +252,11 @@ class PgStoriesMixin(PgDatabase):
                 rows = await c.fetch(
                     f"SELECT {STORY_COLUMNS} FROM stories WHERE id = ANY($1::bigint[]) ORDER BY id", batch.new_ids
                 )
-                reports.append(_report(batch, tuple(story_from_row(r) for r in rows)))
+                reports.append(save_report(
+                    [story_from_row(r) for r in rows], new_ids=batch.new_ids, updated=batch.updated,
+                    new_articles=batch.new_articles, duplicates=batch.duplicates, queued=batch.queued,
+                    backlog_ids=batch.backlog_ids,
+                ))
         # committed: everything up to our own last article is in the index (ours and theirs)
         if self._seen_article_id is not None:
             self._seen_article_id = max(seen, *(b.last_article_id for b in batches))
