@@ -200,3 +200,23 @@ async def test_delivery_paces_through_the_shared_bucket(pg_dsn: str) -> None:
         assert out.getvalue().count("ICE raid number") == 3
     finally:
         await store.close()
+
+
+async def test_two_workers_adding_the_same_coverage_feeds_at_once_both_succeed(pg_dsn: str) -> None:
+    """Two processes reconcile coverage for the same city at the same moment (tests/pg/
+    test_discord_shards.py saw it): neither may fail on the other's new row, and each feed is
+    reported added by exactly one of them."""
+    clock = Clock()
+    a, b = await open_two(pg_dsn, clock)
+    try:
+        for round_ in range(10):
+            feeds = [FeedConfig(url=f"https://cover{round_}-{i}.example/rss", name=f"c{i}") for i in range(20)]
+            added_a, added_b = await asyncio.gather(
+                a.ensure_managed_feeds(CHI, feeds, {}), b.ensure_managed_feeds(CHI, feeds[::-1], {})
+            )
+            assert sorted(added_a + added_b) == sorted(f.url for f in feeds)
+        managed = {f.url for f in await a.managed_feeds()}
+        assert len(managed) == 200
+    finally:
+        await a.close()
+        await b.close()

@@ -208,20 +208,22 @@ class PgFeedsMixin(PgDatabase):
         self, city: str, feeds: Sequence[FeedConfig], first_checks: Mapping[str, float],
         *, needed_until: float | None = None,
     ) -> list[str]:
-        added: list[str] = []
+        """Several processes may reconcile the same city at once: a new row is inserted with ON
+        CONFLICT (a SELECT … FOR UPDATE locks nothing that does not exist yet, so both inserted
+        and one failed), and rows are taken in URL order, so two transactions never wait on
+        each other's rows in opposite orders."""
+        added: set[str] = set()
         async with self.tx("adding coverage feeds") as c:
-            for feed in feeds:
-                row = await c.fetchrow("SELECT kind FROM feeds WHERE url = $1 FOR UPDATE", feed.url)
+            for feed in sorted(feeds, key=lambda f: f.url):
                 params = {"u": feed.url, "n": feed.name, "c": city, "i": feed.interval, "l": feed.lang,
                           "t": first_checks.get(feed.url), "until": needed_until}
-                if row is None:
-                    sql, args = q(
-                        "INSERT INTO feeds(url, name, city, interval, lang, kind, managed_city, next_check, "
-                        "needed_until) VALUES (:u, :n, :c, :i, :l, 'managed', :c, :t::double precision, "
-                        ":until::double precision)", params,
-                    )
-                    await c.execute(sql, *args)
-                    added.append(feed.url)
+                sql, args = q(
+                    "INSERT INTO feeds(url, name, city, interval, lang, kind, managed_city, next_check, "
+                    "needed_until) VALUES (:u, :n, :c, :i, :l, 'managed', :c, :t::double precision, "
+                    ":until::double precision) ON CONFLICT (url) DO NOTHING RETURNING url", params,
+                )
+                if await c.fetchval(sql, *args) is not None:
+                    added.add(feed.url)
                 else:
                     sql, args = q(
                         "UPDATE feeds SET kind = 'managed', managed_city = :c, city = :c, name = :n, "
@@ -232,7 +234,7 @@ class PgFeedsMixin(PgDatabase):
                         "WHERE url = :u", params,
                     )
                     await c.execute(sql, *args)
-        return added
+        return list(dict.fromkeys(f.url for f in feeds if f.url in added))
 
     async def release_managed_feeds(self, keep_cities: Sequence[str], until: float) -> int:
         async with self.tx("releasing coverage feeds") as c:
